@@ -1,0 +1,501 @@
+"""Facts: the parts of each event that the reporting rules use, already reduced to London dates.
+
+These are plain frozen dataclasses (no I/O). `store.py` loads them from the projection
+tables; `kpis.py` and `followups.py` compute from them. `key` is the event's identity
+(`source` + `id`), used to name the evidence that closed a follow-up. `sequence` is the
+envelope's per-aggregate sequence (0 when absent); `at` is the fact's own timestamp in
+`data`, kept beside its London date to order facts that fall on the same day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import shared.events as ev
+from shared.calendar import london_date
+from shared.events import CloudEvent, EventData
+
+
+@dataclass(frozen=True)
+class AuditGradedFact:
+    key: str
+    event_id: str
+    audit_id: str
+    case_ref: str
+    service_area: str
+    team: str
+    audit_type: str
+    concern_id: str | None
+    completed_at: datetime
+    completed_on: date
+    overall_grade: str  # shared.events.Grade value
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class AuditModeratedFact:
+    key: str
+    event_id: str
+    audit_id: str
+    grade_before: str
+    grade_after: str
+    moderated_at: datetime
+    moderated_on: date
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class ConcernRaisedFact:
+    key: str
+    event_id: str
+    concern_id: str
+    service_area: str
+    theme: str
+    raised_on: date
+    review_by: date
+
+
+@dataclass(frozen=True)
+class ConcernResolvedFact:
+    key: str
+    event_id: str
+    concern_id: str
+    resolved_at: datetime
+    resolved_on: date
+
+
+@dataclass(frozen=True)
+class AnswerFact:
+    question_id: str
+    positive: bool | None  # None: skipped (no value)
+    safeguarding_negative: bool  # a safeguarding question answered `no`, 1 or 2
+
+
+@dataclass(frozen=True)
+class FeedbackFact:
+    key: str
+    event_id: str
+    response_id: str
+    survey_id: str
+    service_area: str
+    team: str | None
+    respondent: str
+    received_at: datetime
+    received_on: date
+    answers: tuple[AnswerFact, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ComplimentFact:
+    key: str
+    event_id: str
+    compliment_id: str
+    service_area: str
+    team: str
+    origin: str  # "external" | "internal"
+    received_on: date
+
+
+@dataclass(frozen=True)
+class YouSaidWeDidFact:
+    key: str
+    event_id: str
+    item_id: str
+    service_area: str
+    theme: str
+    published_at: datetime
+    published_on: date
+
+
+@dataclass(frozen=True)
+class ComplaintReceivedFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    procedure: str
+    stage: int
+    category: str
+    team: str
+    service_area: str
+    received_on: date
+
+
+@dataclass(frozen=True)
+class ComplaintExtendedFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    stage: int
+    new_due_date: date
+    time: datetime  # envelope time: orders extensions with equal sequence
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class ComplaintEscalatedFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    from_stage: int
+    to_stage: int
+    escalated_at: datetime
+    escalated_on: date
+
+
+@dataclass(frozen=True)
+class ComplaintClosedFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    stage: int
+    closed_at: datetime
+    closed_on: date
+    outcome: str  # shared.events.Outcome value
+    due_date: date
+    within_timescale: bool  # as the producer reported it
+    working_days_taken: int  # as the producer reported it
+
+
+@dataclass(frozen=True)
+class ActionRaisedFact:
+    key: str
+    event_id: str
+    action_id: str
+    origin: str
+    origin_id: str
+    team: str
+    service_area: str
+    raised_on: date
+    due_date: date
+
+
+@dataclass(frozen=True)
+class ActionCompletedFact:
+    key: str
+    event_id: str
+    action_id: str
+    completed_at: datetime
+    completed_on: date
+
+
+@dataclass(frozen=True)
+class ReferralFact:
+    key: str
+    event_id: str
+    referral_id: str
+    child_ref: str
+    received_on: date
+    team: str
+    service_area: str
+
+
+@dataclass(frozen=True)
+class AssessmentFact:
+    key: str
+    event_id: str
+    assessment_id: str
+    child_ref: str
+    started_on: date
+    completed_on: date
+    team: str
+    service_area: str
+
+
+@dataclass(frozen=True)
+class EhcpFact:
+    key: str
+    event_id: str
+    plan_id: str
+    child_ref: str
+    requested_on: date
+    issued_on: date
+    exception: bool
+    team: str
+    service_area: str
+
+
+@dataclass(frozen=True)
+class ContactAttemptFact:
+    key: str
+    event_id: str
+    attempt_id: str
+    child_ref: str
+    attempted_on: date
+    reached: bool
+    team: str
+    service_area: str
+
+
+@dataclass
+class Facts:
+    """Every fact of one tenant (or the slice of them a query needs)."""
+
+    audits_graded: list[AuditGradedFact] = field(default_factory=list)
+    audits_moderated: list[AuditModeratedFact] = field(default_factory=list)
+    concerns_raised: list[ConcernRaisedFact] = field(default_factory=list)
+    concerns_resolved: list[ConcernResolvedFact] = field(default_factory=list)
+    feedback: list[FeedbackFact] = field(default_factory=list)
+    compliments: list[ComplimentFact] = field(default_factory=list)
+    you_said_we_did: list[YouSaidWeDidFact] = field(default_factory=list)
+    complaints_received: list[ComplaintReceivedFact] = field(default_factory=list)
+    complaints_extended: list[ComplaintExtendedFact] = field(default_factory=list)
+    complaints_escalated: list[ComplaintEscalatedFact] = field(default_factory=list)
+    complaints_closed: list[ComplaintClosedFact] = field(default_factory=list)
+    actions_raised: list[ActionRaisedFact] = field(default_factory=list)
+    actions_completed: list[ActionCompletedFact] = field(default_factory=list)
+    referrals: list[ReferralFact] = field(default_factory=list)
+    assessments: list[AssessmentFact] = field(default_factory=list)
+    ehcps: list[EhcpFact] = field(default_factory=list)
+    contact_attempts: list[ContactAttemptFact] = field(default_factory=list)
+
+    def add(self, fact: object) -> None:
+        """Append ``fact`` to the list of its kind (TypeError for anything else)."""
+        for name, kind in _FACT_LISTS.items():
+            if isinstance(fact, kind):
+                getattr(self, name).append(fact)
+                return
+        raise TypeError(f"not a reporting fact: {type(fact).__name__}")
+
+    @classmethod
+    def of(cls, facts: Iterable[object]) -> Facts:
+        """A `Facts` holding every fact of ``facts`` (each in the list of its kind)."""
+        out = cls()
+        for fact in facts:
+            out.add(fact)
+        return out
+
+
+_FACT_LISTS: dict[str, type] = {
+    "audits_graded": AuditGradedFact,
+    "audits_moderated": AuditModeratedFact,
+    "concerns_raised": ConcernRaisedFact,
+    "concerns_resolved": ConcernResolvedFact,
+    "feedback": FeedbackFact,
+    "compliments": ComplimentFact,
+    "you_said_we_did": YouSaidWeDidFact,
+    "complaints_received": ComplaintReceivedFact,
+    "complaints_extended": ComplaintExtendedFact,
+    "complaints_escalated": ComplaintEscalatedFact,
+    "complaints_closed": ComplaintClosedFact,
+    "actions_raised": ActionRaisedFact,
+    "actions_completed": ActionCompletedFact,
+    "referrals": ReferralFact,
+    "assessments": AssessmentFact,
+    "ehcps": EhcpFact,
+    "contact_attempts": ContactAttemptFact,
+}
+
+
+# --------------------------------------------------------------------------- from events
+
+
+def fact_from_event(envelope: CloudEvent, data: EventData) -> object | None:
+    """The fact a validated event contributes to reporting, or None if it contributes none.
+
+    ``key`` is ``"<source> <id>"`` (the deduplication identity), ``event_id`` the envelope
+    ``id``, ``sequence`` the envelope's sequence number (0 when absent). Every date is the
+    Europe/London date of the event's own timestamp in ``data`` (never the envelope time,
+    which only orders extensions). Events that no reporting rule reads (AuditScheduled,
+    ComplaintAcknowledged, LearningIdentified, the FollowUp* events reporting publishes
+    itself) give None.
+    """
+    key = f"{envelope.source} {envelope.id}"
+    eid = envelope.id
+    seq = envelope.sequence_number
+    d = data
+    if isinstance(d, ev.AuditGraded):
+        return AuditGradedFact(
+            key=key,
+            event_id=eid,
+            audit_id=d.audit_id,
+            case_ref=d.case_ref,
+            service_area=d.service_area,
+            team=d.team,
+            audit_type=ev.AuditType(d.audit_type).value,
+            concern_id=d.concern_id,
+            completed_at=d.completed_at,
+            completed_on=london_date(d.completed_at),
+            overall_grade=ev.Grade(d.overall_grade).value,
+            sequence=seq,
+        )
+    if isinstance(d, ev.AuditModerated):
+        return AuditModeratedFact(
+            key=key,
+            event_id=eid,
+            audit_id=d.audit_id,
+            grade_before=ev.Grade(d.overall_grade_before).value,
+            grade_after=ev.Grade(d.overall_grade_after).value,
+            moderated_at=d.moderated_at,
+            moderated_on=london_date(d.moderated_at),
+            sequence=seq,
+        )
+    if isinstance(d, ev.ConcernRaised):
+        return ConcernRaisedFact(
+            key=key,
+            event_id=eid,
+            concern_id=d.concern_id,
+            service_area=d.service_area,
+            theme=d.theme,
+            raised_on=london_date(d.raised_at),
+            review_by=d.review_by,
+        )
+    if isinstance(d, ev.ConcernResolved):
+        return ConcernResolvedFact(
+            key=key,
+            event_id=eid,
+            concern_id=d.concern_id,
+            resolved_at=d.resolved_at,
+            resolved_on=london_date(d.resolved_at),
+        )
+    if isinstance(d, ev.FeedbackReceived):
+        return FeedbackFact(
+            key=key,
+            event_id=eid,
+            response_id=d.response_id,
+            survey_id=d.survey_id,
+            service_area=d.service_area,
+            team=d.team,
+            respondent=ev.Respondent(d.respondent).value,
+            received_at=d.received_at,
+            received_on=london_date(d.received_at),
+            answers=tuple(
+                AnswerFact(
+                    question_id=a.question_id,
+                    positive=a.positive,
+                    safeguarding_negative=a.safeguarding and a.negative,
+                )
+                for a in d.answers
+            ),
+        )
+    if isinstance(d, ev.ComplimentReceived):
+        return ComplimentFact(
+            key=key,
+            event_id=eid,
+            compliment_id=d.compliment_id,
+            service_area=d.service_area,
+            team=d.team,
+            origin=ev.ComplimentOrigin(d.origin).value,
+            received_on=london_date(d.received_at),
+        )
+    if isinstance(d, ev.YouSaidWeDidPublished):
+        return YouSaidWeDidFact(
+            key=key,
+            event_id=eid,
+            item_id=d.item_id,
+            service_area=d.service_area,
+            theme=d.theme,
+            published_at=d.published_at,
+            published_on=london_date(d.published_at),
+        )
+    if isinstance(d, ev.ComplaintReceived):
+        return ComplaintReceivedFact(
+            key=key,
+            event_id=eid,
+            complaint_id=d.complaint_id,
+            procedure=ev.Procedure(d.procedure).value,
+            stage=d.stage,
+            category=d.category,
+            team=d.team,
+            service_area=d.service_area,
+            received_on=london_date(d.received_at),
+        )
+    if isinstance(d, ev.ComplaintExtended):
+        return ComplaintExtendedFact(
+            key=key,
+            event_id=eid,
+            complaint_id=d.complaint_id,
+            stage=d.stage,
+            new_due_date=d.new_due_date,
+            time=envelope.time,
+            sequence=seq,
+        )
+    if isinstance(d, ev.ComplaintEscalated):
+        return ComplaintEscalatedFact(
+            key=key,
+            event_id=eid,
+            complaint_id=d.complaint_id,
+            from_stage=d.from_stage,
+            to_stage=d.to_stage,
+            escalated_at=d.escalated_at,
+            escalated_on=london_date(d.escalated_at),
+        )
+    if isinstance(d, ev.ComplaintClosed):
+        return ComplaintClosedFact(
+            key=key,
+            event_id=eid,
+            complaint_id=d.complaint_id,
+            stage=d.stage,
+            closed_at=d.closed_at,
+            closed_on=london_date(d.closed_at),
+            outcome=ev.Outcome(d.outcome).value,
+            due_date=d.due_date,
+            within_timescale=d.within_timescale,
+            working_days_taken=d.working_days_taken,
+        )
+    if isinstance(d, ev.ActionRaised):
+        return ActionRaisedFact(
+            key=key,
+            event_id=eid,
+            action_id=d.action_id,
+            origin=ev.LearningOrigin(d.origin).value,
+            origin_id=d.origin_id,
+            team=d.team,
+            service_area=d.service_area,
+            raised_on=london_date(d.raised_at),
+            due_date=d.due_date,
+        )
+    if isinstance(d, ev.ActionCompleted):
+        return ActionCompletedFact(
+            key=key,
+            event_id=eid,
+            action_id=d.action_id,
+            completed_at=d.completed_at,
+            completed_on=london_date(d.completed_at),
+        )
+    if isinstance(d, ev.ReferralReceived):
+        return ReferralFact(
+            key=key,
+            event_id=eid,
+            referral_id=d.referral_id,
+            child_ref=d.child_ref,
+            received_on=london_date(d.received_at),
+            team=d.team,
+            service_area=d.service_area,
+        )
+    if isinstance(d, ev.AssessmentCompleted):
+        return AssessmentFact(
+            key=key,
+            event_id=eid,
+            assessment_id=d.assessment_id,
+            child_ref=d.child_ref,
+            started_on=london_date(d.started_at),
+            completed_on=london_date(d.completed_at),
+            team=d.team,
+            service_area=d.service_area,
+        )
+    if isinstance(d, ev.EhcpIssued):
+        return EhcpFact(
+            key=key,
+            event_id=eid,
+            plan_id=d.plan_id,
+            child_ref=d.child_ref,
+            requested_on=london_date(d.requested_at),
+            issued_on=london_date(d.issued_at),
+            exception=d.exception,
+            team=d.team,
+            service_area=d.service_area,
+        )
+    if isinstance(d, ev.CaseworkerContactAttempted):
+        return ContactAttemptFact(
+            key=key,
+            event_id=eid,
+            attempt_id=d.attempt_id,
+            child_ref=d.child_ref,
+            attempted_on=london_date(d.attempted_at),
+            reached=d.reached,
+            team=d.team,
+            service_area=d.service_area,
+        )
+    return None

@@ -1,0 +1,132 @@
+"""Bearer-token authentication and role checks for every service's HTTP API.
+
+Tokens are JWTs with `sub`, `roles` (a list) and optionally `tenant`. Production verifies
+RS256 tokens from the authority's identity provider (`QALOOP_JWKS_URL`); development and
+tests verify HS256 tokens signed with `QALOOP_JWT_SECRET` (`qaloop token` prints one).
+Missing or bad token: 401. Valid token without the role: 403. Roles are hierarchical
+where CONTRACT.md says "or higher": `reporting:detail` and `ops:admin` include `reporting:read`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+
+from shared.settings import Settings, get_settings
+
+ROLES = (
+    "reporting:read",
+    "reporting:detail",
+    "audit:write",
+    "complaints:write",
+    "feedback:write",
+    "ops:admin",
+)
+# What a role also grants.
+IMPLIES: dict[str, set[str]] = {
+    "reporting:detail": {"reporting:read"},
+    "ops:admin": {"reporting:read"},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    tenant: str
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+def effective_roles(roles: Iterable[str]) -> frozenset[str]:
+    out = set(roles)
+    for role in list(out):
+        out |= IMPLIES.get(role, set())
+    return frozenset(out)
+
+
+def issue_token(
+    settings: Settings,
+    roles: Iterable[str],
+    subject: str = "developer",
+    tenant: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    roles = list(roles)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iat": now, "exp": now + ttl_seconds}
+    if tenant:
+        claims["tenant"] = tenant
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True)
+
+
+def verify_token(token: str, settings: Settings) -> Principal:
+    """Return the principal or raise `jwt.InvalidTokenError`."""
+    options = {"require": ["sub", "exp"]}
+    common: dict[str, Any] = {"options": options}
+    if settings.jwt_audience:
+        common["audience"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        common["issuer"] = settings.jwt_issuer
+    if settings.jwks_url:
+        key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+        claims = jwt.decode(token, key, algorithms=["RS256"], **common)
+    else:
+        claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=["HS256"], **common)
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise jwt.InvalidTokenError("the roles claim must be a list of strings")
+    tenant = claims.get("tenant") or settings.tenant
+    return Principal(subject=str(claims["sub"]), roles=effective_roles(roles), tenant=str(tenant))
+
+
+def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return verify_token(token.strip(), get_settings())
+    except jwt.InvalidTokenError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"invalid token: {exc}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+def require(*any_of: str) -> Callable[..., Principal]:
+    """FastAPI dependency: a principal holding at least one of the roles, else 403."""
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not any(principal.has(role) for role in any_of):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this needs one of the roles {list(any_of)}",
+            )
+        return principal
+
+    return dependency

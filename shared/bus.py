@@ -1,0 +1,171 @@
+"""The bus port and its RabbitMQ adapter (aio-pika).
+
+Topology (CONTRACT.md §1): topic exchange `qa.events`; dead-letter exchange `qa.events.dlx`;
+each consuming queue `<name>` is a durable quorum queue with `x-delivery-limit` whose dead
+letters go to `<name>.dlq`. `reporting.events` is bound to every strand's events except
+reporting's own (`audit.#`, `feedback.#`, `complaints.#`, `casework.#`): a topic binding
+cannot say "all but", so the four strands are bound one by one.
+
+Publishing is always persistent, `mandatory` (an unroutable message raises instead of
+vanishing) and confirmed by the broker. Services never touch aio-pika directly: they use
+`Publisher` (through the outbox relay) and `shared.inbox.BatchConsumer`.
+
+Why aio-pika and not FastStream here: FastStream's RabbitMQ subscriber handles one message
+at a time and acks each one; the reporting consumer's speed comes from taking a batch,
+committing it in one transaction and settling it with one multi-ack, and the relay's from
+pipelining many confirmed publishes. FastStream drives the naive per-message baseline in
+`bench/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "qa.events"
+DLX = "qa.events.dlx"
+REPORTING_QUEUE = "reporting.events"
+CONTENT_TYPE = "application/cloudevents+json"
+
+# Headers qaloop puts on a dead letter it routes itself.
+REASON_HEADER = "x-qaloop-reason"
+KIND_HEADER = "x-qaloop-error-kind"
+ORIGINAL_KEY_HEADER = "x-qaloop-original-routing-key"
+ORIGINAL_QUEUE_HEADER = "x-qaloop-original-queue"
+DEAD_AT_HEADER = "x-qaloop-dead-lettered-at"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    bindings: tuple[str, ...]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec(REPORTING_QUEUE, ("audit.#", "feedback.#", "complaints.#", "casework.#")),
+)
+
+
+def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": DLX,
+        "x-dead-letter-routing-key": spec.name,
+    }
+
+
+async def declare_topology(
+    channel: AbstractChannel,
+    *,
+    delivery_limit: int = 20,
+    queues: Sequence[QueueSpec] = CONSUMER_QUEUES,
+) -> AbstractExchange:
+    """Declare exchanges, consumer queues and dead-letter queues (idempotent).
+
+    Every service declares the whole topology before it publishes, so that a publish can
+    never race the consumer's queue declaration and be returned as unroutable.
+    """
+    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    dlx = await channel.declare_exchange(DLX, aio_pika.ExchangeType.TOPIC, durable=True)
+    for spec in queues:
+        dlq = await channel.declare_queue(spec.dlq, durable=True, arguments={"x-queue-type": "quorum"})
+        await dlq.bind(dlx, routing_key=spec.name)
+        queue = await channel.declare_queue(
+            spec.name, durable=True, arguments=queue_arguments(spec, delivery_limit)
+        )
+        for key in spec.bindings:
+            await queue.bind(exchange, routing_key=key)
+    return exchange
+
+
+async def connect(url: str) -> AbstractConnection:
+    return await aio_pika.connect(url, client_properties={"connection_name": "qaloop"})
+
+
+@dataclass
+class OutgoingMessage:
+    routing_key: str
+    body: bytes
+    message_id: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    exchange: str = EXCHANGE
+
+
+class Publisher:
+    """Persistent, mandatory, confirmed publishing, pipelined.
+
+    `publish_many` sends every message before awaiting any confirm (one round trip for the
+    lot, in order on one channel) and returns how many leading messages were confirmed, so a
+    caller can record exactly the prefix that is safe to forget.
+    """
+
+    def __init__(self, connection: AbstractConnection, *, confirm_timeout: float = 30.0) -> None:
+        self._connection = connection
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._timeout = confirm_timeout
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if self._channel is None or self._channel.is_closed:
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            self._exchanges = {}
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(name, ensure=True)
+        return self._exchanges[name]
+
+    async def publish_many(self, messages: Sequence[OutgoingMessage]) -> int:
+        if not messages:
+            return 0
+        pending = []
+        for m in messages:
+            exchange = await self._exchange(m.exchange)
+            pending.append(
+                asyncio.ensure_future(
+                    exchange.publish(
+                        aio_pika.Message(
+                            m.body,
+                            content_type=CONTENT_TYPE,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            message_id=m.message_id,
+                            headers=m.headers or None,
+                        ),
+                        routing_key=m.routing_key,
+                        mandatory=True,
+                        timeout=self._timeout,
+                    )
+                )
+            )
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        confirmed = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                break
+            confirmed += 1
+        first_error = next((r for r in results if isinstance(r, BaseException)), None)
+        if first_error is not None:
+            if confirmed == 0:
+                raise first_error
+            log.warning("published %d of %d before an error: %s", confirmed, len(messages), first_error)
+        return confirmed
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        await self.publish_many([message])
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()

@@ -1,0 +1,341 @@
+"""Idempotent inbox and the batching consumer: exactly-once effect from at-least-once delivery.
+
+`BatchConsumer` takes messages from a queue in batches — whatever has arrived, up to
+`max_batch`, without waiting for more (light traffic: batches of one and no added latency;
+heavy traffic: large batches while the previous one commits). For each batch it:
+
+1. parses every message; poison (not JSON, not a CloudEvent, unknown type, invalid data,
+   oversized) is published to the dead-letter exchange with the reason in headers and then
+   settled with the batch — it never blocks or slows the stream;
+2. opens one transaction: the inbox `claim` records each (source, id) and returns only the
+   ones not seen before, the handler applies those, and the transaction commits;
+3. acks the whole batch with one multi-ack.
+
+A database outage is not poison: the batch is retried with back-off, unacked, so nothing is
+lost and no delivery count is spent. A handler error that is not an outage is isolated by
+applying the batch one message at a time; the message that still fails is dead-lettered with
+the error as its reason and the rest are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage
+
+from shared.bus import (
+    DEAD_AT_HEADER,
+    DLX,
+    KIND_HEADER,
+    ORIGINAL_KEY_HEADER,
+    ORIGINAL_QUEUE_HEADER,
+    REASON_HEADER,
+    OutgoingMessage,
+    Publisher,
+    connect,
+    declare_topology,
+)
+from shared.db import Migration, check_identifier
+from shared.events import CloudEvent, EventData, PoisonEvent, parse_event
+from shared.logging import event_id_var, trace_id_of, trace_id_var
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A valid event taken from the queue."""
+
+    envelope: CloudEvent
+    data: EventData
+    body: bytes
+    routing_key: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.envelope.source, self.envelope.id)
+
+
+class Inbox(Protocol):
+    async def claim(self, conn: asyncpg.Connection, events: Sequence[Received]) -> list[Received]:
+        """Record the events as applied; return those not applied before (first copy only)."""
+        ...
+
+
+Handler = Callable[[asyncpg.Connection, list[Received]], Awaitable[None]]
+
+
+def inbox_migration(schema: str, version: int) -> Migration:
+    s = check_identifier(schema)
+    return Migration(
+        version,
+        "inbox",
+        f"""
+CREATE TABLE {s}.inbox (
+    source      text NOT NULL,
+    id          text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, id)
+);
+""",
+    )
+
+
+class TableInbox:
+    """The plain inbox: a (source, id) table in the consumer's schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.table = f"{check_identifier(schema)}.inbox"
+
+    async def claim(self, conn: asyncpg.Connection, events: Sequence[Received]) -> list[Received]:
+        if not events:
+            return []
+        rows = await conn.fetch(
+            f"""INSERT INTO {self.table} (source, id)
+                SELECT * FROM unnest($1::text[], $2::text[])
+                ON CONFLICT DO NOTHING RETURNING source, id""",
+            [e.envelope.source for e in events],
+            [e.envelope.id for e in events],
+        )
+        return first_copies(events, {(r["source"], r["id"]) for r in rows})
+
+
+def first_copies(events: Sequence[Received], new_keys: set[tuple[str, str]]) -> list[Received]:
+    """Keep events whose key was newly claimed, the first copy of each only."""
+    out = []
+    for event in events:
+        if event.key in new_keys:
+            out.append(event)
+            new_keys.discard(event.key)
+    return out
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncio.TimeoutError,
+)
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    last_batch_size: int = 0
+    retries: int = 0
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        amqp_url: str,
+        pool: asyncpg.Pool,
+        queue: str,
+        inbox: Inbox,
+        handler: Handler,
+        max_batch: int = 1000,
+        prefetch: int = 2000,
+        max_message_bytes: int = 1_048_576,
+        delivery_limit: int = 20,
+        on_applied: Callable[[list[Received]], None] | None = None,
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._pool = pool
+        self.queue = queue
+        self._inbox = inbox
+        self._handler = handler
+        self._max_batch = max_batch
+        self._prefetch = prefetch
+        self._max_bytes = max_message_bytes
+        self._delivery_limit = delivery_limit
+        self._on_applied = on_applied
+        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self.stats = ConsumerStats()
+        self.ready = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then stop (graceful drain)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._run_connected()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.ready.clear()
+                log.warning("consumer of %s lost the broker: %s; retrying in %.1fs", self.queue, exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _run_connected(self) -> None:
+        connection = await connect(self._amqp_url)
+        try:
+            channel = await connection.channel(publisher_confirms=False)
+            await declare_topology(channel, delivery_limit=self._delivery_limit)
+            await channel.set_qos(prefetch_count=self._prefetch)
+            queue = await channel.get_queue(self.queue, ensure=False)
+            dead_letters = Publisher(connection)
+            self._buffer = asyncio.Queue()
+            tag = await queue.consume(self._buffer.put)
+            self.ready.set()
+            closed = asyncio.ensure_future(_closed(connection))
+            try:
+                while not self._stopping.is_set():
+                    getter = asyncio.ensure_future(self._buffer.get())
+                    stop = asyncio.ensure_future(self._stopping.wait())
+                    done, _ = await asyncio.wait({getter, stop, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    stop.cancel()
+                    if getter not in done:
+                        getter.cancel()
+                        if closed in done:
+                            raise ConnectionError("broker connection closed")
+                        break
+                    batch = [getter.result()]
+                    while len(batch) < self._max_batch and not self._buffer.empty():
+                        batch.append(self._buffer.get_nowait())
+                    await self._process(batch, dead_letters)
+            finally:
+                closed.cancel()
+                with contextlib.suppress(Exception):
+                    await queue.cancel(tag)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _process(self, batch: list[AbstractIncomingMessage], dead_letters: Publisher) -> None:
+        good: list[tuple[AbstractIncomingMessage, Received]] = []
+        poison: list[tuple[AbstractIncomingMessage, PoisonEvent]] = []
+        for message in batch:
+            try:
+                good.append((message, self._parse(message)))
+            except PoisonEvent as exc:
+                poison.append((message, exc))
+        if poison:
+            await self._dead_letter(dead_letters, poison)
+        if good:
+            failed = await self._apply_with_retry([r for _, r in good])
+            if failed:
+                await self._dead_letter(dead_letters, failed_messages(good, failed))
+        await batch[-1].ack(multiple=True)
+        self.stats.batches += 1
+        self.stats.last_batch_size = len(batch)
+
+    def _parse(self, message: AbstractIncomingMessage) -> Received:
+        if len(message.body) > self._max_bytes:
+            raise PoisonEvent("oversized", f"body is {len(message.body)} bytes; the limit is {self._max_bytes}")
+        envelope, data = parse_event(message.body)
+        return Received(envelope, data, message.body, message.routing_key or "")
+
+    async def _apply_with_retry(self, events: list[Received]) -> dict[tuple[str, str], str]:
+        """Apply in one transaction; returns {key: error} for events that cannot be applied."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._apply(events)
+                return {}
+            except TRANSIENT_ERRORS as exc:
+                self.stats.retries += 1
+                log.warning("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(events), backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except Exception as exc:
+                if len(events) == 1:
+                    log.error("event %s cannot be applied: %s", events[0].envelope.id, exc)
+                    return {events[0].key: f"{type(exc).__name__}: {exc}"}
+                failed: dict[tuple[str, str], str] = {}
+                for event in events:  # isolate the culprit; the rest still commit
+                    failed.update(await self._apply_with_retry([event]))
+                return failed
+
+    async def _apply(self, events: list[Received]) -> None:
+        started = time.perf_counter()
+        async with self._pool.acquire() as conn, conn.transaction():
+            new = await self._inbox.claim(conn, events)
+            if new:
+                await self._handler(conn, new)
+        self.stats.applied += len(new)
+        self.stats.duplicates += len(events) - len(new)
+        if new:
+            token_event = event_id_var.set(new[-1].envelope.id)
+            token_trace = trace_id_var.set(trace_id_of(new[-1].envelope.traceparent))
+            log.debug("applied %d events in %.1f ms", len(new), (time.perf_counter() - started) * 1000)
+            event_id_var.reset(token_event)
+            trace_id_var.reset(token_trace)
+            if self._on_applied:
+                self._on_applied(new)
+
+    async def _dead_letter(
+        self, publisher: Publisher, items: Sequence[tuple[AbstractIncomingMessage, PoisonEvent]]
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        messages = []
+        for message, exc in items:
+            headers = dict(message.headers or {})
+            headers.update(
+                {
+                    REASON_HEADER: exc.reason[:2000],
+                    KIND_HEADER: exc.kind,
+                    ORIGINAL_KEY_HEADER: message.routing_key or "",
+                    ORIGINAL_QUEUE_HEADER: self.queue,
+                    DEAD_AT_HEADER: now,
+                }
+            )
+            messages.append(
+                OutgoingMessage(
+                    routing_key=self.queue,
+                    body=message.body,
+                    message_id=message.message_id or "",
+                    headers=headers,
+                    exchange=DLX,
+                )
+            )
+            log.warning("dead-lettered a message from %s: %s", self.queue, exc)
+        while True:  # the dead letter must be confirmed before the original is acked
+            try:
+                confirmed = await publisher.publish_many(messages)
+            except aio_pika.exceptions.AMQPError:
+                raise
+            if confirmed == len(messages):
+                break
+            messages = messages[confirmed:]
+        self.stats.dead_lettered += len(items)
+
+
+def failed_messages(
+    good: Sequence[tuple[AbstractIncomingMessage, Received]], failed: dict[tuple[str, str], str]
+) -> list[tuple[AbstractIncomingMessage, PoisonEvent]]:
+    out = []
+    for message, received in good:
+        if received.key in failed:
+            out.append((message, PoisonEvent("handler-error", failed.pop(received.key))))
+    return out
+
+
+async def _closed(connection: aio_pika.abc.AbstractConnection) -> None:
+    while not connection.is_closed:
+        await asyncio.sleep(0.5)

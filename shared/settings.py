@@ -1,0 +1,77 @@
+"""Settings from `QALOOP_*` environment variables (or a `.env` file): CONTRACT.md §3."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults. They let `qaloop demo` run on a laptop; a deployment sets its own
+# (deploy/ reads them from secrets) and `qaloop run` warns when they are still in use.
+DEVELOPMENT_JWT_SECRET = "qaloop-development-only-jwt-secret"
+DEVELOPMENT_PSEUDONYM_KEY = "qaloop-development-only-pseudonym-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QALOOP_", env_file=".env", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    database_url: str = "postgresql://postgres@localhost:5432/qaloop"
+    rabbitmq_management_url: str = "http://guest:guest@localhost:15672"
+
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwks_url: str | None = None  # production: RS256 tokens from the identity provider
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
+    tenant: str = "E10000034"
+    extra_service_areas: list[str] = Field(default_factory=list)
+
+    # bus
+    delivery_limit: int = 20  # quorum queue x-delivery-limit: a message that crashes us this often is dead-lettered
+    prefetch: int = 2000
+    batch_max: int = 1000
+    max_message_bytes: int = 1_048_576
+
+    # domain configuration
+    overall_grade_rule: Literal["worst", "best_fit"] = "worst"
+    calendar_closures: list[date] = Field(default_factory=list)  # days the authority adds
+    small_number_threshold: int = 5
+    targets_file: Path | None = None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
+
+    # processes
+    host: str = "127.0.0.1"
+    reporting_port: int = 8000
+    audit_port: int = 8001
+    feedback_port: int = 8002
+    complaints_port: int = 8003
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def using_development_secrets(self) -> bool:
+        return (
+            self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+            or self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
+        )
+
+    def kpi_targets(self) -> dict[str, dict[str, float | bool]]:
+        if self.targets_file is None:
+            return {}
+        loaded = json.loads(self.targets_file.read_text())
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{self.targets_file}: expected a JSON object of KPI id -> target")
+        return loaded
+
+
+@functools.cache
+def get_settings() -> Settings:
+    settings = Settings()
+    from shared.events import extend_service_areas
+
+    extend_service_areas(settings.extra_service_areas)
+    return settings
