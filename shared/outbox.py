@@ -58,7 +58,12 @@ BEGIN
 END $$;
 CREATE TRIGGER outbox_notify AFTER INSERT ON {s}.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION {s}.outbox_notify();
-""",
+-- CloudEvents `sequence`: events per aggregate, from 1.
+CREATE TABLE {s}.event_sequences (
+    aggregate  text PRIMARY KEY,
+    last       integer NOT NULL
+);
+""',
     )
 
 
@@ -171,6 +176,19 @@ class OutboxRelay:
         if confirmed < len(rows):
             raise ConnectionError(f"broker confirmed {confirmed} of {len(rows)} messages")
         return confirmed
+
+
+async def next_sequence(conn: asyncpg.Connection, schema: str, aggregate: str) -> int:
+    """The next CloudEvents `sequence` for an aggregate (1, 2, …), in the caller's transaction."""
+    s = check_identifier(schema)
+    return int(
+        await conn.fetchval(
+            f"""INSERT INTO {s}.event_sequences (aggregate, last) VALUES ($1, 1)
+                ON CONFLICT (aggregate) DO UPDATE SET last = {s}.event_sequences.last + 1
+                RETURNING last""",
+            aggregate,
+        )
+    )
 
 
 async def backlog(conn: asyncpg.Connection, schema: str) -> int:

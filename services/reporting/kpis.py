@@ -1,0 +1,866 @@
+"""KPI figures: the catalogue, the computation from facts, and the publication rules.
+
+Pure: no I/O. DOMAIN.md "KPI definitions" and "Precise readings" are the specification; each
+`_kpi_*` function below implements one group of them and says how.
+
+General rules:
+
+* **Which date counts**: the Europe/London date of the fact's own timestamp in ``data``
+  (already reduced in `facts.py`). A fact is in the period when that date is in it.
+* **Duplicates** (same ``key``) count once; `compute` deduplicates every input first, so the
+  figures do not depend on the order or the number of copies of the facts.
+* **Filters** (service area, team) apply to the fact's own service area and team. Complaint
+  closings, escalations and extensions carry none: they take the complaint's
+  ``ComplaintReceived``'s, and a complaint whose ``ComplaintReceived`` is unknown drops out
+  whenever a filter is set. Action completions take their ``ActionRaised``'s. A fact with no
+  team (feedback, follow-ups) drops out when a team filter is set.
+* **Rates** are fractions 0-1 (``numerator / denominator`` as a float, never rounded) and
+  null when the denominator is 0. **Counts** have ``value == numerator`` and no denominator.
+* Every fixed KPI id is always present; ``feedback.positive_rate.<question_id>`` and
+  ``complaints.by_category.<category>`` are present where the slice has data for them
+  (answers with a value / complaints received), or when asked for by name.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from shared.calendar import Period, WorkingCalendar, add_months
+from shared.events import Grade, Outcome, Procedure
+
+from .facts import ComplaintClosedFact, Facts
+from .followups import (
+    FollowUp,
+    action_completions,
+    first_raised,
+    first_received,
+    graded_audits,
+    unique,
+)
+
+__all__ = [
+    "BY_CATEGORY",
+    "COUNT",
+    "DEFAULT_TIMESCALES",
+    "POSITIVE_RATE",
+    "RATE",
+    "ComplaintTimescales",
+    "Filters",
+    "KpiDefinition",
+    "KpiValue",
+    "StageTimescale",
+    "Target",
+    "apply_publication_rules",
+    "catalogue",
+    "compute",
+    "definition_of",
+    "fixed_kpi_ids",
+    "is_known_kpi",
+]
+
+COUNT = "count"
+RATE = "rate"
+POSITIVE_RATE = "feedback.positive_rate."  # + question_id
+BY_CATEGORY = "complaints.by_category."  # + category
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    id: str
+    title: str
+    unit: str  # "count" or "rate"
+    definition: str
+
+
+def _d(kpi: str, title: str, unit: str, definition: str) -> KpiDefinition:
+    return KpiDefinition(kpi, title, unit, definition)
+
+
+_FIXED: tuple[KpiDefinition, ...] = (
+    _d(
+        "audit.completed",
+        "Audits completed",
+        COUNT,
+        "Audits graded in the period (by completion date); an audit graded more than once "
+        "counts once, in the period of its latest grading's completion date.",
+    ),
+    _d(
+        "audit.good_or_better_rate",
+        "Audits good or better",
+        RATE,
+        "Audits whose overall grade (after the latest moderation) is outstanding or good / "
+        "audits graded in the period.",
+    ),
+    _d(
+        "audit.requires_improvement_rate",
+        "Audits requiring improvement",
+        RATE,
+        "Audits whose overall grade (after the latest moderation) is requires improvement / "
+        "audits graded in the period.",
+    ),
+    _d(
+        "audit.inadequate_rate",
+        "Audits inadequate",
+        RATE,
+        "Audits whose overall grade (after the latest moderation) is inadequate / "
+        "audits graded in the period.",
+    ),
+    _d(
+        "feedback.responses",
+        "Survey responses",
+        COUNT,
+        "Survey responses received in the period.",
+    ),
+    _d(
+        "compliments.external",
+        "External compliments",
+        COUNT,
+        "Compliments from children, families and others outside the service received in "
+        "the period. Only external compliments count in the statistics.",
+    ),
+    _d(
+        "compliments.internal",
+        "Internal compliments",
+        COUNT,
+        "Compliments from colleagues and partners received in the period (shown apart).",
+    ),
+    _d(
+        "complaints.received",
+        "Complaints received",
+        COUNT,
+        "Complaints received in the period, at stage 1 or straight into a later stage.",
+    ),
+    _d(
+        "complaints.closed",
+        "Complaint responses",
+        COUNT,
+        "Complaint closings (one per stage response, withdrawn included) dated in the period.",
+    ),
+    _d(
+        "complaints.upheld_rate",
+        "Complaints upheld",
+        RATE,
+        "Closings in the period upheld / closings in the period excluding withdrawn.",
+    ),
+    _d(
+        "complaints.partially_upheld_rate",
+        "Complaints partially upheld",
+        RATE,
+        "Closings in the period partially upheld / closings in the period excluding withdrawn.",
+    ),
+    _d(
+        "complaints.not_upheld_rate",
+        "Complaints not upheld",
+        RATE,
+        "Closings in the period not upheld / closings in the period excluding withdrawn.",
+    ),
+    _d(
+        "complaints.within_timescale_rate",
+        "Complaint responses within timescale",
+        RATE,
+        "Closings in the period (withdrawn included) on or before the stage's due date / "
+        "closings in the period. The due date is the latest extension's where one was "
+        "recorded, else the reported due date, and never past the stage's maximum (counted "
+        "in working days from the stage start: receipt, or the escalation to that stage).",
+    ),
+    _d(
+        "complaints.resolved_at_stage1_rate",
+        "Complaints resolved at stage 1",
+        RATE,
+        "Stage-1 closings in the period that are not withdrawn / all closings in the period.",
+    ),
+    _d(
+        "complaints.escalation_rate",
+        "Complaints escalated to stage 2",
+        RATE,
+        "Escalations from stage 1 to stage 2 dated in the period / stage-1 closings dated in "
+        "the period.",
+    ),
+    _d(
+        "complaints.average_response_working_days",
+        "Average complaint response time (working days)",
+        RATE,
+        "Mean working days from the stage start (receipt, or the escalation to that stage; "
+        "day 0) to the closing, over closings in the period (withdrawn included); the "
+        "reported working days are used where the stage start is unknown. Unit 'rate' because "
+        "it is a ratio: numerator = total working days, denominator = closings; null when "
+        "there are none, and suppressed like a rate when there are few. Its value is a number "
+        "of days, not a fraction.",
+    ),
+    _d(
+        "casework.assessment_within_45_days_rate",
+        "Assessments within 45 working days",
+        RATE,
+        "Assessments completed in the period on or before the 45th working day after their "
+        "start / assessments completed in the period.",
+    ),
+    _d(
+        "casework.re_referral_rate",
+        "Re-referrals within 12 months",
+        RATE,
+        "Referrals received in the period for a child with an earlier referral (any team or "
+        "service area) on a date d with d < this referral's date <= d + 12 calendar months / "
+        "referrals received in the period.",
+    ),
+    _d(
+        "send.ehcp_within_20_weeks_rate",
+        "EHC plans issued within 20 weeks",
+        RATE,
+        "EHC plans issued in the period within 140 days of the request / plans issued in the "
+        "period; plans issued under an exception are left out of both.",
+    ),
+    _d(
+        "casework.contact_success_rate",
+        "Caseworker contact success",
+        RATE,
+        "Contact attempts in the period that reached the worker / attempts in the period.",
+    ),
+    _d(
+        "learning.followups_open",
+        "Follow-ups open",
+        COUNT,
+        "Follow-ups open (overdue ones included) at the end of the period, or today for the "
+        "current period.",
+    ),
+    _d(
+        "learning.followups_overdue",
+        "Follow-ups overdue",
+        COUNT,
+        "Open follow-ups whose due date is before the end of the period (or today for the "
+        "current period).",
+    ),
+    _d(
+        "learning.followups_closed_on_time_rate",
+        "Follow-ups closed on time",
+        RATE,
+        "Follow-ups closed in the period on or before their due date / follow-ups closed in "
+        "the period.",
+    ),
+    _d(
+        "learning.actions_completed_on_time_rate",
+        "Actions completed on time",
+        RATE,
+        "Actions first completed in the period on or before their due date / actions first "
+        "completed in the period. Only an action's first completion counts; a completion of "
+        "an action whose ActionRaised is unknown is left out of both.",
+    ),
+)
+
+_POSITIVE_RATE_FAMILY = _d(
+    POSITIVE_RATE + "<question_id>",
+    "Positive answers to a survey question",
+    RATE,
+    "Positive answers (yes, 4 or 5) to the question / answers to it (skipped questions do "
+    "not count), over responses received in the period. One KPI per question id.",
+)
+_BY_CATEGORY_FAMILY = _d(
+    BY_CATEGORY + "<category>",
+    "Complaints received by category",
+    COUNT,
+    "Complaints received in the period in the category (at any stage). One KPI per category.",
+)
+
+_BY_ID: dict[str, KpiDefinition] = {d.id: d for d in _FIXED}
+# Where each family appears in the catalogue order: after this fixed id.
+_POSITIVE_RATE_AFTER = "feedback.responses"
+_BY_CATEGORY_AFTER = "complaints.within_timescale_rate"
+
+
+def fixed_kpi_ids() -> list[str]:
+    """The KPI ids that every slice has, in catalogue order."""
+    return [d.id for d in _FIXED]
+
+
+def _family_member(kpi_id: str) -> tuple[str, str] | None:
+    """(prefix, suffix) for a member of a family, such as a question's positive rate."""
+    for prefix in (POSITIVE_RATE, BY_CATEGORY):
+        if kpi_id.startswith(prefix) and len(kpi_id) > len(prefix):
+            return prefix, kpi_id[len(prefix) :]
+    return None
+
+
+def is_known_kpi(kpi_id: str) -> bool:
+    """A fixed KPI id, or a member of a family (any question id or category)."""
+    return kpi_id in _BY_ID or _family_member(kpi_id) is not None
+
+
+def definition_of(kpi_id: str) -> KpiDefinition:
+    """The definition of a fixed KPI or of one family member (ValueError if unknown)."""
+    if kpi_id in _BY_ID:
+        return _BY_ID[kpi_id]
+    member = _family_member(kpi_id)
+    if member is None:
+        raise ValueError(f"unknown KPI {kpi_id!r}")
+    prefix, suffix = member
+    if prefix == POSITIVE_RATE:
+        return _d(
+            kpi_id,
+            f"Positive answers: {suffix}",
+            RATE,
+            f"Positive answers (yes, 4 or 5) to question {suffix!r} / answers to it (skipped "
+            "questions do not count), over responses received in the period.",
+        )
+    return _d(
+        kpi_id,
+        f"Complaints received: {suffix}",
+        COUNT,
+        f"Complaints received in the period in category {suffix!r} (at any stage).",
+    )
+
+
+def catalogue(
+    question_ids: Iterable[str] = (), categories: Iterable[str] = ()
+) -> list[KpiDefinition]:
+    """Every KPI: the fixed ones in contract order, each family (described once under its
+    template id, ``feedback.positive_rate.<question_id>`` and
+    ``complaints.by_category.<category>``) followed by one entry per known question id /
+    category (sorted)."""
+    out: list[KpiDefinition] = []
+    for d in _FIXED:
+        out.append(d)
+        if d.id == _POSITIVE_RATE_AFTER:
+            out.append(_POSITIVE_RATE_FAMILY)
+            out.extend(definition_of(POSITIVE_RATE + q) for q in sorted(set(question_ids)) if q)
+        if d.id == _BY_CATEGORY_AFTER:
+            out.append(_BY_CATEGORY_FAMILY)
+            out.extend(definition_of(BY_CATEGORY + c) for c in sorted(set(categories)) if c)
+    return out
+
+
+def _unit(kpi_id: str) -> str:
+    try:
+        return definition_of(kpi_id).unit
+    except ValueError:
+        return COUNT
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class StageTimescale:
+    """Working days from the stage start (day 0): the response is due by ``due``; an
+    extension may move it, but never past ``maximum``."""
+
+    due: int
+    maximum: int
+
+
+def _default_timescales() -> dict[str, dict[int, StageTimescale]]:
+    local = {1: StageTimescale(10, 20), 2: StageTimescale(20, 20), 3: StageTimescale(30, 30)}
+    return {
+        Procedure.STATUTORY_CHILDREN.value: {
+            1: StageTimescale(10, 20),
+            2: StageTimescale(25, 65),
+            3: StageTimescale(30, 30),
+        },
+        Procedure.CORPORATE.value: dict(local),
+        Procedure.SEND.value: dict(local),
+    }
+
+
+@dataclass(frozen=True)
+class ComplaintTimescales:
+    """Complaint response timescales per procedure and stage (configuration).
+
+    Defaults (DOMAIN.md): statutory children's — stage 1 due 10 / at most 20 working days,
+    stage 2 25 / 65, stage 3 30 / 30; corporate and SEND — stage 1 10 / 20, stage 2 20 / 20,
+    stage 3 30 / 30. An unknown procedure reads as statutory children's.
+    """
+
+    procedures: Mapping[str, Mapping[int, StageTimescale]] = field(
+        default_factory=_default_timescales
+    )
+
+    def stage(self, procedure: str | None, stage: int) -> StageTimescale | None:
+        table = self.procedures.get(procedure or "") or self.procedures.get(
+            Procedure.STATUTORY_CHILDREN.value, {}
+        )
+        return table.get(stage)
+
+    def max_working_days(self, procedure: str | None, stage: int) -> int | None:
+        s = self.stage(procedure, stage)
+        return s.maximum if s else None
+
+
+DEFAULT_TIMESCALES = ComplaintTimescales()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A slice: one service area and/or one team (None = all)."""
+
+    service_area: str | None = None
+    team: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.service_area is not None or self.team is not None
+
+    def matches(self, service_area: str | None, team: str | None) -> bool:
+        """True when the fact's own service area and team are in the slice; a fact with no
+        team is outside any team filter."""
+        return (self.service_area is None or service_area == self.service_area) and (
+            self.team is None or team == self.team
+        )
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A KPI's target: green when met, amber when within ``amber_tolerance`` of it."""
+
+    target: float
+    amber_tolerance: float = 0.0
+    higher_is_better: bool = True
+
+    def rag(self, value: float) -> str:
+        if self.higher_is_better:
+            if value >= self.target:
+                return "green"
+            return "amber" if value >= self.target - self.amber_tolerance else "red"
+        if value <= self.target:
+            return "green"
+        return "amber" if value <= self.target + self.amber_tolerance else "red"
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class KpiValue:
+    kpi: str
+    value: float | int | None
+    numerator: float | int | None
+    denominator: int | None
+    suppressed: bool = False
+    rag: str | None = None
+
+
+def _count(kpi: str, n: int) -> KpiValue:
+    return KpiValue(kpi, n, n, None)
+
+
+def _rate(kpi: str, numerator: int, denominator: int) -> KpiValue:
+    value = numerator / denominator if denominator else None
+    return KpiValue(kpi, value, numerator, denominator)
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def compute(
+    facts: Facts,
+    period: Period,
+    filters: Filters,
+    *,
+    calendar: WorkingCalendar,
+    followups: list[FollowUp],
+    today: date,
+    timescales: ComplaintTimescales = DEFAULT_TIMESCALES,
+    kpi_ids: Iterable[str] | None = None,
+) -> list[KpiValue]:
+    """The KPI values of ``period`` for the ``filters`` slice.
+
+    Without ``kpi_ids``: every fixed KPI in catalogue order, each family's members with data
+    in the slice inserted after it (sorted). With ``kpi_ids``: exactly those ids in the order
+    given (repeats dropped), family members computed even when the slice has no data for
+    them (0 count / null rate). An unknown id is a ``ValueError``.
+    """
+    wanted = None if kpi_ids is None else list(dict.fromkeys(kpi_ids))
+    for kpi in wanted or ():
+        if not is_known_kpi(kpi):
+            raise ValueError(f"unknown KPI {kpi!r}")
+    values: dict[str, KpiValue] = {}
+    values.update(_kpi_audits(facts, period, filters))
+    values.update(_kpi_feedback(facts, period, filters))
+    positive = _positive_tallies(facts, period, filters)
+    categories = _category_counts(facts, period, filters)
+    values.update(_kpi_complaints(facts, period, filters, calendar, timescales))
+    values.update(_kpi_casework(facts, period, filters, calendar))
+    values.update(_kpi_learning(facts, period, filters, followups, today))
+
+    def member(kpi: str) -> KpiValue:
+        if kpi.startswith(POSITIVE_RATE):
+            num, den = positive.get(kpi[len(POSITIVE_RATE) :], (0, 0))
+            return _rate(kpi, num, den)
+        return _count(kpi, categories.get(kpi[len(BY_CATEGORY) :], 0))
+
+    if wanted is not None:
+        return [values[k] if k in values else member(k) for k in wanted]
+    out: list[KpiValue] = []
+    for d in _FIXED:
+        out.append(values[d.id])
+        if d.id == _POSITIVE_RATE_AFTER:
+            out.extend(member(POSITIVE_RATE + q) for q in sorted(positive) if positive[q][1] > 0)
+        if d.id == _BY_CATEGORY_AFTER:
+            out.extend(member(BY_CATEGORY + c) for c in sorted(categories) if categories[c] > 0)
+    return out
+
+
+def _kpi_audits(facts: Facts, period: Period, filters: Filters) -> dict[str, KpiValue]:
+    """audit.*: each audit once (its latest grading), in the period of that grading's
+    completion date, with its grade after the latest moderation (`graded_audits`)."""
+    grades = [
+        g.grade
+        for g in graded_audits(facts).values()
+        if period.contains(g.fact.completed_on)
+        and filters.matches(g.fact.service_area, g.fact.team)
+    ]
+    n = len(grades)
+    good = sum(1 for g in grades if g in (Grade.OUTSTANDING, Grade.GOOD))
+    ri = sum(1 for g in grades if g is Grade.REQUIRES_IMPROVEMENT)
+    inadequate = sum(1 for g in grades if g is Grade.INADEQUATE)
+    return {
+        "audit.completed": _count("audit.completed", n),
+        "audit.good_or_better_rate": _rate("audit.good_or_better_rate", good, n),
+        "audit.requires_improvement_rate": _rate("audit.requires_improvement_rate", ri, n),
+        "audit.inadequate_rate": _rate("audit.inadequate_rate", inadequate, n),
+    }
+
+
+def _kpi_feedback(facts: Facts, period: Period, filters: Filters) -> dict[str, KpiValue]:
+    """feedback.responses (responses received in the period) and compliments.external /
+    .internal (compliments received in the period, by origin)."""
+    responses = sum(
+        1
+        for f in unique(facts.feedback)
+        if period.contains(f.received_on) and filters.matches(f.service_area, f.team)
+    )
+    origins = [
+        c.origin
+        for c in unique(facts.compliments)
+        if period.contains(c.received_on) and filters.matches(c.service_area, c.team)
+    ]
+    return {
+        "feedback.responses": _count("feedback.responses", responses),
+        "compliments.external": _count("compliments.external", origins.count("external")),
+        "compliments.internal": _count("compliments.internal", origins.count("internal")),
+    }
+
+
+def _positive_tallies(facts: Facts, period: Period, filters: Filters) -> dict[str, tuple[int, int]]:
+    """feedback.positive_rate.<q>: (positive answers, answers with a value) per question id,
+    over responses received in the period. A skipped answer counts in neither; a question
+    only ever skipped has a (0, 0) tally (absent from a slice unless asked for)."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for f in unique(facts.feedback):
+        if not (period.contains(f.received_on) and filters.matches(f.service_area, f.team)):
+            continue
+        for a in f.answers:
+            t = tallies[a.question_id]
+            if a.positive is None:
+                continue
+            t[0] += 1 if a.positive else 0
+            t[1] += 1
+    return {q: (t[0], t[1]) for q, t in tallies.items()}
+
+
+def _category_counts(facts: Facts, period: Period, filters: Filters) -> dict[str, int]:
+    """complaints.by_category.<c>: complaints received in the period, per category."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in unique(facts.complaints_received):
+        if period.contains(r.received_on) and filters.matches(r.service_area, r.team):
+            counts[r.category] += 1
+    return dict(counts)
+
+
+class _Complaints:
+    """What the complaint KPIs need to know about each complaint and stage."""
+
+    def __init__(
+        self, facts: Facts, calendar: WorkingCalendar, timescales: ComplaintTimescales
+    ) -> None:
+        self.calendar = calendar
+        self.timescales = timescales
+        self.received = first_received(facts)
+        # The latest extension of each (complaint, stage), by (sequence, time, event_id).
+        self.extension: dict[tuple[str, int], date] = {}
+        order: dict[tuple[str, int], tuple[int, datetime, str]] = {}
+        for x in unique(facts.complaints_extended):
+            k = (x.complaint_id, x.stage)
+            o = (x.sequence, x.time, x.event_id)
+            if k not in order or o > order[k]:
+                order[k] = o
+                self.extension[k] = x.new_due_date
+        # The start of each later stage: the earliest escalation to it (by date, time, id).
+        self.escalated_to: dict[tuple[str, int], date] = {}
+        for e in sorted(
+            unique(facts.complaints_escalated),
+            key=lambda e: (e.escalated_on, e.escalated_at, e.event_id),
+        ):
+            self.escalated_to.setdefault((e.complaint_id, e.to_stage), e.escalated_on)
+
+    def in_slice(self, complaint_id: str, filters: Filters) -> bool:
+        """The complaint's ComplaintReceived is in the slice (unknown: only when unfiltered)."""
+        if not filters.any:
+            return True
+        r = self.received.get(complaint_id)
+        return r is not None and filters.matches(r.service_area, r.team)
+
+    def stage_start(self, c: ComplaintClosedFact) -> date | None:
+        """Day 0 of the closed stage: the received date for stage 1 or for the stage the
+        complaint was received straight into; otherwise the date of the earliest
+        escalation to that stage; None when unknown."""
+        r = self.received.get(c.complaint_id)
+        if r is not None and (c.stage == 1 or c.stage == r.stage):
+            return r.received_on
+        return self.escalated_to.get((c.complaint_id, c.stage))
+
+    def due_date(self, c: ComplaintClosedFact) -> date:
+        """The stage's effective due date: the latest extension's new due date, else the
+        closing's own due date; never past the stage's maximum when its start is known."""
+        due = self.extension.get((c.complaint_id, c.stage), c.due_date)
+        start = self.stage_start(c)
+        if start is not None:
+            r = self.received.get(c.complaint_id)
+            maximum = self.timescales.max_working_days(r.procedure if r else None, c.stage)
+            if maximum is not None:
+                due = min(due, self.calendar.add_working_days(start, maximum))
+        return due
+
+    def working_days(self, c: ComplaintClosedFact) -> int:
+        """Working days after the stage start up to and including the closing date; the
+        reported ``working_days_taken`` when the start is unknown."""
+        start = self.stage_start(c)
+        if start is None:
+            return c.working_days_taken
+        return self.calendar.working_days_between(start, c.closed_on)
+
+
+def _kpi_complaints(
+    facts: Facts,
+    period: Period,
+    filters: Filters,
+    calendar: WorkingCalendar,
+    timescales: ComplaintTimescales,
+) -> dict[str, KpiValue]:
+    """complaints.*: received counts ComplaintReceived (any stage); the rest are per
+    closing (one ComplaintClosed per stage response) dated in the period.
+
+    * outcome rates: that outcome / closings excluding withdrawn;
+    * within_timescale_rate: closing date <= effective due date (see `_Complaints.due_date`)
+      / closings (withdrawn included);
+    * average_response_working_days: total working days (see `_Complaints.working_days`)
+      / closings (withdrawn included);
+    * resolved_at_stage1_rate: stage-1 closings not withdrawn / closings;
+    * escalation_rate: escalations 1 -> 2 dated in the period / stage-1 closings.
+    """
+    ix = _Complaints(facts, calendar, timescales)
+    received = sum(
+        1
+        for r in unique(facts.complaints_received)
+        if period.contains(r.received_on) and filters.matches(r.service_area, r.team)
+    )
+    closings = [
+        c
+        for c in unique(facts.complaints_closed)
+        if period.contains(c.closed_on) and ix.in_slice(c.complaint_id, filters)
+    ]
+    n = len(closings)
+    outcomes = [c.outcome for c in closings if c.outcome != Outcome.WITHDRAWN.value]
+    decided = len(outcomes)
+    within = sum(1 for c in closings if c.closed_on <= ix.due_date(c))
+    total_days = sum(ix.working_days(c) for c in closings)
+    stage1 = [c for c in closings if c.stage == 1]
+    stage1_resolved = sum(1 for c in stage1 if c.outcome != Outcome.WITHDRAWN.value)
+    escalations = sum(
+        1
+        for e in unique(facts.complaints_escalated)
+        if e.from_stage == 1
+        and e.to_stage == 2
+        and period.contains(e.escalated_on)
+        and ix.in_slice(e.complaint_id, filters)
+    )
+    out = [
+        _count("complaints.received", received),
+        _count("complaints.closed", n),
+        _rate("complaints.upheld_rate", outcomes.count(Outcome.UPHELD.value), decided),
+        _rate(
+            "complaints.partially_upheld_rate",
+            outcomes.count(Outcome.PARTIALLY_UPHELD.value),
+            decided,
+        ),
+        _rate("complaints.not_upheld_rate", outcomes.count(Outcome.NOT_UPHELD.value), decided),
+        _rate("complaints.within_timescale_rate", within, n),
+        _rate("complaints.resolved_at_stage1_rate", stage1_resolved, n),
+        _rate("complaints.escalation_rate", escalations, len(stage1)),
+        _rate("complaints.average_response_working_days", total_days, n),
+    ]
+    return {v.kpi: v for v in out}
+
+
+def _kpi_casework(
+    facts: Facts, period: Period, filters: Filters, calendar: WorkingCalendar
+) -> dict[str, KpiValue]:
+    """casework.* and send.*:
+
+    * assessment_within_45_days_rate: assessments completed in the period with
+      completed_on <= the 45th working day after started_on / assessments completed;
+    * re_referral_rate: referrals received in the period whose child had an earlier
+      referral (any team or service area, any time, filters not applied) on a date d with
+      d < this date <= add_months(d, 12) / referrals received. A referral on the same day as
+      another is not a re-referral of it;
+    * ehcp_within_20_weeks_rate: plans issued in the period without an exception, with
+      (issued_on - requested_on).days <= 140 / those plans;
+    * contact_success_rate: attempts in the period that reached / attempts.
+    """
+    assessments = [
+        a
+        for a in unique(facts.assessments)
+        if period.contains(a.completed_on) and filters.matches(a.service_area, a.team)
+    ]
+    assessed_in_time = sum(
+        1 for a in assessments if a.completed_on <= calendar.add_working_days(a.started_on, 45)
+    )
+
+    all_referrals = unique(facts.referrals)
+    dates_by_child: dict[str, list[date]] = defaultdict(list)
+    for r in all_referrals:
+        dates_by_child[r.child_ref].append(r.received_on)
+    for ds in dates_by_child.values():
+        ds.sort()
+    referrals = [
+        r
+        for r in all_referrals
+        if period.contains(r.received_on) and filters.matches(r.service_area, r.team)
+    ]
+
+    def is_re_referral(child_ref: str, on: date) -> bool:
+        # The latest earlier date gives the latest 12-month window (add_months is monotone).
+        ds = dates_by_child[child_ref]
+        i = bisect.bisect_left(ds, on)
+        return i > 0 and on <= add_months(ds[i - 1], 12)
+
+    re_referrals = sum(1 for r in referrals if is_re_referral(r.child_ref, r.received_on))
+
+    plans = [
+        p
+        for p in unique(facts.ehcps)
+        if not p.exception
+        and period.contains(p.issued_on)
+        and filters.matches(p.service_area, p.team)
+    ]
+    plans_in_time = sum(1 for p in plans if (p.issued_on - p.requested_on).days <= 140)
+
+    attempts = [
+        a
+        for a in unique(facts.contact_attempts)
+        if period.contains(a.attempted_on) and filters.matches(a.service_area, a.team)
+    ]
+    reached = sum(1 for a in attempts if a.reached)
+    out = [
+        _rate("casework.assessment_within_45_days_rate", assessed_in_time, len(assessments)),
+        _rate("casework.re_referral_rate", re_referrals, len(referrals)),
+        _rate("send.ehcp_within_20_weeks_rate", plans_in_time, len(plans)),
+        _rate("casework.contact_success_rate", reached, len(attempts)),
+    ]
+    return {v.kpi: v for v in out}
+
+
+def _kpi_learning(
+    facts: Facts, period: Period, filters: Filters, followups: list[FollowUp], today: date
+) -> dict[str, KpiValue]:
+    """learning.*:
+
+    * followups_open / followups_overdue: at E = today when the period contains today,
+      else the period's end (a future period counts what will be open by its end, on what
+      is known now). Open = opened_on <= E and not closed by E (closed_on <= E);
+      overdue = open and due_date < E. Follow-ups filter by their own service area / team;
+      duplicate follow-up ids count once.
+    * followups_closed_on_time_rate: follow-ups closed in the period with
+      closed_on <= due_date / follow-ups closed in the period.
+    * actions_completed_on_time_rate: each action's FIRST completion (by date, time, id),
+      when dated in the period and its ActionRaised is known (filters apply to the
+      ActionRaised): completed_on <= its due_date / such completions.
+    """
+    end = today if period.contains(today) else period.end
+    mine = [
+        f
+        for f in {f.followup_id: f for f in sorted(followups, key=repr)}.values()
+        if filters.matches(f.service_area, f.team)
+    ]
+    open_ = [
+        f
+        for f in mine
+        if f.opened_on <= end and not (f.closed_on is not None and f.closed_on <= end)
+    ]
+    overdue = sum(1 for f in open_ if f.due_date < end)
+    closed = [f for f in mine if f.closed_on is not None and period.contains(f.closed_on)]
+    closed_on_time = sum(1 for f in closed if f.closed_on is not None and f.closed_on <= f.due_date)
+
+    raised = first_raised(facts)
+    completions = [
+        (cs[0], raised[action_id])
+        for action_id, cs in action_completions(facts).items()
+        if action_id in raised
+    ]
+    counted = [
+        (c, a)
+        for c, a in completions
+        if period.contains(c.completed_on) and filters.matches(a.service_area, a.team)
+    ]
+    on_time = sum(1 for c, a in counted if c.completed_on <= a.due_date)
+    out = [
+        _count("learning.followups_open", len(open_)),
+        _count("learning.followups_overdue", overdue),
+        _rate("learning.followups_closed_on_time_rate", closed_on_time, len(closed)),
+        _rate("learning.actions_completed_on_time_rate", on_time, len(counted)),
+    ]
+    return {v.kpi: v for v in out}
+
+
+# --------------------------------------------------------------------------- publication
+
+
+def apply_publication_rules(
+    values: Iterable[KpiValue],
+    *,
+    detail: bool,
+    threshold: int = 5,
+    targets: Mapping[str, Target] | None = None,
+) -> list[KpiValue]:
+    """Small-number suppression, then RAG.
+
+    * Unless ``detail``: a count from 1 to ``threshold``, or a rate (unit ``rate``, the
+      average response time included) whose denominator is 1 to ``threshold``, is
+      suppressed: ``suppressed=True`` and value, numerator and denominator all None, no RAG.
+      Zero counts and empty rates are not suppressed (they identify no one).
+    * RAG from the KPI's `Target` (looked up by id, then, for a family member, by the
+      family's template id such as ``feedback.positive_rate.<question_id>``): green when
+      the target is met, amber when within the tolerance of it, red otherwise; None when
+      there is no target or no value.
+    """
+    targets = targets or {}
+    out = []
+    for v in values:
+        unit = _unit(v.kpi)
+        if not detail:
+            small = v.numerator if unit == COUNT else v.denominator
+            if small is not None and 1 <= small <= threshold:
+                out.append(
+                    replace(
+                        v, value=None, numerator=None, denominator=None, suppressed=True, rag=None
+                    )
+                )
+                continue
+        target = targets.get(v.kpi)
+        if target is None:
+            member = _family_member(v.kpi)
+            if member is not None:
+                family = (
+                    _POSITIVE_RATE_FAMILY if member[0] == POSITIVE_RATE else _BY_CATEGORY_FAMILY
+                )
+                target = targets.get(family.id)
+        rag = target.rag(float(v.value)) if target is not None and v.value is not None else None
+        out.append(replace(v, rag=rag))
+    return out

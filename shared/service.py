@@ -1,0 +1,146 @@
+"""What every strand service's process has in common: its schema and migrations, a pool,
+the outbox relay, event writing, health checks and the FastAPI application shell.
+
+A service's `app.py` builds a `StrandService` and calls `create_app(routers)`; its
+handlers write domain rows and call `service.emit(conn, data, …)` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from shared import outbox
+from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
+from shared.events import CloudEvent, EventData, new_event, routing_key_for
+from shared.logging import current_traceparent
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StrandService:
+    """One strand service: `name` is also its schema and its routing-key strand."""
+
+    name: str
+    migrations_dir: Path
+    settings: Settings = field(default_factory=get_settings)
+    pool: asyncpg.Pool | None = None
+    relay: outbox.OutboxRelay | None = None
+    _relay_task: asyncio.Task[None] | None = None
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+    @property
+    def source(self) -> str:
+        return f"/qaloop/{self.name}"
+
+    def migrations(self) -> list[Migration]:
+        return [outbox.outbox_migration(self.schema, version=0), *load_migrations(self.migrations_dir, self.schema)]
+
+    async def migrate(self) -> list[str]:
+        from shared.db import connect, ensure_database
+
+        await ensure_database(self.settings.database_url)
+        conn = await connect(self.settings.database_url)
+        try:
+            return await migrate(conn, self.schema, self.migrations())
+        finally:
+            await conn.close()
+
+    async def start(self, *, relay: bool = True) -> None:
+        await self.migrate()
+        self.pool = await create_pool(self.settings.database_url)
+        if relay:
+            self.relay = outbox.OutboxRelay(self.settings.database_url, self.settings.amqp_url, self.schema)
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self.relay and self._relay_task:
+            self.relay.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._relay_task, 10)
+        if self.pool:
+            await self.pool.close()
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        data: EventData,
+        *,
+        aggregate: str,
+        subject: str | None = None,
+    ) -> CloudEvent:
+        """Write `data` as an event to the outbox in the caller's transaction."""
+        sequence = await outbox.next_sequence(conn, self.schema, aggregate)
+        event = new_event(
+            data,
+            source=self.source,
+            tenant=self.settings.tenant,
+            subject=subject,
+            sequence=sequence,
+            traceparent=current_traceparent(),
+        )
+        await outbox.append(conn, self.schema, [(event, routing_key_for(event.type, self.name))])
+        return event
+
+    async def readiness(self) -> dict[str, str]:
+        """Broker and database reachable, migrations applied."""
+        checks: dict[str, str] = {}
+        try:
+            assert self.pool is not None
+            async with self.pool.acquire() as conn:
+                pending = await pending_migrations(conn, self.schema, self.migrations())
+            checks["database"] = "ok"
+            checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {exc}"
+        try:
+            from shared.bus import connect
+
+            connection = await asyncio.wait_for(connect(self.settings.amqp_url), 5)
+            await connection.close()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {exc}"
+        return checks
+
+    def create_app(self, routers: Sequence[APIRouter], *, title: str, description: str = "") -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
+        app.state.service = self
+        add_health_routes(app, self.readiness)
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def add_health_routes(app: FastAPI, readiness) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        checks = await readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
