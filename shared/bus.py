@@ -47,24 +47,34 @@ DEAD_AT_HEADER = "x-qaloop-dead-lettered-at"
 class QueueSpec:
     name: str
     bindings: tuple[str, ...]
+    max_length: int | None = None
 
     @property
     def dlq(self) -> str:
         return f"{self.name}.dlq"
 
 
+FOLLOWUPS_QUEUE = "reporting.followups"
+# reporting.followups keeps reporting's own FollowUp* events for the systems that chase them
+# (e-mail, case management): without a bound queue a mandatory publish of them would be
+# returned as unroutable. It holds at most `max_length` (oldest dropped) if nobody reads it.
 CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(REPORTING_QUEUE, ("audit.#", "feedback.#", "complaints.#", "casework.#")),
+    QueueSpec(FOLLOWUPS_QUEUE, ("reporting.#",), max_length=100_000),
 )
 
 
 def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
-    return {
+    arguments: dict[str, Any] = {
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": DLX,
         "x-dead-letter-routing-key": spec.name,
     }
+    if spec.max_length is not None:
+        arguments["x-max-length"] = spec.max_length
+        arguments["x-overflow"] = "drop-head"
+    return arguments
 
 
 async def declare_topology(
