@@ -63,7 +63,7 @@ CREATE TABLE {s}.event_sequences (
     aggregate  text PRIMARY KEY,
     last       integer NOT NULL
 );
-""',
+""",
     )
 
 

@@ -1,0 +1,174 @@
+"""Reporting HTTP API, exactly as CONTRACT.md §2 (all under /v1, bearer token)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from services.reporting import kpis
+from services.reporting.handlers import ReportingQueries
+from shared.auth import Principal, require
+from shared.calendar import Period, parse_period, period_of, periods_between
+from shared.events import known_service_areas
+
+router = APIRouter(prefix="/v1", tags=["reporting"])
+Reader = Annotated[Principal, Depends(require("reporting:read"))]
+_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+def _queries(request: Request) -> ReportingQueries:
+    return request.app.state.queries  # type: ignore[no-any-return]
+
+
+Queries = Annotated[ReportingQueries, Depends(_queries)]
+
+
+def unprocessable(field: str, reason: str, value: Any = None) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the query field and the reason."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", field), "msg": reason, "input": value}]
+    )
+
+
+def _period(field: str, text: str) -> Period:
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise unprocessable(field, str(exc), text) from None
+
+
+def _filters(service_area: str | None, team: str | None) -> kpis.Filters:
+    if service_area is not None and service_area not in known_service_areas():
+        raise unprocessable(
+            "service_area", f"unknown service_area; expected one of {sorted(known_service_areas())}", service_area
+        )
+    if team is not None and not _TEAM.match(team):
+        raise unprocessable("team", "a team is an identifier such as 'through-care'", team)
+    return kpis.Filters(service_area=service_area, team=team)
+
+
+def _value(v: kpis.KpiValue) -> dict[str, Any]:
+    return {
+        "kpi": v.kpi,
+        "value": v.value,
+        "numerator": v.numerator,
+        "denominator": v.denominator,
+        "suppressed": v.suppressed,
+        "rag": v.rag,
+    }
+
+
+@router.get("/kpis", summary="The KPI catalogue")
+async def kpi_catalogue(principal: Reader, queries: Queries) -> list[dict[str, str]]:
+    return [
+        {"id": d.id, "title": d.title, "unit": d.unit, "definition": d.definition}
+        for d in await queries.catalogue(principal.tenant)
+    ]
+
+
+@router.get("/kpis/values", summary="Every KPI for one period and slice")
+async def kpi_values(
+    principal: Reader,
+    queries: Queries,
+    period: Annotated[str, Query(description="2022-23-Q2, 2022-23 or 2022-07")],
+    service_area: str | None = None,
+    team: str | None = None,
+) -> dict[str, Any]:
+    p = _period("period", period)
+    filters = _filters(service_area, team)
+    values = await queries.values(principal.tenant, p, filters, detail=principal.has("reporting:detail"))
+    return {
+        "period": p.label,
+        "filters": {"service_area": service_area, "team": team},
+        "values": [_value(v) for v in values],
+    }
+
+
+@router.get("/kpis/{kpi}/series", summary="One KPI per period, oldest first")
+async def kpi_series(
+    kpi: str,
+    principal: Reader,
+    queries: Queries,
+    from_: Annotated[str | None, Query(alias="from", description="first period (default: 7 before `to`)")] = None,
+    to: Annotated[str | None, Query(description="last period (default: the current quarter)")] = None,
+    service_area: str | None = None,
+    team: str | None = None,
+) -> dict[str, Any]:
+    if not kpis.is_known_kpi(kpi):
+        raise HTTPException(422, detail=[{"loc": ["path", "kpi"], "msg": f"unknown KPI {kpi!r}", "type": "value_error"}])
+    last = _period("to", to) if to else period_of(queries.clock(), "quarter" if from_ is None else _period("from", from_).kind)
+    first = _period("from", from_) if from_ else _back(last, 7)
+    if first.kind != last.kind:
+        raise unprocessable("to", f"'from' is a {first.kind} and 'to' a {last.kind}: use the same kind", to)
+    if first.start > last.start:
+        raise unprocessable("from", "'from' is after 'to'", from_)
+    periods = periods_between(first, last)
+    if len(periods) > 240:
+        raise unprocessable("from", "at most 240 periods in one series", from_)
+    filters = _filters(service_area, team)
+    detail = principal.has("reporting:detail")
+    series = []
+    for p in periods:
+        (value,) = await queries.values(principal.tenant, p, filters, detail=detail, kpi_ids=[kpi])
+        series.append({"period": p.label, **_value(value)})
+    return {"kpi": kpi, "filters": {"service_area": service_area, "team": team}, "series": series}
+
+
+def _back(period: Period, n: int) -> Period:
+    for _ in range(n):
+        period = period.previous()
+    return period
+
+
+@router.get("/followups", summary="The learning loop's follow-ups")
+async def followups(
+    principal: Reader,
+    queries: Queries,
+    status: Annotated[str | None, Query(pattern="^(open|overdue|closed)$")] = None,
+    team: str | None = None,
+    service_area: str | None = None,
+    rule: str | None = None,
+) -> dict[str, Any]:
+    filters = _filters(service_area, team)
+    today = queries.clock()
+    items = []
+    for f in await queries.followups(principal.tenant):
+        state = f.status(today)
+        if state == "not_yet_open":
+            continue
+        if status == "open" and state not in ("open", "overdue"):
+            continue
+        if status in ("overdue", "closed") and state != status:
+            continue
+        if filters.any and not filters.matches(f.service_area, f.team):
+            continue
+        if rule and f.rule != rule:
+            continue
+        items.append(
+            {
+                "followup_id": f.followup_id,
+                "rule": f.rule,
+                "origin": f.origin,
+                "origin_id": f.origin_id,
+                "team": f.team,
+                "service_area": f.service_area,
+                "opened_on": f.opened_on.isoformat(),
+                "due_date": f.due_date.isoformat(),
+                "status": state,
+                "closed_on": f.closed_on.isoformat() if f.closed_on else None,
+                "closed_by_event_id": f.closed_by_event_id,
+                "on_time": f.on_time,
+                "improved": f.improved,
+                "days_overdue": (today - f.due_date).days if state == "overdue" else 0,
+            }
+        )
+    return {"as_of": today.isoformat(), "count": len(items), "followups": items}
+
+
+@router.get("/projections/status", summary="Events applied, last event time, queue lag")
+async def projection_status(principal: Reader, request: Request) -> dict[str, Any]:
+    status_of = request.app.state.status
+    return await status_of()  # type: ignore[no-any-return]

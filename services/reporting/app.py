@@ -1,0 +1,185 @@
+"""Reporting wiring: schema and outbox (for FollowUp* events), the batch consumer of
+`reporting.events`, the learning-loop scheduler, and the HTTP API on port 8000."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+from fastapi import FastAPI
+
+from services.reporting import api, kpis, store
+from services.reporting.consumer import Projector
+from services.reporting.handlers import Clock, FollowUpSync, ReportingQueries, london_today
+from shared.bus import REPORTING_QUEUE, connect
+from shared.calendar import WorkingCalendar
+from shared.inbox import BatchConsumer
+from shared.service import StrandService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportingService(StrandService):
+    """A StrandService (schema, pool, outbox relay, health) plus intake and the loop."""
+
+    name: str = "reporting"
+    migrations_dir: Path = Path(__file__).parent / "migrations"
+    clock: Clock = london_today
+    followup_interval: float = 2.0
+    consume: bool = True
+    consumer: BatchConsumer | None = None
+    queries: ReportingQueries | None = None
+    sync: FollowUpSync | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _new_events: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self, *, relay: bool = True) -> None:
+        await super().start(relay=relay)
+        assert self.pool is not None
+        settings = self.settings
+        calendar = WorkingCalendar(closures=settings.calendar_closures)
+        targets = {
+            kpi: kpis.Target(
+                target=float(spec["target"]),
+                amber_tolerance=float(spec.get("amber_tolerance", 0.0)),
+                higher_is_better=bool(spec.get("higher_is_better", True)),
+            )
+            for kpi, spec in settings.kpi_targets().items()
+        }
+        self.queries = ReportingQueries(
+            self.pool,
+            calendar,
+            clock=self.clock,
+            targets=targets,
+            small_number_threshold=settings.small_number_threshold,
+        )
+        self.sync = FollowUpSync(self.pool, self.queries, settings.tenant)
+        if self.consume:
+            projector = Projector()
+            self.consumer = BatchConsumer(
+                amqp_url=settings.amqp_url,
+                pool=self.pool,
+                queue=REPORTING_QUEUE,
+                inbox=projector,
+                handler=projector.handle,
+                max_batch=settings.batch_max,
+                prefetch=settings.prefetch,
+                max_message_bytes=settings.max_message_bytes,
+                delivery_limit=settings.delivery_limit,
+                on_applied=lambda _: self._new_events.set(),
+            )
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
+        self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
+
+    async def _loop(self) -> None:
+        """Sync follow-ups after new events (at most every `followup_interval` s) and at
+        least once a minute, so that Due/Overdue follow the clock."""
+        assert self.sync is not None
+        while True:
+            try:
+                await self.sync.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("follow-up sync failed; will try again")
+            self._new_events.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_events.wait(), 60)
+            await asyncio.sleep(self.followup_interval)
+
+    async def stop(self) -> None:
+        if self.consumer:
+            self.consumer.stop()  # finish the batch in hand
+        for task in self._tasks:
+            if task.get_name() == "reporting-consumer":
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 10)
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            rows = await store.projection_status(conn)
+        by_name = {r["name"]: r for r in rows}
+        queue_depth, dead_letters = await self.queue_depths()
+        total = by_name.get("event_store")
+        return {
+            "events_applied": int(total["events_applied"]) if total else 0,
+            "last_event_time": _iso(total["last_event_time"]) if total else None,
+            "queue_depth": queue_depth,
+            "dead_letters": dead_letters,
+            "consumer": None
+            if self.consumer is None
+            else {
+                "connected": self.consumer.ready.is_set(),
+                "batches": self.consumer.stats.batches,
+                "duplicates_skipped": self.consumer.stats.duplicates,
+                "dead_lettered": self.consumer.stats.dead_lettered,
+                "last_batch_size": self.consumer.stats.last_batch_size,
+            },
+            "projections": [
+                {
+                    "name": r["name"],
+                    "events_applied": int(r["events_applied"]),
+                    "last_event_time": _iso(r["last_event_time"]),
+                }
+                for r in rows
+                if r["name"] != "event_store"
+            ],
+        }
+
+    async def queue_depths(self) -> tuple[int | None, int | None]:
+        """Messages waiting in reporting.events and its dead-letter queue (passive declare)."""
+        try:
+            connection = await asyncio.wait_for(connect(self.settings.amqp_url), 5)
+        except Exception:
+            return None, None
+        try:
+            channel = await connection.channel()
+            depth = (await channel.declare_queue(REPORTING_QUEUE, passive=True)).declaration_result.message_count
+            dead = (
+                await channel.declare_queue(f"{REPORTING_QUEUE}.dlq", passive=True)
+            ).declaration_result.message_count
+            return depth, dead
+        except aio_pika.exceptions.AMQPError:
+            return None, None
+        finally:
+            await connection.close()
+
+    def build_app(self) -> FastAPI:
+        app = self.create_app(
+            [api.router],
+            title="qaloop reporting",
+            description="Live KPI projections and the learning loop's follow-ups (CONTRACT.md §2).",
+        )
+        app.state.status = self.status
+
+        @app.middleware("http")
+        async def attach_queries(request, call_next):  # type: ignore[no-untyped-def]
+            request.app.state.queries = self.queries
+            return await call_next(request)
+
+        return app
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def build(**kwargs: Any) -> tuple[ReportingService, FastAPI]:
+    service = ReportingService(**kwargs)
+    return service, service.build_app()
+
+
+service, app = build()

@@ -1,0 +1,364 @@
+"""Order and redelivery: any permutation of the events, with any duplicates (same source and
+id), gives the same KPI values and the same follow-ups (DOMAIN.md: "Reporting must reach the
+same follow-ups whatever order the events arrive in and however often they are
+redelivered")."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.reporting.facts import Facts, fact_from_event
+from services.reporting.followups import derive
+from services.reporting.kpis import Filters, compute
+from shared import events as ev
+from shared.calendar import default_calendar, parse_period
+
+CAL = default_calendar()
+TODAY = date(2022, 11, 15)
+PERIODS = [parse_period(p) for p in ("2022-23-Q2", "2022-23-Q3", "2022-08", "2022-23")]
+FILTERS = [Filters(), Filters("send"), Filters(None, "t1"), Filters("childrens_social_care", "t2")]
+
+_SOURCES = {
+    "audit": "/qaloop/audit",
+    "feedback": "/qaloop/feedback",
+    "complaints": "/qaloop/complaints",
+    "casework": "/cms/caseware",
+}
+
+
+def _events() -> list[tuple[ev.CloudEvent, ev.EventData]]:
+    out: list[tuple[ev.CloudEvent, ev.EventData]] = []
+
+    def add(data: ev.EventData, strand: str, seq: int = 1) -> None:
+        envelope = ev.new_event(
+            data,
+            source=_SOURCES[strand],
+            tenant="E1",
+            sequence=seq,
+            event_id=f"ev-{len(out):03d}",
+            time=datetime(2022, 12, 1, tzinfo=UTC),
+        )
+        out.append((envelope, data))
+
+    def graded(audit_id, case, when, grade, seq=1, team="t1", area="send"):
+        add(
+            ev.AuditGraded(
+                audit_id=audit_id,
+                case_ref=case,
+                service_area=area,
+                team=team,
+                audit_type="routine",
+                completed_at=when,
+                area_grades=[{"area": "voice", "grade": grade}],
+                overall_grade=grade,
+                auditor_id="u1",
+            ),
+            "audit",
+            seq,
+        )
+
+    graded("a1", "k1", "2022-06-30T23:30:00Z", "requires_improvement")
+    graded("a2", "k1", "2022-08-10T10:00:00Z", "inadequate", team="t2")
+    graded("a2", "k1", "2022-08-12T10:00:00Z", "good", seq=3, team="t2")  # regraded
+    graded("a3", "k1", "2022-10-03T10:00:00Z", "requires_improvement")
+    graded("a4", "k2", "2022-09-30T10:00:00Z", "good", area="childrens_social_care")
+    for when, after, seq in (
+        ("2022-10-05T09:00:00Z", "requires_improvement", 2),
+        ("2022-10-06T09:00:00Z", "inadequate", 3),
+    ):
+        add(
+            ev.AuditModerated(
+                audit_id="a4",
+                overall_grade_before="good",
+                overall_grade_after=after,
+                moderator_id="m1",
+                moderated_at=when,
+            ),
+            "audit",
+            seq,
+        )
+    add(
+        ev.AuditScheduled(  # no fact
+            audit_id="a9",
+            case_ref="k9",
+            service_area="send",
+            team="t1",
+            audit_type="routine",
+            auditor_id="u1",
+            due_date="2022-09-01",
+        ),
+        "audit",
+    )
+    add(
+        ev.ConcernRaised(
+            concern_id="con1",
+            service_area="send",
+            theme="planning",
+            description="d",
+            measures=["m"],
+            raised_at="2022-07-01T09:00:00Z",
+            review_by="2022-09-30",
+        ),
+        "audit",
+    )
+    add(
+        ev.ConcernResolved(
+            concern_id="con1", resolved_at="2022-09-20T09:00:00Z", evidence_audit_ids=["a1"]
+        ),
+        "audit",
+    )
+    # Feedback: 5 answers to q1 in send, Q2, 2 positive -> a feedback-response follow-up.
+    for i, (value, team) in enumerate(
+        [("yes", "t1"), ("no", None), (4, "t1"), (2, "t2"), (3, None), ("", "t1")]
+    ):
+        add(
+            ev.FeedbackReceived(
+                response_id=f"r{i}",
+                survey_id="s1",
+                service_area="send",
+                team=team,
+                respondent="child",
+                received_at=f"2022-08-0{i + 1}T09:00:00Z",
+                answers=[
+                    {"question_id": "q1", "value": value},
+                    {"question_id": "safe", "value": value, "safeguarding": True},
+                ],
+            ),
+            "feedback",
+        )
+    add(
+        ev.YouSaidWeDidPublished(
+            item_id="y1",
+            service_area="send",
+            theme="q1",
+            you_said="s",
+            we_did="d",
+            feedback_ids=[],
+            published_at="2022-10-12T09:00:00Z",
+        ),
+        "feedback",
+    )
+    for i, origin in enumerate(["external", "internal", "external"]):
+        add(
+            ev.ComplimentReceived(
+                compliment_id=f"cm{i}",
+                service_area="send",
+                team="t1",
+                origin=origin,
+                received_at="2022-08-03T09:00:00Z",
+            ),
+            "feedback",
+        )
+    # Complaints.
+    for cid, procedure, team in (("c1", "statutory_children", "t1"), ("c2", "corporate", "t2")):
+        add(
+            ev.ComplaintReceived(
+                complaint_id=cid,
+                procedure=procedure,
+                category="communication" if cid == "c1" else "delay",
+                team=team,
+                service_area="childrens_social_care",
+                received_at="2022-09-09T09:00:00Z",
+                complainant="parent_carer",
+            ),
+            "complaints",
+        )
+        add(
+            ev.ComplaintExtended(
+                complaint_id=cid, stage=1, new_due_date="2022-10-20", reason="complex"
+            ),
+            "complaints",
+            2,
+        )
+        add(
+            ev.ComplaintExtended(
+                complaint_id=cid, stage=1, new_due_date="2022-10-03", reason="again"
+            ),
+            "complaints",
+            3,
+        )
+        add(
+            ev.ComplaintClosed(
+                complaint_id=cid,
+                stage=1,
+                closed_at="2022-10-03T15:00:00Z",
+                outcome="not_upheld" if cid == "c1" else "withdrawn",
+                points=[{"upheld": False}],
+                due_date="2022-09-26",
+                within_timescale=False,
+                working_days_taken=15,
+            ),
+            "complaints",
+            4,
+        )
+    add(
+        ev.ComplaintEscalated(
+            complaint_id="c1", from_stage=1, to_stage=2, escalated_at="2022-10-05T09:00:00Z"
+        ),
+        "complaints",
+        5,
+    )
+    add(
+        ev.ComplaintClosed(
+            complaint_id="c1",
+            stage=2,
+            closed_at="2022-11-01T09:00:00Z",
+            outcome="partially_upheld",
+            points=[{"upheld": True}, {"upheld": False}],
+            due_date="2022-11-09",
+            within_timescale=True,
+            working_days_taken=19,
+        ),
+        "complaints",
+        6,
+    )
+    add(
+        ev.ComplaintClosed(  # unknown complaint
+            complaint_id="ghost",
+            stage=1,
+            closed_at="2022-08-01T09:00:00Z",
+            outcome="upheld",
+            points=[{"upheld": True}],
+            due_date="2022-08-02",
+            within_timescale=True,
+            working_days_taken=3,
+        ),
+        "complaints",
+        2,
+    )
+    add(
+        ev.ComplaintAcknowledged(complaint_id="c1", acknowledged_at="2022-09-10T09:00:00Z"),
+        "complaints",
+    )
+    for action_id, origin, origin_id in (("x1", "complaint", "c1"), ("x2", "feedback", "r1")):
+        add(
+            ev.ActionRaised(
+                action_id=action_id,
+                origin=origin,
+                origin_id=origin_id,
+                team="t1",
+                service_area="send",
+                owner_id="o",
+                raised_at="2022-08-01T09:00:00Z",
+                due_date="2022-11-10",
+                summary="s",
+            ),
+            "complaints",
+        )
+    for action_id, when in (
+        ("x1", "2022-11-02T09:00:00Z"),
+        ("x1", "2022-11-20T09:00:00Z"),
+        ("x2", "2022-08-02T09:00:00Z"),
+        ("nobody", "2022-08-02T09:00:00Z"),
+    ):
+        add(ev.ActionCompleted(action_id=action_id, completed_at=when), "complaints")
+    # Casework.
+    for child, when, team in (
+        ("ch1", "2021-08-31T09:00:00Z", "t2"),
+        ("ch1", "2022-08-31T09:00:00Z", "t1"),
+        ("ch2", "2022-08-15T09:00:00Z", "t1"),
+        ("ch2", "2022-08-15T10:00:00Z", "t1"),
+    ):
+        add(
+            ev.ReferralReceived(
+                referral_id=f"ref-{len(out)}",
+                child_ref=child,
+                received_at=when,
+                team=team,
+                service_area="childrens_social_care",
+            ),
+            "casework",
+        )
+    for started, completed in (("2022-08-01", "2022-10-05"), ("2022-08-01", "2022-10-06")):
+        add(
+            ev.AssessmentCompleted(
+                assessment_id=f"as-{len(out)}",
+                child_ref="ch1",
+                started_at=started,
+                completed_at=completed,
+                team="t2",
+                service_area="childrens_social_care",
+            ),
+            "casework",
+        )
+    for issued, exception in (("2022-07-19", False), ("2022-07-20", False), ("2022-08-20", True)):
+        add(
+            ev.EhcpIssued(
+                plan_id=f"p-{len(out)}",
+                child_ref="ch3",
+                requested_at="2022-03-01",
+                issued_at=issued,
+                exception=exception,
+                team="t1",
+                service_area="send",
+            ),
+            "casework",
+        )
+    for reached in (True, False, True):
+        add(
+            ev.CaseworkerContactAttempted(
+                attempt_id=f"at-{len(out)}",
+                child_ref="ch1",
+                team="t1",
+                service_area="childrens_social_care",
+                attempted_at="2022-08-20T09:00:00Z",
+                reached=reached,
+            ),
+            "casework",
+        )
+    return out
+
+
+EVENTS = _events()
+FACTS = [fact_from_event(e, d) for e, d in EVENTS]
+
+
+def _outcome(facts: list[object]):
+    fs = Facts.of(f for f in facts if f is not None)
+    followups = derive(fs, calendar=CAL)
+    kpis = [
+        compute(fs, p, flt, calendar=CAL, followups=followups, today=TODAY)
+        for p in PERIODS
+        for flt in FILTERS
+    ]
+    return followups, kpis
+
+
+BASELINE = _outcome(FACTS)
+
+
+def test_the_event_set_is_rich():
+    followups, kpis = BASELINE
+    assert {f.rule for f in followups} == {
+        "complaint-learning",
+        "re-audit",
+        "concern-targeted-audit",
+        "feedback-response",
+        "action",
+        "safeguarding-alert",
+    }
+    assert sum(f is None for f in FACTS) == 2  # AuditScheduled, ComplaintAcknowledged
+    q2_all = {v.kpi: v for v in kpis[0]}
+    assert q2_all["audit.completed"].value == 3  # a1 (1 Jul, London), a2, a4
+    assert q2_all["complaints.closed"].value == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    order=st.permutations(range(len(FACTS))),
+    duplicates=st.lists(st.integers(0, len(FACTS) - 1), max_size=30),
+)
+def test_any_order_and_duplicates_give_the_same_figures(order, duplicates):
+    facts = [FACTS[i] for i in order]
+    for n, i in enumerate(duplicates):
+        facts.insert((n * 7) % (len(facts) + 1), FACTS[i])
+    assert _outcome(facts) == BASELINE
+
+
+def test_redelivered_event_parsed_again_is_the_same_fact():
+    for envelope, data in EVENTS:
+        again = ev.parse_event(envelope.to_json())
+        assert fact_from_event(*again) == fact_from_event(envelope, data)
