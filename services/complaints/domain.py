@@ -110,7 +110,11 @@ class StageTimescale:
 
 
 def _default_procedures() -> dict[Procedure, dict[int, StageTimescale]]:
-    authority_own = {1: StageTimescale(10, 20), 2: StageTimescale(20, 20), 3: StageTimescale(30, 30)}
+    authority_own = {
+        1: StageTimescale(10, 20),
+        2: StageTimescale(20, 20),
+        3: StageTimescale(30, 30),
+    }
     return {
         Procedure.STATUTORY_CHILDREN: {
             1: StageTimescale(10, 20),
@@ -265,10 +269,18 @@ class Stage:
         due = self.extensions[-1].new_due_date if self.extensions else self.base_due_date
         return min(due, self.maximum_date)
 
-    def start_clock(self, start: date, timescale: StageTimescale, calendar: WorkingCalendar) -> None:
+    def start_clock(
+        self, start: date, timescale: StageTimescale, calendar: WorkingCalendar
+    ) -> None:
         self.clock_start = start
         self.base_due_date = calendar.add_working_days(start, timescale.due)
         self.maximum_date = calendar.add_working_days(start, timescale.maximum)
+
+
+def _waits_for_statement(stage: int, timescales: Timescales) -> bool:
+    """Stage 2 waits for its agreed statement of complaint to start its clock, where so
+    configured (whether escalated to or received straight into)."""
+    return stage == 2 and timescales.stage2_clock == Stage2Clock.AGREED_STATEMENT
 
 
 def _not_before(field_name: str, when: datetime, earliest: date, what: str) -> date:
@@ -321,7 +333,8 @@ class Complaint:
             raise InvalidTransition(
                 f"stage {current.number} of complaint {self.complaint_id} was responded to on "
                 f"{london_date(current.closed_at).isoformat()} and is closed; it cannot be "
-                f"{doing}" + (" (escalate it to start the next stage)" if current.number < LAST_STAGE else "")
+                f"{doing}"
+                + (" (escalate it to start the next stage)" if current.number < LAST_STAGE else "")
             )
         return current
 
@@ -367,12 +380,11 @@ class Complaint:
             stages=[first],
             case_subject=case_subject,
         )
-        if not complaint._waits_for_statement(stage):
-            first.start_clock(first.requested_on, rules.timescales.stage(procedure, stage), rules.calendar)
+        if not _waits_for_statement(stage, rules.timescales):
+            first.start_clock(
+                first.requested_on, rules.timescales.stage(procedure, stage), rules.calendar
+            )
         return complaint, [event]
-
-    def _waits_for_statement(self, stage: int, timescales: Timescales | None = None) -> bool:
-        return stage == 2 and (timescales or _CURRENT.timescales).stage2_clock == Stage2Clock.AGREED_STATEMENT
 
     def acknowledge(self, rules: Rules, *, acknowledged_at: datetime) -> list[EventData]:
         """Acknowledge the stage in progress (once per stage)."""
@@ -382,9 +394,16 @@ class Complaint:
                 f"stage {current.number} of complaint {self.complaint_id} was already "
                 f"acknowledged on {london_date(current.acknowledged_at).isoformat()}"
             )
-        _not_before("acknowledged_at", acknowledged_at, current.requested_on, f"stage {current.number} began")
+        _not_before(
+            "acknowledged_at",
+            acknowledged_at,
+            current.requested_on,
+            f"stage {current.number} began",
+        )
         current.acknowledged_at = acknowledged_at
-        return [ComplaintAcknowledged(complaint_id=self.complaint_id, acknowledged_at=acknowledged_at)]
+        return [
+            ComplaintAcknowledged(complaint_id=self.complaint_id, acknowledged_at=acknowledged_at)
+        ]
 
     def extension_date(self, rules: Rules, working_days: int) -> date:
         """The date ``working_days`` after the current due date (for "extend by N days")."""
@@ -392,7 +411,9 @@ class Complaint:
         if current.due_date is None:
             raise self._awaiting_statement_error("extended")
         if working_days < 1:
-            raise InvalidValue("extend_by_working_days", "an extension adds at least one working day")
+            raise InvalidValue(
+                "extend_by_working_days", "an extension adds at least one working day"
+            )
         return rules.calendar.add_working_days(current.due_date, working_days)
 
     def extend(
@@ -414,7 +435,9 @@ class Complaint:
         if current.due_date is None or current.maximum_date is None or current.clock_start is None:
             raise self._awaiting_statement_error("extended")
         timescale = rules.timescales.stage(self.procedure, current.number)
-        extended_on = _not_before("extended_at", extended_at, current.requested_on, f"stage {current.number} began")
+        extended_on = _not_before(
+            "extended_at", extended_at, current.requested_on, f"stage {current.number} began"
+        )
         if extended_on > current.due_date:
             raise InvalidTransition(
                 f"the due date of stage {current.number} ({current.due_date.isoformat()}) passed "
@@ -466,12 +489,16 @@ class Complaint:
                 f"the statement of complaint {self.complaint_id} was already agreed on "
                 f"{london_date(current.statement_agreed_at).isoformat()}"
             )
-        agreed_on = _not_before("agreed_at", agreed_at, current.requested_on, "stage 2 was requested")
+        agreed_on = _not_before(
+            "agreed_at", agreed_at, current.requested_on, "stage 2 was requested"
+        )
         current.statement_agreed_at = agreed_at
         current.start_clock(agreed_on, rules.timescales.stage(self.procedure, 2), rules.calendar)
         return []  # no contract event carries it (see the report on issue 5)
 
-    def respond(self, rules: Rules, *, closed_at: datetime, points: Sequence[Point]) -> list[EventData]:
+    def respond(
+        self, rules: Rules, *, closed_at: datetime, points: Sequence[Point]
+    ) -> list[EventData]:
         """The stage's response: its points decide the outcome; the stage closes."""
         current = self._open_stage("responded to")
         if current.awaiting_statement:
@@ -484,7 +511,11 @@ class Complaint:
     def withdraw(self, rules: Rules, *, withdrawn_at: datetime) -> list[EventData]:
         """The complainant withdraws: the stage in progress closes as ``withdrawn``."""
         current = self._open_stage("withdrawn")
-        return [self._close(rules, current, withdrawn_at, Outcome.WITHDRAWN, [], field_name="withdrawn_at")]
+        return [
+            self._close(
+                rules, current, withdrawn_at, Outcome.WITHDRAWN, [], field_name="withdrawn_at"
+            )
+        ]
 
     def _close(
         self,
@@ -502,12 +533,13 @@ class Complaint:
             # started, so the stage is measured from its request date.
             provisional = replace(current, extensions=[])
             provisional.start_clock(
-                current.requested_on, rules.timescales.stage(self.procedure, current.number), rules.calendar
+                current.requested_on,
+                rules.timescales.stage(self.procedure, current.number),
+                rules.calendar,
             )
             start, due = provisional.clock_start, provisional.due_date
         assert start is not None and due is not None
-        closed_on = _not_before(field_name, closed_at, current.requested_on, f"stage {current.number} began")
-        closed_on = _not_before(field_name, closed_at, start, f"the start of stage {current.number}'s clock")
+        closed_on = _not_before(field_name, closed_at, start, f"stage {current.number} started")
         current.closed_at = closed_at
         current.outcome = outcome
         current.points = points
@@ -545,12 +577,17 @@ class Complaint:
             )
         assert current.closed_at is not None
         escalated_on = _not_before(
-            "escalated_at", escalated_at, london_date(current.closed_at), f"stage {current.number}'s response"
+            "escalated_at",
+            escalated_at,
+            london_date(current.closed_at),
+            f"stage {current.number}'s response",
         )
         following = Stage(number=current.number + 1, requested_at=escalated_at)
-        if not self._waits_for_statement(following.number, rules.timescales):
+        if not _waits_for_statement(following.number, rules.timescales):
             following.start_clock(
-                escalated_on, rules.timescales.stage(self.procedure, following.number), rules.calendar
+                escalated_on,
+                rules.timescales.stage(self.procedure, following.number),
+                rules.calendar,
             )
         self.stages.append(following)
         return [
@@ -571,7 +608,12 @@ class Complaint:
     # -- learning and actions
 
     def identify_learning(
-        self, *, learning_id: str, summary: str, team: str | None = None, service_area: str | None = None
+        self,
+        *,
+        learning_id: str,
+        summary: str,
+        team: str | None = None,
+        service_area: str | None = None,
     ) -> LearningIdentified:
         return LearningIdentified(
             learning_id=learning_id,
@@ -594,10 +636,14 @@ class Complaint:
         service_area: str | None = None,
         learning_id: str | None = None,
     ) -> tuple[Action, ActionRaised]:
-        raised_on = _not_before("raised_at", raised_at, london_date(self.received_at), "the complaint was received")
+        raised_on = _not_before(
+            "raised_at", raised_at, london_date(self.received_at), "the complaint was received"
+        )
         if due_date < raised_on:
             raise InvalidValue(
-                "due_date", f"due_date {due_date.isoformat()} is before the action was raised ({raised_on.isoformat()})"
+                "due_date",
+                f"due_date {due_date.isoformat()} is before the action was raised "
+                f"({raised_on.isoformat()})",
             )
         action = Action(
             action_id=action_id,
@@ -646,10 +692,14 @@ class Action:
                 f"action {self.action_id} was already completed on "
                 f"{london_date(self.completed_at).isoformat()}"
             )
-        _not_before("completed_at", completed_at, london_date(self.raised_at), "the action was raised")
+        _not_before(
+            "completed_at", completed_at, london_date(self.raised_at), "the action was raised"
+        )
         self.completed_at = completed_at
         self.evidence = evidence
-        return [ActionCompleted(action_id=self.action_id, completed_at=completed_at, evidence=evidence)]
+        return [
+            ActionCompleted(action_id=self.action_id, completed_at=completed_at, evidence=evidence)
+        ]
 
 
 # --------------------------------------------------------------------------- queries

@@ -1,21 +1,27 @@
-// Validates an AsyncAPI document with the official parser; exits 1 on any error.
-// Usage: node validate.mjs docs/contract/asyncapi.json   (tests/contract runs it)
+// Validates AsyncAPI documents with the official parser; exits 1 on any error (severity 0).
+// Usage: node validate.mjs docs/contract/asyncapi.json [more files]   (tests/contract runs it)
 import { readFile } from 'node:fs/promises';
 import { Parser } from '@asyncapi/parser';
 
-const file = process.argv[2];
-if (!file) {
-  console.error('usage: node validate.mjs ASYNCAPI_FILE');
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error('usage: node validate.mjs ASYNCAPI_FILE...');
   process.exit(2);
 }
 const severities = ['error', 'warning', 'information', 'hint'];
-const { document, diagnostics } = await new Parser().parse(await readFile(file, 'utf8'));
-for (const d of diagnostics) {
-  console.log(`${severities[d.severity]} ${d.code} at /${d.path.join('/')}: ${d.message}`);
+const parser = new Parser();
+let failed = false;
+for (const file of files) {
+  const { document, diagnostics } = await parser.parse(await readFile(file, 'utf8'));
+  for (const d of diagnostics) {
+    console.log(`${file}: ${severities[d.severity]} ${d.code} at /${d.path.join('/')}: ${d.message}`);
+  }
+  const errors = diagnostics.filter((d) => d.severity === 0).length;
+  if (errors > 0 || document === undefined) {
+    console.error(`${file}: INVALID, ${errors} error(s)`);
+    failed = true;
+  } else {
+    console.log(`${file}: valid AsyncAPI ${document.version()}`);
+  }
 }
-const errors = diagnostics.filter((d) => d.severity === 0);
-if (errors.length > 0 || document === undefined) {
-  console.error(`${file}: ${errors.length} error(s)`);
-  process.exit(1);
-}
-console.log(`${file}: valid AsyncAPI ${document.version()} (${diagnostics.length} non-error diagnostics)`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,217 @@
+"""Contract events published to the real broker are served by the reporting HTTP API;
+poison messages of every kind are dead-lettered with reasons while the good ones around
+them are applied."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+
+import aio_pika
+import httpx
+import pytest
+
+from shared.auth import issue_token
+from shared.bus import KIND_HEADER, REASON_HEADER, REPORTING_QUEUE, declare_topology
+from shared.events import (
+    AuditGraded,
+    AuditModerated,
+    ComplaintClosed,
+    ComplaintReceived,
+    ReferralReceived,
+    new_event,
+)
+from shared.settings import get_settings
+from tests.support.wait import eventually
+
+pytestmark = pytest.mark.integration
+
+TENANT = "E10000034"
+
+
+def audit(i: int, grade: str, completed_at: str):
+    return new_event(
+        AuditGraded(
+            audit_id=f"a{i}", case_ref=f"case{i}", service_area="send", team="send-east",
+            audit_type="routine", completed_at=completed_at,
+            area_grades=[{"area": "planning", "grade": grade}], overall_grade=grade, auditor_id="qa1",
+        ),
+        source="/qaloop/audit", tenant=TENANT, sequence=1,
+    )
+
+
+async def _publish(exchange, key: str, body: bytes) -> None:
+    await exchange.publish(
+        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                         content_type="application/cloudevents+json"),
+        key,
+        mandatory=True,
+    )
+
+
+@pytest.fixture
+async def reporting(servers):
+    get_settings.cache_clear()
+    from services.reporting.app import build
+
+    service, app = build(clock=lambda: date(2023, 6, 30), followup_interval=0.1)
+    await service.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    yield service, client
+    await client.aclose()
+    await service.stop()
+
+
+async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter_queue(reporting, servers):
+    service, client = reporting
+    settings = get_settings()
+    detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
+    reader = {"Authorization": "Bearer " + issue_token(settings, ["reporting:read"])}
+
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    dlq = await channel.get_queue(f"{REPORTING_QUEUE}.dlq")
+    await dlq.purge()
+
+    graded = audit(1, "requires_improvement", "2022-08-10T10:00:00Z")
+    moderated = new_event(
+        AuditModerated(audit_id="a1", overall_grade_before="requires_improvement", overall_grade_after="good",
+                       moderator_id="m1", moderated_at="2022-09-01T10:00:00Z"),
+        source="/qaloop/audit", tenant=TENANT, sequence=2,
+    )
+    too_big = json.loads(audit(9, "good", "2022-08-10T10:00:00Z").to_json())
+    too_big["padding"] = "x" * (settings.max_message_bytes + 10)
+    bad_data = json.loads(audit(8, "good", "2022-08-10T10:00:00Z").to_json())
+    bad_data["data"]["overall_grade"] = "brilliant"
+    unknown = json.loads(audit(7, "good", "2022-08-10T10:00:00Z").to_json())
+    unknown["type"] = "AuditDreamed"
+    not_cloudevent = {"hello": "world"}
+
+    stream = [
+        ("audit.AuditModerated", moderated.to_json()),  # the moderation before its audit
+        ("audit.AuditGraded", b"this is not json"),
+        ("audit.AuditGraded", graded.to_json()),
+        ("audit.AuditGraded", json.dumps(not_cloudevent).encode()),
+        ("audit.AuditGraded", graded.to_json()),  # a duplicate
+        ("audit.AuditGraded", json.dumps(unknown).encode()),
+        ("audit.AuditGraded", audit(2, "inadequate", "2022-07-01T09:00:00+01:00").to_json()),
+        ("audit.AuditGraded", json.dumps(bad_data).encode()),
+        ("audit.AuditGraded", json.dumps(too_big).encode()),
+        ("audit.AuditGraded", audit(3, "outstanding", "2022-06-30T23:30:00Z").to_json()),  # 1 July in London
+    ]
+    for key, body in stream:
+        await _publish(exchange, key, body)
+
+    async def values():
+        r = await client.get("/v1/kpis/values", params={"period": "2022-23-Q2"}, headers=detail)
+        assert r.status_code == 200, r.text
+        return {v["kpi"]: v for v in r.json()["values"]}
+
+    got = await eventually(values, lambda v: v["audit.completed"]["value"] == 3, what="three audits applied")
+    assert got["audit.good_or_better_rate"]["numerator"] == 2  # a1 moderated to good, a3 outstanding
+    assert got["audit.inadequate_rate"]["numerator"] == 1
+    assert got["audit.requires_improvement_rate"]["numerator"] == 0
+    assert got["complaints.closed"]["value"] == 0
+    assert got["complaints.upheld_rate"]["value"] is None
+
+    # Five kinds of poison, each with its reason.
+    kinds = {}
+    for _ in range(5):
+        message = await eventually(lambda: dlq.get(fail=False), lambda m: m is not None, what="a dead letter")
+        kinds[message.headers[KIND_HEADER]] = message.headers[REASON_HEADER]
+        await message.ack()
+    assert set(kinds) == {"not-json", "not-cloudevent", "unknown-type", "invalid-data", "oversized"}
+    assert "data.overall_grade" in kinds["invalid-data"]
+    assert "AuditDreamed" in kinds["unknown-type"]
+    assert await dlq.get(fail=False) is None
+
+    # Small numbers are suppressed for reporting:read.
+    r = await client.get("/v1/kpis/values", params={"period": "2022-23-Q2"}, headers=reader)
+    completed = next(v for v in r.json()["values"] if v["kpi"] == "audit.completed")
+    assert completed == {"kpi": "audit.completed", "value": None, "numerator": None, "denominator": None,
+                         "suppressed": True, "rag": None}
+
+    # Status shows what was applied.
+    status = (await client.get("/v1/projections/status", headers=reader)).json()
+    assert status["events_applied"] == 4  # three audits and a moderation; the duplicate is not counted
+    assert status["queue_depth"] == 0
+    assert {p["name"] for p in status["projections"]} >= {"audits", "facts", "followups"}
+
+    # The re-audit follow-up of a2 (inadequate, 1 July 2022) is overdue at the clock's 30 June 2023.
+    r = await client.get("/v1/followups", params={"status": "overdue"}, headers=reader)
+    ids = [f["followup_id"] for f in r.json()["followups"]]
+    assert "re-audit:a2" in ids and "re-audit:a1" not in ids
+    await connection.close()
+
+
+async def test_complaint_closed_before_received_still_counts_in_its_team(reporting, servers):
+    service, client = reporting
+    settings = get_settings()
+    detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    closed = new_event(
+        ComplaintClosed(complaint_id="cx1", stage=1, closed_at="2022-08-12T10:00:00Z", outcome="upheld",
+                        points=[{"upheld": True}], due_date="2022-08-15", within_timescale=True,
+                        working_days_taken=9),
+        source="/qaloop/complaints", tenant=TENANT, sequence=2,
+    )
+    received = new_event(
+        ComplaintReceived(complaint_id="cx1", procedure="statutory_children", category="communication",
+                          team="through-care", service_area="childrens_social_care",
+                          received_at="2022-08-01T09:00:00Z", complainant="parent_carer"),
+        source="/qaloop/complaints", tenant=TENANT, sequence=1,
+    )
+    await _publish(exchange, "complaints.ComplaintClosed", closed.to_json())
+    await asyncio.sleep(0.2)
+    await _publish(exchange, "complaints.ComplaintReceived", received.to_json())
+    await _publish(exchange, "casework.ReferralReceived", new_event(
+        ReferralReceived(referral_id="ref1", child_ref="child1", received_at="2022-08-02T10:00:00Z",
+                         team="through-care", service_area="childrens_social_care"),
+        source="/cms/mosaic", tenant=TENANT).to_json())
+
+    async def values():
+        r = await client.get("/v1/kpis/values",
+                             params={"period": "2022-08", "team": "through-care"}, headers=detail)
+        return {v["kpi"]: v for v in r.json()["values"]}
+
+    got = await eventually(values, lambda v: v["complaints.closed"]["value"] == 1
+                           and v["complaints.received"]["value"] == 1
+                           and v["casework.re_referral_rate"]["denominator"] == 1, what="the complaint in its team")
+    assert got["complaints.upheld_rate"]["value"] == 1.0
+    assert got["complaints.by_category.communication"]["value"] == 1
+    assert got["casework.re_referral_rate"]["denominator"] == 1
+    # Working days: received Mon 1 Aug, closed Fri 12 Aug = 9 working days; due 10th = 15 Aug.
+    assert got["complaints.average_response_working_days"]["value"] == 9
+    assert got["complaints.within_timescale_rate"]["value"] == 1.0
+
+    r = await client.get("/v1/kpis/complaints.closed/series",
+                         params={"from": "2022-07", "to": "2022-09", "team": "through-care"}, headers=detail)
+    assert [p["value"] for p in r.json()["series"]] == [0, 1, 0]
+    await connection.close()
+
+
+async def test_http_errors(reporting):
+    _, client = reporting
+    settings = get_settings()
+    reader = {"Authorization": "Bearer " + issue_token(settings, ["reporting:read"])}
+    assert (await client.get("/v1/kpis")).status_code == 401
+    assert (await client.get("/v1/kpis", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    writer = {"Authorization": "Bearer " + issue_token(settings, ["audit:write"])}
+    assert (await client.get("/v1/kpis", headers=writer)).status_code == 403
+    r = await client.get("/v1/kpis", headers=reader)
+    assert r.status_code == 200 and any(k["id"] == "audit.completed" for k in r.json())
+    for params, field in (
+        ({"period": "2022-24"}, "period"),
+        ({"period": "2022-23-Q5"}, "period"),
+        ({"period": "2022-23", "service_area": "astrology"}, "service_area"),
+    ):
+        r = await client.get("/v1/kpis/values", params=params, headers=reader)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == field
+    r = await client.get("/v1/kpis/no.such.kpi/series", headers=reader)
+    assert r.status_code == 422 and "no.such.kpi" in r.text
+    assert (await client.get("/healthz")).status_code == 200
