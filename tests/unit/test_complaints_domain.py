@@ -1,0 +1,482 @@
+"""Complaints domain rules: timescales, extensions, escalation, outcome roll-up, withdrawal.
+
+Every expected date below was counted by hand on a calendar (day 0 = the stage start; the
+n-th working day after it is the deadline), never computed with the code under test.
+England bank holidays used: 29 Aug 2022 (summer), 19 Sep 2022 (the Queen's funeral),
+26 and 27 Dec 2022 (Boxing Day, Christmas Day substitute), 2 Jan 2023 (New Year substitute),
+7 and 10 Apr 2023 (Good Friday, Easter Monday).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.complaints.domain import (
+    Complaint,
+    ExtensionReason,
+    InvalidTransition,
+    InvalidValue,
+    Point,
+    Rules,
+    Stage2Clock,
+    StageTimescale,
+    Status,
+    Timescales,
+    roll_up,
+    working_days_left,
+)
+from shared.calendar import WorkingCalendar, default_calendar
+from shared.events import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintExtended,
+    ComplaintReceived,
+    Outcome,
+    Procedure,
+)
+
+RULES = Rules(Timescales(), default_calendar())
+AGREED = Rules(Timescales(stage2_clock=Stage2Clock.AGREED_STATEMENT), default_calendar())
+
+
+def at(day: str, time: str = "10:00:00") -> datetime:
+    """A timestamp on a London date (10:00 UTC is 10:00 or 11:00 in London: same date)."""
+    return datetime.fromisoformat(f"{day}T{time}+00:00")
+
+
+def received(
+    when: datetime | str,
+    procedure: Procedure = Procedure.STATUTORY_CHILDREN,
+    stage: int = 1,
+    rules: Rules = RULES,
+) -> Complaint:
+    complaint, events = Complaint.receive(
+        rules,
+        complaint_id="c-1",
+        procedure=procedure,
+        category="communication",
+        team="through-care",
+        service_area="childrens_social_care",
+        complainant="parent_carer",  # type: ignore[arg-type]
+        received_at=at(when) if isinstance(when, str) else when,
+        stage=stage,
+    )
+    assert isinstance(events[0], ComplaintReceived) and events[0].stage == stage
+    return complaint
+
+
+def close(complaint: Complaint, day: str, *upheld: bool, rules: Rules = RULES) -> ComplaintClosed:
+    (event,) = complaint.respond(
+        rules,
+        closed_at=at(day),
+        points=[Point(u, f"point {i}") for i, u in enumerate(upheld or (True,))],
+    )
+    assert isinstance(event, ComplaintClosed)
+    return event
+
+
+# ------------------------------------------------------------------------ stage 1 timescale
+
+
+def test_stage1_closed_on_its_10th_working_day_is_within_timescale() -> None:
+    c = received("2022-08-01")  # Monday; 10th working day after it: Monday 15 Aug
+    assert c.stage.due_date == date(2022, 8, 15)
+    closed = close(c, "2022-08-15")
+    assert closed.due_date == date(2022, 8, 15)
+    assert closed.within_timescale is True
+    assert closed.working_days_taken == 10
+    assert closed.stage == 1
+
+
+def test_stage1_closed_on_its_11th_working_day_is_late() -> None:
+    closed = close(received("2022-08-01"), "2022-08-16")
+    assert closed.within_timescale is False
+    assert closed.working_days_taken == 11
+    assert closed.due_date == date(2022, 8, 15)
+
+
+def test_stage1_closed_on_its_11th_working_day_is_in_time_when_extended() -> None:
+    c = received("2022-08-01")
+    (extended,) = c.extend(
+        RULES,
+        new_due_date=date(2022, 8, 22),
+        reason=ExtensionReason.COMPLEX,
+        extended_at=at("2022-08-10"),
+        note="waiting for the social worker's notes about Jo",
+    )
+    assert isinstance(extended, ComplaintExtended)
+    assert extended.stage == 1 and extended.new_due_date == date(2022, 8, 22)
+    assert extended.reason == "complex"  # a code: the officer's note stays in the service
+    assert "Jo" not in extended.model_dump_json()
+    closed = close(c, "2022-08-16")
+    assert closed.within_timescale is True
+    assert closed.due_date == date(2022, 8, 22)
+    assert closed.working_days_taken == 11
+
+
+def test_stage1_extension_may_reach_but_not_pass_20_working_days() -> None:
+    # 20th working day after Mon 1 Aug 2022: Tue 30 Aug (Mon 29 Aug is a bank holiday).
+    c = received("2022-08-01")
+    assert c.stage.maximum_date == date(2022, 8, 30)
+    with pytest.raises(InvalidValue) as refused:
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 8, 31),
+            reason=ExtensionReason.COMPLEX,
+            extended_at=at("2022-08-05"),
+        )
+    assert refused.value.field == "new_due_date"
+    assert "2022-08-30" in refused.value.reason and "maximum" in refused.value.reason
+    assert c.stage.extensions == []
+    c.extend(
+        RULES,
+        new_due_date=date(2022, 8, 30),
+        reason=ExtensionReason.COMPLEX,
+        extended_at=at("2022-08-05"),
+    )
+    assert c.stage.due_date == date(2022, 8, 30)
+
+
+def test_extend_by_working_days_counts_from_the_current_due_date() -> None:
+    c = received("2022-08-01")
+    assert c.extension_date(RULES, 10) == date(2022, 8, 30)  # 10 after Mon 15 Aug, past 29 Aug
+    assert c.extension_date(RULES, 3) == date(2022, 8, 18)
+
+
+def test_an_extension_must_move_the_due_date_later_and_land_on_a_working_day() -> None:
+    c = received("2022-08-01")
+    with pytest.raises(InvalidValue, match="after the current due date"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 8, 15),
+            reason=ExtensionReason.OTHER,
+            extended_at=at("2022-08-02"),
+        )
+    with pytest.raises(InvalidValue, match="not a working day"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 8, 29),
+            reason=ExtensionReason.OTHER,
+            extended_at=at("2022-08-02"),
+        )
+
+
+def test_an_extension_after_the_due_date_has_passed_is_refused() -> None:
+    c = received("2022-08-01")
+    with pytest.raises(InvalidTransition, match="passed"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 8, 22),
+            reason=ExtensionReason.OTHER,
+            extended_at=at("2022-08-16"),
+        )
+
+
+def test_received_late_on_31_july_utc_counts_from_monday_1_august_london() -> None:
+    c = received(datetime(2022, 7, 31, 23, 30, tzinfo=UTC))  # 00:30 BST on Monday 1 August
+    assert c.stage.clock_start == date(2022, 8, 1)
+    assert c.stage.due_date == date(2022, 8, 15)  # from Sunday 31 July it would be Friday 12th
+    assert close(c, "2022-08-15").working_days_taken == 10
+
+
+# ------------------------------------------------------------------------ bank holidays
+
+
+@pytest.mark.parametrize(
+    ("received_on", "due", "why"),
+    [
+        ("2022-09-12", date(2022, 9, 27), "19 Sep 2022, the Queen's funeral, is not a working day"),
+        ("2022-12-16", date(2023, 1, 4), "26, 27 Dec 2022 and 2 Jan 2023 are bank holidays"),
+        ("2023-04-03", date(2023, 4, 19), "Good Friday 7 Apr and Easter Monday 10 Apr 2023"),
+    ],
+)
+def test_bank_holidays_move_the_stage1_due_date(received_on: str, due: date, why: str) -> None:
+    assert received(received_on).stage.due_date == due, why
+
+
+def test_authority_closure_days_are_not_working_days() -> None:
+    rules = Rules(Timescales(), WorkingCalendar(closures=[date(2022, 8, 15)]))
+    c = received("2022-08-01", rules=rules)
+    assert c.stage.due_date == date(2022, 8, 16)
+
+
+# ------------------------------------------------------------------------ stage 2 and 3
+
+
+def responded_then_escalated(escalated_on: str, rules: Rules = RULES, **kw: object) -> Complaint:
+    c = received("2022-08-01", rules=rules, **kw)  # type: ignore[arg-type]
+    close(c, "2022-08-12", False, rules=rules)
+    (event,) = c.escalate(rules, escalated_at=at(escalated_on))
+    assert isinstance(event, ComplaintEscalated)
+    assert (event.from_stage, event.to_stage) == (1, 2)
+    return c
+
+
+def test_statutory_stage2_is_due_in_25_working_days_and_at_most_65() -> None:
+    # Day 0 Thu 1 Sep 2022; 25th working day Fri 7 Oct (19 Sep is a bank holiday);
+    # 65th: Fri 2 Dec 2022.
+    c = responded_then_escalated("2022-09-01")
+    assert c.status == Status.OPEN and c.stage.number == 2
+    assert c.stage.clock_start == date(2022, 9, 1)
+    assert c.stage.due_date == date(2022, 10, 7)
+    assert c.stage.maximum_date == date(2022, 12, 2)
+    with pytest.raises(InvalidValue, match="2022-12-02"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 12, 5),
+            reason=ExtensionReason.COMPLEX,
+            extended_at=at("2022-09-05"),
+        )
+    c.extend(
+        RULES,
+        new_due_date=date(2022, 12, 2),
+        reason=ExtensionReason.COMPLEX,
+        extended_at=at("2022-09-05"),
+    )
+    closed = close(c, "2022-12-02", True, False)
+    assert closed.stage == 2
+    assert closed.within_timescale is True
+    assert closed.working_days_taken == 65
+    assert closed.outcome == Outcome.PARTIALLY_UPHELD
+
+
+def test_statutory_stage2_closed_one_day_late_without_extension() -> None:
+    c = responded_then_escalated("2022-09-01")
+    closed = close(c, "2022-10-10")
+    assert (closed.due_date, closed.within_timescale, closed.working_days_taken) == (
+        date(2022, 10, 7),
+        False,
+        26,
+    )
+
+
+def test_corporate_stage2_is_20_working_days_with_no_room_to_extend() -> None:
+    c = responded_then_escalated("2022-09-01", procedure=Procedure.CORPORATE)
+    # 20th working day after Thu 1 Sep 2022: Fri 30 Sep (19 Sep is a bank holiday).
+    assert c.stage.due_date == c.stage.maximum_date == date(2022, 9, 30)
+    with pytest.raises(InvalidValue, match="maximum"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 10, 3),
+            reason=ExtensionReason.COMPLEX,
+            extended_at=at("2022-09-02"),
+        )
+
+
+def test_stage3_is_30_working_days_and_the_last_stage() -> None:
+    c = responded_then_escalated("2022-09-01")
+    close(c, "2022-10-03")
+    c.escalate(RULES, escalated_at=at("2022-10-10"))
+    # 30th working day after Mon 10 Oct 2022: Mon 21 Nov.
+    assert (c.stage.number, c.stage.due_date, c.stage.maximum_date) == (
+        3,
+        date(2022, 11, 21),
+        date(2022, 11, 21),
+    )
+    closed = close(c, "2022-11-21", False)
+    assert closed.stage == 3 and closed.within_timescale and closed.working_days_taken == 30
+    with pytest.raises(InvalidTransition, match="last stage"):
+        c.escalate(RULES, escalated_at=at("2022-11-22"))
+
+
+def test_received_straight_into_stage2_starts_its_clock_on_receipt() -> None:
+    c = received("2022-09-01", stage=2)
+    assert c.stage.number == 2 and c.stage.due_date == date(2022, 10, 7)
+
+
+def test_stage2_clock_from_the_agreed_statement_when_configured() -> None:
+    c = responded_then_escalated("2022-09-01", rules=AGREED)
+    assert c.stage.clock_start is None and c.stage.due_date is None
+    with pytest.raises(InvalidTransition, match="agreed statement"):
+        close(c, "2022-09-20", rules=AGREED)
+    with pytest.raises(InvalidTransition, match="agreed statement"):
+        c.extend(
+            AGREED,
+            new_due_date=date(2022, 12, 1),
+            reason=ExtensionReason.OTHER,
+            extended_at=at("2022-09-02"),
+        )
+    c.agree_statement(AGREED, agreed_at=at("2022-09-08"))
+    # 25th working day after Thu 8 Sep 2022: Fri 14 Oct (19 Sep is a bank holiday).
+    assert c.stage.clock_start == date(2022, 9, 8)
+    assert c.stage.due_date == date(2022, 10, 14)
+    closed = close(c, "2022-10-14", rules=AGREED)
+    assert closed.within_timescale and closed.working_days_taken == 25
+    with pytest.raises(InvalidTransition):
+        c.agree_statement(AGREED, agreed_at=at("2022-09-09"))
+
+
+def test_an_agreed_statement_is_refused_when_the_clock_starts_at_escalation() -> None:
+    c = responded_then_escalated("2022-09-01")
+    with pytest.raises(InvalidTransition, match="starts at escalation"):
+        c.agree_statement(RULES, agreed_at=at("2022-09-08"))
+
+
+def test_configured_timescales_override_the_defaults() -> None:
+    ts = Timescales().with_overrides(
+        {"corporate": {"2": {"due": 15, "maximum": 30}}}, "agreed_statement"
+    )
+    assert ts.stage(Procedure.CORPORATE, 2) == StageTimescale(15, 30)
+    assert ts.stage(Procedure.STATUTORY_CHILDREN, 2) == StageTimescale(25, 65)
+    assert ts.stage2_clock == Stage2Clock.AGREED_STATEMENT
+    with pytest.raises(ValueError):
+        Timescales().with_overrides({"corporate": {"1": {"due": 30, "maximum": 20}}})
+
+
+# ------------------------------------------------------------------------ outcome
+
+
+@pytest.mark.parametrize(
+    ("upheld", "outcome"),
+    [
+        ([True], Outcome.UPHELD),
+        ([True, True, True], Outcome.UPHELD),
+        ([False], Outcome.NOT_UPHELD),
+        ([False, False], Outcome.NOT_UPHELD),
+        ([True, False], Outcome.PARTIALLY_UPHELD),
+        ([False, False, True], Outcome.PARTIALLY_UPHELD),
+    ],
+)
+def test_outcome_rolls_up_from_the_points(upheld: list[bool], outcome: Outcome) -> None:
+    assert roll_up(upheld) == outcome
+
+
+def test_a_response_needs_a_point_and_its_summaries_stay_out_of_the_event() -> None:
+    with pytest.raises(ValueError):
+        roll_up([])
+    c = received("2022-08-01")
+    with pytest.raises(InvalidValue) as refused:
+        c.respond(RULES, closed_at=at("2022-08-05"), points=[])
+    assert refused.value.field == "points"
+    closed = close(c, "2022-08-05", True, False)
+    assert [p.model_dump(exclude_none=True) for p in closed.points] == [
+        {"upheld": True},
+        {"upheld": False},
+    ]
+    assert [p.summary for p in c.stage.points] == ["point 0", "point 1"]
+
+
+# ------------------------------------------------------------------------ withdrawal
+
+
+def test_withdrawal_closes_the_stage_in_progress_as_withdrawn() -> None:
+    c = received("2022-08-01")
+    (closed,) = c.withdraw(RULES, withdrawn_at=at("2022-08-17"))
+    assert isinstance(closed, ComplaintClosed)
+    assert closed.outcome == Outcome.WITHDRAWN and closed.points == []
+    assert (closed.due_date, closed.within_timescale, closed.working_days_taken) == (
+        date(2022, 8, 15),
+        False,
+        12,
+    )
+    assert c.status == Status.WITHDRAWN
+    for attempt in (
+        lambda: c.escalate(RULES, escalated_at=at("2022-08-18")),
+        lambda: c.withdraw(RULES, withdrawn_at=at("2022-08-18")),
+        lambda: close(c, "2022-08-18"),
+        lambda: c.acknowledge(RULES, acknowledged_at=at("2022-08-18")),
+    ):
+        with pytest.raises(InvalidTransition, match="withdrawn"):
+            attempt()
+
+
+def test_withdrawal_at_stage2_before_the_statement_is_measured_from_the_request() -> None:
+    c = responded_then_escalated("2022-09-01", rules=AGREED)
+    (closed,) = c.withdraw(AGREED, withdrawn_at=at("2022-09-06"))
+    assert isinstance(closed, ComplaintClosed)
+    assert (closed.stage, closed.due_date, closed.working_days_taken) == (2, date(2022, 10, 7), 3)
+
+
+# ------------------------------------------------------------------------ invalid transitions
+
+
+def test_a_closed_stage_cannot_be_responded_to_extended_or_withdrawn() -> None:
+    c = received("2022-08-01")
+    close(c, "2022-08-10")
+    assert c.status == Status.RESPONDED
+    with pytest.raises(InvalidTransition, match="closed"):
+        close(c, "2022-08-11")
+    with pytest.raises(InvalidTransition, match="closed"):
+        c.extend(
+            RULES,
+            new_due_date=date(2022, 8, 22),
+            reason=ExtensionReason.OTHER,
+            extended_at=at("2022-08-11"),
+        )
+    with pytest.raises(InvalidTransition, match="closed"):
+        c.withdraw(RULES, withdrawn_at=at("2022-08-11"))
+
+
+def test_an_open_stage_cannot_be_escalated_and_escalation_follows_the_response() -> None:
+    c = received("2022-08-01")
+    with pytest.raises(InvalidTransition, match="no response yet"):
+        c.escalate(RULES, escalated_at=at("2022-08-05"))
+    close(c, "2022-08-10")
+    with pytest.raises(InvalidValue) as refused:
+        c.escalate(RULES, escalated_at=at("2022-08-09"))
+    assert refused.value.field == "escalated_at"
+
+
+def test_acknowledged_once_per_stage_and_not_before_it_began() -> None:
+    c = received("2022-08-03")
+    with pytest.raises(InvalidValue) as refused:
+        c.acknowledge(RULES, acknowledged_at=at("2022-08-02"))
+    assert refused.value.field == "acknowledged_at"
+    c.acknowledge(RULES, acknowledged_at=at("2022-08-04"))
+    with pytest.raises(InvalidTransition, match="already acknowledged"):
+        c.acknowledge(RULES, acknowledged_at=at("2022-08-05"))
+
+
+def test_a_response_dated_before_the_stage_began_names_the_field() -> None:
+    c = received("2022-08-03")
+    with pytest.raises(InvalidValue) as refused:
+        close(c, "2022-08-02")
+    assert refused.value.field == "closed_at"
+
+
+# ------------------------------------------------------------------------ learning, actions
+
+
+def test_learning_and_actions_point_back_to_the_complaint() -> None:
+    c = received("2022-08-01")
+    learning = c.identify_learning(learning_id="l-1", summary="Record calls back to families")
+    assert (learning.origin, learning.origin_id, learning.team) == (
+        "complaint",
+        "c-1",
+        "through-care",
+    )
+    action, raised = c.raise_action(
+        action_id="a-1",
+        owner_id="manager-7",
+        raised_at=at("2022-08-20"),
+        due_date=date(2022, 9, 30),
+        summary="Add call-back logging to the duty rota",
+    )
+    assert (raised.origin, raised.origin_id, raised.due_date) == (
+        "complaint",
+        "c-1",
+        date(2022, 9, 30),
+    )
+    with pytest.raises(InvalidValue) as refused:
+        c.raise_action(
+            action_id="a-2",
+            owner_id="m",
+            raised_at=at("2022-08-20"),
+            due_date=date(2022, 8, 19),
+            summary="x",
+        )
+    assert refused.value.field == "due_date"
+    (completed,) = action.complete(completed_at=at("2022-09-15"), evidence="rota updated")
+    assert completed.action_id == "a-1"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidTransition, match="already completed"):
+        action.complete(completed_at=at("2022-09-16"))
+
+
+def test_working_days_left_is_negative_once_overdue() -> None:
+    cal = default_calendar()
+    due = date(2022, 8, 30)
+    assert working_days_left(cal, due, date(2022, 8, 30)) == 0
+    assert working_days_left(cal, due, date(2022, 8, 26)) == 1  # Fri; Mon 29 Aug is a holiday
+    assert working_days_left(cal, due, date(2022, 9, 1)) == -2
