@@ -135,6 +135,12 @@ def cmd_reporting_rebuild(args: argparse.Namespace) -> int:
     return run_rebuild_cli(projection=args.projection)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.demo import run_demo
+
+    return run_demo(seed=args.seed, year=args.year, events=args.events, stay_up=not args.no_wait)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -145,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         "complaints on an event bus, closing the learning loop.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="migrate, start every service, feed a simulated year, print a KPI summary")
+    p.add_argument("--year", default="2022-23", help="financial year to simulate")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same year")
+    p.add_argument("--events", type=int, default=8000, help="how many events the simulated year has")
+    p.add_argument("--no-wait", action="store_true", help="stop after the summary instead of staying up")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="run services in the foreground (migrations applied at start)")
     p.add_argument("service", choices=("all", *SERVICES))
