@@ -74,9 +74,7 @@ async def _feed(settings: Settings, year: str, seed: int, events: int) -> int:
         publisher = Publisher(connection)
         for start in range(0, len(stream), 500):
             chunk = stream[start : start + 500]
-            await publisher.publish_many(
-                [OutgoingMessage(e.routing_key(), e.to_json(), e.id) for e in chunk]
-            )
+            await publisher.publish_many([OutgoingMessage(e.routing_key(), e.to_json(), e.id) for e in chunk])
             console.print(f"  fed {min(start + 500, len(stream)):>6} / {len(stream)} events", end="\r")
         console.print()
         await publisher.close()

@@ -134,7 +134,7 @@ class StrandService:
         return app
 
 
-def add_health_routes(app: FastAPI, readiness) -> None:  # type: ignore[no-untyped-def]
+def add_health_routes(app: FastAPI, readiness) -> None:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     overall_grade_rule: Literal["worst", "best_fit"] = "worst"
     calendar_closures: list[date] = Field(default_factory=list)  # days the authority adds
     small_number_threshold: int = 5
-    targets_file: Path | None = None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
+    targets_file: Path | None = (
+        None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
+    )
 
     # processes
     host: str = "127.0.0.1"

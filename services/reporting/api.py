@@ -20,7 +20,7 @@ _TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 def _queries(request: Request) -> ReportingQueries:
-    return request.app.state.queries  # type: ignore[no-any-return]
+    return request.app.state.queries
 
 
 Queries = Annotated[ReportingQueries, Depends(_queries)]
@@ -28,9 +28,7 @@ Queries = Annotated[ReportingQueries, Depends(_queries)]
 
 def unprocessable(field: str, reason: str, value: Any = None) -> RequestValidationError:
     """A 422 in FastAPI's own shape, naming the query field and the reason."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", field), "msg": reason, "input": value}]
-    )
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": reason, "input": value}])
 
 
 def _period(field: str, text: str) -> Period:
@@ -98,8 +96,14 @@ async def kpi_series(
     team: str | None = None,
 ) -> dict[str, Any]:
     if not kpis.is_known_kpi(kpi):
-        raise HTTPException(422, detail=[{"loc": ["path", "kpi"], "msg": f"unknown KPI {kpi!r}", "type": "value_error"}])
-    last = _period("to", to) if to else period_of(queries.clock(), "quarter" if from_ is None else _period("from", from_).kind)
+        raise HTTPException(
+            422, detail=[{"loc": ["path", "kpi"], "msg": f"unknown KPI {kpi!r}", "type": "value_error"}]
+        )
+    last = (
+        _period("to", to)
+        if to
+        else period_of(queries.clock(), "quarter" if from_ is None else _period("from", from_).kind)
+    )
     first = _period("from", from_) if from_ else _back(last, 7)
     if first.kind != last.kind:
         raise unprocessable("to", f"'from' is a {first.kind} and 'to' a {last.kind}: use the same kind", to)
@@ -171,4 +175,4 @@ async def followups(
 @router.get("/projections/status", summary="Events applied, last event time, queue lag")
 async def projection_status(principal: Reader, request: Request) -> dict[str, Any]:
     status_of = request.app.state.status
-    return await status_of()  # type: ignore[no-any-return]
+    return await status_of()

@@ -166,7 +166,7 @@ class ReportingService(StrandService):
         app.state.status = self.status
 
         @app.middleware("http")
-        async def attach_queries(request, call_next):  # type: ignore[no-untyped-def]
+        async def attach_queries(request, call_next):
             request.app.state.queries = self.queries
             return await call_next(request)
 

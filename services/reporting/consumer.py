@@ -21,8 +21,16 @@ from shared.inbox import Received, first_copies
 
 
 def _fact_time(fact: Any) -> datetime | None:
-    for name in ("completed_at", "moderated_at", "resolved_at", "received_at", "closed_at",
-                 "escalated_at", "published_at", "time"):
+    for name in (
+        "completed_at",
+        "moderated_at",
+        "resolved_at",
+        "received_at",
+        "closed_at",
+        "escalated_at",
+        "published_at",
+        "time",
+    ):
         value = getattr(fact, name, None)
         if isinstance(value, datetime):
             return value

@@ -208,8 +208,18 @@ def _differs(row: asyncpg.Record | None, f: FollowUp) -> bool:
         return True
     return any(
         row[name] != getattr(f, name)
-        for name in ("rule", "origin", "origin_id", "team", "service_area", "opened_on", "due_date",
-                     "closed_on", "closed_by_event_id", "improved")
+        for name in (
+            "rule",
+            "origin",
+            "origin_id",
+            "team",
+            "service_area",
+            "opened_on",
+            "due_date",
+            "closed_on",
+            "closed_by_event_id",
+            "improved",
+        )
     )
 
 

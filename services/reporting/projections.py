@@ -8,6 +8,7 @@ dataclass field types, so adding a fact field needs no change here.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -89,9 +90,9 @@ def _decoder_for(hint: Any) -> Callable[[Any], Any]:
     if hint is date:
         return date.fromisoformat
     if origin is tuple and args and dataclasses.is_dataclass(args[0]):
-        inner = args[0]
+        inner: type = typing.cast(type, args[0])
         return lambda items: tuple(_decode_class(inner, item) for item in items)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         non_none = [a for a in args if a is not type(None)]
         if len(non_none) == 1:
             decode = _decoder_for(non_none[0])

@@ -56,8 +56,15 @@ def _fact_rows(rows: list[asyncpg.Record], kinds: set[str] | None) -> list[tuple
 
 
 async def _replay(
-    conn: asyncpg.Connection, table: str, after: int, upto: int | None, kinds: set[str] | None,
-    progress: Progress | None, done: int, total: int, chunk: int,
+    conn: asyncpg.Connection,
+    table: str,
+    after: int,
+    upto: int | None,
+    kinds: set[str] | None,
+    progress: Progress | None,
+    done: int,
+    total: int,
+    chunk: int,
 ) -> tuple[int, int, int]:
     """Replay events with after < position (<= upto) into `table`; returns (last, events, facts)."""
     last, events, facts = after, 0, 0

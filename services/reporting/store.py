@@ -60,9 +60,7 @@ async def insert_facts(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, 
     )
 
 
-async def bump_projection_state(
-    conn: asyncpg.Connection, counts: dict[str, tuple[int, datetime | None]]
-) -> None:
+async def bump_projection_state(conn: asyncpg.Connection, counts: dict[str, tuple[int, datetime | None]]) -> None:
     """Add applied counts and move last_event_time forward, per projection name."""
     if not counts:
         return

@@ -71,7 +71,8 @@ async def test_duplicates_apply_once_and_one_invalid_message_is_dead_lettered(se
     await send(referral_event(4).to_json())
 
     consumer = BatchConsumer(
-        amqp_url=servers.amqp_url, pool=pool, queue=QUEUE, inbox=TableInbox(SCHEMA), handler=count_referrals
+        amqp_url=servers.amqp_url, pool=pool, queue=QUEUE, inbox=TableInbox(SCHEMA), handler=count_referrals,
+        max_wait_ms=2000, idle_ms=500,  # generous, so that the five queued messages are one batch
     )
     task = asyncio.create_task(consumer.run())
     try:

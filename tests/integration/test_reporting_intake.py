@@ -33,18 +33,27 @@ TENANT = "E10000034"
 def audit(i: int, grade: str, completed_at: str):
     return new_event(
         AuditGraded(
-            audit_id=f"a{i}", case_ref=f"case{i}", service_area="send", team="send-east",
-            audit_type="routine", completed_at=completed_at,
-            area_grades=[{"area": "planning", "grade": grade}], overall_grade=grade, auditor_id="qa1",
+            audit_id=f"a{i}",
+            case_ref=f"case{i}",
+            service_area="send",
+            team="send-east",
+            audit_type="routine",
+            completed_at=completed_at,
+            area_grades=[{"area": "planning", "grade": grade}],
+            overall_grade=grade,
+            auditor_id="qa1",
         ),
-        source="/qaloop/audit", tenant=TENANT, sequence=1,
+        source="/qaloop/audit",
+        tenant=TENANT,
+        sequence=1,
     )
 
 
 async def _publish(exchange, key: str, body: bytes) -> None:
     await exchange.publish(
-        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                         content_type="application/cloudevents+json"),
+        aio_pika.Message(
+            body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type="application/cloudevents+json"
+        ),
         key,
         mandatory=True,
     )
@@ -64,7 +73,7 @@ async def reporting(servers):
 
 
 async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter_queue(reporting, servers):
-    service, client = reporting
+    _service, client = reporting
     settings = get_settings()
     detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
     reader = {"Authorization": "Bearer " + issue_token(settings, ["reporting:read"])}
@@ -77,9 +86,16 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
 
     graded = audit(1, "requires_improvement", "2022-08-10T10:00:00Z")
     moderated = new_event(
-        AuditModerated(audit_id="a1", overall_grade_before="requires_improvement", overall_grade_after="good",
-                       moderator_id="m1", moderated_at="2022-09-01T10:00:00Z"),
-        source="/qaloop/audit", tenant=TENANT, sequence=2,
+        AuditModerated(
+            audit_id="a1",
+            overall_grade_before="requires_improvement",
+            overall_grade_after="good",
+            moderator_id="m1",
+            moderated_at="2022-09-01T10:00:00Z",
+        ),
+        source="/qaloop/audit",
+        tenant=TENANT,
+        sequence=2,
     )
     too_big = json.loads(audit(9, "good", "2022-08-10T10:00:00Z").to_json())
     too_big["padding"] = "x" * (settings.max_message_bytes + 10)
@@ -130,8 +146,14 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
     # Small numbers are suppressed for reporting:read.
     r = await client.get("/v1/kpis/values", params={"period": "2022-23-Q2"}, headers=reader)
     completed = next(v for v in r.json()["values"] if v["kpi"] == "audit.completed")
-    assert completed == {"kpi": "audit.completed", "value": None, "numerator": None, "denominator": None,
-                         "suppressed": True, "rag": None}
+    assert completed == {
+        "kpi": "audit.completed",
+        "value": None,
+        "numerator": None,
+        "denominator": None,
+        "suppressed": True,
+        "rag": None,
+    }
 
     # Status shows what was applied.
     status = (await client.get("/v1/projections/status", headers=reader)).json()
@@ -147,40 +169,73 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
 
 
 async def test_complaint_closed_before_received_still_counts_in_its_team(reporting, servers):
-    service, client = reporting
+    _service, client = reporting
     settings = get_settings()
     detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
     connection = await aio_pika.connect(servers.amqp_url)
     channel = await connection.channel()
     exchange = await declare_topology(channel)
     closed = new_event(
-        ComplaintClosed(complaint_id="cx1", stage=1, closed_at="2022-08-12T10:00:00Z", outcome="upheld",
-                        points=[{"upheld": True}], due_date="2022-08-15", within_timescale=True,
-                        working_days_taken=9),
-        source="/qaloop/complaints", tenant=TENANT, sequence=2,
+        ComplaintClosed(
+            complaint_id="cx1",
+            stage=1,
+            closed_at="2022-08-12T10:00:00Z",
+            outcome="upheld",
+            points=[{"upheld": True}],
+            due_date="2022-08-15",
+            within_timescale=True,
+            working_days_taken=9,
+        ),
+        source="/qaloop/complaints",
+        tenant=TENANT,
+        sequence=2,
     )
     received = new_event(
-        ComplaintReceived(complaint_id="cx1", procedure="statutory_children", category="communication",
-                          team="through-care", service_area="childrens_social_care",
-                          received_at="2022-08-01T09:00:00Z", complainant="parent_carer"),
-        source="/qaloop/complaints", tenant=TENANT, sequence=1,
+        ComplaintReceived(
+            complaint_id="cx1",
+            procedure="statutory_children",
+            category="communication",
+            team="through-care",
+            service_area="childrens_social_care",
+            received_at="2022-08-01T09:00:00Z",
+            complainant="parent_carer",
+        ),
+        source="/qaloop/complaints",
+        tenant=TENANT,
+        sequence=1,
     )
     await _publish(exchange, "complaints.ComplaintClosed", closed.to_json())
     await asyncio.sleep(0.2)
     await _publish(exchange, "complaints.ComplaintReceived", received.to_json())
-    await _publish(exchange, "casework.ReferralReceived", new_event(
-        ReferralReceived(referral_id="ref1", child_ref="child1", received_at="2022-08-02T10:00:00Z",
-                         team="through-care", service_area="childrens_social_care"),
-        source="/cms/mosaic", tenant=TENANT).to_json())
+    await _publish(
+        exchange,
+        "casework.ReferralReceived",
+        new_event(
+            ReferralReceived(
+                referral_id="ref1",
+                child_ref="child1",
+                received_at="2022-08-02T10:00:00Z",
+                team="through-care",
+                service_area="childrens_social_care",
+            ),
+            source="/cms/mosaic",
+            tenant=TENANT,
+        ).to_json(),
+    )
 
     async def values():
-        r = await client.get("/v1/kpis/values",
-                             params={"period": "2022-08", "team": "through-care"}, headers=detail)
+        r = await client.get("/v1/kpis/values", params={"period": "2022-08", "team": "through-care"}, headers=detail)
         return {v["kpi"]: v for v in r.json()["values"]}
 
-    got = await eventually(values, lambda v: v["complaints.closed"]["value"] == 1
-                           and v["complaints.received"]["value"] == 1
-                           and v["casework.re_referral_rate"]["denominator"] == 1, what="the complaint in its team")
+    got = await eventually(
+        values,
+        lambda v: (
+            v["complaints.closed"]["value"] == 1
+            and v["complaints.received"]["value"] == 1
+            and v["casework.re_referral_rate"]["denominator"] == 1
+        ),
+        what="the complaint in its team",
+    )
     assert got["complaints.upheld_rate"]["value"] == 1.0
     assert got["complaints.by_category.communication"]["value"] == 1
     assert got["casework.re_referral_rate"]["denominator"] == 1
@@ -188,8 +243,11 @@ async def test_complaint_closed_before_received_still_counts_in_its_team(reporti
     assert got["complaints.average_response_working_days"]["value"] == 9
     assert got["complaints.within_timescale_rate"]["value"] == 1.0
 
-    r = await client.get("/v1/kpis/complaints.closed/series",
-                         params={"from": "2022-07", "to": "2022-09", "team": "through-care"}, headers=detail)
+    r = await client.get(
+        "/v1/kpis/complaints.closed/series",
+        params={"from": "2022-07", "to": "2022-09", "team": "through-care"},
+        headers=detail,
+    )
     assert [p["value"] for p in r.json()["series"]] == [0, 1, 0]
     await connection.close()
 

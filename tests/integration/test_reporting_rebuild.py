@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 async def _facts(dsn: str) -> list[tuple]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT position, tenant, kind, payload::text AS p FROM reporting.facts ORDER BY position")
+        rows = await conn.fetch(
+            "SELECT position, tenant, kind, payload::text AS p FROM reporting.facts ORDER BY position"
+        )
         return [tuple(r) for r in rows]
     finally:
         await conn.close()
@@ -47,7 +49,8 @@ async def test_rebuild_equals_live_while_intake_continues(servers):
             for event in batch:
                 await exchange.publish(
                     aio_pika.Message(event.to_json(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    event.routing_key(), mandatory=True,
+                    event.routing_key(),
+                    mandatory=True,
                 )
 
         async def applied() -> int:
