@@ -1,0 +1,132 @@
+"""docker-compose.yml, checked without a Docker engine: against the Compose Specification's
+JSON Schema (vendored in tests/data, see its README) and for the promises the file makes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft201909Validator, FormatChecker
+
+pytestmark = pytest.mark.contract
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
+
+APP_SERVICES = {"audit": 8001, "feedback": 8002, "complaints": 8003, "reporting": 8000}
+INFRASTRUCTURE = ("rabbitmq", "postgres")
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASS$|KEY$|TOKEN")
+REQUIRED_FROM_ENV = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")  # ${NAME:?message}
+DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def compose_checker() -> FormatChecker:
+    checker = FormatChecker()
+
+    @checker.checks("duration")
+    def is_duration(value: object) -> bool:
+        return not isinstance(value, str) or DURATION.match(value) is not None
+
+    return checker
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def test_compose_file_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    Draft201909Validator.check_schema(schema)
+    validator = Draft201909Validator(schema, format_checker=compose_checker())
+
+    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.absolute_path))
+
+    assert not errors, "\n".join(
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors
+    )
+
+
+def test_the_schema_check_is_not_vacuous(compose: dict[str, Any]) -> None:
+    validator = Draft201909Validator(
+        json.loads(COMPOSE_SCHEMA.read_text()), format_checker=compose_checker()
+    )
+    broken = yaml.safe_load(COMPOSE_FILE.read_text())
+    broken["services"]["audit"]["depends_on"]["rabbitmq"]["condition"] = "service_ready"
+    broken["services"]["audit"]["healthcheck"]["interval"] = "ten seconds"
+    broken["services"]["audit"]["restart_policy"] = "always"
+    assert len(list(validator.iter_errors(broken))) >= 3
+
+
+def test_one_image_for_the_four_services(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == set(APP_SERVICES) | set(INFRASTRUCTURE)
+    images = {services[name]["image"] for name in APP_SERVICES}
+    builds = {json.dumps(services[name]["build"], sort_keys=True) for name in APP_SERVICES}
+    assert len(images) == 1 and len(builds) == 1
+    assert services["audit"]["build"]["context"] == "."
+    assert (REPO / services["audit"]["build"].get("dockerfile", "Dockerfile")).is_file()
+    for name, port in APP_SERVICES.items():
+        assert services[name]["command"] == ["run", name]
+        assert f"{port}:{port}" in services[name]["ports"]
+        assert services[name]["environment"]["QALOOP_HOST"] == "0.0.0.0"
+
+
+def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    for name, port in APP_SERVICES.items():
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/healthz" in probe and "urllib" in probe  # slim has no curl
+
+
+def test_infrastructure_keeps_its_data_in_named_volumes(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, path in (("rabbitmq", "/var/lib/rabbitmq"), ("postgres", "/var/lib/postgresql/data")):
+        mounts = dict(v.split(":", 1) for v in compose["services"][name]["volumes"])
+        sources = {source for source, target in mounts.items() if target == path}
+        assert sources and sources <= declared, f"{name} must keep {path} in a named volume"
+    assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
+    assert compose["services"]["postgres"]["image"] == "postgres:15"
+
+
+def test_app_services_wait_for_healthy_broker_and_database(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        depends_on = compose["services"][name]["depends_on"]
+        for dependency in INFRASTRUCTURE:
+            assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
+
+
+def test_no_literal_secrets(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            value = str(value)
+            if SECRET_NAME.search(key):
+                assert REQUIRED_FROM_ENV.match(value), f"{name}: {key} must be ${{{key}:?…}}"
+            if "://" in value and "@" in value:  # credentials in a URL: the password from env
+                userinfo = value.split("://", 1)[1].split("@", 1)[0]
+                password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+                assert REQUIRED_FROM_ENV.match(password), f"{name}: {key} has a literal password"
+    text = COMPOSE_FILE.read_text()
+    assert "guest" not in text
+    for required in ("QALOOP_JWT_SECRET", "QALOOP_PSEUDONYM_KEY"):
+        assert f"${{{required}:?" in text
+
+
+def test_dockerfile_builds_the_one_image() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+    assert "requirements.lock" in dockerfile and "--no-deps" in dockerfile
+    assert re.search(r"^USER (?!root|0\b)\S+", dockerfile, re.MULTILINE), "run as a non-root user"
+    assert 'ENTRYPOINT ["qaloop"]' in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert "**" in ignored and "!shared/" in ignored and "!services/" in ignored
