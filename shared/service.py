@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -82,8 +83,12 @@ class StrandService:
         *,
         aggregate: str,
         subject: str | None = None,
+        time: datetime | None = None,
     ) -> CloudEvent:
-        """Write `data` as an event to the outbox in the caller's transaction."""
+        """Write `data` as an event to the outbox in the caller's transaction.
+
+        `time` is when the fact happened (CONTRACT.md: not when it was sent); pass it for a
+        back-dated record, otherwise it is now."""
         sequence = await outbox.next_sequence(conn, self.schema, aggregate)
         event = new_event(
             data,
@@ -91,6 +96,7 @@ class StrandService:
             tenant=self.settings.tenant,
             subject=subject,
             sequence=sequence,
+            time=time,
             traceparent=current_traceparent(),
         )
         await outbox.append(conn, self.schema, [(event, routing_key_for(event.type, self.name))])

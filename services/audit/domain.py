@@ -116,8 +116,7 @@ def overall_grade(rule: OverallGradeRule, area_grades: Iterable[Grade], stated: 
         )
     if not best.rank <= stated.rank <= worst.rank:
         raise Invalid(
-            f"overall_grade {stated} must lie between the best ({best}) and the worst ({worst}) "
-            "area grade",
+            f"overall_grade {stated} must lie between the best ({best}) and the worst ({worst}) area grade",
             "overall_grade",
         )
     return stated
@@ -246,8 +245,14 @@ _CASE_FILE = (
     ("recording", "Recording: up to date, clear and written to the child"),
 )
 EHCP_AREAS = _areas(
-    ("timeliness", "Timeliness: plan issued within 20 weeks of the request, or an exception recorded"),
-    ("child_and_family_views", "The child's and family's views, interests and aspirations (section A)"),
+    (
+        "timeliness",
+        "Timeliness: plan issued within 20 weeks of the request, or an exception recorded",
+    ),
+    (
+        "child_and_family_views",
+        "The child's and family's views, interests and aspirations (section A)",
+    ),
     ("needs_described", "Special educational needs described specifically (section B)"),
     ("outcomes", "Outcomes: specific, measurable and person-centred (section E)"),
     ("provision_specified", "Provision specified and quantified for each need (section F)"),
@@ -259,12 +264,19 @@ EHCP_AREAS = _areas(
 # EHC plan audit procedure's template for SEND). More are created through the API.
 DEFAULT_TEMPLATES: tuple[Template, ...] = (
     Template(
-        "case-file-childrens_social_care", "Case file audit: children's social care",
-        "childrens_social_care", None, _areas(*_CASE_FILE), True,
+        "case-file-childrens_social_care",
+        "Case file audit: children's social care",
+        "childrens_social_care",
+        None,
+        _areas(*_CASE_FILE),
+        True,
     ),
     Template("case-file-send", "Case file audit: SEND", "send", None, _areas(*_CASE_FILE), True),
     Template(
-        "case-file-fostering", "Case file audit: fostering", "fostering", None,
+        "case-file-fostering",
+        "Case file audit: fostering",
+        "fostering",
+        None,
         _areas(
             *_CASE_FILE[:3],
             ("carer_support_and_supervision", "Support and supervision of the foster carers"),
@@ -273,12 +285,20 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         True,
     ),
     Template(
-        "case-file-early_help", "Case file audit: early help", "early_help", None,
-        _areas(*_CASE_FILE), True,
+        "case-file-early_help",
+        "Case file audit: early help",
+        "early_help",
+        None,
+        _areas(*_CASE_FILE),
+        True,
     ),
     Template(
-        "case-file-youth_justice", "Case file audit: youth justice", "youth_justice", None,
-        _areas(*_CASE_FILE), True,
+        "case-file-youth_justice",
+        "Case file audit: youth justice",
+        "youth_justice",
+        None,
+        _areas(*_CASE_FILE),
+        True,
     ),
     Template("ehcp-send", "EHC plan audit", "send", AuditType.EHCP, EHCP_AREAS, True),
 )
@@ -337,7 +357,10 @@ def check_schedule(
     """A targeted audit checks a concern's measures, so it names the (open) concern; a
     themed audit names its theme. Any audit may link to an open concern of its service area."""
     if audit_type is AuditType.TARGETED and concern_id is None:
-        raise Invalid("a targeted audit checks the measures for a concern: concern_id is required", "concern_id")
+        raise Invalid(
+            "a targeted audit checks the measures for a concern: concern_id is required",
+            "concern_id",
+        )
     if audit_type is AuditType.THEMED and not (theme or "").strip():
         raise Invalid("a themed audit needs its theme", "theme")
     if concern_id is None:
@@ -346,7 +369,8 @@ def check_schedule(
         raise Invalid(f"unknown concern {concern_id!r}", "concern_id")
     if concern.service_area != service_area:
         raise Invalid(
-            f"concern {concern_id!r} is about {concern.service_area}, not {service_area}", "concern_id"
+            f"concern {concern_id!r} is about {concern.service_area}, not {service_area}",
+            "concern_id",
         )
     if concern.status is ConcernStatus.RESOLVED:
         raise Conflict(f"concern {concern_id!r} is already resolved")
@@ -378,9 +402,7 @@ def record_grades(audit: AuditState, judgements: Sequence[AreaJudgement]) -> Aud
     return AuditStatus.IN_PROGRESS
 
 
-def complete(
-    audit: AuditState, rule: OverallGradeRule, stated: Grade | None, completed_at: datetime
-) -> Grade:
+def complete(audit: AuditState, rule: OverallGradeRule, stated: Grade | None, completed_at: datetime) -> Grade:
     """The overall grade the audit completes with."""
     if audit.status is AuditStatus.COMPLETED:
         raise Conflict(f"audit {audit.audit_id} is already completed")
@@ -450,7 +472,8 @@ def check_resolution(
     unlinked = [i for i in ids if evidence[i].concern_id != concern.concern_id]
     if unlinked:
         raise Invalid(
-            f"audits not linked to concern {concern.concern_id}: {', '.join(unlinked)}", "evidence_audit_ids"
+            f"audits not linked to concern {concern.concern_id}: {', '.join(unlinked)}",
+            "evidence_audit_ids",
         )
     open_ = [i for i in ids if evidence[i].status is not AuditStatus.COMPLETED]
     if open_:
@@ -473,9 +496,7 @@ def check_action(*, summary: str, raised_at: datetime, due_date: date) -> None:
         raise Invalid("due_date is before the action was raised", "due_date")
 
 
-def complete_action(
-    action_id: str, status: ActionStatus, raised_at: datetime, completed_at: datetime
-) -> None:
+def complete_action(action_id: str, status: ActionStatus, raised_at: datetime, completed_at: datetime) -> None:
     if status is ActionStatus.COMPLETED:
         raise Conflict(f"action {action_id} is already completed")
     if completed_at < raised_at:

@@ -217,7 +217,11 @@ class AuditHandlers:
             state = await self._audit_state(conn, row)
             overall = domain.complete(state, rule, overall_grade, when)
             await self.store.save_completion(
-                conn, audit_id, rule=rule.value, overall_grade=overall.value, completed_at=when,
+                conn,
+                audit_id,
+                rule=rule.value,
+                overall_grade=overall.value,
+                completed_at=when,
                 completed_by=completed_by,
             )
             await self.service.emit(
@@ -256,8 +260,13 @@ class AuditHandlers:
             state = await self._audit_state(conn, row)
             before = domain.moderate(state, overall_grade, moderator_id, when)
             await self.store.save_moderation(
-                conn, audit_id, grade_before=before.value, grade_after=overall_grade.value,
-                moderator_id=moderator_id, reason=reason.strip(), moderated_at=when,
+                conn,
+                audit_id,
+                grade_before=before.value,
+                grade_after=overall_grade.value,
+                moderator_id=moderator_id,
+                reason=reason.strip(),
+                moderated_at=when,
             )
             await self.service.emit(
                 conn,
@@ -347,7 +356,11 @@ class AuditHandlers:
     ) -> Row:
         when = domain.occurred_at(raised_at, self.clock(), "raised_at")
         tidy = domain.check_concern(
-            theme=theme, description=description, measures=measures, raised_at=when, review_by=review_by
+            theme=theme,
+            description=description,
+            measures=measures,
+            raised_at=when,
+            review_by=review_by,
         )
         concern_id = str(uuid.uuid4())
         async with self._transaction() as conn:
@@ -423,8 +436,13 @@ class AuditHandlers:
                 conn, status=status, service_area=service_area, limit=limit, offset=offset
             )
         today = self.today()
-        return [{**r, "review_overdue": domain.is_overdue(r["review_by"], r["status"] == "resolved", today)}
-                for r in rows]
+        return [
+            {
+                **r,
+                "review_overdue": domain.is_overdue(r["review_by"], r["status"] == "resolved", today),
+            }
+            for r in rows
+        ]
 
     async def _concern_view(self, conn: asyncpg.Connection, concern_id: str) -> Row:
         row = await self.store.concern(conn, concern_id)
@@ -514,7 +532,12 @@ class AuditHandlers:
         return self._action_view(row, self.today())
 
     async def complete_action(
-        self, action_id: str, *, evidence: str | None, completed_at: datetime | None, completed_by: str
+        self,
+        action_id: str,
+        *,
+        evidence: str | None,
+        completed_at: datetime | None,
+        completed_by: str,
     ) -> Row:
         when = domain.occurred_at(completed_at, self.clock(), "completed_at")
         evidence = evidence.strip() if evidence and evidence.strip() else None
@@ -555,7 +578,10 @@ class AuditHandlers:
 
     @staticmethod
     def _action_view(row: Row, today: date) -> Row:
-        return {**row, "overdue": domain.is_overdue(row["due_date"], row["status"] == ActionStatus.COMPLETED, today)}
+        return {
+            **row,
+            "overdue": domain.is_overdue(row["due_date"], row["status"] == ActionStatus.COMPLETED, today),
+        }
 
 
 def _concern_state(row: Row) -> ConcernState:

@@ -28,7 +28,8 @@ class AuditStore:
         if template.is_default:  # the new default replaces the old one
             await conn.execute(
                 f"""UPDATE {self.s}.templates SET is_default = false
-                    WHERE is_default AND service_area = $1 AND audit_type IS NOT DISTINCT FROM $2""",
+                    WHERE is_default AND service_area = $1
+                      AND audit_type IS NOT DISTINCT FROM $2""",
                 template.service_area,
                 _type_or_none(template.audit_type),
             )
@@ -72,7 +73,11 @@ class AuditStore:
         return added
 
     async def templates(
-        self, conn: asyncpg.Connection, *, service_area: str | None = None, audit_type: str | None = None
+        self,
+        conn: asyncpg.Connection,
+        *,
+        service_area: str | None = None,
+        audit_type: str | None = None,
     ) -> list[Row]:
         rows = await conn.fetch(
             f"""SELECT * FROM {self.s}.templates
@@ -116,7 +121,8 @@ class AuditStore:
 
     async def area_grades(self, conn: asyncpg.Connection, audit_id: str) -> list[Row]:
         rows = await conn.fetch(
-            f"SELECT * FROM {self.s}.area_grades WHERE audit_id = $1 ORDER BY graded_at, area", audit_id
+            f"SELECT * FROM {self.s}.area_grades WHERE audit_id = $1 ORDER BY graded_at, area",
+            audit_id,
         )
         return [dict(r) for r in rows]
 
@@ -183,7 +189,9 @@ class AuditStore:
             moderated_at,
         )
         await conn.execute(
-            f"UPDATE {self.s}.audits SET current_grade = $2 WHERE audit_id = $1", audit_id, grade_after
+            f"UPDATE {self.s}.audits SET current_grade = $2 WHERE audit_id = $1",
+            audit_id,
+            grade_after,
         )
 
     async def moderations(self, conn: asyncpg.Connection, audit_id: str) -> list[Row]:
@@ -262,7 +270,13 @@ class AuditStore:
         )
 
     async def list_concerns(
-        self, conn: asyncpg.Connection, *, status: str | None, service_area: str | None, limit: int, offset: int
+        self,
+        conn: asyncpg.Connection,
+        *,
+        status: str | None,
+        service_area: str | None,
+        limit: int,
+        offset: int,
     ) -> list[Row]:
         rows = await conn.fetch(
             f"""SELECT * FROM {self.s}.concerns
@@ -277,7 +291,8 @@ class AuditStore:
 
     async def concern_audit_ids(self, conn: asyncpg.Connection, concern_id: str) -> list[str]:
         rows = await conn.fetch(
-            f"SELECT audit_id FROM {self.s}.audits WHERE concern_id = $1 ORDER BY due_date, audit_id",
+            f"""SELECT audit_id FROM {self.s}.audits WHERE concern_id = $1
+                ORDER BY due_date, audit_id""",
             concern_id,
         )
         return [r["audit_id"] for r in rows]

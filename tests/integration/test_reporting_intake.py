@@ -9,6 +9,7 @@ import json
 from datetime import date
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 
@@ -59,12 +60,34 @@ async def _publish(exchange, key: str, body: bytes) -> None:
     )
 
 
+async def fresh_reporting_state(service, servers) -> None:
+    """Each test starts from an empty reporting store and queue: other test modules share
+    this run's database and vhost and may have left events behind."""
+    await service.migrate()
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        await conn.execute(
+            "TRUNCATE reporting.event_store, reporting.facts, reporting.followups, reporting.outbox;"
+            "UPDATE reporting.projection_state SET events_applied = 0, last_event_time = NULL"
+        )
+    finally:
+        await conn.close()
+    connection = await aio_pika.connect(servers.amqp_url)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel)
+        await (await channel.get_queue(REPORTING_QUEUE)).purge()
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 async def reporting(servers):
     get_settings.cache_clear()
     from services.reporting.app import build
 
     service, app = build(clock=lambda: date(2023, 6, 30), followup_interval=0.1)
+    await fresh_reporting_state(service, servers)
     await service.start()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     yield service, client

@@ -37,6 +37,9 @@ async def test_rebuild_equals_live_while_intake_continues(servers):
     from services.reporting.app import build
 
     service, _ = build(clock=lambda: date(2023, 6, 30), followup_interval=0.1)
+    from tests.integration.test_reporting_intake import fresh_reporting_state
+
+    await fresh_reporting_state(service, servers)
     await service.start()
     connection = await aio_pika.connect(servers.amqp_url)
     try:
