@@ -104,8 +104,7 @@ class StageTimescale:
     def __post_init__(self) -> None:
         if not 1 <= self.due <= self.maximum:
             raise ValueError(
-                f"a stage timescale needs 1 <= due <= maximum working days, got "
-                f"due {self.due}, maximum {self.maximum}"
+                f"a stage timescale needs 1 <= due <= maximum working days, got due {self.due}, maximum {self.maximum}"
             )
 
 
@@ -135,9 +134,7 @@ class Timescales:
     stage 3 30 / 30. The stage-2 clock starts at escalation unless configured otherwise.
     """
 
-    procedures: Mapping[Procedure, Mapping[int, StageTimescale]] = field(
-        default_factory=_default_procedures
-    )
+    procedures: Mapping[Procedure, Mapping[int, StageTimescale]] = field(default_factory=_default_procedures)
     stage2_clock: Stage2Clock = Stage2Clock.ESCALATION
 
     def stage(self, procedure: Procedure, stage: int) -> StageTimescale:
@@ -269,9 +266,7 @@ class Stage:
         due = self.extensions[-1].new_due_date if self.extensions else self.base_due_date
         return min(due, self.maximum_date)
 
-    def start_clock(
-        self, start: date, timescale: StageTimescale, calendar: WorkingCalendar
-    ) -> None:
+    def start_clock(self, start: date, timescale: StageTimescale, calendar: WorkingCalendar) -> None:
         self.clock_start = start
         self.base_due_date = calendar.add_working_days(start, timescale.due)
         self.maximum_date = calendar.add_working_days(start, timescale.maximum)
@@ -286,9 +281,7 @@ def _waits_for_statement(stage: int, timescales: Timescales) -> bool:
 def _not_before(field_name: str, when: datetime, earliest: date, what: str) -> date:
     day = london_date(when)
     if day < earliest:
-        raise InvalidValue(
-            field_name, f"{field_name} {day.isoformat()} is before {what} ({earliest.isoformat()})"
-        )
+        raise InvalidValue(field_name, f"{field_name} {day.isoformat()} is before {what} ({earliest.isoformat()})")
     return day
 
 
@@ -325,16 +318,14 @@ class Complaint:
         current = self.stage
         if self.status == Status.WITHDRAWN:
             raise InvalidTransition(
-                f"complaint {self.complaint_id} was withdrawn at stage {current.number}; "
-                f"it cannot be {doing}"
+                f"complaint {self.complaint_id} was withdrawn at stage {current.number}; it cannot be {doing}"
             )
         if current.closed:
             assert current.closed_at is not None
             raise InvalidTransition(
                 f"stage {current.number} of complaint {self.complaint_id} was responded to on "
                 f"{london_date(current.closed_at).isoformat()} and is closed; it cannot be "
-                f"{doing}"
-                + (" (escalate it to start the next stage)" if current.number < LAST_STAGE else "")
+                f"{doing}" + (" (escalate it to start the next stage)" if current.number < LAST_STAGE else "")
             )
         return current
 
@@ -381,9 +372,7 @@ class Complaint:
             case_subject=case_subject,
         )
         if not _waits_for_statement(stage, rules.timescales):
-            first.start_clock(
-                first.requested_on, rules.timescales.stage(procedure, stage), rules.calendar
-            )
+            first.start_clock(first.requested_on, rules.timescales.stage(procedure, stage), rules.calendar)
         return complaint, [event]
 
     def acknowledge(self, rules: Rules, *, acknowledged_at: datetime) -> list[EventData]:
@@ -401,9 +390,7 @@ class Complaint:
             f"stage {current.number} began",
         )
         current.acknowledged_at = acknowledged_at
-        return [
-            ComplaintAcknowledged(complaint_id=self.complaint_id, acknowledged_at=acknowledged_at)
-        ]
+        return [ComplaintAcknowledged(complaint_id=self.complaint_id, acknowledged_at=acknowledged_at)]
 
     def extension_date(self, rules: Rules, working_days: int) -> date:
         """The date ``working_days`` after the current due date (for "extend by N days")."""
@@ -411,9 +398,7 @@ class Complaint:
         if current.due_date is None:
             raise self._awaiting_statement_error("extended")
         if working_days < 1:
-            raise InvalidValue(
-                "extend_by_working_days", "an extension adds at least one working day"
-            )
+            raise InvalidValue("extend_by_working_days", "an extension adds at least one working day")
         return rules.calendar.add_working_days(current.due_date, working_days)
 
     def extend(
@@ -435,9 +420,7 @@ class Complaint:
         if current.due_date is None or current.maximum_date is None or current.clock_start is None:
             raise self._awaiting_statement_error("extended")
         timescale = rules.timescales.stage(self.procedure, current.number)
-        extended_on = _not_before(
-            "extended_at", extended_at, current.requested_on, f"stage {current.number} began"
-        )
+        extended_on = _not_before("extended_at", extended_at, current.requested_on, f"stage {current.number} began")
         if extended_on > current.due_date:
             raise InvalidTransition(
                 f"the due date of stage {current.number} ({current.due_date.isoformat()}) passed "
@@ -446,21 +429,19 @@ class Complaint:
         if new_due_date <= current.due_date:
             raise InvalidValue(
                 "new_due_date",
-                f"new_due_date {new_due_date.isoformat()} must be after the current due date "
+                f"the new due date {new_due_date.isoformat()} must be after the current due date "
                 f"{current.due_date.isoformat()}",
             )
         if new_due_date > current.maximum_date:
             raise InvalidValue(
                 "new_due_date",
-                f"new_due_date {new_due_date.isoformat()} is past the maximum for stage "
+                f"the new due date {new_due_date.isoformat()} is past the maximum for stage "
                 f"{current.number} of a {self.procedure.value} complaint: at most "
                 f"{timescale.maximum} working days from {current.clock_start.isoformat()}, that is "
                 f"{current.maximum_date.isoformat()}",
             )
         if not rules.calendar.is_working_day(new_due_date):
-            raise InvalidValue(
-                "new_due_date", f"new_due_date {new_due_date.isoformat()} is not a working day"
-            )
+            raise InvalidValue("new_due_date", f"the new due date {new_due_date.isoformat()} is not a working day")
         current.extensions.append(Extension(new_due_date, reason, extended_at, note))
         return [
             ComplaintExtended(
@@ -481,24 +462,19 @@ class Complaint:
             )
         if rules.timescales.stage2_clock != Stage2Clock.AGREED_STATEMENT:
             raise InvalidTransition(
-                "the stage-2 clock starts at escalation in this configuration; an agreed "
-                "statement would not change it"
+                "the stage-2 clock starts at escalation in this configuration; an agreed statement would not change it"
             )
         if current.statement_agreed_at is not None:
             raise InvalidTransition(
                 f"the statement of complaint {self.complaint_id} was already agreed on "
                 f"{london_date(current.statement_agreed_at).isoformat()}"
             )
-        agreed_on = _not_before(
-            "agreed_at", agreed_at, current.requested_on, "stage 2 was requested"
-        )
+        agreed_on = _not_before("agreed_at", agreed_at, current.requested_on, "stage 2 was requested")
         current.statement_agreed_at = agreed_at
         current.start_clock(agreed_on, rules.timescales.stage(self.procedure, 2), rules.calendar)
-        return []  # no contract event carries it (see the report on issue 5)
+        return []  # no contract event carries it: the handler records it in the history
 
-    def respond(
-        self, rules: Rules, *, closed_at: datetime, points: Sequence[Point]
-    ) -> list[EventData]:
+    def respond(self, rules: Rules, *, closed_at: datetime, points: Sequence[Point]) -> list[EventData]:
         """The stage's response: its points decide the outcome; the stage closes."""
         current = self._open_stage("responded to")
         if current.awaiting_statement:
@@ -511,11 +487,7 @@ class Complaint:
     def withdraw(self, rules: Rules, *, withdrawn_at: datetime) -> list[EventData]:
         """The complainant withdraws: the stage in progress closes as ``withdrawn``."""
         current = self._open_stage("withdrawn")
-        return [
-            self._close(
-                rules, current, withdrawn_at, Outcome.WITHDRAWN, [], field_name="withdrawn_at"
-            )
-        ]
+        return [self._close(rules, current, withdrawn_at, Outcome.WITHDRAWN, [], field_name="withdrawn_at")]
 
     def _close(
         self,
@@ -562,8 +534,7 @@ class Complaint:
         current = self.stage
         if self.status == Status.WITHDRAWN:
             raise InvalidTransition(
-                f"complaint {self.complaint_id} was withdrawn at stage {current.number}; it "
-                f"cannot be escalated"
+                f"complaint {self.complaint_id} was withdrawn at stage {current.number}; it cannot be escalated"
             )
         if self.status == Status.OPEN:
             raise InvalidTransition(
@@ -636,14 +607,11 @@ class Complaint:
         service_area: str | None = None,
         learning_id: str | None = None,
     ) -> tuple[Action, ActionRaised]:
-        raised_on = _not_before(
-            "raised_at", raised_at, london_date(self.received_at), "the complaint was received"
-        )
+        raised_on = _not_before("raised_at", raised_at, london_date(self.received_at), "the complaint was received")
         if due_date < raised_on:
             raise InvalidValue(
                 "due_date",
-                f"due_date {due_date.isoformat()} is before the action was raised "
-                f"({raised_on.isoformat()})",
+                f"due_date {due_date.isoformat()} is before the action was raised ({raised_on.isoformat()})",
             )
         action = Action(
             action_id=action_id,
@@ -689,17 +657,12 @@ class Action:
     def complete(self, *, completed_at: datetime, evidence: str | None = None) -> list[EventData]:
         if self.completed_at is not None:
             raise InvalidTransition(
-                f"action {self.action_id} was already completed on "
-                f"{london_date(self.completed_at).isoformat()}"
+                f"action {self.action_id} was already completed on {london_date(self.completed_at).isoformat()}"
             )
-        _not_before(
-            "completed_at", completed_at, london_date(self.raised_at), "the action was raised"
-        )
+        _not_before("completed_at", completed_at, london_date(self.raised_at), "the action was raised")
         self.completed_at = completed_at
         self.evidence = evidence
-        return [
-            ActionCompleted(action_id=self.action_id, completed_at=completed_at, evidence=evidence)
-        ]
+        return [ActionCompleted(action_id=self.action_id, completed_at=completed_at, evidence=evidence)]
 
 
 # --------------------------------------------------------------------------- queries

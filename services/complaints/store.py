@@ -92,8 +92,7 @@ class ComplaintStore:
             return False
         if details is not None and (details.name or details.contact):
             await conn.execute(
-                f"INSERT INTO {self.s}.complainant_details (complaint_id, name, contact) "
-                "VALUES ($1, $2, $3)",
+                f"INSERT INTO {self.s}.complainant_details (complaint_id, name, contact) VALUES ($1, $2, $3)",
                 complaint.complaint_id,
                 details.name,
                 details.contact,
@@ -166,7 +165,8 @@ class ComplaintStore:
             ],
         )
         await conn.executemany(
-            f"""INSERT INTO {self.s}.complaint_points (complaint_id, stage, position, summary, upheld)
+            f"""INSERT INTO {self.s}.complaint_points
+                    (complaint_id, stage, position, summary, upheld)
                 VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT DO NOTHING""",
             [
@@ -180,16 +180,12 @@ class ComplaintStore:
         self, conn: asyncpg.Connection, complaint_id: str, *, for_update: bool = False
     ) -> Complaint | None:
         lock = " FOR UPDATE" if for_update else ""
-        row = await conn.fetchrow(
-            f"SELECT * FROM {self.s}.complaints WHERE complaint_id = $1{lock}", complaint_id
-        )
+        row = await conn.fetchrow(f"SELECT * FROM {self.s}.complaints WHERE complaint_id = $1{lock}", complaint_id)
         if row is None:
             return None
         return (await self._assemble(conn, [row]))[0]
 
-    async def _assemble(
-        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
-    ) -> list[Complaint]:
+    async def _assemble(self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> list[Complaint]:
         ids = [r["complaint_id"] for r in rows]
         stage_rows = await conn.fetch(
             f"SELECT * FROM {self.s}.complaint_stages WHERE complaint_id = ANY($1::text[]) "
@@ -235,9 +231,7 @@ class ComplaintStore:
                 )
             )
         for r in point_rows:
-            by_key[(r["complaint_id"], r["stage"])].points.append(
-                Point(upheld=r["upheld"], summary=r["summary"])
-            )
+            by_key[(r["complaint_id"], r["stage"])].points.append(Point(upheld=r["upheld"], summary=r["summary"]))
         return [
             Complaint(
                 complaint_id=r["complaint_id"],
@@ -332,10 +326,7 @@ class ComplaintStore:
                 WHERE complaint_id = $1 ORDER BY id""",
             complaint_id,
         )
-        return [
-            HistoryEntry(r["kind"], r["event_id"], r["data"], r["actor"], r["recorded_at"])
-            for r in rows
-        ]
+        return [HistoryEntry(r["kind"], r["event_id"], r["data"], r["actor"], r["recorded_at"]) for r in rows]
 
     # ---------------------------------------------------------------- learning
 
@@ -375,9 +366,7 @@ class ComplaintStore:
             for r in rows
         ]
 
-    async def learning_belongs_to(
-        self, conn: asyncpg.Connection, learning_id: str, complaint_id: str
-    ) -> bool:
+    async def learning_belongs_to(self, conn: asyncpg.Connection, learning_id: str, complaint_id: str) -> bool:
         return bool(
             await conn.fetchval(
                 f"SELECT true FROM {self.s}.learning WHERE learning_id = $1 AND complaint_id = $2",
@@ -407,13 +396,9 @@ class ComplaintStore:
         )
         return bool(inserted)
 
-    async def load_action(
-        self, conn: asyncpg.Connection, action_id: str, *, for_update: bool = False
-    ) -> Action | None:
+    async def load_action(self, conn: asyncpg.Connection, action_id: str, *, for_update: bool = False) -> Action | None:
         lock = " FOR UPDATE" if for_update else ""
-        row = await conn.fetchrow(
-            f"SELECT * FROM {self.s}.actions WHERE action_id = $1{lock}", action_id
-        )
+        row = await conn.fetchrow(f"SELECT * FROM {self.s}.actions WHERE action_id = $1{lock}", action_id)
         return _action(row) if row else None
 
     async def save_action(self, conn: asyncpg.Connection, action: Action) -> None:

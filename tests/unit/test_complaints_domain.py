@@ -315,9 +315,7 @@ def test_an_agreed_statement_is_refused_when_the_clock_starts_at_escalation() ->
 
 
 def test_configured_timescales_override_the_defaults() -> None:
-    ts = Timescales().with_overrides(
-        {"corporate": {"2": {"due": 15, "maximum": 30}}}, "agreed_statement"
-    )
+    ts = Timescales().with_overrides({"corporate": {"2": {"due": 15, "maximum": 30}}}, "agreed_statement")
     assert ts.stage(Procedure.CORPORATE, 2) == StageTimescale(15, 30)
     assert ts.stage(Procedure.STATUTORY_CHILDREN, 2) == StageTimescale(25, 65)
     assert ts.stage2_clock == Stage2Clock.AGREED_STATEMENT
