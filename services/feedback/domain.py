@@ -42,6 +42,7 @@ from shared.events import (
     Respondent,
     ServiceArea,
     SurveyAnswer,
+    Timestamp,
     YouSaidWeDidPublished,
 )
 
@@ -178,8 +179,7 @@ class QuestionDefinition(BaseModel):
     def _question_id(cls, v: str) -> str:
         if not QUESTION_ID.match(v):
             raise ValueError(
-                "must be snake_case: a lower-case letter, then lower-case letters, digits or _ "
-                "(at most 80 characters)"
+                "must be snake_case: a lower-case letter, then lower-case letters, digits or _ (at most 80 characters)"
             )
         return v
 
@@ -195,8 +195,7 @@ class QuestionDefinition(BaseModel):
     def _safeguarding_needs_an_answer_scale(self) -> QuestionDefinition:
         if self.safeguarding and self.answer_type is AnswerType.FREE_TEXT:
             raise ValueError(
-                "a free-text question cannot be a safeguarding question: only yes/no and 1-5 "
-                "answers can be negative"
+                "a free-text question cannot be a safeguarding question: only yes/no and 1-5 answers can be negative"
             )
         return self
 
@@ -287,8 +286,7 @@ def check_survey_id(survey_id: str) -> str:
     if not SURVEY_ID.match(survey_id):
         raise InvalidInput.one(
             ("survey_id",),
-            "must be a lower-case letter, then lower-case letters, digits, _ or - "
-            "(at most 80 characters)",
+            "must be a lower-case letter, then lower-case letters, digits, _ or - (at most 80 characters)",
         )
     return survey_id
 
@@ -365,9 +363,7 @@ class Answer:
 
     @property
     def negative(self) -> bool:
-        return not self.is_free_text and (
-            self.value == "no" or (isinstance(self.value, int) and self.value <= 2)
-        )
+        return not self.is_free_text and (self.value == "no" or (isinstance(self.value, int) and self.value <= 2))
 
     def to_event(self) -> SurveyAnswer | None:
         """The answer as it travels in `FeedbackReceived`; free text never does."""
@@ -415,21 +411,15 @@ def parse_respondent(raw: Any, survey: SurveyVersion) -> Respondent:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if len(survey.respondents) == 1:
             return survey.respondents[0]
-        raise ValueError(
-            "is required: this survey is for "
-            + " or ".join(r.value for r in survey.respondents)
-        )
+        raise ValueError("is required: this survey is for " + " or ".join(r.value for r in survey.respondents))
     text = re.sub(r"[\s/-]+", "_", str(raw).strip().lower())
     try:
         respondent = Respondent(text)
     except ValueError:
-        raise ValueError(
-            f"unknown respondent group {raw!r}; expected one of {[r.value for r in Respondent]}"
-        ) from None
+        raise ValueError(f"unknown respondent group {raw!r}; expected one of {[r.value for r in Respondent]}") from None
     if respondent not in survey.respondents:
         raise ValueError(
-            f"survey {survey.survey_id!r} is for {[r.value for r in survey.respondents]}, "
-            f"not {respondent.value}"
+            f"survey {survey.survey_id!r} is for {[r.value for r in survey.respondents]}, not {respondent.value}"
         )
     return respondent
 
@@ -470,9 +460,10 @@ class SurveyResponse:
 
     @property
     def fingerprint(self) -> str:
-        """Same fingerprint = the same response (an id replayed with other answers is not)."""
-        canonical = {**self.content(), "received_at": self.received_at.astimezone(UTC).isoformat()}
-        return _digest(canonical)
+        """Same fingerprint = the same answers: a replayed id with the same answers is a
+        retry, with other answers a conflict. (The time is left out: a retry that let the
+        service stamp it arrives later.)"""
+        return _digest(self.content())
 
     def to_event(self) -> FeedbackReceived:
         return FeedbackReceived(
@@ -506,14 +497,10 @@ def build_response(
     """Validate a response against its survey version; InvalidInput lists every problem."""
     problems: list[Problem] = []
     if not RECORD_ID.match(response_id):
-        problems.append(
-            Problem(("response_id",), "may hold only letters, digits and _ . : - (at most 200)")
-        )
-    for name, value in (("team", team), ("channel", channel)):
-        if value is not None and not LABEL.match(value):
-            problems.append(
-                Problem((name,), "may hold only letters, digits and _ . - (at most 100)")
-            )
+        problems.append(Problem(("response_id",), "may hold only letters, digits and _ . : - (at most 200)"))
+    for name, label in (("team", team), ("channel", channel)):
+        if label is not None and not LABEL.match(label):
+            problems.append(Problem((name,), "may hold only letters, digits and _ . - (at most 100)"))
     who: Respondent | None = None
     try:
         who = parse_respondent(respondent, survey)
@@ -565,9 +552,7 @@ def build_response(
 
 CSV_FIELDS = ("response_id", "received_at", "respondent", "team", "channel")
 CSV_ALIASES = {"submitted_at": "received_at"}
-_UK_DATE = re.compile(
-    r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
-)
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
 def parse_csv_timestamp(text: str) -> datetime:
@@ -607,6 +592,7 @@ class ImportReport(BaseModel):
     errors: list[RowError] = Field(
         description="why rows (or, at the header line, columns or the whole file) were refused"
     )
+    readable: bool = Field(default=True, description="false: the file could not be read at all; nothing was imported")
     safeguarding_responses: list[str] = Field(
         default_factory=list,
         description="imported responses with a negative answer to a safeguarding question: "
@@ -627,13 +613,12 @@ class CsvReading:
     rows: list[CsvRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     data_rows: int = 0
+    header_line: int = 1
     readable: bool = True  # False: nothing could be read (no header, not text, …)
 
     @property
     def rejected(self) -> int:
-        return len({e.line for e in self.errors if e.line > self._header_line})
-
-    _header_line: int = 0
+        return len({e.line for e in self.errors if e.line > self.header_line})
 
 
 def decode_csv(data: bytes) -> str:
@@ -668,7 +653,6 @@ def read_survey_csv(data: bytes, survey: SurveyVersion, *, now: datetime) -> Csv
         return reading
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    header_line = 0
     columns: dict[int, str] = {}  # index -> field name or question id
     unknown: dict[int, str] = {}  # index -> header text
     seen_ids: dict[str, int] = {}
@@ -681,22 +665,17 @@ def read_survey_csv(data: bytes, survey: SurveyVersion, *, now: datetime) -> Csv
         except StopIteration:
             break
         except csv.Error as exc:
-            reading.errors.append(
-                RowError(line=reader.line_num, reason=f"cannot read the file from here: {exc}")
-            )
+            reading.errors.append(RowError(line=reader.line_num, reason=f"cannot read the file from here: {exc}"))
             break
         last_line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue  # blank line
         if header is None:
-            header, header_line = record, start
-            reading._header_line = header_line
-            columns, unknown, problems = _map_header(header, survey)
-            reading.errors.extend(RowError(line=start, reason=p) for p in problems)
-            if any(p.startswith("!") for p in problems):
+            header, reading.header_line = record, start
+            columns, unknown, problems, fatal = _map_header(header, survey)
+            reading.errors.extend(RowError(line=start, reason=p) for p in [*fatal, *problems])
+            if fatal:
                 reading.readable = False
-                for e in reading.errors:
-                    e.reason = e.reason.removeprefix("!")
                 return reading
             continue
         reading.data_rows += 1
@@ -722,9 +701,7 @@ def read_survey_csv(data: bytes, survey: SurveyVersion, *, now: datetime) -> Csv
         try:
             response = _response_from_row(row, survey, now=now, identical=identical)
         except InvalidInput as exc:
-            reading.errors.append(
-                RowError(line=start, reason="; ".join(_csv_reason(p) for p in exc.problems))
-            )
+            reading.errors.append(RowError(line=start, reason="; ".join(_csv_reason(p) for p in exc.problems)))
             continue
         if (first := seen_ids.get(response.response_id)) is not None:
             reading.errors.append(
@@ -745,24 +722,24 @@ def read_survey_csv(data: bytes, survey: SurveyVersion, *, now: datetime) -> Csv
 
 def _map_header(
     header: list[str], survey: SurveyVersion
-) -> tuple[dict[int, str], dict[int, str], list[str]]:
-    """Columns -> field names / question ids; unknown columns; problems ('!' = fatal)."""
+) -> tuple[dict[int, str], dict[int, str], list[str], list[str]]:
+    """Columns -> field names / question ids; unknown columns; problems; fatal problems."""
     by_name = {q.question_id.casefold(): q.question_id for q in survey.questions}
     by_wording = {q.wording.casefold(): q.question_id for q in survey.questions}
     columns: dict[int, str] = {}
     unknown: dict[int, str] = {}
     problems: list[str] = []
+    fatal: list[str] = []
     for i, cell in enumerate(header):
-        name = normalise_text(cell).casefold()
+        text = normalise_text(cell).casefold()
+        name = re.sub(r"[\s-]+", "_", text)  # "Response ID" -> response_id
         name = CSV_ALIASES.get(name, name)
-        target = (
-            name if name in CSV_FIELDS else by_name.get(name) or by_wording.get(name)
-        )
+        target = name if name in CSV_FIELDS else by_name.get(name) or by_wording.get(text)
         if target is None:
             unknown[i] = cell.strip() or f"column {i + 1} (no name)"
             continue
         if target in columns.values():
-            problems.append(f"!two columns are {target!r}: the file is ambiguous")
+            fatal.append(f"two columns are {target!r}: the file is ambiguous")
         columns[i] = target
     if unknown:
         problems.append(
@@ -771,12 +748,10 @@ def _map_header(
             "rows that answer them are refused"
         )
     if "received_at" not in columns.values():
-        problems.append("!missing column received_at (the date and time of each response)")
+        fatal.append("missing column received_at (the date and time of each response)")
     if not any(c in by_name.values() for c in columns.values()):
-        problems.append(
-            f"!no column is a question of survey {survey.survey_id!r} version {survey.version}"
-        )
-    return columns, unknown, problems
+        fatal.append(f"no column is a question of survey {survey.survey_id!r} version {survey.version}")
+    return columns, unknown, problems, fatal
 
 
 def _csv_reason(problem: Problem) -> str:
@@ -848,22 +823,16 @@ class ComplimentContent(BaseModel):
         default=None, description="your id for it (a retry with the same id adds nothing)"
     )
     origin: ComplimentOrigin = Field(
-        description="`external` (children, families, people outside the service) or "
-        "`internal` (colleagues, partners)"
+        description="`external` (children, families, people outside the service) or `internal` (colleagues, partners)"
     )
     service_area: ServiceArea
     team: Label
-    received_at: datetime = Field(description="date (London) or date and time")
+    received_at: Timestamp = Field(description="date (midnight London) or date and time")
     summary: str | None = Field(
         default=None,
         description=f"at most {MAX_SUMMARY} characters; published in the event, so no child's "
         "name and no contact details",
     )
-
-    @field_validator("received_at", mode="before")
-    @classmethod
-    def _time(cls, v: Any) -> Any:
-        return _lenient_timestamp(v)
 
     @field_validator("summary")
     @classmethod
@@ -924,9 +893,7 @@ def build_compliment(content: ComplimentContent, *, compliment_id: str, now: dat
 class YouSaidWeDidContent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    item_id: RecordId | None = Field(
-        default=None, description="your id for it (a retry with the same id adds nothing)"
-    )
+    item_id: RecordId | None = Field(default=None, description="your id for it (a retry with the same id adds nothing)")
     service_area: ServiceArea
     theme: Label = Field(
         description="what it is about: usually the question's `reported_as` id, e.g. "
@@ -934,16 +901,9 @@ class YouSaidWeDidContent(BaseModel):
     )
     you_said: str = Field(description="what children and families said (published)")
     we_did: str = Field(description="what the service changed (published)")
-    feedback_ids: list[RecordId] = Field(
-        default_factory=list, description="ids of the survey responses it answers"
-    )
+    feedback_ids: list[RecordId] = Field(default_factory=list, description="ids of the survey responses it answers")
     action_id: RecordId | None = Field(default=None, description="the action that did it")
-    published_at: datetime | None = Field(default=None, description="default: now")
-
-    @field_validator("published_at", mode="before")
-    @classmethod
-    def _time(cls, v: Any) -> Any:
-        return _lenient_timestamp(v)
+    published_at: Timestamp | None = Field(default=None, description="default: now")
 
     @field_validator("you_said", "we_did")
     @classmethod
@@ -1030,13 +990,6 @@ def build_you_said_we_did(
         action_id=content.action_id,
         published_at=published_at,
     )
-
-
-def _lenient_timestamp(v: Any) -> Any:
-    """As in events: a bare date is midnight London, a naive time is London time."""
-    from shared.events import _to_timestamp
-
-    return _to_timestamp(v)
 
 
 # --------------------------------------------------------------------------- results

@@ -1,0 +1,36 @@
+"""Feedback service wiring (HTTP port 8002): schema `feedback`, outbox relay, health checks
+and the `/v1` API. `service` and `app` are built at import time without touching the
+network; the lifespan (or `await service.start()`) migrates, opens the pool and starts the
+relay. Tests call `build()` after setting their environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.feedback import api
+from services.feedback.handlers import import_csv
+from shared.service import StrandService
+from shared.settings import Settings, get_settings
+
+__all__ = ["app", "build", "import_csv", "service"]  # import_csv: for `qaloop` (CSV import)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: Settings | None = None) -> tuple[StrandService, FastAPI]:
+    """A feedback service and its FastAPI application (settings: the environment's)."""
+    service = StrandService(name="feedback", migrations_dir=MIGRATIONS, settings=settings or get_settings())
+    app = service.create_app(
+        [api.router],
+        title="qaloop feedback",
+        description="Surveys (versioned), survey responses (one at a time or from a CSV "
+        'export), compliments and "you said, we did". Publishes FeedbackReceived, '
+        "ComplimentReceived and YouSaidWeDidPublished through the outbox.",
+    )
+    api.add_error_handlers(app)
+    return service, app
+
+
+service, app = build()

@@ -1,0 +1,459 @@
+"""The feedback service over HTTP, with the real PostgreSQL and RabbitMQ: responses (one at a
+time and from a CSV export), survey versions, compliments and "you said, we did"; every event
+is received from the broker, and none carries free text or contact details."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from shared.auth import issue_token
+from shared.bus import EXCHANGE, declare_topology
+from shared.events import FeedbackReceived, parse_event
+from shared.settings import Settings, get_settings
+from tests.support import servers as srv
+from tests.support.wait import eventually
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).parent.parent / "data" / "feedback"
+CSC = "csc-children-young-people"
+SEND = "send-family-experience"
+
+
+def bearer(*roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(get_settings(), roles, subject='worker-1')}"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+class Observer:
+    """An exclusive queue bound to every feedback event in this module's vhost."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any], bytes]] = []
+        self.connection: aio_pika.abc.AbstractConnection | None = None
+
+    async def start(self, amqp_url: str) -> None:
+        self.connection = await aio_pika.connect(amqp_url)
+        channel = await self.connection.channel()
+        await declare_topology(channel)
+        exchange = await channel.get_exchange(EXCHANGE)
+        queue = await channel.declare_queue(unique("feedback-observer"), exclusive=True)
+        await queue.bind(exchange, "feedback.#")
+
+        async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                body = json.loads(message.body)
+                assert message.message_id == body["id"]
+                self.seen.append((message.routing_key or "", body, message.body))
+
+        await queue.consume(collect)
+
+    def where(self, field: str, value: str) -> list[dict[str, Any]]:
+        return [body for _, body, _ in self.seen if body["data"].get(field) == value]
+
+    async def wait_for(self, field: str, value: str, count: int = 1) -> list[dict[str, Any]]:
+        async def probe() -> list[dict[str, Any]]:
+            return self.where(field, value)
+
+        return await eventually(probe, lambda found: len(found) >= count, what=f"{field}={value}")
+
+    def raw(self) -> bytes:
+        return b"\n".join(raw for _, _, raw in self.seen)
+
+
+@pytest.fixture(scope="module")
+async def own_servers(servers: srv.Servers) -> AsyncIterator[Settings]:
+    """This module's own RabbitMQ vhost and database: the run's `reporting.events` queue keeps
+    whatever is published in the run's vhost, and feedback published here must not turn up
+    in another test's reporting figures."""
+    name = f"{servers.vhost}_feedback"
+    base_amqp = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.amqp_url)._replace(path="/"))
+    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
+    management = servers.management_url or "http://guest:guest@localhost:15672"
+    amqp_url = await asyncio.to_thread(srv.create_vhost, base_amqp, management, name)
+    database_url = await srv.create_database(admin, name)
+    try:
+        yield Settings(amqp_url=amqp_url, database_url=database_url)
+    finally:
+        await srv.drop_database(admin, name)
+        await asyncio.to_thread(srv.delete_vhost, management, name)
+
+
+@pytest.fixture(scope="module")
+async def observer(own_servers: Settings) -> AsyncIterator[Observer]:
+    seen = Observer()
+    await seen.start(own_servers.amqp_url)
+    yield seen
+    if seen.connection:
+        await seen.connection.close()
+
+
+@pytest.fixture(scope="module")
+async def feedback(own_servers: Settings, observer: Observer) -> AsyncIterator[Any]:
+    from services.feedback.app import build
+
+    service, app = build(settings=own_servers)
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=bearer("feedback:write")
+        ) as http:
+            http.service = service  # type: ignore[attr-defined]
+            yield http
+    finally:
+        await service.stop()
+
+
+# --------------------------------------------------------------------------- responses
+
+
+async def test_a_safeguarding_no_is_published_marked_safeguarding(feedback, observer):
+    rid = unique("resp")
+    reply = await feedback.post(
+        "/v1/responses",
+        json={
+            "response_id": rid,
+            "survey_id": CSC,
+            "respondent": "child",
+            "team": "through-care",
+            "channel": "online",
+            "received_at": "2022-08-01T10:00:00+01:00",
+            "answers": {
+                "feel_safe_where_i_live": "no",
+                "worker_listens_to_me": 4,
+                "know_how_to_complain": None,  # skipped
+                "anything_else": "Jayden hits me, text me on 07700 900123",
+            },
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["safeguarding_alert"] is True and reply.json()["answered"] == 3
+
+    [event] = await observer.wait_for("response_id", rid)
+    envelope, data = parse_event(json.dumps(event))
+    assert isinstance(data, FeedbackReceived)
+    assert envelope.type == "FeedbackReceived" and envelope.source == "/qaloop/feedback"
+    assert envelope.sequence == "1"
+    answers = {a["question_id"]: a for a in event["data"]["answers"]}
+    assert answers == {
+        "feel_safe_where_i_live": {
+            "question_id": "feel_safe_where_i_live",
+            "value": "no",
+            "safeguarding": True,
+        },
+        "worker_listens_to_me": {
+            "question_id": "worker_listens_to_me",
+            "value": 4,
+            "safeguarding": False,
+        },
+    }
+    assert data.service_area == "childrens_social_care" and data.team == "through-care"
+    assert b"Jayden" not in observer.raw() and b"07700" not in observer.raw()
+
+    # the free text is kept here, for those who may read it
+    mine = (await feedback.get(f"/v1/responses/{rid}")).json()
+    assert [a["value"] for a in mine["answers"]] == ["no", 4, "Jayden hits me, text me on 07700 900123"]
+    theirs = await feedback.get(f"/v1/responses/{rid}", headers=bearer("reporting:read"))
+    assert theirs.status_code == 200
+    assert theirs.json()["answers"][-1] | {"value": None, "withheld": True} == theirs.json()["answers"][-1]
+
+
+async def test_a_retry_adds_nothing_and_other_answers_under_the_same_id_conflict(feedback, observer):
+    body = {
+        "response_id": unique("resp"),
+        "survey_id": SEND,
+        "respondent": "parent_carer",
+        "answers": {"easy_to_contact_case_worker": "yes"},
+    }
+    assert (await feedback.post("/v1/responses", json=body)).status_code == 201
+    again = await feedback.post("/v1/responses", json=body)
+    assert again.status_code == 200 and again.json()["created"] is False
+    other = await feedback.post("/v1/responses", json={**body, "answers": {"easy_to_contact_case_worker": "no"}})
+    assert other.status_code == 409
+    await observer.wait_for("response_id", body["response_id"])
+    marker = unique("resp")  # published after the retry: once it is here, the retry would be too
+    await feedback.post("/v1/responses", json={**body, "response_id": marker})
+    await observer.wait_for("response_id", marker)
+    assert len(observer.where("response_id", body["response_id"])) == 1
+
+
+async def test_no_token_is_401_the_wrong_role_403_and_bad_input_422(feedback):
+    body = {"survey_id": CSC, "respondent": "child", "answers": {"feel_safe_where_i_live": "yes"}}
+    anonymous = {"Authorization": ""}
+    assert (await feedback.post("/v1/responses", json=body, headers=anonymous)).status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert (await feedback.post("/v1/responses", json=body, headers=bad)).status_code == 401
+    assert (await feedback.get("/v1/surveys", headers=anonymous)).status_code == 401
+    reader = bearer("reporting:read")
+    assert (await feedback.post("/v1/responses", json=body, headers=reader)).status_code == 403
+    assert (await feedback.get("/v1/surveys", headers=bearer("audit:write"))).status_code == 403
+    assert (await feedback.get("/v1/surveys", headers=reader)).status_code == 200
+    assert (await feedback.get("/healthz", headers=anonymous)).status_code == 200
+
+    async def problems(change: dict[str, Any]) -> list[tuple[tuple, str]]:
+        reply = await feedback.post("/v1/responses", json={**body, **change})
+        assert reply.status_code == 422, reply.text
+        return [(tuple(d["loc"]), d["msg"]) for d in reply.json()["detail"]]
+
+    [(loc, msg)] = await problems({"answers": {"feel_safe_where_i_live": "maybe"}})
+    assert loc == ("body", "answers", "feel_safe_where_i_live") and "yes or no" in msg
+    [(loc, msg)] = await problems({"answers": {"favourite_colour": "blue"}})
+    assert loc == ("body", "answers", "favourite_colour") and "not a question" in msg
+    [(loc, _)] = await problems({"child_name": "Jayden Smith"})
+    assert loc == ("body", "child_name")
+    [(loc, msg)] = await problems({"survey_id": "no-such-survey"})
+    assert loc == ("body", "survey_id") and "no survey" in msg
+    [(loc, _)] = await problems({"respondent": "parent_carer"})
+    assert loc == ("body", "respondent")
+    [(loc, _)] = await problems({"received_at": "yesterday"})
+    assert loc == ("body", "received_at")
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+async def test_a_csv_export_keeps_good_rows_reports_bad_ones_by_line_and_imports_once(feedback, observer):
+    from services.feedback.handlers import import_csv
+
+    path = DATA / "csc-export.csv"
+    files = {"file": ("csc-export.csv", path.read_bytes(), "text/csv")}
+    first = await feedback.post(f"/v1/surveys/{CSC}/imports", files=files)
+    assert first.status_code == 200, first.text
+    report = first.json()
+    assert (report["rows"], report["imported"], report["duplicates"], report["rejected"]) == (7, 4, 0, 3)
+    errors = {e["line"]: e["reason"] for e in report["errors"]}
+    assert sorted(errors) == [1, 4, 5, 6]
+    assert "favourite_colour" in errors[1]
+    assert errors[4] == "malformed row: expected 9 fields, found 2"
+    assert "feel_safe_where_i_live: expected yes or no" in errors[5]
+    assert "worker_listens_to_me: expected a whole number from 1 to 5" in errors[5]
+    assert "favourite_colour" in errors[6]
+    assert report["safeguarding_responses"] == [f"{CSC}:SM-1002"]
+
+    ids = [f"{CSC}:SM-100{n}" for n in (1, 2, 6, 7)]
+    for rid in ids:
+        await observer.wait_for("response_id", rid)
+    [alert] = observer.where("response_id", f"{CSC}:SM-1002")
+    assert alert["data"]["answers"][0] == {
+        "question_id": "feel_safe_where_i_live",
+        "value": "no",
+        "safeguarding": True,
+    }
+    assert alert["data"]["received_at"] == "2022-08-02T16:40:00+01:00"  # London time
+    assert b"Dean" not in observer.raw() and b"Line one" not in observer.raw()
+    stored = (await feedback.get(f"/v1/responses/{CSC}:SM-1006")).json()
+    assert stored["answers"][-1]["value"] == "Line one\r\nline two"
+
+    # The same file again — over HTTP, and as the CLI does it, from its path: nothing added.
+    again = (await feedback.post(f"/v1/surveys/{CSC}/imports", files=files)).json()
+    assert (again["imported"], again["duplicates"], again["rejected"]) == (0, 4, 3)
+    by_cli = await import_csv(feedback.service, path, CSC)
+    assert (by_cli.imported, by_cli.duplicates, by_cli.rejected) == (0, 4, 3)
+    marker = unique("resp")
+    await feedback.post(
+        "/v1/responses",
+        json={
+            "response_id": marker,
+            "survey_id": CSC,
+            "respondent": "child",
+            "answers": {"know_how_to_complain": "yes"},
+        },
+    )
+    await observer.wait_for("response_id", marker)
+    assert all(len(observer.where("response_id", rid)) == 1 for rid in ids)
+
+
+async def test_an_unreadable_file_is_422_and_an_unknown_survey_404(feedback):
+    empty = {"file": ("empty.csv", b"", "text/csv")}
+    reply = await feedback.post(f"/v1/surveys/{CSC}/imports", files=empty)
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["loc"] == ["body", "file"]
+    assert reply.json()["report"]["imported"] == 0
+    missing = await feedback.post("/v1/surveys/no-such-survey/imports", files=empty)
+    assert missing.status_code == 404
+    no_file = await feedback.post(f"/v1/surveys/{CSC}/imports")
+    assert no_file.status_code == 422
+
+
+# --------------------------------------------------------------------------- survey versions
+
+
+async def test_a_new_version_keeps_old_answers_with_their_old_wording(feedback, observer):
+    survey_id = unique("send-pilot")
+    definition: dict[str, Any] = {
+        "title": "SEND pilot",
+        "service_area": "send",
+        "respondents": ["parent_carer"],
+        "questions": [
+            {
+                "question_id": "easy_to_contact_case_worker",
+                "wording": "It was easy to contact my case worker",
+                "answer_type": "yes_no",
+            },
+            {"question_id": "kept_informed", "wording": "I was kept informed", "answer_type": "scale_1_5"},
+        ],
+    }
+    created = await feedback.put(f"/v1/surveys/{survey_id}", json=definition)
+    assert created.status_code == 201 and created.json()["version"] == 1
+    old = await feedback.post(
+        "/v1/responses",
+        json={"survey_id": survey_id, "answers": {"easy_to_contact_case_worker": "no", "kept_informed": 5}},
+    )
+    assert old.status_code == 201
+
+    definition["questions"][0]["wording"] = "I could reach my case worker when I needed to"
+    second = await feedback.put(f"/v1/surveys/{survey_id}", json=definition)
+    assert second.status_code == 201 and second.json()["version"] == 2
+    assert [q["reported_as"] for q in second.json()["questions"]] == [
+        "easy_to_contact_case_worker.v2",
+        "kept_informed",
+    ]
+    same = await feedback.put(f"/v1/surveys/{survey_id}", json=definition)
+    assert same.status_code == 200 and same.json()["version"] == 2
+    new = await feedback.post(
+        "/v1/responses",
+        json={"survey_id": survey_id, "answers": {"easy_to_contact_case_worker": "yes", "kept_informed": 4}},
+    )
+    assert new.status_code == 201 and new.json()["survey_version"] == 2
+
+    old_view = (await feedback.get(f"/v1/responses/{old.json()['response_id']}")).json()
+    assert old_view["survey_version"] == 1
+    assert old_view["answers"][0]["wording"] == "It was easy to contact my case worker"
+    new_view = (await feedback.get(f"/v1/responses/{new.json()['response_id']}")).json()
+    assert new_view["answers"][0]["wording"] == "I could reach my case worker when I needed to"
+
+    results = (await feedback.get(f"/v1/surveys/{survey_id}/results")).json()
+    by_id = {q["reported_as"]: q for q in results["questions"]}
+    assert by_id["easy_to_contact_case_worker"]["counts"] == {"no": 1}
+    assert by_id["easy_to_contact_case_worker.v2"]["counts"] == {"yes": 1}
+    assert by_id["kept_informed"]["versions"] == [1, 2] and by_id["kept_informed"]["answers"] == 2
+    suppressed = (await feedback.get(f"/v1/surveys/{survey_id}/results", headers=bearer("reporting:read"))).json()
+    assert suppressed["responses"] is None and suppressed["questions"][0]["suppressed"] is True
+
+    [event] = await observer.wait_for("response_id", new.json()["response_id"])
+    assert [a["question_id"] for a in event["data"]["answers"]] == [
+        "easy_to_contact_case_worker.v2",
+        "kept_informed",
+    ]
+    versions = (await feedback.get(f"/v1/surveys/{survey_id}/versions")).json()
+    assert [v["questions"][0]["wording"] for v in versions] == [
+        "It was easy to contact my case worker",
+        "I could reach my case worker when I needed to",
+    ]
+
+
+async def test_the_seeded_surveys_are_there(feedback):
+    surveys = {s["survey_id"]: s for s in (await feedback.get("/v1/surveys")).json()}
+    send = {q["question_id"]: q for q in surveys[SEND]["questions"]}
+    assert send["easy_to_contact_case_worker"]["answer_type"] == "yes_no"
+    csc = {q["question_id"]: q for q in surveys[CSC]["questions"]}
+    assert csc["feel_safe_where_i_live"]["safeguarding"] is True
+    assert csc["feel_safe_where_i_live"]["wording"] == "I feel safe where I live"
+
+
+# --------------------------------------------------------------------------- compliments
+
+
+async def test_internal_and_external_compliments_are_both_kept_and_published(feedback, observer):
+    team = unique("fostering-east")
+    ids = {}
+    for origin in ("external", "internal"):
+        reply = await feedback.post(
+            "/v1/compliments",
+            json={
+                "origin": origin,
+                "service_area": "fostering",
+                "team": team,
+                "received_at": "2022-08-15",
+                "summary": f"An {origin} thank-you for support over the summer",
+            },
+        )
+        assert reply.status_code == 201, reply.text
+        ids[origin] = reply.json()["compliment_id"]
+    for origin, cid in ids.items():
+        [event] = await observer.wait_for("compliment_id", cid)
+        assert event["type"] == "ComplimentReceived" and event["data"]["origin"] == origin
+        assert event["data"]["received_at"].startswith("2022-08-15T00:00:00+01:00")
+    listed = await feedback.get(
+        "/v1/compliments", params={"team": team, "period": "2022-23-Q2"}, headers=bearer("reporting:read")
+    )
+    assert sorted(c["origin"] for c in listed.json()) == ["external", "internal"]
+    only = await feedback.get("/v1/compliments", params={"team": team, "origin": "internal"})
+    assert [c["compliment_id"] for c in only.json()] == [ids["internal"]]
+
+    leak = await feedback.post(
+        "/v1/compliments",
+        json={
+            "origin": "external",
+            "service_area": "fostering",
+            "team": team,
+            "received_at": "2022-08-15",
+            "summary": "From mum, mum@example.org",
+        },
+    )
+    assert leak.status_code == 422 and leak.json()["detail"][0]["loc"] == ["body", "summary"]
+    assert (await feedback.get("/v1/compliments", params={"period": "Q2"})).status_code == 422
+
+
+# --------------------------------------------------------------------------- you said, we did
+
+
+async def test_you_said_we_did_links_responses_and_an_action_and_is_listed_publicly(feedback, observer):
+    rid = unique("resp")
+    await feedback.post(
+        "/v1/responses",
+        json={
+            "response_id": rid,
+            "survey_id": SEND,
+            "respondent": "parent_carer",
+            "answers": {"easy_to_contact_case_worker": "no"},
+        },
+    )
+    item = {
+        "item_id": unique("ysd"),
+        "service_area": "send",
+        "theme": "easy_to_contact_case_worker",
+        "you_said": "It was hard to reach your case worker",
+        "we_did": "Every family now has a named duty officer each day",
+        "feedback_ids": [rid],
+        "action_id": "act-77",
+        "published_at": "2022-11-01T09:00:00Z",
+    }
+    reply = await feedback.post("/v1/you-said-we-did", json=item)
+    assert reply.status_code == 201, reply.text
+    [event] = await observer.wait_for("item_id", item["item_id"])
+    assert event["type"] == "YouSaidWeDidPublished"
+    assert event["data"]["feedback_ids"] == [rid] and event["data"]["action_id"] == "act-77"
+    assert (await feedback.post("/v1/you-said-we-did", json=item)).status_code == 200
+
+    public = await feedback.get(
+        "/v1/you-said-we-did", params={"service_area": "send"}, headers=bearer("reporting:read")
+    )
+    assert public.status_code == 200
+    assert item["item_id"] in [y["item_id"] for y in public.json()]
+    assert (await feedback.get("/v1/you-said-we-did", params={"service_area": "mars"})).status_code == 422
+
+    unknown = await feedback.post(
+        "/v1/you-said-we-did", json={**item, "item_id": unique("ysd"), "feedback_ids": ["nope"]}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "feedback_ids", 0]
+    elsewhere = await feedback.post(
+        "/v1/you-said-we-did",
+        json={**item, "item_id": unique("ysd"), "service_area": "fostering"},
+    )
+    assert elsewhere.status_code == 422 and "is about send" in elsewhere.text
