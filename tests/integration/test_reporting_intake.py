@@ -296,3 +296,47 @@ async def test_http_errors(reporting):
     r = await client.get("/v1/kpis/no.such.kpi/series", headers=reader)
     assert r.status_code == 422 and "no.such.kpi" in r.text
     assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_follow_up_transitions_are_published_once_through_the_outbox(reporting, servers):
+    service, _ = reporting
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    followups = await channel.get_queue("reporting.followups")
+    await followups.purge()
+    await _publish(exchange, "audit.AuditGraded", audit(77, "inadequate", "2023-05-02T10:00:00Z").to_json())
+
+    seen: list[tuple[str, dict]] = []
+
+    async def drain() -> int:
+        while (message := await followups.get(fail=False)) is not None:
+            body = json.loads(message.body)
+            seen.append((body["type"], body["data"]))
+            await message.ack()
+        return len(seen)
+
+    # Inadequate on 2 May 2023: due 2 June (1 month); the clock says 30 June 2023 → overdue.
+    await eventually(drain, lambda n: n >= 3, timeout=20, what="three follow-up events")
+    kinds = {t: d for t, d in seen if d["followup_id"] == "re-audit:a77"}
+    assert set(kinds) == {"FollowUpOpened", "FollowUpDue", "FollowUpOverdue"}
+    assert kinds["FollowUpOpened"]["rule"] == "re-audit" and kinds["FollowUpOpened"]["due_date"] == "2023-06-02"
+    assert kinds["FollowUpOverdue"]["days_overdue"] == 28
+
+    # The next audit of the same case closes it; each transition went out once.
+    later = new_event(
+        AuditGraded(audit_id="a78", case_ref="case77", service_area="send", team="send-east",
+                    audit_type="routine", completed_at="2023-06-20T10:00:00Z",
+                    area_grades=[{"area": "planning", "grade": "good"}], overall_grade="good", auditor_id="qa1"),
+        source="/qaloop/audit", tenant=TENANT, sequence=1,
+    )
+    await _publish(exchange, "audit.AuditGraded", later.to_json())
+    await eventually(drain, lambda n: any(t == "FollowUpClosed" for t, _ in seen), timeout=20, what="closed")
+    assert service.sync is not None
+    await service.sync.run_once()
+    await drain()
+    a77 = [t for t, d in seen if d["followup_id"] == "re-audit:a77"]
+    assert sorted(a77) == ["FollowUpClosed", "FollowUpDue", "FollowUpOpened", "FollowUpOverdue"]
+    closed = next(d for t, d in seen if t == "FollowUpClosed" and d["followup_id"] == "re-audit:a77")
+    assert closed["on_time"] is False and closed["closed_by_event_id"] == later.id
+    await connection.close()
