@@ -31,7 +31,7 @@ class ReportingService(StrandService):
     name: str = "reporting"
     migrations_dir: Path = Path(__file__).parent / "migrations"
     clock: Clock = london_today
-    followup_interval: float = 2.0
+    followup_interval: float = 5.0
     consume: bool = True
     consumer: BatchConsumer | None = None
     queries: ReportingQueries | None = None

@@ -60,27 +60,39 @@ class FactsCache:
 
     async def get(self, conn: asyncpg.Connection, tenant: str) -> _TenantFacts:
         async with self._lock:
-            generation = await store.facts_generation(conn)
-            entry = self._tenants.get(tenant)
-            if entry is None or entry.generation != generation:
-                items, last = await store.load_facts(conn, tenant)
-                entry = _TenantFacts(generation, last, items, projections.collect(items))
-                self._tenants[tenant] = entry
-                return entry
-            more, last = await store.load_facts(conn, tenant, after=entry.last_position)
-            if more:
-                entry.items.extend(more)
-                for fact in more:
-                    projections.add(entry.facts, fact)
-                entry.last_position = last
-                entry.followups = None
+            return await self._get_locked(conn, tenant)
+
+    async def _get_locked(self, conn: asyncpg.Connection, tenant: str) -> _TenantFacts:
+        generation = await store.facts_generation(conn)
+        entry = self._tenants.get(tenant)
+        if entry is None or entry.generation != generation:
+            items, last = await store.load_facts(conn, tenant)
+            entry = _TenantFacts(generation, last, items, projections.collect(items))
+            self._tenants[tenant] = entry
             return entry
+        more, last = await store.load_facts(conn, tenant, after=entry.last_position)
+        if more:
+            entry.items.extend(more)
+            for fact in more:
+                projections.add(entry.facts, fact)
+            entry.last_position = last
+            entry.followups = None
+        return entry
 
     async def followups(self, conn: asyncpg.Connection, tenant: str) -> tuple[Facts, list[FollowUp]]:
-        entry = await self.get(conn, tenant)
-        if entry.followups is None:
-            entry.followups = derive(entry.facts, calendar=self.calendar)
-        return entry.facts, entry.followups
+        """A consistent snapshot of the tenant's facts and the follow-ups derived from them."""
+        async with self._lock:
+            entry = await self._get_locked(conn, tenant)
+            position = entry.last_position
+            snapshot = Facts(**{name: list(items) for name, items in vars(entry.facts).items()})
+            derived = entry.followups
+        if derived is None:
+            # CPU-bound over every fact of the tenant: off the event loop, so that intake
+            # batches keep flowing while it runs. Kept only if no newer facts arrived meanwhile.
+            derived = await asyncio.to_thread(derive, snapshot, calendar=self.calendar)
+            if entry.last_position == position:
+                entry.followups = derived
+        return snapshot, derived
 
     def clear(self) -> None:
         self._tenants.clear()
@@ -110,7 +122,8 @@ class ReportingQueries:
     ) -> list[kpis.KpiValue]:
         async with self.pool.acquire() as conn:
             facts, followups = await self.cache.followups(conn, tenant)
-        raw = kpis.compute(
+        raw = await asyncio.to_thread(
+            kpis.compute,
             facts,
             period,
             filters,
