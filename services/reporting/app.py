@@ -13,7 +13,9 @@ from typing import Any
 import aio_pika
 from fastapi import FastAPI
 
-from services.reporting import api, kpis, store
+from services.reporting import api, kpis, ops, store
+from services.reporting.dashboard import router as dashboard_router
+from services.reporting.report import router as report_router
 from services.reporting.consumer import Projector
 from services.reporting.handlers import Clock, FollowUpSync, ReportingQueries, london_today
 from shared.bus import REPORTING_QUEUE, connect
@@ -159,7 +161,7 @@ class ReportingService(StrandService):
 
     def build_app(self) -> FastAPI:
         app = self.create_app(
-            [api.router],
+            [api.router, report_router, ops.router, dashboard_router],
             title="qaloop reporting",
             description="Live KPI projections and the learning loop's follow-ups (CONTRACT.md §2).",
         )
