@@ -24,12 +24,18 @@ also on error or Ctrl-C):
                    its own quorum queue and its own database.
 
 In (a), (b), (c) and (e) the consumer is started first and the publisher then runs in a
-separate process (as the strand services do in production), so the publisher's CPU does not
-come out of the consumer's event loop. Publishing is always `shared.bus.Publisher.publish_many`
-(persistent, mandatory, confirmed) in pipelined windows. Timestamps use CLOCK_MONOTONIC,
-which is system-wide on Linux, so publisher and consumer times compare across processes.
+separate process (in production the producers are other processes too), so the publisher's
+CPU does not come out of the consumer's event loop. Publishing is always
+`shared.bus.Publisher.publish_many` (persistent, mandatory, confirmed) in pipelined windows.
+Timestamps use CLOCK_MONOTONIC, which is system-wide on Linux, so publisher and consumer
+times compare across processes.
 
 Progress goes to stderr; stdout gets a table and, as its last line, one JSON object.
+
+`--followup-interval 3600` keeps the reporting follow-up sync (which runs in the consumer's
+process) out of (b) and (c), to see the intake on its own; `--publishers 2` publishes from
+two processes, for when one publisher is slower than the consumer (the table's "after
+publishing ended" figure is then the consumer's own rate on the backlog).
 """
 
 from __future__ import annotations
@@ -292,6 +298,35 @@ async def wait_until_done(label: str, counter: Counter, publisher: Publishers, *
             )
 
 
+class LoopLag:
+    """Measures how late a 10 ms sleep wakes up on this event loop: how long something held
+    the loop (the consumer, the follow-up sync and the outbox relay share it)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.lags.append(time.monotonic() - started - 0.01)
+
+    async def __aenter__(self) -> LoopLag:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def summary(self) -> dict[str, float]:
+        lags = sorted(self.lags) or [0.0]
+        return {"loop_lag_p99_ms": percentile(lags, 99) * 1000, "loop_lag_max_ms": lags[-1] * 1000}
+
+
 async def queue_depth(amqp_url: str, name: str) -> int | None:
     connection = await connect(amqp_url)
     try:
@@ -372,10 +407,11 @@ class SyncTimes:
 class Reporting:
     """The real ReportingService, with its consumer's `on_applied` chained to a Counter."""
 
-    def __init__(self, followup_interval: float) -> None:
+    def __init__(self, followup_interval: float | None) -> None:
         from services.reporting.app import build
 
-        self.service, _ = build(clock=lambda: TEST_DAY, followup_interval=followup_interval)
+        options: dict[str, Any] = {} if followup_interval is None else {"followup_interval": followup_interval}
+        self.service, _ = build(clock=lambda: TEST_DAY, **options)
         self.counter = Counter()
         self.sync = SyncTimes()
         self.started = False
@@ -397,7 +433,7 @@ class Reporting:
                 original(events)
 
         consumer._on_applied = on_applied
-        # Time the follow-up sync too: it shares the consumer's event loop and database.
+        # Time the follow-up sync too: it runs in the consumer's process and uses its database.
         if service.sync is not None:
             run_once = service.sync.run_once
             runs = self.sync.runs
@@ -443,7 +479,8 @@ async def reporting_intake(reporting: Reporting, amqp_url: str, items: list[Item
     syncs_before = len(reporting.sync.runs)
     publisher = Publishers(amqp_url, items, publish)
     try:
-        await wait_until_done("(b) reporting", counter, publisher, stall=stall, diagnose=reporting.diagnose)
+        async with LoopLag() as lag:
+            await wait_until_done("(b) reporting", counter, publisher, stall=stall, diagnose=reporting.diagnose)
         published = await publisher.result(timeout=stall)
     finally:
         publisher.kill()
@@ -466,6 +503,7 @@ async def reporting_intake(reporting: Reporting, amqp_url: str, items: list[Item
         "syncs": len(syncs),
         "sync_seconds": sum(syncs),
         "sync_max": max(syncs, default=0.0),
+        **lag.summary(),
     }
 
 
@@ -483,7 +521,8 @@ async def latency(reporting: Reporting, amqp_url: str, items: list[Item], *, rat
     syncs_before = len(reporting.sync.runs)
     publisher = Publishers(amqp_url, items, rate=rate, interval=interval)
     try:
-        await wait_until_done("(c) latency", counter, publisher, stall=stall, diagnose=reporting.diagnose)
+        async with LoopLag() as lag:
+            await wait_until_done("(c) latency", counter, publisher, stall=stall, diagnose=reporting.diagnose)
         published = await publisher.result(timeout=stall + n / rate)
     finally:
         publisher.kill()
@@ -504,6 +543,7 @@ async def latency(reporting: Reporting, amqp_url: str, items: list[Item], *, rat
         "batch_mean": sum(counter.batch_sizes) / len(counter.batch_sizes),
         "syncs": len(syncs),
         "sync_max": max(syncs, default=0.0),
+        **lag.summary(),
     }
 
 
@@ -747,6 +787,7 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
         "reporting_publish_eps": round(b["publish_eps"], 1),
         "rebuild_events": d["events"],
         "publishers": args.publishers,
+        "loop_lag_max_ms": round(c["loop_lag_max_ms"], 1),
     }
     for key, x in (("bare_drain_eps", a), ("reporting_drain_eps", b), ("naive_drain_eps", e)):
         if x.get("drain_eps"):
@@ -758,10 +799,12 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
          f"ratio {summary['ratio']:.2f}; publishers {b['publish_eps']:,.0f}/s{_drain(b)}; "
          f"{b['batches']:,} batches, mean {b['batch_mean']:.0f}, "
          f"max {b['batch_max']}; {b['syncs']} follow-up syncs took {b['sync_seconds']:.1f}s (max {b['sync_max']:.2f}s) "
-         f"and published {b['followups_published']:,} FollowUp* events"),
+         f"and published {b['followups_published']:,} FollowUp* events; "
+         f"event loop held up to {b['loop_lag_max_ms']:,.0f} ms (p99 {b['loop_lag_p99_ms']:,.0f})"),
         ("(c) latency", f"{c['events']:,}", f"{args.latency_seconds:.0f}", f"{c['rate']:,.0f}",
          f"p50 {c['p50_ms']:.1f} ms, p90 {c['p90_ms']:.1f}, p99 {c['p99_ms']:.1f}, max {c['max_ms']:.1f}; "
-         f"batch mean {c['batch_mean']:.1f}; {c['syncs']} syncs, max {c['sync_max']:.2f}s"),
+         f"batch mean {c['batch_mean']:.1f}; {c['syncs']} syncs, max {c['sync_max']:.2f}s; "
+         f"event loop held up to {c['loop_lag_max_ms']:,.0f} ms (p99 {c['loop_lag_p99_ms']:,.0f})"),
         ("(d) rebuild", f"{d['events']:,}", f"{d['seconds']:.2f}", f"{d['eps']:,.0f}", f"{d['facts']:,} facts"),
         ("(e) naive FastStream", f"{e['events']:,}", f"{e['seconds']:.2f}", f"{e['eps']:,.0f}",
          f"reporting is {summary['speedup_vs_naive']:.1f}x faster{_drain(e)}"),
@@ -789,8 +832,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run (default 10)")
     p.add_argument("--latency-rate", type=float, default=1000.0, help="events/s in the latency run (default 1000)")
     p.add_argument("--latency-interval", type=float, default=0.01, help="publish pacing in the latency run (s)")
-    p.add_argument("--followup-interval", type=float, default=2.0,
-                   help="ReportingService.followup_interval (default 2.0, the service's own)")
+    p.add_argument("--followup-interval", type=float, default=None,
+                   help="ReportingService.followup_interval in s (default: the service's own)")
     p.add_argument("--naive-prefetch", type=int, default=100, help="prefetch of the naive consumer (default 100)")
     p.add_argument("--settle-seconds", type=float, default=3.0, help="pause between (b) and (c) (default 3)")
     p.add_argument("--stall-timeout", type=float, default=60.0,
