@@ -411,7 +411,8 @@ class Reporting:
         from services.reporting.app import build
 
         options: dict[str, Any] = {} if followup_interval is None else {"followup_interval": followup_interval}
-        self.service, _ = build(clock=lambda: TEST_DAY, **options)
+        # As in production (`qaloop run reporting`): the learning loop in its own process.
+        self.service, _ = build(clock=lambda: TEST_DAY, followup_mode="process", **options)
         self.counter = Counter()
         self.sync = SyncTimes()
         self.started = False

@@ -14,10 +14,11 @@ import aio_pika
 from fastapi import FastAPI
 
 from services.reporting import api, kpis, ops, store
-from services.reporting.dashboard import router as dashboard_router
-from services.reporting.report import router as report_router
 from services.reporting.consumer import Projector
+from services.reporting.dashboard import router as dashboard_router
 from services.reporting.handlers import Clock, FollowUpSync, ReportingQueries, london_today
+from services.reporting.report import router as report_router
+from shared import metrics
 from shared.bus import REPORTING_QUEUE, connect
 from shared.calendar import WorkingCalendar
 from shared.inbox import BatchConsumer
@@ -34,6 +35,9 @@ class ReportingService(StrandService):
     migrations_dir: Path = Path(__file__).parent / "migrations"
     clock: Clock = london_today
     followup_interval: float = 5.0
+    # "inline": follow-up sync on this process's loop (tests, with an injected clock);
+    # "process": in a worker process of its own (production: see worker.py for why).
+    followup_mode: str = "inline"
     consume: bool = True
     consumer: BatchConsumer | None = None
     queries: ReportingQueries | None = None
@@ -41,8 +45,11 @@ class ReportingService(StrandService):
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _new_events: asyncio.Event = field(default_factory=asyncio.Event)
 
+    _worker: Any = None
+
     async def start(self, *, relay: bool = True) -> None:
-        await super().start(relay=relay)
+        # The outbox carries only FollowUp* events: its relay runs where the sync runs.
+        await super().start(relay=relay and self.followup_mode == "inline")
         assert self.pool is not None
         settings = self.settings
         calendar = WorkingCalendar(closures=settings.calendar_closures)
@@ -77,7 +84,18 @@ class ReportingService(StrandService):
                 on_applied=lambda _: self._new_events.set(),
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
-        self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
+        if self.followup_mode == "inline":
+            self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
+        elif self.followup_mode == "process":
+            import multiprocessing
+
+            from services.reporting.worker import worker_main
+
+            today = None if self.clock is london_today else self.clock()
+            self._worker = multiprocessing.get_context("spawn").Process(
+                target=worker_main, args=(self.followup_interval, today), name="reporting-followups", daemon=True
+            )
+            self._worker.start()
 
     async def _loop(self) -> None:
         """Sync follow-ups after new events (at most every `followup_interval` s) and at
@@ -107,7 +125,36 @@ class ReportingService(StrandService):
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
+        if self._worker is not None and self._worker.is_alive():
+            self._worker.terminate()  # SIGTERM: the worker finishes its sync and stops its relay
+            await asyncio.to_thread(self._worker.join, 15)
+            if self._worker.is_alive():
+                self._worker.kill()
         await super().stop()
+
+    async def readiness(self) -> dict[str, str]:
+        """Broker, database and migrations (StrandService), and the consumer consuming."""
+        checks = await super().readiness()
+        if self.consumer is not None:
+            checks["consumer"] = "ok" if self.consumer.ready.is_set() else f"not consuming {REPORTING_QUEUE}"
+        return checks
+
+    async def sample_metrics(self) -> None:
+        """Outbox backlog (StrandService), plus the consumer's connection, the depth of
+        reporting.events and its DLQ, and the age of the last applied event."""
+        if self.consumer is not None:
+            metrics.CONSUMER_CONNECTED.labels(self.consumer.queue).set(1 if self.consumer.ready.is_set() else 0)
+        await super().sample_metrics()
+        if self.pool is not None:
+            async with self.pool.acquire() as conn:
+                _, age = await ops.last_applied(conn)
+            if age is not None:
+                metrics.PROJECTION_LAST_APPLIED_AGE.set(age)
+        depth, dead = await self.queue_depths()
+        if depth is not None:
+            metrics.QUEUE_DEPTH.labels(REPORTING_QUEUE).set(depth)
+        if dead is not None:
+            metrics.QUEUE_DEPTH.labels(f"{REPORTING_QUEUE}.dlq").set(dead)
 
     async def status(self) -> dict[str, Any]:
         assert self.pool is not None
@@ -184,4 +231,4 @@ def build(**kwargs: Any) -> tuple[ReportingService, FastAPI]:
     return service, service.build_app()
 
 
-service, app = build()
+service, app = build(followup_mode="process")

@@ -340,3 +340,42 @@ async def test_follow_up_transitions_are_published_once_through_the_outbox(repor
     closed = next(d for t, d in seen if t == "FollowUpClosed" and d["followup_id"] == "re-audit:a77")
     assert closed["on_time"] is False and closed["closed_by_event_id"] == later.id
     await connection.close()
+
+
+async def test_the_learning_loop_runs_in_its_own_process(servers):
+    """As `qaloop run reporting` runs it: intake here, follow-up sync and relay in a worker."""
+    get_settings.cache_clear()
+    from services.reporting.app import build
+
+    service, _ = build(clock=lambda: date(2023, 6, 30), followup_mode="process", followup_interval=0.2)
+    await fresh_reporting_state(service, servers)
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    followups = await channel.get_queue("reporting.followups")
+    await followups.purge()
+    await service.start()
+    try:
+        assert service._worker is not None and service._worker.is_alive()
+        await _publish(exchange, "audit.AuditGraded", audit(91, "inadequate", "2023-05-02T10:00:00Z").to_json())
+
+        async def opened() -> list[str]:
+            found = []
+            while (message := await followups.get(fail=False)) is not None:
+                body = json.loads(message.body)
+                await message.ack()
+                found.append(f'{body["type"]} {body["data"]["followup_id"]}')
+            return found
+
+        seen: list[str] = []
+
+        async def collect() -> list[str]:
+            seen.extend(await opened())
+            return seen
+
+        await eventually(collect, lambda s: "FollowUpOverdue re-audit:a91" in s, timeout=30, what="worker's events")
+        assert "FollowUpOpened re-audit:a91" in seen
+    finally:
+        await service.stop()
+        await connection.close()
+    assert not service._worker.is_alive(), "the worker stops with the service"
