@@ -7,6 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Pango and a font for WeasyPrint, which renders the quarterly report as PDF.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # The locked dependencies first, in their own layer: they change far less often than the code.
 # (requirements.lock is `uv pip compile … --extra dev`; every package in it ships wheels.)
 COPY requirements.lock /tmp/requirements.lock
