@@ -1,5 +1,9 @@
-"""The quarterly QA report: `GET /v1/reports/quarterly` and `qaloop report` (issue 7)."""
+"""The quarterly QA report: `GET /v1/reports/quarterly` and `qaloop report` (issue 7).
 
-from fastapi import APIRouter
+`content.py` builds the report (pure), `charts.py` draws its SVG charts, `render.py` turns it
+into HTML or PDF, `inputs.py` loads its snapshot, `api.py` serves it, `command.py` is the CLI.
+"""
 
-router = APIRouter(tags=["report"])
+from .api import router
+
+__all__ = ["router"]
