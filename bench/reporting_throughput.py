@@ -870,6 +870,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        # uvloop, as in production: uvicorn picks it up when it is installed.
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
         results = asyncio.run(_interruptible(run(args)))
     except BenchError as exc:
         progress(f"FAILED: {exc}")
