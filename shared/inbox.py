@@ -34,6 +34,7 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 
+from shared import metrics
 from shared.bus import (
     DEAD_AT_HEADER,
     DLX,
@@ -267,6 +268,7 @@ class BatchConsumer:
         await batch[-1].ack(multiple=True)
         self.stats.batches += 1
         self.stats.last_batch_size = len(batch)
+        metrics.consumed_batch(self.queue, len(batch))
 
     def _parse(self, message: AbstractIncomingMessage) -> Received:
         if len(message.body) > self._max_bytes:
@@ -283,6 +285,7 @@ class BatchConsumer:
                 return {}
             except TRANSIENT_ERRORS as exc:
                 self.stats.retries += 1
+                metrics.CONSUMER_RETRIES.labels(self.queue).inc()
                 log.warning("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(events), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -303,6 +306,9 @@ class BatchConsumer:
                 await self._handler(conn, new)
         self.stats.applied += len(new)
         self.stats.duplicates += len(events) - len(new)
+        metrics.applied(
+            self.queue, new=len(new), duplicates=len(events) - len(new), seconds=time.perf_counter() - started
+        )
         if new:
             token_event = event_id_var.set(new[-1].envelope.id)
             token_trace = trace_id_var.set(trace_id_of(new[-1].envelope.traceparent))
@@ -347,6 +353,7 @@ class BatchConsumer:
                 break
             messages = messages[confirmed:]
         self.stats.dead_lettered += len(items)
+        metrics.dead_lettered(self.queue, [exc.kind for _, exc in items])
 
 
 def failed_messages(

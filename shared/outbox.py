@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from shared import metrics
 from shared.bus import OutgoingMessage, Publisher, connect
 from shared.db import Migration, check_identifier
 from shared.events import CloudEvent
@@ -173,6 +174,7 @@ class OutboxRelay:
                     [r["position"] for r in rows[:confirmed]],
                 )
             self.published += confirmed
+            metrics.EVENTS_PUBLISHED.labels(self.schema).inc(confirmed)
         if confirmed < len(rows):
             raise ConnectionError(f"broker confirmed {confirmed} of {len(rows)} messages")
         return confirmed

@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse, Response
 
-from shared import outbox
+from shared import metrics, outbox
+from shared.auth import require
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
 from shared.logging import current_traceparent
@@ -106,13 +107,11 @@ class StrandService:
         """Broker and database reachable, migrations applied."""
         checks: dict[str, str] = {}
         try:
-            assert self.pool is not None
-            async with self.pool.acquire() as conn:
-                pending = await pending_migrations(conn, self.schema, self.migrations())
+            pending = await asyncio.wait_for(self._pending_migrations(), 5)
             checks["database"] = "ok"
             checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
         except Exception as exc:
-            checks["database"] = f"unreachable: {exc}"
+            checks["database"] = f"unreachable: {type(exc).__name__}: {exc}"
         try:
             from shared.bus import connect
 
@@ -120,8 +119,24 @@ class StrandService:
             await connection.close()
             checks["broker"] = "ok"
         except Exception as exc:
-            checks["broker"] = f"unreachable: {exc}"
+            checks["broker"] = f"unreachable: {type(exc).__name__}: {exc}"
         return checks
+
+    async def _pending_migrations(self) -> list[str]:
+        if self.pool is not None:
+            async with self.pool.acquire() as conn:
+                return await pending_migrations(conn, self.schema, self.migrations())
+        conn = await asyncpg.connect(self.settings.database_url, timeout=5)  # not started (yet)
+        try:
+            return await pending_migrations(conn, self.schema, self.migrations())
+        finally:
+            await conn.close()
+
+    async def sample_metrics(self) -> None:
+        """Refresh the gauges sampled at scrape time (a subclass adds its own)."""
+        if self.pool is not None:
+            async with self.pool.acquire() as conn:
+                metrics.OUTBOX_BACKLOG.labels(self.schema).set(await outbox.backlog(conn, self.schema))
 
     def create_app(self, routers: Sequence[APIRouter], *, title: str, description: str = "") -> FastAPI:
         @asynccontextmanager
@@ -135,6 +150,8 @@ class StrandService:
         app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
         app.state.service = self
         add_health_routes(app, self.readiness)
+        add_metrics_route(app, self)
+        app.add_middleware(metrics.HttpMetrics, service=self.name)
         for router in routers:
             app.include_router(router)
         return app
@@ -150,3 +167,18 @@ def add_health_routes(app: FastAPI, readiness) -> None:
         checks = await readiness()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+
+def add_metrics_route(app: FastAPI, service: StrandService) -> None:
+    """`GET /metrics`, Prometheus text format. It needs an ops:admin token like every other
+    endpoint, unless `QALOOP_METRICS_PUBLIC` is set (docs/operations.md)."""
+    dependencies = [] if service.settings.metrics_public else [Depends(require("ops:admin"))]
+
+    @app.get("/metrics", tags=["operations"], dependencies=dependencies, response_class=Response)
+    async def prometheus_metrics() -> Response:
+        try:
+            await asyncio.wait_for(service.sample_metrics(), 3)
+        except Exception as exc:  # a scrape still answers; the sampled gauges keep their last value
+            metrics.METRICS_SAMPLE_ERRORS.labels(service.name).inc()
+            log.warning("metrics sampling failed: %s: %s", type(exc).__name__, exc)
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)

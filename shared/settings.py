@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     complaints_port: int = 8003
     log_level: str = "INFO"
     log_json: bool = True
+    # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the
+    # metrics port is reachable from the monitoring network alone)
+    metrics_public: bool = False
 
     def using_development_secrets(self) -> bool:
         return (
