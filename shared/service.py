@@ -10,21 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from shared import metrics, outbox
 from shared.auth import require
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
-from shared.logging import current_traceparent
+from shared.logging import current_traceparent, new_traceparent, trace_id_of, trace_id_var
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,27 @@ class StrandService:
         add_health_routes(app, self.readiness)
         add_metrics_route(app, self)
         app.add_middleware(metrics.HttpMetrics, service=self.name)
+        add_trace_middleware(app)
         for router in routers:
             app.include_router(router)
         return app
+
+
+def add_trace_middleware(app: FastAPI) -> None:
+    """Carry the caller's W3C `traceparent` (or start a trace) through the request, so that the
+    events a request writes carry it in their envelope and every log line names it."""
+
+    @app.middleware("http")
+    async def trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        incoming = request.headers.get("traceparent")
+        trace_id = trace_id_of(incoming) or trace_id_of(new_traceparent())
+        token = trace_id_var.set(trace_id)
+        try:
+            response = await call_next(request)
+        finally:
+            trace_id_var.reset(token)
+        response.headers["traceparent"] = f"00-{trace_id}-{os.urandom(8).hex()}-01"
+        return response
 
 
 def add_health_routes(app: FastAPI, readiness) -> None:
