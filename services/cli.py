@@ -135,10 +135,189 @@ def cmd_reporting_rebuild(args: argparse.Namespace) -> int:
     return run_rebuild_cli(projection=args.projection)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from services.reporting.report.command import run_report_cli
+
+    return run_report_cli(period=args.period, out=args.out, url=args.url, tenant=args.tenant)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.demo import run_demo
 
-    return run_demo(seed=args.seed, year=args.year, events=args.events, stay_up=not args.no_wait)
+    return run_demo(
+        seed=args.seed,
+        year=args.year,
+        events=args.events,
+        stay_up=not args.no_wait,
+        scale=args.scale,
+        rate=args.rate,
+        raw=args.raw,
+    )
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from services.simulation.command import run_simulate
+
+    return run_simulate(
+        year=args.year,
+        seed=args.seed,
+        scale=args.scale,
+        rate=args.rate,
+        period=args.period,
+        concurrency=args.concurrency,
+        progress=not args.no_progress,
+    )
+
+
+def _operations() -> Any:
+    from shared.ops import Operations
+
+    settings = _settings()
+    return Operations(settings.amqp_url, settings.rabbitmq_management_url)
+
+
+def _ops_run(coro: Any) -> Any:
+    """Run an ops coroutine; a broker or database that cannot be reached is a clear error."""
+    import aio_pika
+    import asyncpg
+
+    from shared.ops import UnknownQueue
+
+    try:
+        return asyncio.run(coro)
+    except UnknownQueue as exc:
+        raise SystemExit(f"qaloop ops: {exc}") from None
+    except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+        raise SystemExit(f"qaloop ops: no such queue ({exc}); has any service declared the topology yet?") from None
+    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError, asyncpg.PostgresError) as exc:
+        raise SystemExit(f"qaloop ops: cannot reach the broker or database: {type(exc).__name__}: {exc}") from None
+
+
+def _print_json(data: Any) -> None:
+    import json
+
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_ops_queues(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from shared.ops import queues_table
+
+    stats = _ops_run(_operations().queues())
+    if args.json:
+        _print_json([s.to_dict() for s in stats])
+    else:
+        Console().print(queues_table(stats))
+    return 2 if all(s.source == "unreachable" for s in stats) else 0
+
+
+def cmd_ops_dlq_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from shared.ops import dead_letters_table
+
+    depth, letters = _ops_run(_operations().dlq_list(args.queue, limit=args.limit))
+    if args.json:
+        _print_json({"depth": depth, "dead_letters": [d.summary() for d in letters]})
+    else:
+        Console().print(dead_letters_table(args.queue, depth, letters))
+    return 0
+
+
+def cmd_ops_dlq_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    letter = _ops_run(_operations().dlq_show(args.queue, args.id))
+    if letter is None:
+        print(f"qaloop ops: no dead letter {args.id!r} in {args.queue}.dlq", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(letter.to_dict())
+        return 0
+    console = Console()
+    table = Table(title=f"dead letter {letter.id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in letter.summary().items():
+        table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+    console.print("[bold]headers[/]")
+    console.print_json(data=letter.to_dict()["headers"], default=str)
+    console.print("[bold]event[/]")
+    event = letter.event()
+    if isinstance(event, str):
+        console.print(event, markup=False, highlight=False)
+    else:
+        console.print_json(data=event)
+    return 0
+
+
+def cmd_ops_dlq_replay(args: argparse.Namespace) -> int:
+    if args.all == bool(args.ids):
+        raise SystemExit("qaloop ops dlq replay: give message ids or --all (not both)")
+    result = _ops_run(_operations().dlq_replay(args.queue, None if args.all else args.ids))
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(f"replayed {len(result.replayed)} dead letter(s) from {args.queue}.dlq to {args.queue}")
+        for letter_id in result.replayed:
+            print(f"  replayed   {letter_id}")
+        for letter_id, why in result.skipped.items():
+            print(f"  kept       {letter_id}: {why}")
+        for letter_id in result.not_found:
+            print(f"  not found  {letter_id}")
+    return 1 if result.skipped or result.not_found else 0
+
+
+def cmd_ops_dlq_purge(args: argparse.Namespace) -> int:
+    from shared.ops import UnknownQueue, queue_spec
+
+    operations = _operations()
+    try:
+        dlq = queue_spec(args.queue).dlq
+    except UnknownQueue as exc:
+        raise SystemExit(f"qaloop ops: {exc}") from None
+    if not args.yes:
+        depth = _ops_run(operations.depth(dlq))
+        if not depth:
+            print(f"{dlq} is empty; nothing to purge")
+            return 0
+        try:
+            answer = input(f"Delete the {depth} dead letter(s) in {dlq} for good? Type 'yes' to confirm: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("nothing purged")
+            return 1
+    purged = _ops_run(operations.dlq_purge(args.queue))
+    print(f"purged {purged} dead letter(s) from {dlq}")
+    return 0
+
+
+def cmd_ops_lag(args: argparse.Namespace) -> int:
+    import asyncpg
+    from rich.console import Console
+
+    from services.reporting.ops import lag_report, projection_table
+    from shared.ops import OutboxBacklog, outbox_table
+
+    async def go() -> dict[str, Any]:
+        conn = await asyncpg.connect(_settings().database_url, timeout=10)
+        try:
+            return await lag_report(conn, _operations())
+        finally:
+            await conn.close()
+
+    report = _ops_run(go())
+    if args.json:
+        _print_json(report)
+        return 0
+    console = Console()
+    console.print(outbox_table([OutboxBacklog(**b) for b in report["outbox"]]))
+    console.print(projection_table(report["projection"]))
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -155,9 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="migrate, start every service, feed a simulated year, print a KPI summary")
     p.add_argument("--year", default="2022-23", help="financial year to simulate")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same year")
-    p.add_argument("--events", type=int, default=8000, help="how many events the simulated year has")
+    p.add_argument("--scale", type=float, default=1.0, help="share of a county's volumes (1: full size)")
+    p.add_argument("--rate", type=float, default=None, help="at most this many requests + events a second")
+    p.add_argument("--raw", action="store_true", help="feed a ready-made event stream onto the bus instead (faster)")
+    p.add_argument("--events", type=int, default=8000, help="with --raw: how many events the stream has")
     p.add_argument("--no-wait", action="store_true", help="stop after the summary instead of staying up")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "simulate",
+        help="act as a case-management system and as staff: publish casework events and drive the strand APIs",
+    )
+    p.add_argument("--year", required=True, help="financial year to simulate, e.g. 2022-23")
+    p.add_argument("--seed", type=int, required=True, help="the same seed gives the same year")
+    p.add_argument("--rate", type=float, default=None, help="at most this many requests + events a second")
+    p.add_argument("--scale", type=float, default=1.0, help="share of a county's volumes (1: full size)")
+    p.add_argument("--period", default=None, help="only this month or quarter of the year (e.g. 2022-07, 2022-23-Q2)")
+    p.add_argument("--concurrency", type=int, default=16, help="stories (audits, complaints, …) sent at once")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("run", help="run services in the foreground (migrations applied at start)")
     p.add_argument("service", choices=("all", *SERVICES))
@@ -186,6 +381,46 @@ def build_parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("rebuild", help="rebuild projections from the event store, with progress")
     r.add_argument("--projection", default=None)
     r.set_defaults(func=cmd_reporting_rebuild)
+
+    p = sub.add_parser(
+        "report",
+        help="the quarterly QA report as PDF or HTML (small numbers suppressed)",
+        description="Build the quarterly QA report straight from reporting's database (works offline: no "
+        "broker or running service needed), or with --url fetch it from a running reporting service.",
+    )
+    p.add_argument("--period", required=True, help="a financial quarter, such as 2022-23-Q2")
+    p.add_argument("--out", required=True, help="the file to write: FILE.pdf or FILE.html")
+    p.add_argument("--url", default=None, help="fetch from this reporting service (e.g. http://127.0.0.1:8000)")
+    p.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ops", help="operations: queues, dead letters, lag")
+    osub = p.add_subparsers(dest="ops_command", required=True, metavar="SUBCOMMAND")
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    queue_flag = argparse.ArgumentParser(add_help=False)
+    queue_flag.add_argument("--queue", default="reporting.events", help="the consuming queue whose DLQ to use")
+    o = osub.add_parser("queues", parents=[json_flag], help="depth, consumers and rates of every queue and its DLQ")
+    o.set_defaults(func=cmd_ops_queues)
+    o = osub.add_parser("lag", parents=[json_flag], help="outbox backlog per service; projection lag")
+    o.set_defaults(func=cmd_ops_lag)
+    o = osub.add_parser("dlq", help="dead letters: list, show, replay, purge")
+    dsub = o.add_subparsers(dest="dlq_command", required=True, metavar="SUBCOMMAND")
+    d = dsub.add_parser("list", parents=[json_flag, queue_flag], help="list dead letters (none is removed)")
+    d.add_argument("--limit", type=int, default=100)
+    d.set_defaults(func=cmd_ops_dlq_list)
+    d = dsub.add_parser("show", parents=[json_flag, queue_flag], help="one dead letter: reason headers and the event")
+    d.add_argument("id", help="message id (the CloudEvents id) or the sha256:… id that list shows")
+    d.set_defaults(func=cmd_ops_dlq_show)
+    d = dsub.add_parser(
+        "replay", parents=[json_flag, queue_flag], help="re-publish to the original routing key, then remove"
+    )
+    d.add_argument("ids", nargs="*", metavar="ID")
+    d.add_argument("--all", action="store_true", help="replay every dead letter of the queue")
+    d.set_defaults(func=cmd_ops_dlq_replay)
+    d = dsub.add_parser("purge", parents=[queue_flag], help="delete every dead letter of the queue (asks first)")
+    d.add_argument("--yes", action="store_true", help="do not ask")
+    d.set_defaults(func=cmd_ops_dlq_purge)
     return parser
 
 

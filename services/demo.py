@@ -1,15 +1,20 @@
 """`qaloop demo`: the main job for a newcomer.
 
 Checks RabbitMQ and PostgreSQL (and says how to start them), applies migrations, starts
-every service as its own process, feeds a simulated year of contract events onto the bus
-as a case-management system and the strands would, waits until reporting has applied them,
-prints a KPI summary per quarter and the URLs, and stays up until Ctrl-C.
+every service as its own process, simulates a year — the case-management feed on the bus
+and staff's work through the strand APIs (`services.simulation`) — waits until reporting
+has applied it, prints a KPI summary per quarter and the dashboard URL, and stays up until
+Ctrl-C. `--raw` feeds a ready-made stream of contract events straight onto the bus instead
+(faster; the strand services then hold nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +22,13 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.simulation.command import AlreadySimulated, describe, plan_for, print_summary, service_url, simulate
+from services.simulation.runner import HOW_TO_START, ServicesUnavailable
 from services.simulation.stream import contract_stream
+from services.simulation.year import DEFAULT_SCALE
 from shared.auth import issue_token
 from shared.bus import OutgoingMessage, Publisher, connect, declare_topology
 from shared.calendar import parse_period
@@ -27,18 +36,24 @@ from shared.settings import Settings, get_settings
 
 console = Console()
 
-SUMMARY_KPIS = (
-    "audit.completed",
-    "audit.good_or_better_rate",
-    "feedback.responses",
-    "compliments.external",
-    "complaints.received",
-    "complaints.upheld_rate",
-    "complaints.within_timescale_rate",
-    "casework.assessment_within_45_days_rate",
-    "send.ehcp_within_20_weeks_rate",
-    "learning.followups_overdue",
-    "learning.actions_completed_on_time_rate",
+# (label, KPI id, service area filter)
+SUMMARY_KPIS: tuple[tuple[str, str, str | None], ...] = (
+    ("audits completed", "audit.completed", None),
+    ("audits good or better", "audit.good_or_better_rate", None),
+    ("audits requiring improvement", "audit.requires_improvement_rate", None),
+    ("survey responses", "feedback.responses", None),
+    ("SEND: easy to contact case worker", "feedback.positive_rate.easy_to_contact_case_worker", "send"),
+    ("compliments (external)", "compliments.external", None),
+    ("complaints received", "complaints.received", None),
+    ("complaints upheld", "complaints.upheld_rate", None),
+    ("complaints within timescale", "complaints.within_timescale_rate", None),
+    ("complaints escalated", "complaints.escalation_rate", None),
+    ("assessments within 45 days", "casework.assessment_within_45_days_rate", None),
+    ("re-referrals", "casework.re_referral_rate", None),
+    ("EHC plans within 20 weeks", "send.ehcp_within_20_weeks_rate", None),
+    ("SEND: case worker reached", "casework.contact_success_rate", "send"),
+    ("follow-ups overdue (end of quarter)", "learning.followups_overdue", None),
+    ("actions completed on time", "learning.actions_completed_on_time_rate", None),
 )
 
 
@@ -65,7 +80,28 @@ async def _check_servers(settings: Settings) -> list[str]:
     return problems
 
 
+def _ports(settings: Settings) -> dict[str, int]:
+    from services.cli import SERVICES, _has_service
+
+    return {n: int(getattr(settings, f"{n}_port")) for n in SERVICES if _has_service(n)}
+
+
+def _ports_in_use(settings: Settings) -> list[str]:
+    """Ports something already listens on: the demo would talk to it instead of its own services."""
+    problems = []
+    for name, port in _ports(settings).items():
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                problems.append(
+                    f"Port {port} ({name}) is already in use — is another qaloop running? Stop it, "
+                    f"or give the demo other ports (QALOOP_{name.upper()}_PORT=…)."
+                )
+    return problems
+
+
 async def _feed(settings: Settings, year: str, seed: int, events: int) -> int:
+    """The `--raw` path: a ready-made stream of contract events straight onto the bus."""
     stream = contract_stream(events, seed=seed, year=year, tenant=settings.tenant)
     connection = await connect(settings.amqp_url)
     try:
@@ -83,10 +119,12 @@ async def _feed(settings: Settings, year: str, seed: int, events: int) -> int:
     return len(stream)
 
 
-def _wait_ready(ports: dict[str, int], timeout: float = 90) -> None:
+def _wait_ready(ports: dict[str, int], services: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     for name, port in ports.items():
         while True:
+            if services.poll() is not None:
+                raise RuntimeError(f"the services stopped (exit code {services.returncode}); see their log above")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                     console.print(f"  {name} is ready on port {port}")
@@ -94,7 +132,41 @@ def _wait_ready(ports: dict[str, int], timeout: float = 90) -> None:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not become ready on port {port}")
+                raise RuntimeError(f"{name} did not become ready on port {port} within {timeout:.0f} s")
+            time.sleep(0.3)
+
+
+def _status(settings: Settings, token: str) -> dict[str, Any]:
+    reply = httpx.get(
+        f"{service_url(settings, 'reporting')}/v1/projections/status",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    status: dict[str, Any] = reply.json()
+    return status
+
+
+def _wait_for_reporting(settings: Settings, token: str, baseline: int, expected: int, timeout: float = 300) -> None:
+    """Until reporting has applied `expected` events (counted from `baseline`) and its queue is empty."""
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("[bold]reporting applies the events"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("", total=max(expected - baseline, 1))
+        while True:
+            status = _status(settings, token)
+            applied = int(status["events_applied"])
+            progress.update(task, completed=min(max(applied - baseline, 0), expected - baseline))
+            if applied >= expected and status.get("queue_depth") in (0, None):
+                return
+            if time.monotonic() > deadline:
+                console.print("[yellow]reporting is still catching up; showing what it has[/yellow]")
+                return
             time.sleep(0.5)
 
 
@@ -108,70 +180,105 @@ def _summary(settings: Settings, year: str, token: str) -> Table:
     table.add_column("KPI")
     for label in labels:
         table.add_column(label[-2:], justify="right")
-    by_quarter: dict[str, dict[str, Any]] = {}
+    values: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for label in labels:
-        r = httpx.get(
-            f"http://127.0.0.1:{settings.reporting_port}/v1/kpis/values",
-            params={"period": label},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        r.raise_for_status()
-        by_quarter[label] = {v["kpi"]: v for v in r.json()["values"]}
-    for kpi in SUMMARY_KPIS:
+        for area in {a for _, _, a in SUMMARY_KPIS}:
+            reply = httpx.get(
+                f"{service_url(settings, 'reporting')}/v1/kpis/values",
+                params={"period": label, **({"service_area": area} if area else {})},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            reply.raise_for_status()
+            for v in reply.json()["values"]:
+                values[(label, area, v["kpi"])] = v
+    for title, kpi, area in SUMMARY_KPIS:
         cells = []
         for label in labels:
-            v = by_quarter[label].get(kpi)
+            v = values.get((label, area, kpi))
             value = None if v is None else v["value"]
             if value is None:
                 cells.append("—")
-            elif kpi.endswith("_rate"):
+            elif kpi.split(".")[-1].endswith("_rate") or ".positive_rate." in kpi:
                 cells.append(f"{value:.0%}")
             else:
                 cells.append(f"{value:g}")
-        table.add_row(kpi, *cells)
+        table.add_row(title, *cells)
     return table
 
 
-def run_demo(seed: int = 1, year: str = "2022-23", events: int = 8000, stay_up: bool = True) -> int:
+def _elapsed(started: float) -> str:
+    seconds = int(time.monotonic() - started)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def run_demo(
+    seed: int = 1,
+    year: str = "2022-23",
+    events: int = 8000,
+    stay_up: bool = True,
+    *,
+    scale: float = DEFAULT_SCALE,
+    rate: float | None = None,
+    raw: bool = False,
+) -> int:
+    started = time.monotonic()
     settings = get_settings()
     console.rule("qaloop demo")
-    problems = asyncio.run(_check_servers(settings))
+    problems = asyncio.run(_check_servers(settings)) + _ports_in_use(settings)
     if problems:
         for p in problems:
             console.print(f"[red]✗[/red] {p}")
         return 2
+    plan = None
+    if not raw:
+        try:
+            plan = plan_for(year, seed, scale)
+        except ValueError as exc:
+            console.print(f"[red]✗[/red] {exc}")
+            return 2
     console.print("migrating…")
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], check=True)
+    if subprocess.run([sys.executable, "-m", "services.cli", "migrate"]).returncode != 0:
+        console.print("[red]✗[/red] migrations failed (see above)")
+        return 1
     console.print("starting every service as its own process…")
-    services = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"])
+    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise
+    env = {**os.environ, "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING")}
+    services = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env)
     try:
-        from services.cli import SERVICES, _has_service
-
-        ports = {n: int(getattr(settings, f"{n}_port")) for n in SERVICES if _has_service(n)}
-        _wait_ready(ports)
-        console.print(f"feeding a simulated year {year} (seed {seed})…")
-        sent = asyncio.run(_feed(settings, year, seed, events))
+        try:
+            _wait_ready(_ports(settings), services)
+        except RuntimeError as exc:
+            console.print(f"[red]✗[/red] {exc}")
+            return 1
         token = issue_token(settings, ["reporting:detail"], subject="demo")
-        deadline = time.monotonic() + 300
-        while True:
-            status = httpx.get(
-                f"http://127.0.0.1:{settings.reporting_port}/v1/projections/status",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            ).json()
-            console.print(f"  reporting applied {status['events_applied']} events", end="\r")
-            if status["events_applied"] >= sent and status.get("queue_depth") in (0, None):
-                break
-            if time.monotonic() > deadline:
-                console.print("[yellow]reporting is still catching up; showing what it has[/yellow]")
-                break
-            time.sleep(0.5)
-        console.print()
+        baseline = int(_status(settings, token)["events_applied"])
+        if plan is None:
+            console.print(f"feeding a raw stream of {events} contract events for {year} (seed {seed})…")
+            expected = baseline + asyncio.run(_feed(settings, year, seed, events))
+        else:
+            console.print(f"simulating {describe(plan)}…")
+            try:
+                summary = asyncio.run(simulate(settings, plan, rate=rate, console=console))
+            except AlreadySimulated as exc:
+                console.print(f"[yellow]![/yellow] {exc} Showing the figures already there.")
+                expected = baseline
+            except ServicesUnavailable as exc:
+                for problem in exc.problems:
+                    console.print(f"[red]✗[/red] {problem}")
+                console.print(f"  {HOW_TO_START}")
+                return 2
+            else:
+                print_summary(console, summary)
+                expected = baseline + summary.events_for_reporting
+        _wait_for_reporting(settings, token, baseline, expected)
         console.print(_summary(settings, year, token))
-        base = f"http://127.0.0.1:{settings.reporting_port}"
-        console.print(f"Reporting API and its docs: {base}/docs")
-        console.print(f"A token for it (reporting:detail): {token}")
+        base = service_url(settings, "reporting")
+        console.print(f"Dashboard:            [bold]{base}/[/bold]")
+        console.print(f"Development token:    {base}/dev-login   (reporting:detail; development secrets only)")
+        console.print(f"Reporting API docs:   {base}/docs")
+        console.print(f"A token for the API:  {token}")
+        console.print(f"Ready in {_elapsed(started)}.")
         if not stay_up:
             return 0
         console.print("Press Ctrl-C to stop every service.")
@@ -186,7 +293,11 @@ def run_demo(seed: int = 1, year: str = "2022-23", events: int = 8000, stay_up: 
         while not stop and services.poll() is None:
             time.sleep(0.3)
         return 0
+    except KeyboardInterrupt:
+        console.print("\ninterrupted")
+        return 130
     finally:
+        console.print("stopping every service…")
         if services.poll() is None:
             services.send_signal(signal.SIGTERM)
             try:

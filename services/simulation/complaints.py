@@ -1,0 +1,272 @@
+"""Complaints through the complaints service's API: received, acknowledged, sometimes
+extended, answered point by point (the outcome rolls up), some withdrawn, some escalated to
+stage 2 (and, rarely, to a stage-3 review panel); upheld ones lead to learning and an action.
+
+Communication is the largest category and clusters in the two largest teams (through-care
+and safeguarding), with a low upheld rate — as the panel heard.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from services.simulation.authority import COMPLAINTS_OFFICERS, COUNTY, LARGEST_TEAMS, AnnualVolumes, team_manager
+from services.simulation.plan import Call, SimulatedYear, Story, in_order, team_in, weighted
+from shared.calendar import london_date
+
+COMPLAINT_AREAS = {
+    "childrens_social_care": 0.62,
+    "send": 0.2,
+    "fostering": 0.06,
+    "early_help": 0.06,
+    "youth_justice": 0.06,
+}
+PROCEDURE = {
+    "childrens_social_care": "statutory_children",
+    "fostering": "statutory_children",
+    "send": "send",
+    "early_help": "corporate",
+    "youth_justice": "corporate",
+}
+CATEGORIES_LARGEST_TEAMS = {
+    "communication": 0.55,
+    "delay": 0.1,
+    "quality_of_service": 0.14,
+    "staff_conduct": 0.09,
+    "decision": 0.12,
+}
+CATEGORIES_OTHER_TEAMS = {
+    "communication": 0.15,
+    "delay": 0.27,
+    "quality_of_service": 0.26,
+    "staff_conduct": 0.1,
+    "decision": 0.22,
+}
+COMPLAINANTS_STATUTORY = {"parent_carer": 0.55, "young_person": 0.15, "child": 0.07, "advocate": 0.15, "other": 0.08}
+COMPLAINANTS_OTHER = {"parent_carer": 0.75, "young_person": 0.1, "advocate": 0.05, "other": 0.1}
+POINT_UPHELD = {"communication": 0.15}
+POINT_UPHELD_OTHERWISE = 0.35
+POINT_UPHELD_STAGE_2 = 0.25
+WITHDRAWN = 0.05
+EXTENDED_STAGE_1 = 0.12
+EXTENDED_STAGE_2 = 0.15
+ON_TIME_STAGE_1 = 0.78
+ON_TIME_EXTENDED = 0.85
+ON_TIME_STAGE_2 = 0.7
+ESCALATED = {"upheld": 0.06, "partially_upheld": 0.12, "not_upheld": 0.16}
+TO_STAGE_3 = 0.12  # of stage-2 responses, statutory complaints only
+STAGE_2_DUE = {"statutory_children": 25, "send": 20, "corporate": 20}
+ACTION_COMPLETED = 0.9
+ACTION_ON_TIME = 0.8
+EXTENSION_REASONS = ("complex", "awaiting_information", "complainant_agreed", "investigator_availability")
+POINTS = {
+    "communication": ("Calls were not returned", "Not told about a change of social worker", "Letters were unclear"),
+    "delay": ("The assessment took too long", "The review meeting was postponed twice"),
+    "quality_of_service": ("The plan was not followed", "Support promised was not arranged"),
+    "staff_conduct": ("The worker was dismissive in a meeting",),
+    "decision": ("Disagrees with the decision on contact arrangements", "Disagrees with the level of support"),
+}
+
+
+def plan_complaints(year: SimulatedYear, volumes: AnnualVolumes = COUNTY) -> list[Story]:
+    rng = year.rng("complaints")
+    received = []
+    for month, count in zip(year.months, year.per_month(volumes.complaints), strict=True):
+        days = year.working_days(month)
+        received += [year.at(rng.choice(days), rng) for _ in range(count)]
+    received.sort()
+    areas = [weighted(rng, COMPLAINT_AREAS) for _ in received]
+    teams = [team_in(area, rng) for area in areas]
+    categories = _categories(rng, teams)
+    stories = []
+    for serial, (when, area, team, category) in enumerate(zip(received, areas, teams, categories, strict=True), 1):
+        calls = _complaint(year, rng, f"{year.prefix}-complaint-{serial:04d}", when, area, team, category)
+        stories.append(Story(calls[0].body["complaint_id"], tuple(calls)))
+    return stories
+
+
+def _categories(rng: random.Random, teams: list[str]) -> list[str]:
+    """Categories dealt from shuffled packs with the mixes above, one pack for the two
+    largest teams and one for the rest, so that every year (whatever the seed) shows the
+    pattern the panel heard about."""
+    packs = {}
+    for largest, mix in ((True, CATEGORIES_LARGEST_TEAMS), (False, CATEGORIES_OTHER_TEAMS)):
+        n = sum(1 for t in teams if (t in LARGEST_TEAMS) == largest)
+        pack: list[str] = []
+        running = 0.0
+        for category, share in mix.items():
+            running += share * n
+            pack += [category] * (round(running) - len(pack))
+        rng.shuffle(pack)
+        packs[largest] = iter(pack)
+    return [next(packs[t in LARGEST_TEAMS]) for t in teams]
+
+
+def _complaint(
+    year: SimulatedYear,
+    rng: random.Random,
+    complaint_id: str,
+    received: datetime,
+    area: str,
+    team: str,
+    category: str,
+) -> list[Call]:
+    procedure = PROCEDURE[area]
+    officer = rng.choice(COMPLAINTS_OFFICERS)
+    path = f"/v1/complaints/{complaint_id}"
+    body: dict[str, object] = {
+        "complaint_id": complaint_id,
+        "procedure": procedure,
+        "category": category,
+        "team": team,
+        "service_area": area,
+        "complainant": weighted(
+            rng, COMPLAINANTS_STATUTORY if procedure == "statutory_children" else COMPLAINANTS_OTHER
+        ),
+        "received_at": received,
+    }
+    if area in ("childrens_social_care", "fostering"):
+        body["case_ref"] = f"LL{year.seed}-{rng.randint(1, 6000):06d}"
+    calls = [Call(received, "complaints.receive", "complaints", "POST", "/v1/complaints", body, officer)]
+
+    def post(at: datetime, kind: str, suffix: str, payload: dict[str, object]) -> None:
+        calls.append(Call(at, f"complaints.{kind}", "complaints", "POST", f"{path}{suffix}", payload, officer))
+
+    acknowledged = year.later(received, rng.randint(0, 3), rng)
+    post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
+    if rng.random() < WITHDRAWN:
+        withdrawn = max(year.later(received, rng.randint(2, 8), rng), acknowledged + timedelta(minutes=5))
+        post(withdrawn, "withdraw", "/withdraw", {"withdrawn_at": withdrawn})
+        return list(in_order(calls))
+
+    # stage 1: due 10 working days after receipt; an extension adds 10 (the maximum is 20)
+    extended = rng.random() < EXTENDED_STAGE_1
+    if extended:
+        at = max(year.later(received, rng.randint(5, 9), rng), acknowledged + timedelta(minutes=5))
+        post(
+            at,
+            "extend",
+            "/extend",
+            {"extend_by_working_days": 10, "reason": rng.choice(EXTENSION_REASONS), "extended_at": at},
+        )
+        on_time = rng.random() < ON_TIME_EXTENDED
+        took = rng.randint(11, 20) if on_time else rng.randint(21, 26)
+    else:
+        on_time = rng.random() < ON_TIME_STAGE_1
+        took = rng.randint(3, 10) if on_time else rng.randint(11, 20)
+    closed = max(year.later(received, took, rng), calls[-1].at + timedelta(minutes=5))
+    upheld_chance = POINT_UPHELD.get(category, POINT_UPHELD_OTHERWISE)
+    outcome = _respond(rng, post, closed, category, upheld_chance)
+    learning_done = False
+    if outcome != "not_upheld":
+        _learning_and_action(year, rng, calls, complaint_id, team, closed)
+        learning_done = True
+
+    # stage 2, when the complainant is not satisfied
+    if rng.random() >= ESCALATED[outcome]:
+        return list(in_order(calls))
+    escalated = year.later(closed, rng.randint(2, 10), rng)
+    post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
+    acknowledged = year.later(escalated, rng.randint(0, 2), rng)
+    post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
+    due = STAGE_2_DUE[procedure]
+    if procedure == "statutory_children" and rng.random() < EXTENDED_STAGE_2:
+        at = max(year.later(escalated, rng.randint(15, due - 1), rng), acknowledged + timedelta(minutes=5))
+        post(at, "extend", "/extend", {"extend_by_working_days": 20, "reason": "complex", "extended_at": at})
+        due += 20
+    took = rng.randint(12, due) if rng.random() < ON_TIME_STAGE_2 else rng.randint(due + 1, due + 15)
+    closed = max(year.later(escalated, took, rng), calls[-1].at + timedelta(minutes=5))
+    outcome = _respond(rng, post, closed, category, POINT_UPHELD_STAGE_2)
+    if outcome != "not_upheld" and not learning_done:
+        _learning_and_action(year, rng, calls, complaint_id, team, closed)
+
+    # stage 3: a review panel within 30 working days (statutory complaints)
+    if procedure != "statutory_children" or rng.random() >= TO_STAGE_3:
+        return list(in_order(calls))
+    escalated = year.later(closed, rng.randint(5, 15), rng)
+    post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
+    closed = year.later(escalated, rng.randint(15, 30), rng)
+    _respond(rng, post, closed, category, 0.2)
+    return list(in_order(calls))
+
+
+def _respond(rng: random.Random, post, closed: datetime, category: str, upheld_chance: float) -> str:
+    n = rng.choices((1, 2, 3), (0.5, 0.35, 0.15))[0]
+    points = [{"upheld": rng.random() < upheld_chance, "summary": rng.choice(POINTS[category])} for _ in range(n)]
+    post(closed, "respond", "/respond", {"closed_at": closed, "points": points})
+    upheld = sum(1 for p in points if p["upheld"])
+    return "upheld" if upheld == n else "not_upheld" if upheld == 0 else "partially_upheld"
+
+
+def _learning_and_action(
+    year: SimulatedYear, rng: random.Random, calls: list[Call], complaint_id: str, team: str, closed: datetime
+) -> None:
+    """What the complaint taught, and an action due 20 working days after the response
+    (the complaint-learning follow-up's due date); most are completed, some late."""
+    officer = calls[0].actor
+    path = f"/v1/complaints/{complaint_id}"
+    learning_id = f"{complaint_id}-learning"
+    action_id = f"{complaint_id}-action"
+    identified = year.later(closed, rng.randint(0, 2), rng)
+    identified = max(identified, closed + timedelta(minutes=5))
+    calls.append(
+        Call(
+            identified,
+            "complaints.learning",
+            "complaints",
+            "POST",
+            f"{path}/learning",
+            {
+                "learning_id": learning_id,
+                "summary": "Follow up conversations in writing so that families have a clear record "
+                "of what was agreed.",
+                "identified_at": identified,
+            },
+            officer,
+        )
+    )
+    raised = max(year.later(closed, rng.randint(1, 4), rng), identified + timedelta(minutes=5))
+    due = year.working_days_after(closed, 20)
+    owner = team_manager(team)
+    calls.append(
+        Call(
+            raised,
+            "complaints.action.raise",
+            "complaints",
+            "POST",
+            f"{path}/actions",
+            {
+                "action_id": action_id,
+                "learning_id": learning_id,
+                "owner_id": owner,
+                "due_date": due,
+                "summary": "Team briefing on written follow-up after meetings with families",
+                "raised_at": raised,
+            },
+            officer,
+        )
+    )
+    if rng.random() >= ACTION_COMPLETED:
+        return
+    if rng.random() < ACTION_ON_TIME:
+        span = (due - london_date(raised)).days
+        day = london_date(raised) + timedelta(days=rng.randint(1, max(1, span)))
+        day = min(day, due)
+    else:
+        day = due + timedelta(days=rng.randint(1, 20))
+    completed = max(year.at(day, rng), raised + timedelta(minutes=5))
+    calls.append(
+        Call(
+            completed,
+            "complaints.action.complete",
+            "complaints",
+            "POST",
+            f"{path}/actions/{action_id}/complete",
+            {
+                "completed_at": completed,
+                "evidence": "Briefing held; written follow-up now part of the team's practice.",
+            },
+            owner,
+        )
+    )

@@ -1,0 +1,462 @@
+"""The simulated year's plan: pure and seeded (the same seed gives the same plan), with a
+county's volumes and the mixes the panel minutes describe, and every planned request one
+the strand APIs accept."""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import BaseModel
+
+from services.simulation.plan import Call, Plan, Ref, to_json
+from services.simulation.year import plan_year
+from shared.calendar import default_calendar, london_date, parse_period
+from shared.events import Grade
+
+YEAR = "2022-23"
+Q2 = parse_period("2022-23-Q2")
+
+
+@pytest.fixture(scope="module")
+def county() -> Plan:
+    return plan_year(YEAR, seed=7, scale=1.0)
+
+
+def rate(hits: int, total: int) -> float:
+    assert total > 0
+    return hits / total
+
+
+# --------------------------------------------------------------------------- seeded and pure
+
+
+def test_the_same_seed_gives_the_same_plan(county):
+    again = plan_year(YEAR, seed=7, scale=1.0)
+    assert again == county
+    assert again.fingerprint() == county.fingerprint()
+
+
+def test_another_seed_gives_another_plan(county):
+    other = plan_year(YEAR, seed=8, scale=1.0)
+    assert other.fingerprint() != county.fingerprint()
+    ours = {c.body.get("complaint_id") for c in county.calls_of("complaints.receive")}
+    theirs = {c.body.get("complaint_id") for c in other.calls_of("complaints.receive")}
+    assert not ours & theirs, "ids the simulator chooses carry the seed"
+
+
+def test_planning_does_no_io(monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("planning opened a socket")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert plan_year(YEAR, seed=3, scale=0.05).requests > 0
+
+
+def test_a_month_is_exactly_that_month_of_the_year(county):
+    july = plan_year(YEAR, seed=7, scale=1.0, period="2022-07")
+    assert july == county.within(date(2022, 7, 1), date(2022, 7, 31))
+    assert july.stories and july.casework
+    for call in july.calls():
+        if call.kind != "feedback.survey":
+            assert london_date(call.at).month == 7, call
+    assert {london_date(e.at).month for e in july.casework} == {7}
+    whole = {s.key for s in county.stories}
+    assert {s.key for s in july.stories} <= whole
+
+
+def test_a_year_still_running_stops_at_until():
+    plan = plan_year(YEAR, seed=7, scale=0.1, until=date(2022, 9, 30))
+    assert plan.last_day == date(2022, 9, 30)
+    assert max(london_date(c.at) for c in plan.calls()) <= date(2022, 9, 30)
+    assert max(london_date(e.at) for e in plan.casework) <= date(2022, 9, 30)
+
+
+def test_stories_are_in_time_order_and_refs_are_captured_before_use(county):
+    for story in county.stories:
+        ats = [c.at for c in story.calls]
+        assert ats == sorted(ats), story.key
+        captured: set[str] = set()
+        for call in story.calls:
+            used = set(call.placeholders()) | {r.key for r in _refs(call.body)}
+            assert used <= captured, (story.key, call.kind, used - captured)
+            if call.capture:
+                captured.add(call.capture[0])
+
+
+def test_scale_scales_the_volumes(county):
+    small = plan_year(YEAR, seed=7, scale=0.1)
+    for kind in ("complaints.receive", "feedback.response", "feedback.compliment"):
+        assert len(small.calls_of(kind)) == pytest.approx(len(county.calls_of(kind)) / 10, rel=0.05)
+    assert len(small.casework) == pytest.approx(len(county.casework) / 10, rel=0.05)
+
+
+# --------------------------------------------------------------------------- casework
+
+
+def test_casework_volumes_and_sources(county):
+    counts = Counter(e.type for e in county.casework)
+    assert 6000 <= counts["ReferralReceived"] <= 7200
+    assert 4000 <= counts["AssessmentCompleted"] <= 5600
+    assert 700 <= counts["EhcpIssued"] <= 900
+    assert 5000 <= counts["CaseworkerContactAttempted"] <= 7000
+    assert {e.source for e in county.casework} == {"/cms/liquidlogic", "/cms/capita-one"}
+    assert len({e.event_id for e in county.casework}) == len(county.casework)
+    fy = parse_period(YEAR)
+    assert all(fy.contains(london_date(e.at)) for e in county.casework)
+
+
+def test_about_a_fifth_of_referrals_are_re_referrals(county):
+    seen: dict[str, list[date]] = defaultdict(list)
+    re_referrals = 0
+    referrals = sorted(county.events_of("ReferralReceived"), key=lambda e: e.at)
+    for e in referrals:
+        day = london_date(e.at)
+        child = e.data.child_ref
+        if any(d < day <= d.replace(year=d.year + 1) for d in seen[child]):
+            re_referrals += 1
+        seen[child].append(day)
+    assert 0.12 <= rate(re_referrals, len(referrals)) <= 0.25
+
+
+def test_most_assessments_complete_within_45_working_days(county):
+    calendar = default_calendar()
+    within = [
+        london_date(e.data.completed_at) <= calendar.add_working_days(london_date(e.data.started_at), 45)
+        for e in county.events_of("AssessmentCompleted")
+    ]
+    assert 0.78 <= rate(sum(within), len(within)) <= 0.92
+
+
+def test_most_ehc_plans_are_issued_within_20_weeks_with_some_exceptions(county):
+    plans = [e.data for e in county.events_of("EhcpIssued")]
+    exceptions = [p for p in plans if p.exception]
+    counted = [p for p in plans if not p.exception]
+    within = [(london_date(p.issued_at) - london_date(p.requested_at)).days <= 140 for p in counted]
+    assert 0.03 <= rate(len(exceptions), len(plans)) <= 0.12
+    assert 0.55 <= rate(sum(within), len(within)) <= 0.75
+
+
+def test_send_case_workers_were_hard_to_reach_in_q2(county):
+    attempts = [e.data for e in county.events_of("CaseworkerContactAttempted", Q2) if e.data.service_area == "send"]
+    reached = [a.reached for a in attempts]
+    assert 0.42 <= rate(sum(reached), len(reached)) <= 0.58
+
+
+# --------------------------------------------------------------------------- audits
+
+
+def _overall(call: Call) -> Grade:
+    return max((Grade(g["grade"]) for g in call.body["grades"]), key=lambda g: g.rank)
+
+
+def test_audit_grades_mostly_good_a_fair_share_requiring_improvement(county):
+    grades = Counter(_overall(c) for c in county.calls_of("audit.grade"))
+    total = sum(grades.values())
+    assert 600 <= total <= 760
+    good_or_better = grades[Grade.GOOD] + grades[Grade.OUTSTANDING]
+    assert 0.45 <= rate(good_or_better, total) <= 0.62
+    assert 0.30 <= rate(grades[Grade.REQUIRES_IMPROVEMENT], total) <= 0.45
+    assert 0.04 <= rate(grades[Grade.INADEQUATE], total) <= 0.12
+    assert 0.01 <= rate(grades[Grade.OUTSTANDING], total) <= 0.07
+
+
+def test_one_weak_area_makes_the_audit_require_improvement(county):
+    single_weak = [
+        c
+        for c in county.calls_of("audit.grade")
+        if [g["grade"] for g in c.body["grades"]].count("requires_improvement") == 1
+        and all(g["grade"] in ("good", "outstanding", "requires_improvement") for g in c.body["grades"])
+    ]
+    assert len(single_weak) > 50, "most audits that require improvement have one weak area among goods"
+
+
+def test_some_audits_are_moderated_and_weak_ones_lead_to_actions_some_late(county):
+    completed = len(county.calls_of("audit.complete"))
+    assert 0.05 <= rate(len(county.calls_of("audit.moderate")), completed) <= 0.15
+    raised = {s.key: c for s in county.stories for c in s.calls if c.kind == "audit.action.raise"}
+    done = {s.key: c for s in county.stories for c in s.calls if c.kind == "audit.action.complete"}
+    assert raised and 0.7 <= rate(len(done), len(raised)) <= 0.95
+    late = [k for k, c in done.items() if london_date(c.body["completed_at"]) > raised[k].body["due_date"]]
+    assert 0.1 <= rate(len(late), len(done)) <= 0.35
+
+
+def test_weak_cases_are_re_audited(county):
+    by_case = Counter(c.body["case_reference"] for c in county.calls_of("audit.schedule"))
+    assert sum(1 for n in by_case.values() if n > 1) > 50
+
+
+def test_the_send_management_oversight_concern_has_targeted_audits_and_is_resolved(county):
+    (story,) = [s for s in county.stories if s.key.endswith("concern-send-oversight")]
+    kinds = [c.kind for c in story.calls]
+    assert kinds[0] == "audit.concern.raise" and kinds[-1] == "audit.concern.resolve"
+    raised = story.calls[0]
+    assert raised.body["service_area"] == "send" and raised.body["theme"] == "management_oversight"
+    targeted = [c for c in story.calls if c.kind == "audit.schedule"]
+    assert len(targeted) >= 3
+    assert all(c.body["audit_type"] == "targeted" and c.body["concern_id"] == Ref("concern") for c in targeted)
+    evidence = story.calls[-1].body["evidence_audit_ids"]
+    assert {r.key for r in evidence} == {c.capture[0] for c in targeted if c.capture}
+    assert Q2.contains(london_date(raised.at))
+    assert kinds.count("audit.concern.action.raise") == 2
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+def _stage_one_outcomes(plan: Plan) -> dict[str, str]:
+    """complaint id -> outcome of its first response (withdrawn ones left out)."""
+    out = {}
+    for story in plan.stories:
+        first = next((c for c in story.calls if c.kind == "complaints.respond"), None)
+        if first is None:
+            continue
+        upheld = [p["upheld"] for p in first.body["points"]]
+        out[story.key] = "upheld" if all(upheld) else "not_upheld" if not any(upheld) else "partially_upheld"
+    return out
+
+
+def test_communication_complaints_cluster_in_the_two_largest_teams_and_few_are_upheld(county):
+    received = county.calls_of("complaints.receive")
+    assert 280 <= len(received) <= 320
+    categories = Counter(c.body["category"] for c in received)
+    assert categories.most_common(1)[0][0] == "communication"
+    communication = [c for c in received if c.body["category"] == "communication"]
+    in_largest = [c for c in communication if c.body["team"] in ("through-care", "safeguarding")]
+    assert rate(len(in_largest), len(communication)) >= 0.55
+    outcomes = _stage_one_outcomes(county)
+    category = {c.body["complaint_id"]: c.body["category"] for c in received}
+
+    def upheld_rate(pick) -> float:
+        chosen = [o for cid, o in outcomes.items() if pick(category[cid])]
+        return rate(sum(o != "not_upheld" for o in chosen), len(chosen))
+
+    assert upheld_rate(lambda c: c == "communication") < upheld_rate(lambda c: c != "communication") - 0.1
+
+
+def test_complaints_have_extensions_escalations_withdrawals_and_stage_2_answers(county):
+    counts = county.counts()
+    received = counts["complaints.receive"]
+    assert 0.02 <= rate(counts["complaints.withdraw"], received) <= 0.1
+    assert 0.08 <= rate(counts["complaints.extend"], received) <= 0.25
+    assert 0.05 <= rate(counts["complaints.escalate"], received) <= 0.2
+    assert counts["complaints.respond"] > received * 0.9  # stage-1 answers plus stage-2 ones
+    assert counts["complaints.action.raise"] > 0 and counts["complaints.action.complete"] > 0
+
+
+def test_complaint_stories_follow_the_complaints_rules(county):
+    """Replayed through the complaints domain, no planned step is refused."""
+    from services.complaints.domain import Complaint, ExtensionReason, Point, Rules, Timescales
+    from shared.events import Complainant, Procedure
+
+    rules = Rules(Timescales(), default_calendar())
+    for story in county.stories:
+        if not story.calls[0].kind.startswith("complaints."):
+            continue
+        b = story.calls[0].body
+        complaint, _ = Complaint.receive(
+            rules,
+            complaint_id=b["complaint_id"],
+            procedure=Procedure(b["procedure"]),
+            category=b["category"],
+            team=b["team"],
+            service_area=b["service_area"],
+            complainant=Complainant(b["complainant"]),
+            received_at=b["received_at"],
+        )
+        actions = {}
+        for call in story.calls[1:]:
+            b = call.body
+            kind = call.kind.removeprefix("complaints.")
+            if kind == "acknowledge":
+                complaint.acknowledge(rules, acknowledged_at=b["acknowledged_at"])
+            elif kind == "extend":
+                new_due = complaint.extension_date(rules, b["extend_by_working_days"])
+                complaint.extend(
+                    rules, new_due_date=new_due, reason=ExtensionReason(b["reason"]), extended_at=b["extended_at"]
+                )
+            elif kind == "respond":
+                complaint.respond(rules, closed_at=b["closed_at"], points=[Point(p["upheld"]) for p in b["points"]])
+            elif kind == "withdraw":
+                complaint.withdraw(rules, withdrawn_at=b["withdrawn_at"])
+            elif kind == "escalate":
+                complaint.escalate(rules, escalated_at=b["escalated_at"])
+            elif kind == "action.raise":
+                actions[b["action_id"]], _ = complaint.raise_action(
+                    action_id=b["action_id"],
+                    owner_id=b["owner_id"],
+                    raised_at=b["raised_at"],
+                    due_date=b["due_date"],
+                    summary=b["summary"],
+                )
+            elif kind == "action.complete":
+                action_id = call.path.rsplit("/", 2)[-2]
+                actions[action_id].complete(completed_at=b["completed_at"])
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def _positive(value) -> bool:
+    return value == "yes" or (isinstance(value, int) and value >= 4)
+
+
+def test_send_families_found_it_easy_to_contact_their_case_worker_half_the_time_in_q2(county):
+    answers = [
+        c.body["answers"]["easy_to_contact_case_worker"]
+        for c in county.calls_of("feedback.response", Q2)
+        if c.body["survey_id"] == "send-family-experience" and "easy_to_contact_case_worker" in c.body["answers"]
+    ]
+    assert len(answers) > 50
+    assert 0.45 <= rate(sum(map(_positive, answers)), len(answers)) <= 0.55
+    q4 = parse_period("2022-23-Q4")
+    later = [
+        c.body["answers"]["easy_to_contact_case_worker"]
+        for c in county.calls_of("feedback.response", q4)
+        if c.body["survey_id"] == "send-family-experience" and "easy_to_contact_case_worker" in c.body["answers"]
+    ]
+    assert rate(sum(map(_positive, later)), len(later)) > 0.6, "the communication framework helped"
+
+
+def test_a_few_children_do_not_feel_safe_where_they_live(county):
+    answers = [
+        c.body["answers"]["feel_safe_where_i_live"]
+        for c in county.calls_of("feedback.response")
+        if "feel_safe_where_i_live" in c.body["answers"]
+    ]
+    negatives = sum(1 for a in answers if a == "no")
+    assert 3 <= negatives <= 0.05 * len(answers)
+
+
+def test_compliments_internal_and_external_and_you_said_we_did(county):
+    origins = Counter(c.body["origin"] for c in county.calls_of("feedback.compliment"))
+    assert origins["external"] > origins["internal"] > 0
+    items = county.calls_of("feedback.you_said_we_did")
+    assert len(items) >= 5
+    send_q3 = [
+        c
+        for c in items
+        if c.body["theme"] == "easy_to_contact_case_worker" and parse_period("2022-23-Q3").contains(london_date(c.at))
+    ]
+    assert send_q3 and send_q3[0].body["feedback_ids"], "closes the Q2 feedback-response follow-up"
+    responses = {c.body["response_id"]: c for c in county.calls_of("feedback.response")}
+    for item in items:
+        for fid in item.body["feedback_ids"]:
+            assert responses[fid].at < item.at.replace(day=1)
+
+
+def test_survey_responses_are_valid_answers_to_their_surveys(county):
+    from services.feedback.domain import SurveyContent, build_response, next_survey_version
+    from services.simulation.feedback import SURVEYS
+
+    now = datetime.now(UTC)
+    versions = {
+        s.survey_id: next_survey_version(s.survey_id, SurveyContent.model_validate(s.definition()), [], now=now)
+        for s in SURVEYS
+    }
+    for call in county.calls_of("feedback.response"):
+        b = call.body
+        version = versions[b["survey_id"]]
+        assert version is not None
+        build_response(
+            version,
+            response_id=b["response_id"],
+            answers=b["answers"],
+            received_at=b["received_at"],
+            now=now,
+            respondent=b["respondent"],
+            team=b["team"],
+            channel=b["channel"],
+        )
+
+
+# --------------------------------------------------------------------------- the APIs accept it
+
+
+def _request_models() -> dict[str, type[BaseModel]]:
+    from services.audit import api as audit
+    from services.complaints import api as complaints
+    from services.feedback import api as feedback
+    from services.feedback import domain as feedback_domain
+
+    return {
+        "audit.schedule": audit.ScheduleAudit,
+        "audit.grade": audit.GradeAudit,
+        "audit.complete": audit.CompleteAudit,
+        "audit.moderate": audit.ModerateAudit,
+        "audit.action.raise": audit.RaiseAction,
+        "audit.action.complete": audit.CompleteAction,
+        "audit.concern.raise": audit.RaiseConcern,
+        "audit.concern.resolve": audit.ResolveConcern,
+        "audit.concern.action.raise": audit.RaiseAction,
+        "audit.concern.action.complete": audit.CompleteAction,
+        "complaints.receive": complaints.ReceiveComplaint,
+        "complaints.acknowledge": complaints.AcknowledgeComplaint,
+        "complaints.extend": complaints.ExtendComplaint,
+        "complaints.respond": complaints.RespondToComplaint,
+        "complaints.escalate": complaints.EscalateComplaint,
+        "complaints.withdraw": complaints.WithdrawComplaint,
+        "complaints.learning": complaints.IdentifyLearning,
+        "complaints.action.raise": complaints.RaiseAction,
+        "complaints.action.complete": complaints.CompleteAction,
+        "feedback.survey": feedback_domain.SurveyContent,
+        "feedback.response": feedback.ResponseIn,
+        "feedback.compliment": feedback_domain.ComplimentContent,
+        "feedback.you_said_we_did": feedback_domain.YouSaidWeDidContent,
+    }
+
+
+def test_every_planned_request_validates_against_its_api_model(county):
+    models = _request_models()
+    refs = _FakeRefs()
+    for call in county.calls():
+        model = models[call.kind]
+        model.model_validate(to_json(call.body, refs))
+
+
+def test_the_planned_audit_areas_are_the_audit_services_seeded_templates():
+    from services.audit.domain import DEFAULT_TEMPLATES
+    from services.simulation.authority import EHCP_AREAS, TEMPLATE_AREAS
+
+    seeded = {(t.service_area, t.audit_type): t.area_keys for t in DEFAULT_TEMPLATES if t.is_default}
+    for area, keys in TEMPLATE_AREAS.items():
+        assert seeded[(area, None)] == keys
+    ehcp = next(k for (area, kind), k in seeded.items() if area == "send" and kind is not None)
+    assert ehcp == EHCP_AREAS
+
+
+def test_no_timestamp_is_outside_the_year_or_in_the_future(county):
+    fy = parse_period(YEAR)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    for call in county.calls():
+        if call.kind != "feedback.survey":
+            assert fy.contains(london_date(call.at)), call
+        for value in _values(call.body):
+            if isinstance(value, datetime):
+                assert value.tzinfo is not None and value < tomorrow
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _FakeRefs(dict):
+    def __missing__(self, key: str) -> str:
+        return f"id-of-{key}"
+
+
+def _values(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _values(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _values(v)
+    else:
+        yield value
+
+
+def _refs(value):
+    return [v for v in _values(value) if isinstance(v, Ref)]
