@@ -92,6 +92,8 @@ class StrandService:
         `time` is when the fact happened (CONTRACT.md: not when it was sent); pass it for a
         back-dated record, otherwise it is now."""
         sequence = await outbox.next_sequence(conn, self.schema, aggregate)
+        if time is None:
+            time = fact_time(data)
         event = new_event(
             data,
             source=self.source,
@@ -157,6 +159,31 @@ class StrandService:
         for router in routers:
             app.include_router(router)
         return app
+
+
+# The timestamp fields of event data that say when the fact happened, in catalogue order.
+FACT_TIME_FIELDS = (
+    "completed_at",
+    "moderated_at",
+    "raised_at",
+    "resolved_at",
+    "received_at",
+    "acknowledged_at",
+    "escalated_at",
+    "closed_at",
+    "published_at",
+    "attempted_at",
+    "issued_at",
+)
+
+
+def fact_time(data: EventData) -> datetime | None:
+    """When the fact in `data` happened (CONTRACT.md: the envelope `time`), or None (now)."""
+    for name in FACT_TIME_FIELDS:
+        value = getattr(data, name, None)
+        if isinstance(value, datetime):
+            return value
+    return None
 
 
 def add_trace_middleware(app: FastAPI) -> None:

@@ -4,8 +4,8 @@ readers with neither `feedback:write` nor `reporting:detail` see small counts su
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import (
     APIRouter,
@@ -25,11 +25,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from services.feedback import handlers
 from services.feedback.domain import (
+    LABEL,
     SURVEY_ID,
+    ActionCompletion,
+    ActionContent,
+    ActionOriginKind,
+    ActionStatus,
     AnswerType,
     Compliment,
     ComplimentContent,
     Conflict,
+    FeedbackAction,
     ImportReport,
     InvalidInput,
     NotFound,
@@ -41,8 +47,8 @@ from services.feedback.domain import (
     suppressed,
 )
 from shared.auth import Principal, require
-from shared.calendar import parse_period
-from shared.events import ComplimentOrigin, Respondent, Timestamp, known_service_areas
+from shared.calendar import london_date, parse_period
+from shared.events import ComplimentOrigin, LearningOrigin, Respondent, Timestamp, known_service_areas
 from shared.service import StrandService
 
 WRITE = "feedback:write"
@@ -66,10 +72,10 @@ def _unprocessable(loc: list[str | int], msg: str) -> HTTPException:
     )
 
 
-def _check_service_area(value: str | None) -> str | None:
+def _check_service_area(value: str | None, where: str = "query") -> str | None:
     if value is not None and value not in known_service_areas():
         raise _unprocessable(
-            ["query", "service_area"],
+            [where, "service_area"],
             f"unknown service_area {value!r}; expected one of {sorted(known_service_areas())}",
         )
     return value
@@ -324,6 +330,52 @@ class AnswerOut(BaseModel):
     withheld: bool = Field(default=False, description="free text is shown only to holders of feedback:write")
 
 
+class ActionOut(BaseModel):
+    action_id: str
+    origin: LearningOrigin = Field(description="always `feedback`")
+    origin_kind: ActionOriginKind = Field(description="`response`: raised on a survey response; `theme`: on a theme")
+    origin_id: str = Field(description="the response id, or `<service_area>:<theme>`")
+    team: str
+    service_area: str
+    owner_id: str
+    summary: str
+    due_date: date
+    raised_at: datetime
+    raised_by: str
+    status: ActionStatus
+    overdue: bool = Field(description="open with its due date passed (London dates)")
+    completed_at: datetime | None
+    completed_by: str | None
+    on_time: bool | None = Field(description="completed on or before its due date; null while open")
+    evidence: str | None
+
+    @classmethod
+    def of(cls, a: FeedbackAction, today: date) -> ActionOut:
+        return cls(
+            action_id=a.action_id,
+            origin=LearningOrigin.FEEDBACK,
+            origin_kind=a.origin_kind,
+            origin_id=a.origin_id,
+            team=a.team,
+            service_area=a.service_area,
+            owner_id=a.owner_id,
+            summary=a.summary,
+            due_date=a.due_date,
+            raised_at=a.raised_at,
+            raised_by=a.raised_by,
+            status=a.status,
+            overdue=a.overdue(today),
+            completed_at=a.completed_at,
+            completed_by=a.completed_by,
+            on_time=a.on_time,
+            evidence=a.evidence,
+        )
+
+
+def _today() -> date:
+    return london_date(datetime.now(UTC))
+
+
 class ResponseOut(BaseModel):
     response_id: str
     survey_id: str
@@ -335,6 +387,7 @@ class ResponseOut(BaseModel):
     received_at: datetime
     source: str
     answers: list[AnswerOut]
+    actions: list[ActionOut] = Field(description="actions raised on this response, by due date")
 
 
 @router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"])
@@ -371,6 +424,7 @@ async def get_response(response_id: str, principal: Reader, request: Request) ->
         received_at=found["received_at"],
         source=found["source"],
         answers=answers,
+        actions=[ActionOut.of(a, _today()) for a in found["actions"]],
     )
 
 
@@ -534,6 +588,100 @@ async def get_you_said_we_did(
         _service(request), service_area=_check_service_area(service_area), theme=theme
     )
     return [YouSaidWeDidOut.of(y) for y in found]
+
+
+# --------------------------------------------------------------------------- actions
+
+ThemePath = Annotated[str, Path(pattern=LABEL.pattern, examples=["easy_to_contact_case_worker"])]
+
+
+@router.post(
+    "/responses/{response_id}/actions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionOut,
+    tags=["actions"],
+    summary="Raise an action on a survey response (publishes ActionRaised, origin feedback)",
+    description="origin_id is the response: completing the action closes the safeguarding alert "
+    "that a negative answer to a safeguarding question opens. The action belongs to the "
+    "response's team and service area; `team` is required only when the response names no team. "
+    "A retry with the same `action_id` and content answers 200 and publishes nothing.",
+)
+async def post_response_action(
+    response_id: str, body: ActionContent, principal: Writer, request: Request, response: Response
+) -> ActionOut:
+    action, created = await handlers.raise_action_on_response(
+        _service(request), response_id, body, raised_by=principal.subject
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ActionOut.of(action, _today())
+
+
+@router.post(
+    "/themes/{service_area}/{theme}/actions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionOut,
+    tags=["actions"],
+    summary="Raise an action on a service area's theme (publishes ActionRaised, origin feedback)",
+    description="origin_id is `<service_area>:<theme>`, the theme usually a question's "
+    '`reported_as` id, as in "you said, we did" items (which can then name the action). '
+    "`team` is required.",
+)
+async def post_theme_action(
+    service_area: str, theme: ThemePath, body: ActionContent, principal: Writer, request: Request, response: Response
+) -> ActionOut:
+    _check_service_area(service_area, "path")
+    action, created = await handlers.raise_action_on_theme(
+        _service(request), service_area, theme, body, raised_by=principal.subject
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ActionOut.of(action, _today())
+
+
+@router.post(
+    "/actions/{action_id}/complete",
+    response_model=ActionOut,
+    tags=["actions"],
+    summary="Complete an action (publishes ActionCompleted)",
+    description="409 when it is already completed (the same completion sent again answers 200 "
+    "and publishes nothing); 422 when completed_at is before it was raised or in the future.",
+)
+async def post_action_completion(
+    action_id: str, body: ActionCompletion, principal: Writer, request: Request
+) -> ActionOut:
+    action, _ = await handlers.complete_action(_service(request), action_id, body, completed_by=principal.subject)
+    return ActionOut.of(action, _today())
+
+
+@router.get("/actions", response_model=list[ActionOut], tags=["actions"], summary="Actions, by due date")
+async def get_actions(
+    _: Reader,
+    request: Request,
+    status_: Annotated[Literal["open", "completed", "overdue"] | None, Query(alias="status")] = None,
+    origin_id: str | None = None,
+    team: str | None = None,
+    owner_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ActionOut]:
+    now = datetime.now(UTC)
+    found = await handlers.list_actions(
+        _service(request),
+        status=status_,
+        origin_id=origin_id,
+        team=team,
+        owner_id=owner_id,
+        limit=limit,
+        offset=offset,
+        now=now,
+    )
+    return [ActionOut.of(a, london_date(now)) for a in found]
+
+
+@router.get("/actions/{action_id}", response_model=ActionOut, tags=["actions"])
+async def get_action(action_id: str, _: Reader, request: Request) -> ActionOut:
+    return ActionOut.of(await handlers.get_action(_service(request), action_id), _today())
 
 
 # --------------------------------------------------------------------------- errors

@@ -26,8 +26,9 @@ def build(settings: Settings | None = None) -> tuple[StrandService, FastAPI]:
         [api.router],
         title="qaloop feedback",
         description="Surveys (versioned), survey responses (one at a time or from a CSV "
-        'export), compliments and "you said, we did". Publishes FeedbackReceived, '
-        "ComplimentReceived and YouSaidWeDidPublished through the outbox.",
+        'export), compliments, "you said, we did" and the actions raised on responses (a '
+        "safeguarding answer's follow-up) or themes. Publishes FeedbackReceived, ComplimentReceived, "
+        "YouSaidWeDidPublished, ActionRaised and ActionCompleted through the outbox.",
     )
     api.add_error_handlers(app)
     return service, app

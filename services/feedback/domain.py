@@ -14,6 +14,11 @@ Rules that the design documents leave open, decided here:
 * **Free text** is stored in this service and never put in an event.
 * **Contact details** (e-mail addresses, UK telephone numbers, postcodes) are refused in any
   text that goes into an event (compliment summaries, "you said, we did" texts).
+* **Actions** (`ActionRaised`, `ActionCompleted`, origin `feedback`) are raised on a survey
+  response (origin_id = the response id: how a safeguarding alert is closed) or on a service
+  area's theme (origin_id = `<service_area>:<theme>`). A response's action belongs to the
+  response's team and service area; where the response names no team, the action must.
+  Its summary and evidence travel in the events, under the same rules as other event text.
 * **Response ids** from a CSV file are `<survey_id>:<the file's response id>`, or, where the
   file has none, `<survey_id>:h<hash>` of the row's validated content (plus how many identical
   rows came before it in the file), so that importing the same file twice adds nothing.
@@ -28,22 +33,27 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.calendar import london_date
 from shared.events import (
+    ActionCompleted,
+    ActionRaised,
     ComplimentOrigin,
     ComplimentReceived,
     FeedbackReceived,
+    LearningOrigin,
     Respondent,
     ServiceArea,
     SurveyAnswer,
     Timestamp,
     YouSaidWeDidPublished,
+    known_service_areas,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -990,6 +1000,246 @@ def build_you_said_we_did(
         action_id=content.action_id,
         published_at=published_at,
     )
+
+
+# --------------------------------------------------------------------------- actions
+
+MAX_EVIDENCE = 1000
+
+
+class ActionOriginKind(enum.StrEnum):
+    RESPONSE = "response"  # origin_id is the survey response's id
+    THEME = "theme"  # origin_id is `<service_area>:<theme>`
+
+
+class ActionStatus(enum.StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+class ActionContent(BaseModel):
+    """An action raised on a survey response (or on a service area's theme), as staff
+    record it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: RecordId | None = Field(
+        default=None, description="your id for it (a retry with the same id adds nothing)"
+    )
+    owner_id: RecordId = Field(
+        description="who will see it done, e.g. the team manager", examples=["manager-through-care"]
+    )
+    due_date: date = Field(description="for a safeguarding answer: the next working day after receipt")
+    summary: str = Field(
+        description=f"what will be done; at most {MAX_SUMMARY} characters, published in ActionRaised, "
+        "so no child's name and no contact details"
+    )
+    team: Label | None = Field(
+        default=None,
+        description="the team that owns it: a response's action belongs to the response's team, and "
+        "must name one when the response has none; a theme's action always names one",
+    )
+    raised_at: AwareDatetime | None = Field(
+        default=None, description="default: now; to back-date, a date and time with its offset"
+    )
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, v: str) -> str:
+        return _event_text(v, MAX_SUMMARY)
+
+
+class ActionCompletion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    completed_at: AwareDatetime | None = Field(
+        default=None, description="default: now; to back-date, a date and time with its offset"
+    )
+    evidence: str | None = Field(
+        default=None,
+        description=f"what shows it was done; at most {MAX_EVIDENCE} characters, published in "
+        "ActionCompleted, so no child's name and no contact details",
+    )
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, v: str | None) -> str | None:
+        return None if v is None or not v.strip() else _event_text(v, MAX_EVIDENCE)
+
+
+@dataclass(frozen=True)
+class ActionOrigin:
+    """What an action is raised on: where its team and service area come from, and the
+    earliest it can be raised."""
+
+    kind: ActionOriginKind
+    origin_id: str
+    service_area: str
+    team: str | None
+    not_before: datetime | None = None  # a response's receipt
+
+    @classmethod
+    def response(cls, response_id: str, *, service_area: str, team: str | None, received_at: datetime) -> ActionOrigin:
+        return cls(ActionOriginKind.RESPONSE, response_id, service_area, team, received_at)
+
+    @classmethod
+    def theme(cls, service_area: str, theme: str) -> ActionOrigin:
+        """A service area's theme: usually a question's `reported_as` id, as in "you said, we
+        did" items. Its actions have no team of their own: the caller names one."""
+        problems = []
+        if service_area not in known_service_areas():
+            problems.append(
+                Problem(
+                    ("service_area",),
+                    f"unknown service_area {service_area!r}; expected one of {sorted(known_service_areas())}",
+                )
+            )
+        if not LABEL.match(theme):
+            problems.append(Problem(("theme",), "may hold only letters, digits and _ . - (at most 100)"))
+        if problems:
+            raise InvalidInput(problems)
+        return cls(ActionOriginKind.THEME, f"{service_area}:{theme}", service_area, None)
+
+
+@dataclass(frozen=True)
+class FeedbackAction:
+    """Something to be done because of what a child or family said, followed until done."""
+
+    action_id: str
+    origin_kind: ActionOriginKind
+    origin_id: str
+    team: str
+    service_area: str
+    owner_id: str
+    summary: str
+    due_date: date
+    raised_at: datetime
+    raised_by: str
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    evidence: str | None = None
+
+    @property
+    def status(self) -> ActionStatus:
+        return ActionStatus.OPEN if self.completed_at is None else ActionStatus.COMPLETED
+
+    def overdue(self, today: date) -> bool:
+        """Open past its due date (London dates)."""
+        return self.completed_at is None and self.due_date < today
+
+    @property
+    def on_time(self) -> bool | None:
+        """Completed on or before its due date; None while open."""
+        return None if self.completed_at is None else london_date(self.completed_at) <= self.due_date
+
+    @property
+    def fingerprint(self) -> str:
+        """What a retry must repeat. The time is left out, as for responses: a retry that let
+        the service stamp it arrives later."""
+        return _digest(
+            {
+                "origin_id": self.origin_id,
+                "team": self.team,
+                "owner_id": self.owner_id,
+                "summary": self.summary,
+                "due_date": self.due_date.isoformat(),
+            }
+        )
+
+    def to_event(self) -> ActionRaised:
+        return ActionRaised(
+            action_id=self.action_id,
+            origin=LearningOrigin.FEEDBACK,
+            origin_id=self.origin_id,
+            team=self.team,
+            service_area=self.service_area,
+            owner_id=self.owner_id,
+            raised_at=self.raised_at,
+            due_date=self.due_date,
+            summary=self.summary,
+        )
+
+    def completion_event(self) -> ActionCompleted:
+        assert self.completed_at is not None, "not completed"
+        return ActionCompleted(action_id=self.action_id, completed_at=self.completed_at, evidence=self.evidence)
+
+
+def build_action(
+    content: ActionContent, origin: ActionOrigin, *, action_id: str, raised_by: str, now: datetime
+) -> FeedbackAction:
+    """Validate an action on `origin`; InvalidInput lists every problem."""
+    problems = []
+    team = content.team
+    if origin.team is None and team is None:
+        what = "the response names no team" if origin.kind is ActionOriginKind.RESPONSE else "a theme has no team"
+        problems.append(Problem(("team",), f"is required: {what}; say which team owns the action"))
+    elif origin.team is not None:
+        if team is not None and team != origin.team:
+            problems.append(
+                Problem(("team",), f"the response is about team {origin.team!r}: its actions belong to that team")
+            )
+        team = origin.team
+    raised_at = content.raised_at or now
+    try:
+        check_not_future(raised_at, now)
+    except ValueError as exc:
+        problems.append(Problem(("raised_at",), str(exc)))
+    if origin.not_before is not None and raised_at < origin.not_before:
+        problems.append(
+            Problem(
+                ("raised_at",),
+                f"{raised_at.isoformat()} is before the response was received ({origin.not_before.isoformat()})",
+            )
+        )
+    raised_on = london_date(raised_at)
+    if content.due_date < raised_on:
+        problems.append(
+            Problem(
+                ("due_date",),
+                f"{content.due_date.isoformat()} is before the action was raised ({raised_on.isoformat()})",
+            )
+        )
+    if problems:
+        raise InvalidInput(problems)
+    assert team is not None
+    return FeedbackAction(
+        action_id=action_id,
+        origin_kind=origin.kind,
+        origin_id=origin.origin_id,
+        team=team,
+        service_area=origin.service_area,
+        owner_id=content.owner_id,
+        summary=content.summary,
+        due_date=content.due_date,
+        raised_at=raised_at,
+        raised_by=raised_by,
+    )
+
+
+def complete_action(
+    action: FeedbackAction, completion: ActionCompletion, *, completed_by: str, now: datetime
+) -> tuple[FeedbackAction, bool]:
+    """The action completed (True), or unchanged when this is a retry of its completion
+    (the same `completed_at` and evidence: False). Completing it again otherwise is a
+    Conflict; a completion before it was raised, or in the future, is InvalidInput."""
+    completed_at = completion.completed_at or now
+    if action.completed_at is not None:
+        if completed_at == action.completed_at and completion.evidence == action.evidence:
+            return action, False
+        raise Conflict(
+            f"action {action.action_id!r} was already completed on {london_date(action.completed_at).isoformat()}"
+        )
+    try:
+        check_not_future(completed_at, now)
+    except ValueError as exc:
+        raise InvalidInput.one(("completed_at",), str(exc)) from None
+    if completed_at < action.raised_at:
+        raise InvalidInput.one(
+            ("completed_at",),
+            f"{completed_at.isoformat()} is before the action was raised ({action.raised_at.isoformat()})",
+        )
+    done = replace(action, completed_at=completed_at, completed_by=completed_by, evidence=completion.evidence)
+    return done, True
 
 
 # --------------------------------------------------------------------------- results

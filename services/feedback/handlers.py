@@ -20,9 +20,13 @@ import asyncpg
 
 from services.feedback import domain, store
 from services.feedback.domain import (
+    ActionCompletion,
+    ActionContent,
+    ActionOrigin,
     Compliment,
     ComplimentContent,
     Conflict,
+    FeedbackAction,
     ImportReport,
     InvalidInput,
     NotFound,
@@ -34,6 +38,7 @@ from services.feedback.domain import (
     YouSaidWeDid,
     YouSaidWeDidContent,
 )
+from shared.calendar import london_date
 from shared.service import StrandService
 
 IMPORT_BATCH = 250  # CSV rows per transaction
@@ -172,15 +177,19 @@ async def _save_response(
 ) -> bool:
     if not await store.insert_response(conn, response, source=source, recorded_by=recorded_by):
         return False  # recorded meanwhile by a concurrent request
-    await service.emit(conn, response.to_event(), aggregate=f"response:{response.response_id}")
+    await service.emit(
+        conn, response.to_event(), aggregate=f"response:{response.response_id}", time=response.received_at
+    )
     return True
 
 
-async def get_response(service: StrandService, response_id: str) -> dict[str, Any]:
-    async with _pool(service).acquire() as conn:
+async def get_response(service: StrandService, response_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """A stored response with its answers and the actions raised on it."""
+    async with _pool(service).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         found = await store.response_detail(conn, response_id)
-    if found is None:
-        raise NotFound(f"no survey response {response_id!r}")
+        if found is None:
+            raise NotFound(f"no survey response {response_id!r}")
+        found["actions"] = await store.actions(conn, today=london_date(_now(now)), response_id=response_id)
     return found
 
 
@@ -289,7 +298,9 @@ async def record_compliment(
             return compliment, False
         if not await store.insert_compliment(conn, compliment, recorded_by=recorded_by):
             return compliment, False
-        await service.emit(conn, compliment.to_event(), aggregate=f"compliment:{compliment.compliment_id}")
+        await service.emit(
+            conn, compliment.to_event(), aggregate=f"compliment:{compliment.compliment_id}", time=compliment.received_at
+        )
         return compliment, True
 
 
@@ -334,7 +345,7 @@ async def publish_you_said_we_did(
             return stored[0], False
         if not await store.insert_you_said_we_did(conn, item, recorded_by=recorded_by):
             return item, False
-        await service.emit(conn, item.to_event(), aggregate=f"you-said-we-did:{item.item_id}")
+        await service.emit(conn, item.to_event(), aggregate=f"you-said-we-did:{item.item_id}", time=item.published_at)
         return item, True
 
 
@@ -343,3 +354,115 @@ async def list_you_said_we_did(
 ) -> list[YouSaidWeDid]:
     async with _pool(service).acquire() as conn:
         return await store.you_said_we_did(conn, service_area=service_area, theme=theme)
+
+
+# --------------------------------------------------------------------------- actions
+
+
+async def raise_action_on_response(
+    service: StrandService,
+    response_id: str,
+    content: ActionContent,
+    *,
+    raised_by: str,
+    now: datetime | None = None,
+) -> tuple[FeedbackAction, bool]:
+    """Raise an action on a survey response — for a negative answer to a safeguarding
+    question, the action whose completion closes the safeguarding alert — and publish
+    `ActionRaised` (origin feedback, origin_id the response); (action, created)."""
+    async with _pool(service).acquire() as conn, conn.transaction():
+        origin = await store.action_origin_of_response(conn, response_id)
+        if origin is None:
+            raise NotFound(f"no survey response {response_id!r}")
+        return await _raise_action(service, conn, origin, content, raised_by, _now(now))
+
+
+async def raise_action_on_theme(
+    service: StrandService,
+    service_area: str,
+    theme: str,
+    content: ActionContent,
+    *,
+    raised_by: str,
+    now: datetime | None = None,
+) -> tuple[FeedbackAction, bool]:
+    """Raise an action on a service area's theme (origin_id `<service_area>:<theme>`), e.g.
+    what a "you said, we did" item will report; (action, created)."""
+    origin = ActionOrigin.theme(service_area, theme)
+    async with _pool(service).acquire() as conn, conn.transaction():
+        return await _raise_action(service, conn, origin, content, raised_by, _now(now))
+
+
+async def _raise_action(
+    service: StrandService,
+    conn: asyncpg.Connection,
+    origin: ActionOrigin,
+    content: ActionContent,
+    raised_by: str,
+    now: datetime,
+) -> tuple[FeedbackAction, bool]:
+    action = domain.build_action(
+        content, origin, action_id=content.action_id or str(uuid.uuid4()), raised_by=raised_by, now=now
+    )
+    if not await store.insert_action(conn, action):
+        known = await store.action(conn, action.action_id)
+        assert known is not None
+        if known.fingerprint != action.fingerprint:
+            raise Conflict(f"action {action.action_id!r} is already raised with other content")
+        return known, False
+    await service.emit(conn, action.to_event(), aggregate=f"action:{action.action_id}", time=action.raised_at)
+    return action, True
+
+
+async def complete_action(
+    service: StrandService,
+    action_id: str,
+    completion: ActionCompletion,
+    *,
+    completed_by: str,
+    now: datetime | None = None,
+) -> tuple[FeedbackAction, bool]:
+    """Complete an action and publish `ActionCompleted`; (action, completed now). The same
+    completion sent again changes nothing; another completion is a Conflict."""
+    async with _pool(service).acquire() as conn, conn.transaction():
+        found = await store.action(conn, action_id, for_update=True)
+        if found is None:
+            raise NotFound(f"no action {action_id!r}")
+        done, changed = domain.complete_action(found, completion, completed_by=completed_by, now=_now(now))
+        if changed:
+            await store.save_action_completion(conn, done)
+            assert done.completed_at is not None
+            await service.emit(conn, done.completion_event(), aggregate=f"action:{action_id}", time=done.completed_at)
+        return done, changed
+
+
+async def get_action(service: StrandService, action_id: str) -> FeedbackAction:
+    async with _pool(service).acquire() as conn:
+        found = await store.action(conn, action_id)
+    if found is None:
+        raise NotFound(f"no action {action_id!r}")
+    return found
+
+
+async def list_actions(
+    service: StrandService,
+    *,
+    status: str | None = None,
+    origin_id: str | None = None,
+    team: str | None = None,
+    owner_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[FeedbackAction]:
+    async with _pool(service).acquire() as conn:
+        return await store.actions(
+            conn,
+            today=london_date(_now(now)),
+            status=status,
+            origin_id=origin_id,
+            team=team,
+            owner_id=owner_id,
+            limit=limit,
+            offset=offset,
+        )

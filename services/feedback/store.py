@@ -10,8 +10,11 @@ from typing import Any
 import asyncpg
 
 from services.feedback.domain import (
+    ActionOrigin,
+    ActionOriginKind,
     AnswerType,
     Compliment,
+    FeedbackAction,
     QuestionTally,
     SurveyQuestion,
     SurveyResponse,
@@ -393,3 +396,117 @@ async def you_said_we_did(
         )
         for r in rows
     ]
+
+
+# --------------------------------------------------------------------------- actions
+
+
+async def action_origin_of_response(conn: asyncpg.Connection, response_id: str) -> ActionOrigin | None:
+    """The response an action is raised on (its row share-locked until the transaction ends)."""
+    row = await conn.fetchrow(
+        f"""SELECT service_area, team, received_at FROM {S}.responses
+            WHERE response_id = $1 FOR SHARE""",
+        response_id,
+    )
+    if row is None:
+        return None
+    return ActionOrigin.response(
+        response_id, service_area=row["service_area"], team=row["team"], received_at=row["received_at"]
+    )
+
+
+async def insert_action(conn: asyncpg.Connection, action: FeedbackAction) -> bool:
+    """False when the action id is already taken (nothing written)."""
+    inserted = await conn.fetchval(
+        f"""INSERT INTO {S}.actions (action_id, origin_kind, origin_id, response_id, team,
+                service_area, owner_id, summary, due_date, raised_at, raised_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (action_id) DO NOTHING
+            RETURNING true""",
+        action.action_id,
+        action.origin_kind.value,
+        action.origin_id,
+        action.origin_id if action.origin_kind is ActionOriginKind.RESPONSE else None,
+        action.team,
+        action.service_area,
+        action.owner_id,
+        action.summary,
+        action.due_date,
+        action.raised_at,
+        action.raised_by,
+    )
+    return bool(inserted)
+
+
+async def action(conn: asyncpg.Connection, action_id: str, *, for_update: bool = False) -> FeedbackAction | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT * FROM {S}.actions WHERE action_id = $1{lock}", action_id)
+    return _action(row) if row is not None else None
+
+
+async def save_action_completion(conn: asyncpg.Connection, action: FeedbackAction) -> None:
+    await conn.execute(
+        f"""UPDATE {S}.actions SET completed_at = $2, completed_by = $3, evidence = $4
+            WHERE action_id = $1""",
+        action.action_id,
+        action.completed_at,
+        action.completed_by,
+        action.evidence,
+    )
+
+
+async def actions(
+    conn: asyncpg.Connection,
+    *,
+    today: date,
+    status: str | None = None,
+    origin_id: str | None = None,
+    response_id: str | None = None,
+    team: str | None = None,
+    owner_id: str | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[FeedbackAction]:
+    """Actions filtered as asked, by due date. `status`: open, completed, or overdue (open
+    with a due date before `today`)."""
+    rows = await conn.fetch(
+        f"""SELECT * FROM {S}.actions
+            WHERE (CASE $1::text
+                     WHEN 'open' THEN completed_at IS NULL
+                     WHEN 'overdue' THEN completed_at IS NULL AND due_date < $2
+                     WHEN 'completed' THEN completed_at IS NOT NULL
+                     ELSE true END)
+              AND ($3::text IS NULL OR origin_id = $3)
+              AND ($4::text IS NULL OR response_id = $4)
+              AND ($5::text IS NULL OR team = $5)
+              AND ($6::text IS NULL OR owner_id = $6)
+            ORDER BY due_date, raised_at, action_id
+            LIMIT $7 OFFSET $8""",
+        status,
+        today,
+        origin_id,
+        response_id,
+        team,
+        owner_id,
+        limit,
+        offset,
+    )
+    return [_action(r) for r in rows]
+
+
+def _action(row: asyncpg.Record) -> FeedbackAction:
+    return FeedbackAction(
+        action_id=row["action_id"],
+        origin_kind=ActionOriginKind(row["origin_kind"]),
+        origin_id=row["origin_id"],
+        team=row["team"],
+        service_area=row["service_area"],
+        owner_id=row["owner_id"],
+        summary=row["summary"],
+        due_date=row["due_date"],
+        raised_at=row["raised_at"],
+        raised_by=row["raised_by"],
+        completed_at=row["completed_at"],
+        completed_by=row["completed_by"],
+        evidence=row["evidence"],
+    )

@@ -5,7 +5,10 @@ and families, compliments (internal and external) and "you said, we did" items.
   Q2 (the panel minutes), a little better in Q1, improving in Q3 and Q4 as the
   communication framework takes hold. Below 60% opens reporting's feedback-response
   follow-up, which a "you said, we did" item the next quarter closes.
-* "I feel safe where I live" is a safeguarding question: a few children answer "no".
+* "I feel safe where I live" is a safeguarding question: a few children answer "no". Each
+  such answer opens reporting's safeguarding-alert follow-up (due the next working day); the
+  team manager raises an action on the response the same day and completes it, mostly by the
+  next working day, a few late, which closes the follow-up.
 * The two seeded surveys (send-family-experience, csc-children-young-people, version 1)
   are used as they are; three more are published at the start (a retry changes nothing).
 """
@@ -14,9 +17,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from services.simulation.authority import COUNTY, PARTICIPATION_WORKERS, AnnualVolumes
+from services.simulation.authority import COUNTY, PARTICIPATION_WORKERS, AnnualVolumes, team_manager
 from services.simulation.plan import Call, SimulatedYear, Story, team_in, weighted
 from shared.calendar import Period, london_date
 
@@ -174,6 +177,16 @@ INTERNAL_SUMMARIES = (
 
 FOLLOW_UP_THRESHOLD = 0.6  # reporting's feedback-response rule: below this, a follow-up opens
 
+# A negative answer to a safeguarding question: an action on the response, raised the same
+# day, due the next working day (the safeguarding-alert follow-up's due date).
+SAFEGUARDING_ON_TIME = 0.85  # completed by the due date; the others 1-4 working days late
+SAFEGUARDING_SAME_DAY = 0.4  # of those on time, completed the day it was raised
+SAFEGUARDING_SUMMARY = (
+    "Safeguarding follow-up: the social worker sees the child, talks about feeling safe where "
+    "they live and reviews the safety plan with the team manager."
+)
+SAFEGUARDING_EVIDENCE = "Child seen and spoken with alone; safety plan reviewed and recorded on the case file."
+
 
 def plan_surveys(year: SimulatedYear) -> list[Call]:
     """Publish the surveys the service does not seed (idempotent: a retry changes nothing)."""
@@ -199,26 +212,58 @@ class _Response:
 
 def plan_feedback(year: SimulatedYear, volumes: AnnualVolumes = COUNTY) -> list[Story]:
     responses = _responses(year, volumes)
-    stories = [
-        Story(
-            r.response_id,
-            (
-                Call(
-                    r.at,
-                    "feedback.response",
-                    "feedback",
-                    "POST",
-                    "/v1/responses",
-                    _response_body(r),
-                    PARTICIPATION_WORKERS[i % len(PARTICIPATION_WORKERS)],
-                ),
-            ),
-        )
-        for i, r in enumerate(responses)
-    ]
+    follow_ups = year.rng("safeguarding-actions")
+    stories = []
+    for i, r in enumerate(responses):
+        worker = PARTICIPATION_WORKERS[i % len(PARTICIPATION_WORKERS)]
+        recorded = Call(r.at, "feedback.response", "feedback", "POST", "/v1/responses", _response_body(r), worker)
+        stories.append(Story(r.response_id, (recorded, *_safeguarding_action(year, follow_ups, r))))
     stories += _compliments(year, volumes)
     stories += _you_said_we_did(year, responses)
     return stories
+
+
+def _safeguarding_action(year: SimulatedYear, rng: random.Random, r: _Response) -> tuple[Call, ...]:
+    """For a negative answer to a safeguarding question: the team manager raises an action
+    on the response the same day (origin_id the response: what closes the safeguarding
+    alert), due the next working day, and completes it — mostly on time, a few late."""
+    if not any(q.safeguarding and _negative(r.answers.get(q.question_id)) for q in r.survey.questions):
+        return ()
+    owner = team_manager(r.team)
+    action_id = f"{r.response_id}-action"
+    raised = year.later(r.at, 0, rng)  # working hours that day, or minutes after a late response
+    due = year.working_days_after(r.at, 1)
+    if rng.random() < SAFEGUARDING_ON_TIME:
+        day = london_date(raised) if rng.random() < SAFEGUARDING_SAME_DAY else due
+    else:
+        day = year.working_days_after(due, rng.randint(1, 4))
+    completed = max(year.at(day, rng), raised + timedelta(minutes=10))
+    return (
+        Call(
+            raised,
+            "feedback.action.raise",
+            "feedback",
+            "POST",
+            f"/v1/responses/{r.response_id}/actions",
+            {
+                "action_id": action_id,
+                "owner_id": owner,
+                "due_date": due,
+                "summary": SAFEGUARDING_SUMMARY,
+                "raised_at": raised,
+            },
+            owner,
+        ),
+        Call(
+            completed,
+            "feedback.action.complete",
+            "feedback",
+            "POST",
+            f"/v1/actions/{action_id}/complete",
+            {"completed_at": completed, "evidence": SAFEGUARDING_EVIDENCE},
+            owner,
+        ),
+    )
 
 
 def _response_body(r: _Response) -> dict[str, object]:

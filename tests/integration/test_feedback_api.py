@@ -1,6 +1,7 @@
 """The feedback service over HTTP, with the real PostgreSQL and RabbitMQ: responses (one at a
-time and from a CSV export), survey versions, compliments and "you said, we did"; every event
-is received from the broker, and none carries free text or contact details."""
+time and from a CSV export), survey versions, compliments, "you said, we did" and actions on
+responses and themes; every event is received from the broker, and none carries free text or
+contact details."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from shared.auth import issue_token
 from shared.bus import EXCHANGE, declare_topology
-from shared.events import FeedbackReceived, parse_event
+from shared.events import ActionCompleted, ActionRaised, FeedbackReceived, parse_event
 from shared.settings import Settings, get_settings
 from tests.support import servers as srv
 from tests.support.wait import eventually
@@ -457,3 +459,215 @@ async def test_you_said_we_did_links_responses_and_an_action_and_is_listed_publi
         json={**item, "item_id": unique("ysd"), "service_area": "fostering"},
     )
     assert elsewhere.status_code == 422 and "is about send" in elsewhere.text
+
+
+# --------------------------------------------------------------------------- actions
+
+
+async def _safeguarding_response(feedback: Any, *, team: str | None = "through-care") -> str:
+    rid = unique("resp")
+    body: dict[str, Any] = {
+        "response_id": rid,
+        "survey_id": CSC,
+        "respondent": "child",
+        "received_at": "2022-08-01T10:00:00+01:00",  # Monday: due the next working day, 2 August
+        "answers": {"feel_safe_where_i_live": "no", "anything_else": "Please don't tell Jayden"},
+    }
+    if team is not None:
+        body["team"] = team
+    reply = await feedback.post("/v1/responses", json=body)
+    assert reply.status_code == 201 and reply.json()["safeguarding_alert"] is True, reply.text
+    return rid
+
+
+ACTION = {
+    "owner_id": "manager-through-care",
+    "due_date": "2022-08-02",
+    "summary": "Social worker to visit today and review the safety plan with the child",
+    "raised_at": "2022-08-01T11:30:00+01:00",
+}
+
+
+async def test_a_safeguarding_no_is_followed_by_an_action_raised_and_completed_on_the_bus(feedback, observer):
+    rid = await _safeguarding_response(feedback)
+    action_id = unique("act")
+    raised = await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": action_id})
+    assert raised.status_code == 201, raised.text
+    view = raised.json()
+    assert (view["origin"], view["origin_kind"], view["origin_id"]) == ("feedback", "response", rid)
+    assert (view["team"], view["service_area"]) == ("through-care", "childrens_social_care")
+    assert (view["status"], view["raised_by"], view["completed_at"]) == ("open", "worker-1", None)
+
+    # a retry adds nothing; the same id with other content conflicts
+    again = await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": action_id})
+    assert again.status_code == 200
+    assert datetime.fromisoformat(again.json()["raised_at"]) == datetime.fromisoformat(view["raised_at"])
+    other = await feedback.post(
+        f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": action_id, "due_date": "2022-08-03"}
+    )
+    assert other.status_code == 409
+
+    done = await feedback.post(
+        f"/v1/actions/{action_id}/complete",
+        json={"completed_at": "2022-08-02T09:15:00+01:00", "evidence": "Child seen alone; safety plan reviewed."},
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["on_time"], done.json()["overdue"]) == ("completed", True, False)
+    retry = await feedback.post(
+        f"/v1/actions/{action_id}/complete",
+        json={"completed_at": "2022-08-02T09:15:00+01:00", "evidence": "Child seen alone; safety plan reviewed."},
+    )
+    assert retry.status_code == 200
+    twice = await feedback.post(f"/v1/actions/{action_id}/complete", json={})
+    assert twice.status_code == 409 and "already completed" in twice.text
+
+    events = await observer.wait_for("action_id", action_id, count=2)
+    marker = unique("resp")  # published after the retries: once it is here, a second event would be too
+    await feedback.post(
+        "/v1/responses",
+        json={
+            "response_id": marker,
+            "survey_id": CSC,
+            "respondent": "child",
+            "answers": {"know_how_to_complain": "yes"},
+        },
+    )
+    await observer.wait_for("response_id", marker)
+    assert len(observer.where("action_id", action_id)) == 2
+    keys = {body["type"]: key for key, body, _ in observer.seen if body["data"].get("action_id") == action_id}
+    assert keys == {"ActionRaised": "feedback.ActionRaised", "ActionCompleted": "feedback.ActionCompleted"}
+    by_type = {e["type"]: e for e in events}
+    raised_event, completed_event = by_type["ActionRaised"], by_type["ActionCompleted"]
+    envelope, data = parse_event(json.dumps(raised_event))
+    assert isinstance(data, ActionRaised) and envelope.source == "/qaloop/feedback"
+    assert raised_event["data"] == {
+        "action_id": action_id,
+        "origin": "feedback",
+        "origin_id": rid,
+        "team": "through-care",
+        "service_area": "childrens_social_care",
+        "owner_id": "manager-through-care",
+        "raised_at": "2022-08-01T11:30:00+01:00",
+        "due_date": "2022-08-02",
+        "summary": "Social worker to visit today and review the safety plan with the child",
+    }
+    assert envelope.time == data.raised_at and envelope.sequence == "1"  # the fact's time, back-dated
+    envelope, data = parse_event(json.dumps(completed_event))
+    assert isinstance(data, ActionCompleted) and envelope.sequence == "2"
+    assert completed_event["data"] == {
+        "action_id": action_id,
+        "completed_at": "2022-08-02T09:15:00+01:00",
+        "evidence": "Child seen alone; safety plan reviewed.",
+    }
+    assert envelope.time == data.completed_at
+    assert b"Jayden" not in observer.raw()
+
+    # the response lists its action; the list and the action itself can be read
+    mine = (await feedback.get(f"/v1/responses/{rid}")).json()
+    assert [(a["action_id"], a["status"]) for a in mine["actions"]] == [(action_id, "completed")]
+    reader = bearer("reporting:read")
+    listed = await feedback.get("/v1/actions", params={"origin_id": rid}, headers=reader)
+    assert listed.status_code == 200 and [a["action_id"] for a in listed.json()] == [action_id]
+    one = await feedback.get(f"/v1/actions/{action_id}", headers=reader)
+    assert one.status_code == 200 and one.json()["evidence"] == "Child seen alone; safety plan reviewed."
+
+
+async def test_actions_are_listed_open_overdue_or_completed(feedback):
+    rid = await _safeguarding_response(feedback)
+    late, later, finished = (unique("act") for _ in range(3))
+    await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": late})
+    await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": later, "due_date": "2099-01-01"})
+    await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": finished})
+    await feedback.post(f"/v1/actions/{finished}/complete", json={"completed_at": "2022-08-04T10:00:00+01:00"})
+
+    async def ids(status: str | None) -> list[str]:
+        params = {"origin_id": rid} | ({"status": status} if status else {})
+        reply = await feedback.get("/v1/actions", params=params)
+        assert reply.status_code == 200, reply.text
+        return [a["action_id"] for a in reply.json()]
+
+    assert sorted(await ids(None)) == sorted([late, later, finished])
+    assert sorted(await ids("open")) == sorted([late, later])
+    assert await ids("overdue") == [late]
+    assert await ids("completed") == [finished]
+    got = (await feedback.get(f"/v1/actions/{finished}")).json()
+    assert (got["on_time"], got["overdue"]) == (False, False)
+    assert (await feedback.get(f"/v1/actions/{late}")).json()["overdue"] is True
+    assert (await feedback.get("/v1/actions", params={"status": "late"})).status_code == 422
+
+
+async def test_action_requests_are_refused_with_the_reason(feedback):
+    rid = await _safeguarding_response(feedback)
+    path = f"/v1/responses/{rid}/actions"
+    anonymous = {"Authorization": ""}
+    assert (await feedback.post(path, json=ACTION, headers=anonymous)).status_code == 401
+    assert (await feedback.get("/v1/actions", headers=anonymous)).status_code == 401
+    assert (await feedback.post(path, json=ACTION, headers=bearer("reporting:read"))).status_code == 403
+    assert (await feedback.post("/v1/actions/x/complete", json={}, headers=bearer("reporting:read"))).status_code == 403
+    assert (await feedback.get("/v1/actions", headers=bearer("audit:write"))).status_code == 403
+
+    assert (await feedback.post("/v1/responses/no-such-response/actions", json=ACTION)).status_code == 404
+    assert (await feedback.post("/v1/actions/no-such-action/complete", json={})).status_code == 404
+    assert (await feedback.get("/v1/actions/no-such-action")).status_code == 404
+
+    async def refused(change: dict[str, Any], on: str = path) -> dict[tuple, str]:
+        reply = await feedback.post(on, json={**ACTION, **change})
+        assert reply.status_code == 422, reply.text
+        return {tuple(d["loc"]): d["msg"] for d in reply.json()["detail"]}
+
+    assert "before the action was raised" in (await refused({"due_date": "2022-07-31"}))[("body", "due_date")]
+    assert (
+        "future"
+        in (await refused({"raised_at": "2099-01-01T10:00:00Z", "due_date": "2099-01-02"}))[("body", "raised_at")]
+    )
+    assert (
+        "before the response was received"
+        in (await refused({"raised_at": "2022-08-01T09:00:00+01:00"}))[("body", "raised_at")]
+    )
+    assert ("body", "raised_at") in await refused({"raised_at": "2022-08-01T11:30:00"})  # no offset
+    assert ("body", "summary") in await refused({"summary": "Ring mum on 07700 900123"})
+    assert ("body", "child_name") in await refused({"child_name": "Jayden"})
+    assert "through-care" in (await refused({"team": "assessment"}))[("body", "team")]
+
+    # a response with no team: the action must name one
+    teamless = await _safeguarding_response(feedback, team=None)
+    on = f"/v1/responses/{teamless}/actions"
+    assert "names no team" in (await refused({}, on))[("body", "team")]
+    named = await feedback.post(on, json={**ACTION, "team": "safeguarding"})
+    assert named.status_code == 201 and named.json()["team"] == "safeguarding"
+
+    action_id = named.json()["action_id"]
+    early = await feedback.post(f"/v1/actions/{action_id}/complete", json={"completed_at": "2022-08-01T11:00:00+01:00"})
+    assert early.status_code == 422 and early.json()["detail"][0]["loc"] == ["body", "completed_at"]
+    leak = await feedback.post(f"/v1/actions/{action_id}/complete", json={"evidence": "Emailed carer@example.org"})
+    assert leak.status_code == 422 and leak.json()["detail"][0]["loc"] == ["body", "evidence"]
+
+
+async def test_an_action_on_a_theme_can_be_named_by_a_you_said_we_did_item(feedback, observer):
+    team = unique("send-north")
+    path = "/v1/themes/send/easy_to_contact_case_worker/actions"
+    no_team = await feedback.post(path, json=ACTION)
+    assert no_team.status_code == 422 and no_team.json()["detail"][0]["loc"] == ["body", "team"]
+    assert (await feedback.post("/v1/themes/mars/x/actions", json={**ACTION, "team": team})).status_code == 422
+    assert (
+        await feedback.post("/v1/themes/send/not%20a%20theme/actions", json={**ACTION, "team": team})
+    ).status_code == 422
+    raised = await feedback.post(path, json={**ACTION, "team": team, "owner_id": "send-service-manager"})
+    assert raised.status_code == 201, raised.text
+    action = raised.json()
+    assert (action["origin_kind"], action["origin_id"]) == ("theme", "send:easy_to_contact_case_worker")
+    [event] = await observer.wait_for("action_id", action["action_id"])
+    assert event["data"]["origin"] == "feedback" and event["data"]["team"] == team
+
+    item = await feedback.post(
+        "/v1/you-said-we-did",
+        json={
+            "service_area": "send",
+            "theme": "easy_to_contact_case_worker",
+            "you_said": "It was hard to reach your case worker",
+            "we_did": "A SEND duty line answers every working day",
+            "action_id": action["action_id"],
+            "published_at": "2022-11-01T09:00:00Z",
+        },
+    )
+    assert item.status_code == 201 and item.json()["action_id"] == action["action_id"]

@@ -331,6 +331,61 @@ def test_a_few_children_do_not_feel_safe_where_they_live(county):
     assert 3 <= negatives <= 0.05 * len(answers)
 
 
+def test_every_safeguarding_no_gets_an_action_raised_that_day_and_completed_mostly_on_time(county):
+    """The safeguarding-alert follow-up (due the next working day after receipt) is closed by
+    completing an action whose origin is the response: replayed through the feedback domain."""
+    from services.feedback.domain import (
+        ActionCompletion,
+        ActionContent,
+        ActionOrigin,
+        build_action,
+        complete_action,
+    )
+    from services.simulation.feedback import SURVEYS
+
+    safeguarding = {s.survey_id: {q.question_id for q in s.questions if q.safeguarding} for s in SURVEYS}
+    areas = {s.survey_id: s.service_area for s in SURVEYS}
+    calendar = default_calendar()
+    now = datetime.now(UTC)
+    alerts = on_time = 0
+    for story in county.stories:
+        first = story.calls[0]
+        if first.kind != "feedback.response":
+            continue
+        b = first.body
+        negative = any(b["answers"].get(q) == "no" for q in safeguarding[b["survey_id"]])
+        kinds = [c.kind for c in story.calls]
+        if not negative:
+            assert kinds == ["feedback.response"], story.key
+            continue
+        if len(kinds) < 3 and london_date(first.at) >= date(2023, 3, 24):
+            continue  # completed after the year ends: cut off with it
+        alerts += 1
+        assert kinds == ["feedback.response", "feedback.action.raise", "feedback.action.complete"], story.key
+        raise_call, complete_call = story.calls[1:]
+        assert raise_call.path == f"/v1/responses/{b['response_id']}/actions"
+        assert london_date(raise_call.at) == london_date(b["received_at"]), "raised the same day"
+        due = calendar.add_working_days(london_date(b["received_at"]), 1)
+        assert raise_call.body["due_date"] == due and raise_call.body["owner_id"] == f"manager-{b['team']}"
+        assert complete_call.path == f"/v1/actions/{raise_call.body['action_id']}/complete"
+        origin = ActionOrigin.response(
+            b["response_id"], service_area=areas[b["survey_id"]], team=b["team"], received_at=b["received_at"]
+        )
+        action = build_action(
+            ActionContent.model_validate(to_json(raise_call.body, {})),
+            origin,
+            action_id=raise_call.body["action_id"],
+            raised_by=raise_call.actor,
+            now=now,
+        )
+        done, _ = complete_action(
+            action, ActionCompletion.model_validate(to_json(complete_call.body, {})), completed_by="m", now=now
+        )
+        on_time += bool(done.on_time)
+    assert alerts >= 10
+    assert 0.7 <= rate(on_time, alerts) < 1, "most close on time, a few late"
+
+
 def test_compliments_internal_and_external_and_you_said_we_did(county):
     origins = Counter(c.body["origin"] for c in county.calls_of("feedback.compliment"))
     assert origins["external"] > origins["internal"] > 0
@@ -406,6 +461,8 @@ def _request_models() -> dict[str, type[BaseModel]]:
         "feedback.response": feedback.ResponseIn,
         "feedback.compliment": feedback_domain.ComplimentContent,
         "feedback.you_said_we_did": feedback_domain.YouSaidWeDidContent,
+        "feedback.action.raise": feedback_domain.ActionContent,
+        "feedback.action.complete": feedback_domain.ActionCompletion,
     }
 
 
