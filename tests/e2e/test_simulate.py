@@ -5,8 +5,6 @@ not send the same seed's year twice."""
 
 from __future__ import annotations
 
-import asyncio
-import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,17 +34,8 @@ async def own_servers(servers: srv.Servers) -> AsyncIterator[Settings]:
     """This module's own database and RabbitMQ vhost: reporting here sees exactly what the
     simulator sent (the run's vhost and database are shared with other test modules, whose
     strand outboxes and reporting queue would otherwise mix in)."""
-    name = f"{servers.vhost}_simulate"
-    base_amqp = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.amqp_url)._replace(path="/"))
-    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
-    management = servers.management_url or "http://guest:guest@localhost:15672"
-    amqp_url = await asyncio.to_thread(srv.create_vhost, base_amqp, management, name)
-    database_url = await srv.create_database(admin, name)
-    try:
+    async with srv.module_servers(servers, "simulate") as (amqp_url, database_url):
         yield Settings(amqp_url=amqp_url, database_url=database_url)
-    finally:
-        await srv.drop_database(admin, name)
-        await asyncio.to_thread(srv.delete_vhost, management, name)
 
 
 @dataclass

@@ -6,9 +6,7 @@ received from the broker, in order, with the contract's fields and no personal d
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.parse
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -41,17 +39,8 @@ async def own_servers(servers: srv.Servers) -> AsyncIterator[Settings]:
     """This module's own RabbitMQ vhost and database. The run's vhost is shared by every
     integration test, and its `reporting.events` queue keeps whatever is published there:
     complaints published here must not turn up in another test's reporting figures."""
-    name = f"{servers.vhost}_complaints"
-    base_amqp = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.amqp_url)._replace(path="/"))
-    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
-    management = servers.management_url or "http://guest:guest@localhost:15672"
-    amqp_url = await asyncio.to_thread(srv.create_vhost, base_amqp, management, name)
-    database_url = await srv.create_database(admin, name)
-    try:
+    async with srv.module_servers(servers, "complaints") as (amqp_url, database_url):
         yield Settings(amqp_url=amqp_url, database_url=database_url)
-    finally:
-        await srv.drop_database(admin, name)
-        await asyncio.to_thread(srv.delete_vhost, management, name)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ contact details."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -81,17 +79,8 @@ async def own_servers(servers: srv.Servers) -> AsyncIterator[Settings]:
     """This module's own RabbitMQ vhost and database: the run's `reporting.events` queue keeps
     whatever is published in the run's vhost, and feedback published here must not turn up
     in another test's reporting figures."""
-    name = f"{servers.vhost}_feedback"
-    base_amqp = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.amqp_url)._replace(path="/"))
-    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
-    management = servers.management_url or "http://guest:guest@localhost:15672"
-    amqp_url = await asyncio.to_thread(srv.create_vhost, base_amqp, management, name)
-    database_url = await srv.create_database(admin, name)
-    try:
+    async with srv.module_servers(servers, "feedback") as (amqp_url, database_url):
         yield Settings(amqp_url=amqp_url, database_url=database_url)
-    finally:
-        await srv.drop_database(admin, name)
-        await asyncio.to_thread(srv.delete_vhost, management, name)
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -147,3 +147,23 @@ def base_urls() -> Iterator[tuple[str, str, str]]:
 
 def run_id() -> str:
     return "qaloop_test_" + uuid.uuid4().hex[:10]
+
+
+@asynccontextmanager
+async def module_servers(servers: Servers, suffix: str) -> AsyncIterator[tuple[str, str]]:
+    """A test module's own RabbitMQ vhost and database, beside the run's: the run's vhost is
+    shared by every integration test, and its `reporting.events` queue keeps whatever is
+    published there. Yields (amqp_url, database_url); both are removed afterwards."""
+    import asyncio
+
+    name = f"{servers.vhost}_{suffix}"
+    base_amqp = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.amqp_url)._replace(path="/"))
+    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
+    management = servers.management_url or "http://guest:guest@localhost:15672"
+    amqp_url = await asyncio.to_thread(create_vhost, base_amqp, management, name)
+    database_url = await create_database(admin, name)
+    try:
+        yield amqp_url, database_url
+    finally:
+        await drop_database(admin, name)
+        await asyncio.to_thread(delete_vhost, management, name)
