@@ -1,0 +1,309 @@
+"""Private RabbitMQ and PostgreSQL servers for the fault suite.
+
+The fault scenarios stop, start and restart the broker and the database. The machine's
+shared servers (5672, 5432) serve every other test run on this machine, so the suite never
+touches them: it starts a RabbitMQ node and a PostgreSQL cluster of its own, on free ports,
+in temporary directories, once per session, and removes them at the end.
+
+- RabbitMQ: a second node (`qaloopfaults-<id>@localhost`) with its own Erlang cookie in its
+  own HOME, no plugins, its own config, Mnesia and log directories. It is started with the
+  server's own script (`/usr/lib/rabbitmq/bin/rabbitmq-server`), not Debian's
+  `/usr/sbin` wrapper, because the wrapper re-runs it as user `rabbitmq` with that user's
+  HOME and cookie. It is controlled with `rabbitmqctl -n <node>` only; nothing here ever
+  names the shared node.
+- PostgreSQL: `initdb` + `pg_ctl` of the installed major version, in a directory owned by
+  `postgres` (initdb refuses to run as root, so as root it runs under `runuser -u postgres`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServerError(RuntimeError):
+    """A private server could not be started or controlled (the message says why)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --------------------------------------------------------------------------- RabbitMQ
+
+
+def rabbitmq_scripts() -> tuple[str, str] | None:
+    """(rabbitmq-server, rabbitmqctl) of the installed server, bypassing Debian's su wrapper."""
+    for base in ("/usr/lib/rabbitmq/bin", *sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin"))):
+        server, ctl = Path(base, "rabbitmq-server"), Path(base, "rabbitmqctl")
+        if server.exists() and ctl.exists():
+            return str(server), str(ctl)
+    server_path, ctl_path = shutil.which("rabbitmq-server"), shutil.which("rabbitmqctl")
+    if server_path and ctl_path and os.geteuid() != 0:
+        return server_path, ctl_path
+    return None
+
+
+@dataclass
+class PrivateRabbit:
+    """A RabbitMQ node of our own. `ctl(...)` runs rabbitmqctl against it (and only it)."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="qaloop-faults-rmq-")))
+    node: str = field(default_factory=lambda: f"qaloopfaults-{secrets.token_hex(3)}@localhost")
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    app_running: bool = False
+    _ctl: str = "rabbitmqctl"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.out"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            HOME=str(self.root / "home"),
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=str(self.root / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.root / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.root / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(self.root / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(self.root / "advanced.config"),
+            RABBITMQ_CONF_ENV_FILE=str(self.root / "rabbitmq-env.conf"),  # not /etc/rabbitmq's
+            ERL_EPMD_ADDRESS="127.0.0.1",
+        )
+        return env
+
+    def url(self, vhost: str = "") -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
+
+    def start(self, timeout: float = 90.0) -> None:
+        scripts = rabbitmq_scripts()
+        if scripts is None:
+            raise ServerError("RabbitMQ is not installed (no rabbitmq-server / rabbitmqctl found)")
+        server, self._ctl = scripts
+        (self.root / "home").mkdir(parents=True)
+        (self.root / "mnesia").mkdir()
+        (self.root / "log").mkdir()
+        cookie = self.root / "home" / ".erlang.cookie"
+        cookie.write_text(secrets.token_hex(16).upper())
+        cookie.chmod(0o400)
+        (self.root / "enabled_plugins").write_text("[].\n")
+        (self.root / "rabbitmq-env.conf").write_text("")
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+            "log.console = false\n"
+            "log.file.level = warning\n"
+            "disk_free_limit.absolute = 50MB\n"
+        )
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [server], env=self.env(), cwd=self.root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while True:  # await_startup fails at once until the node has registered with epmd
+            if self.process.poll() is not None:
+                raise ServerError(
+                    f"the private RabbitMQ node {self.node} exited with {self.process.returncode} while starting:\n"
+                    f"{_tail(self.log)}"
+                )
+            result = self.ctl("await_startup", "--timeout", "30", check=False, timeout=40)
+            if result.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"the private RabbitMQ node {self.node} did not start within {timeout:.0f}s:\n"
+                    f"{result.stdout}{result.stderr}\n{_tail(self.log)}"
+                )
+            time.sleep(0.5)
+        if not _wait_port(self.port, 30):
+            raise ServerError(f"the private RabbitMQ node {self.node} does not listen on {self.port}")
+        self.app_running = True
+
+    def ctl(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self._ctl, "-n", self.node, *args], env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise ServerError(f"rabbitmqctl -n {self.node} {' '.join(args)} failed: {result.stdout}{result.stderr}")
+        return result
+
+    def add_vhost(self, vhost: str) -> str:
+        self.ctl("add_vhost", vhost)
+        self.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        return self.url(vhost)
+
+    def delete_vhost(self, vhost: str) -> None:
+        self.ctl("delete_vhost", vhost, check=False)
+
+    def stop_app(self) -> None:
+        """`rabbitmqctl stop_app`: the node closes every connection and stops listening."""
+        self.app_running = False
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        self.ctl("await_startup", "--timeout", "60", timeout=90)
+        if not _wait_port(self.port, 30):
+            raise ServerError(f"the private RabbitMQ node {self.node} does not listen on {self.port} after start_app")
+        self.app_running = True
+
+    def ensure_running(self) -> None:
+        """After a scenario that failed while the broker was stopped."""
+        if not self.app_running:
+            self.start_app()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(Exception):
+                self.ctl("stop", check=False, timeout=60)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)  # our own node's process group
+                self.process.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bindir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(pg_ctl).parent if pg_ctl else None
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own; `restart()` is `pg_ctl restart -m fast`."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="qaloop-faults-pg-")))
+    port: int = field(default_factory=free_port)
+    started: bool = False
+    running: bool = False
+    _bin: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def admin_url(self) -> str:
+        return self.url("postgres")
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        command = list(args)
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.root)
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        assert self._bin is not None
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        result = self._run(
+            str(self._bin / "pg_ctl"),
+            action,
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            *extra,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"pg_ctl {action} failed: {result.stdout}{result.stderr}\n{_tail(self.log)}")
+
+    def start(self) -> None:
+        self._bin = postgres_bindir()
+        if self._bin is None:
+            raise ServerError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl)")
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise ServerError("running as root but there is no `postgres` user to run initdb as") from None
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        result = self._run(
+            str(self._bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        if result.returncode != 0:
+            raise ServerError(f"initdb failed: {result.stdout}{result.stderr}")
+        self._pg_ctl("start")
+        self.started = self.running = True
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every session is disconnected, then the server comes back."""
+        self.running = False
+        self._pg_ctl("restart", "-m", "fast")
+        self.running = True
+
+    def ensure_running(self) -> None:
+        """After a scenario that failed in the middle of a restart."""
+        if not self.running:
+            assert self._bin is not None
+            status = self._run(str(self._bin / "pg_ctl"), "status", "-D", str(self.data))
+            if status.returncode != 0:
+                self._pg_ctl("start")
+            self.running = True
+
+    def stop(self) -> None:
+        if self.started:
+            with contextlib.suppress(Exception):
+                self._pg_ctl("stop", "-m", "immediate")
+            self.started = False
+        shutil.rmtree(self.root, ignore_errors=True)
