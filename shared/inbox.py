@@ -122,7 +122,12 @@ def first_copies(events: Sequence[Received], new_keys: set[tuple[str, str]]) -> 
     return out
 
 
+class DatabaseUnavailable(ConnectionError):
+    """No connection could be had from the pool: never the events' fault."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,
     OSError,
     ConnectionError,
     asyncpg.PostgresConnectionError,
@@ -132,8 +137,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.InsufficientResourcesError,  # class 53: too many connections, out of memory or disk
+    asyncpg.OperatorInterventionError,  # class 57: shutdown, cancelled by an operator
     asyncio.TimeoutError,
 )
+# How often a split batch whose every event failed alike is retried whole before its events
+# are dead-lettered one by one (an outage that does not look like one, not poison).
+SAME_FAILURE_RETRIES = 5
 
 
 @dataclass
@@ -279,6 +289,7 @@ class BatchConsumer:
     async def _apply_with_retry(self, events: list[Received]) -> dict[tuple[str, str], str]:
         """Apply in one transaction; returns {key: error} for events that cannot be applied."""
         backoff = 0.1
+        same_failures = 0
         while True:
             try:
                 await self._apply(events)
@@ -296,14 +307,28 @@ class BatchConsumer:
                 failed: dict[tuple[str, str], str] = {}
                 for event in events:  # isolate the culprit; the rest still commit
                     failed.update(await self._apply_with_retry([event]))
-                return failed
+                reasons = {reason.split(":", 1)[0] for reason in failed.values()}
+                if len(failed) < len(events) or len(reasons) != 1 or same_failures >= SAME_FAILURE_RETRIES:
+                    return failed
+                # Every event failed the same way: more likely the database than the events.
+                same_failures += 1
+                log.warning("every event of a batch of %d failed with %s; retrying it whole", len(events), reasons)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def _apply(self, events: list[Received]) -> None:
         started = time.perf_counter()
-        async with self._pool.acquire() as conn, conn.transaction():
-            new = await self._inbox.claim(conn, events)
-            if new:
-                await self._handler(conn, new)
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:
+            raise DatabaseUnavailable(f"no database connection: {type(exc).__name__}: {exc}") from exc
+        try:
+            async with conn.transaction():
+                new = await self._inbox.claim(conn, events)
+                if new:
+                    await self._handler(conn, new)
+        finally:
+            await self._pool.release(conn)
         self.stats.applied += len(new)
         self.stats.duplicates += len(events) - len(new)
         metrics.applied(
@@ -367,6 +392,16 @@ def failed_messages(
 
 
 async def _closed(connection: aio_pika.abc.AbstractConnection) -> None:
-    """Returns when the broker connection has closed (polled: aio-pika offers no plain await)."""
-    while not connection.is_closed:  # noqa: ASYNC110
-        await asyncio.sleep(0.5)
+    """Returns when the broker connection is lost or closed.
+
+    `is_closed` only turns true when the client itself closes; a broker-side close (a
+    restart, `stop_app`, a forced close) clears `connected` and fires `close_callbacks`
+    instead, so both are watched (found by the fault suite: an idle consumer never noticed)."""
+    lost = asyncio.Event()
+    connection.close_callbacks.add(lambda *_: lost.set())
+    connected = getattr(connection, "connected", None)
+    while not lost.is_set():
+        if connection.is_closed or (isinstance(connected, asyncio.Event) and not connected.is_set()):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lost.wait(), 0.5)

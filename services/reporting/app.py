@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,10 @@ class ReportingService(StrandService):
 
             today = None if self.clock is london_today else self.clock()
             self._worker = multiprocessing.get_context("spawn").Process(
-                target=worker_main, args=(self.followup_interval, today), name="reporting-followups", daemon=True
+                target=worker_main,
+                args=(self.followup_interval, today, os.getpid()),
+                name="reporting-followups",
+                daemon=True,
             )
             self._worker.start()
 

@@ -154,6 +154,7 @@ class ReportingQueries:
 
 
 SOURCE = "/qaloop/reporting"
+FOLLOWUP_LOCK = 0x716C_6675  # "qlfu": the follow-up sync's advisory-lock namespace
 
 
 @dataclass
@@ -180,6 +181,9 @@ class FollowUpSync:
         today = self.queries.clock()
         followups = await self.queries.followups(tenant)
         async with self.pool.acquire() as conn, conn.transaction():
+            # One sync per tenant at a time (replicas, a stray worker): the second waits and
+            # then sees what the first published, so no transition goes out twice.
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", FOLLOWUP_LOCK, tenant)
             existing = await store.load_followup_rows(conn, tenant)
             wanted = {f.followup_id: f for f in followups}
             changed = [f for f in followups if _differs(existing.get(f.followup_id), f)]

@@ -29,9 +29,7 @@ from shared.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-async def run_learning_loop(
-    *, interval: float, today: date | None = None, stop: asyncio.Event | None = None
-) -> None:
+async def run_learning_loop(*, interval: float, today: date | None = None, stop: asyncio.Event | None = None) -> None:
     settings = get_settings()
     stop = stop or asyncio.Event()
     pool = await create_pool(settings.database_url, min_size=1, max_size=3)
@@ -74,9 +72,28 @@ async def run_learning_loop(
         await pool.close()
 
 
-def worker_main(interval: float, today: date | None) -> None:
-    """Process entry point (multiprocessing, spawn): stops cleanly on SIGTERM or SIGINT."""
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent dies, even by SIGKILL (no orphaned worker
+    left publishing beside the next one). Elsewhere the loop's parent check covers it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(interval: float, today: date | None, parent_pid: int | None = None) -> None:
+    """Process entry point (multiprocessing, spawn): stops cleanly on SIGTERM or SIGINT, and
+    when the reporting process that started it is gone."""
+    import os
+
     from shared import logging as qlog
+
+    _die_with_parent()
+    if parent_pid is not None and os.getppid() != parent_pid:
+        return  # the parent died before the death signal was armed
 
     settings = get_settings()
     qlog.configure(settings.log_level, settings.log_json)
@@ -86,6 +103,16 @@ def worker_main(interval: float, today: date | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+
+        async def watch_parent() -> None:
+            while parent_pid is not None and not stop.is_set():
+                if os.getppid() != parent_pid:
+                    log.warning("reporting (pid %d) is gone; the learning-loop worker stops", parent_pid)
+                    stop.set()
+                await asyncio.sleep(1)
+
+        watcher = asyncio.create_task(watch_parent())
         await run_learning_loop(interval=interval, today=today, stop=stop)
+        watcher.cancel()
 
     asyncio.run(main())

@@ -532,15 +532,8 @@ async def test_relay_killed_between_publish_and_marking_sent(scenario: Scenario,
 # --------------------------------------------------------------------------- 7. no connection slot to come back to
 
 
-TOO_MANY_CLIENTS_IS_POISON = (
-    "product bug: shared/inbox.py BatchConsumer._apply_with_retry treats any error outside TRANSIENT_ERRORS as "
-    "the event's fault; asyncpg.TooManyConnectionsError (SQLSTATE 53300, raised by pool.acquire() when the "
-    "consumer reconnects) is not in it, so every event of the batch is isolated and dead-lettered as "
-    "'handler-error' instead of the batch being retried"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=TOO_MANY_CLIENTS_IS_POISON)
 async def test_postgresql_out_of_connection_slots_when_reporting_reconnects(scenario: Scenario, fault_table) -> None:
     """Reporting's database connections die (a network blip: they are cut between it and
     PostgreSQL) at a moment when every connection slot of the server is taken — by other
