@@ -139,6 +139,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.InsufficientResourcesError,  # class 53: too many connections, out of memory or disk
     asyncpg.OperatorInterventionError,  # class 57: shutdown, cancelled by an operator
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a dropped link
     asyncio.TimeoutError,
 )
 # How often a split batch whose every event failed alike is retried whole before its events
@@ -302,6 +303,11 @@ class BatchConsumer:
                 backoff = min(backoff * 2, 10.0)
             except Exception as exc:
                 if len(events) == 1:
+                    if same_failures < 1:
+                        # Poison fails again on a fresh connection; a glitch does not.
+                        same_failures += 1
+                        await asyncio.sleep(backoff)
+                        continue
                     log.error("event %s cannot be applied: %s", events[0].envelope.id, exc)
                     return {events[0].key: f"{type(exc).__name__}: {exc}"}
                 failed: dict[tuple[str, str], str] = {}
