@@ -94,6 +94,9 @@ def worker_main(interval: float, today: date | None, parent_pid: int | None = No
     _die_with_parent()
     if parent_pid is not None and os.getppid() != parent_pid:
         return  # the parent died before the death signal was armed
+    # Background work: on a busy node the intake process gets the CPU first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
     settings = get_settings()
     qlog.configure(settings.log_level, settings.log_json)
