@@ -175,4 +175,4 @@ async def followups(
 @router.get("/projections/status", summary="Events applied, last event time, queue lag")
 async def projection_status(principal: Reader, request: Request) -> dict[str, Any]:
     status_of = request.app.state.status
-    return await status_of()
+    return await status_of(principal.tenant)

@@ -18,6 +18,7 @@ from services.reporting import api, kpis, ops, store
 from services.reporting.consumer import Projector
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.handlers import Clock, FollowUpSync, ReportingQueries, london_today
+from services.reporting.projections import PROJECTION_OF_KIND, PROJECTIONS
 from services.reporting.report import router as report_router
 from shared import metrics
 from shared.bus import REPORTING_QUEUE, connect
@@ -160,16 +161,27 @@ class ReportingService(StrandService):
         if dead is not None:
             metrics.QUEUE_DEPTH.labels(f"{REPORTING_QUEUE}.dlq").set(dead)
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self, tenant: str | None = None) -> dict[str, Any]:
+        """Intake and projection status for one tenant (the caller's): events applied and the
+        newest event time per projection. Queue depths are the service's own."""
         assert self.pool is not None
+        tenant = tenant or self.settings.tenant
         async with self.pool.acquire() as conn:
-            rows = await store.projection_status(conn)
-        by_name = {r["name"]: r for r in rows}
+            applied, last_time, by_kind = await store.tenant_status(conn, tenant)
+            followups = int(
+                await conn.fetchval(f"SELECT count(*) FROM {store.SCHEMA}.followups WHERE tenant = $1", tenant)
+            )
+        projections_: dict[str, list[Any]] = {name: [0, None] for name in ("facts", *PROJECTIONS)}
+        for kind, (n, when) in by_kind.items():
+            for name in ("facts", PROJECTION_OF_KIND[kind]):
+                entry = projections_[name]
+                entry[0] += n
+                if when is not None and (entry[1] is None or when > entry[1]):
+                    entry[1] = when
         queue_depth, dead_letters = await self.queue_depths()
-        total = by_name.get("event_store")
         return {
-            "events_applied": int(total["events_applied"]) if total else 0,
-            "last_event_time": _iso(total["last_event_time"]) if total else None,
+            "events_applied": applied,
+            "last_event_time": _iso(last_time),
             "queue_depth": queue_depth,
             "dead_letters": dead_letters,
             "consumer": None
@@ -182,14 +194,10 @@ class ReportingService(StrandService):
                 "last_batch_size": self.consumer.stats.last_batch_size,
             },
             "projections": [
-                {
-                    "name": r["name"],
-                    "events_applied": int(r["events_applied"]),
-                    "last_event_time": _iso(r["last_event_time"]),
-                }
-                for r in rows
-                if r["name"] != "event_store"
-            ],
+                {"name": name, "events_applied": n, "last_event_time": _iso(when)}
+                for name, (n, when) in projections_.items()
+            ]
+            + [{"name": "followups", "events_applied": followups, "last_event_time": None}],
         }
 
     async def queue_depths(self) -> tuple[int | None, int | None]:

@@ -96,6 +96,21 @@ async def tenants(conn: asyncpg.Connection) -> list[str]:
     return [r["tenant"] for r in await conn.fetch(f"SELECT DISTINCT tenant FROM {SCHEMA}.facts")]
 
 
+async def tenant_status(conn: asyncpg.Connection, tenant: str) -> tuple[int, Any, dict[str, tuple[int, Any]]]:
+    """One tenant's view of intake: (events applied, newest event time, {fact kind: (count,
+    newest event time)}) — so that no authority sees another's volumes."""
+    total = await conn.fetchrow(
+        f"SELECT count(*) AS n, max(time) AS t FROM {SCHEMA}.event_store WHERE tenant = $1", tenant
+    )
+    rows = await conn.fetch(
+        f"""SELECT f.kind, count(*) AS n, max(e.time) AS t
+            FROM {SCHEMA}.facts f JOIN {SCHEMA}.event_store e USING (position)
+            WHERE f.tenant = $1 GROUP BY f.kind""",
+        tenant,
+    )
+    return int(total["n"]), total["t"], {r["kind"]: (int(r["n"]), r["t"]) for r in rows}
+
+
 async def projection_status(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT name, events_applied, last_event_time FROM {SCHEMA}.projection_state ORDER BY name"

@@ -379,3 +379,30 @@ async def test_the_learning_loop_runs_in_its_own_process(servers):
         await service.stop()
         await connection.close()
     assert not service._worker.is_alive(), "the worker stops with the service"
+
+
+async def test_one_authority_never_sees_another(reporting, servers):
+    """Figures and status answer for the token's tenant only."""
+    _service, client = reporting
+    settings = get_settings()
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    other = json.loads(audit(501, "good", "2022-08-10T10:00:00Z").to_json())
+    other["tenant"] = "E10000016"
+    await _publish(exchange, "audit.AuditGraded", json.dumps(other).encode())
+    await _publish(exchange, "audit.AuditGraded", audit(502, "good", "2022-08-11T10:00:00Z").to_json())
+
+    def headers(tenant: str | None) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"], tenant=tenant)}
+
+    async def completed(tenant: str | None) -> int:
+        r = await client.get("/v1/kpis/values", params={"period": "2022-08"}, headers=headers(tenant))
+        return next(v["value"] for v in r.json()["values"] if v["kpi"] == "audit.completed")
+
+    await eventually(lambda: completed("E10000016"), lambda n: n == 1, what="the other authority's audit")
+    assert await completed(None) == 1, "the configured tenant sees only its own audit"
+    mine = (await client.get("/v1/projections/status", headers=headers(None))).json()
+    theirs = (await client.get("/v1/projections/status", headers=headers("E10000016"))).json()
+    assert (mine["events_applied"], theirs["events_applied"]) == (1, 1)
+    await connection.close()
