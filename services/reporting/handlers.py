@@ -286,7 +286,3 @@ def _transitions(f: FollowUp, published: dict[str, bool], today: date) -> list[t
             )
         )
     return out
-
-
-def followup_status(f: FollowUp, today: date) -> str:
-    return f.status(today)

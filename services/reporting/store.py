@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.reporting import projections
-from services.reporting.facts import Facts
 from services.reporting.followups import FollowUp
 
 SCHEMA = "reporting"
@@ -111,12 +110,6 @@ async def tenant_status(conn: asyncpg.Connection, tenant: str) -> tuple[int, Any
     return int(total["n"]), total["t"], {r["kind"]: (int(r["n"]), r["t"]) for r in rows}
 
 
-async def projection_status(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT name, events_applied, last_event_time FROM {SCHEMA}.projection_state ORDER BY name"
-    )
-
-
 # --------------------------------------------------------------------------- follow-ups
 
 FOLLOWUP_COLUMNS = (
@@ -179,31 +172,6 @@ async def mark_published(conn: asyncpg.Connection, tenant: str, flag: str, ids: 
         )
 
 
-async def list_followups(
-    conn: asyncpg.Connection, tenant: str, *, status: str | None, team: str | None, today: date
-) -> list[asyncpg.Record]:
-    clauses = ["tenant = $1"]
-    args: list[Any] = [tenant]
-    if team:
-        args.append(team)
-        clauses.append(f"team = ${len(args)}")
-    args.append(today)
-    t = f"${len(args)}"
-    if status == "open":
-        clauses.append(f"opened_on <= {t} AND (closed_on IS NULL OR closed_on > {t})")
-    elif status == "overdue":
-        clauses.append(f"opened_on <= {t} AND (closed_on IS NULL OR closed_on > {t}) AND due_date < {t}")
-    elif status == "closed":
-        clauses.append(f"closed_on <= {t}")
-    else:
-        clauses.append(f"{t} = {t}")
-    return await conn.fetch(
-        f"SELECT {FOLLOWUP_COLUMNS} FROM {SCHEMA}.followups WHERE {' AND '.join(clauses)} "
-        "ORDER BY due_date, followup_id",
-        *args,
-    )
-
-
 # --------------------------------------------------------------------------- commentary
 
 
@@ -236,7 +204,3 @@ async def save_commentary(
 
 def dumps(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-
-
-def empty_facts() -> Facts:
-    return Facts()
