@@ -5,6 +5,10 @@ RS256 tokens from the authority's identity provider (`QALOOP_JWKS_URL`); develop
 tests verify HS256 tokens signed with `QALOOP_JWT_SECRET` (`qaloop token` prints one).
 Missing or bad token: 401. Valid token without the role: 403. Roles are hierarchical
 where CONTRACT.md says "or higher": `reporting:detail` and `ops:admin` include `reporting:read`.
+
+A strand service (audit, feedback, complaints) serves one tenant: every one of its routes
+depends on `require_served`, which also answers 403 to a token for another tenant. Reporting
+answers for the token's tenant (`Principal.tenant`) and uses `require`.
 """
 
 from __future__ import annotations
@@ -118,14 +122,46 @@ def authenticate(request: Request) -> Principal:
         ) from None
 
 
+def _check_roles(principal: Principal, any_of: tuple[str, ...]) -> None:
+    if not any(principal.has(role) for role in any_of):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this needs one of the roles {list(any_of)}",
+        )
+
+
 def require(*any_of: str) -> Callable[..., Principal]:
     """FastAPI dependency: a principal holding at least one of the roles, else 403."""
 
     def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not any(principal.has(role) for role in any_of):
+        _check_roles(principal, any_of)
+        return principal
+
+    return dependency
+
+
+def served_tenant(request: Request) -> str:
+    """The tenant the application serves: its strand service's `settings.tenant`, the tenant
+    its events go out under (`request.app.state.service`, set by `StrandService.create_app`)."""
+    service = getattr(request.app.state, "service", None)
+    tenant = getattr(getattr(service, "settings", None), "tenant", None)
+    if not tenant:  # fail closed: a route that cannot tell whom it serves answers no one
+        raise RuntimeError("the application has no app.state.service.settings.tenant to check tokens against")
+    return str(tenant)
+
+
+def require_served(*any_of: str) -> Callable[..., Principal]:
+    """FastAPI dependency of every strand route: a principal holding at least one of the
+    roles (else 403) whose tenant is the one this service serves (else 403). A token without
+    a `tenant` claim is for QALOOP_TENANT (`verify_token`)."""
+
+    def dependency(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        _check_roles(principal, any_of)
+        served = served_tenant(request)
+        if principal.tenant != served:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"this needs one of the roles {list(any_of)}",
+                detail=f"this service serves tenant {served}, not the token's tenant {principal.tenant}",
             )
         return principal
 

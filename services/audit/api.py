@@ -6,20 +6,17 @@ Errors: 401/403 (token, role, tenant), 404 unknown id, 409 not allowed in the cu
 422 invalid request (FastAPI's shape: `detail: [{loc, msg, type}]`, naming the field).
 """
 
-# No `from __future__ import annotations` here: FastAPI resolves the dependency annotations
-# built inside `_served_tenant` at runtime, and postponed ones would name a local.
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.audit.domain import AreaJudgement, AuditRuleError, Conflict, NotFound, TemplateArea
 from services.audit.handlers import AuditHandlers, view_without_case_reference
 from services.audit.store import ActionQuery, AuditQuery
-from shared.auth import Principal, require
+from shared.auth import Principal, require_served
 from shared.events import AuditType, Grade, LearningOrigin, ServiceArea
 
 WRITE = "audit:write"
@@ -245,20 +242,8 @@ class Page(BaseModel, Generic[T]):
 # --------------------------------------------------------------------------- routes
 
 
-def _served_tenant(role_check: Callable[..., Principal]) -> Callable[..., Principal]:
-    """The role check, and the token's tenant must be the one this service serves."""
-
-    def dependency(request: Request, principal: Annotated[Principal, Depends(role_check)]) -> Principal:
-        served = request.app.state.service.settings.tenant
-        if principal.tenant != served:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this audit service serves tenant {served}")
-        return principal
-
-    return dependency
-
-
-Writer = Annotated[Principal, Depends(_served_tenant(require(WRITE)))]
-Reader = Annotated[Principal, Depends(_served_tenant(require(*READ)))]
+Writer = Annotated[Principal, Depends(require_served(WRITE))]
+Reader = Annotated[Principal, Depends(require_served(*READ))]
 
 
 def _for(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:

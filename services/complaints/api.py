@@ -34,7 +34,7 @@ from services.complaints.domain import (
 )
 from services.complaints.handlers import ComplaintRecord, ComplaintsContext
 from services.complaints.store import ComplainantDetails, HistoryEntry, LearningRecord
-from shared.auth import Principal, require
+from shared.auth import Principal, require_served
 from shared.calendar import london_date
 from shared.events import Complainant, Day, Identifier, Outcome, Procedure, ServiceArea, Timestamp
 
@@ -45,8 +45,8 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-Writer = Annotated[Principal, Depends(require(WRITE))]
-Reader = Annotated[Principal, Depends(require(*READ))]
+Writer = Annotated[Principal, Depends(require_served(WRITE))]
+Reader = Annotated[Principal, Depends(require_served(*READ))]
 
 
 def _now() -> datetime:

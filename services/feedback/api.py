@@ -46,14 +46,14 @@ from services.feedback.domain import (
     YouSaidWeDidContent,
     suppressed,
 )
-from shared.auth import Principal, require
+from shared.auth import Principal, require_served
 from shared.calendar import london_date, parse_period
 from shared.events import ComplimentOrigin, LearningOrigin, Respondent, Timestamp, known_service_areas
 from shared.service import StrandService
 
 WRITE = "feedback:write"
-Writer = Annotated[Principal, Depends(require(WRITE))]
-Reader = Annotated[Principal, Depends(require(WRITE, "reporting:read"))]
+Writer = Annotated[Principal, Depends(require_served(WRITE))]
+Reader = Annotated[Principal, Depends(require_served(WRITE, "reporting:read"))]
 SurveyIdPath = Annotated[str, Path(pattern=SURVEY_ID.pattern, examples=["send-family-experience"])]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
