@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics, outbox
 from shared.auth import require
@@ -141,7 +147,17 @@ class StrandService:
             async with self.pool.acquire() as conn:
                 metrics.OUTBOX_BACKLOG.labels(self.schema).set(await outbox.backlog(conn, self.schema))
 
-    def create_app(self, routers: Sequence[APIRouter], *, title: str, description: str = "") -> FastAPI:
+    def create_app(
+        self,
+        routers: Sequence[APIRouter],
+        *,
+        title: str,
+        description: str = "",
+        body_limits: Mapping[str, int] | None = None,
+    ) -> FastAPI:
+        """The service's application: its routers, health and metrics routes, and the request
+        limits (`add_request_limits`; `body_limits`: route path template -> its own limit)."""
+
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             await self.start()
@@ -154,6 +170,7 @@ class StrandService:
         app.state.service = self
         add_health_routes(app, self.readiness)
         add_metrics_route(app, self)
+        add_request_limits(app, self.settings.max_body_bytes, body_limits or {})
         app.add_middleware(metrics.HttpMetrics, service=self.name)
         add_trace_middleware(app)
         for router in routers:
@@ -184,6 +201,132 @@ def fact_time(data: EventData) -> datetime | None:
         if isinstance(value, datetime):
             return value
     return None
+
+
+# --------------------------------------------------------------------------- request limits
+
+# How much of a bad input a 422 answer shows (a request body is never echoed whole).
+EXCERPT_CHARS = 200
+
+
+def add_request_limits(app: FastAPI, max_body_bytes: int, body_limits: Mapping[str, int]) -> None:
+    """Bodies over the limit get 413 before anything reads them (`RequestBodyLimit`), and a
+    422 shows at most a short excerpt of each bad input (`validation_error_excerpts`)."""
+    app.add_middleware(RequestBodyLimit, default=max_body_bytes, routes=body_limits)
+    app.add_exception_handler(RequestValidationError, validation_error_excerpts)
+
+
+class RequestBodyLimit:
+    """ASGI middleware: a request body larger than the limit is answered 413, before the
+    route, its authentication or its body parsing sees it.
+
+    A declared `Content-Length` over the limit is refused at once: the application is not
+    called and not one byte of the body is read. A body of unknown length (chunked) is
+    counted as it streams in, and reading stops with 413 at the first chunk past the limit,
+    so no more than the limit (and one chunk) is ever held. `routes` gives route path
+    templates (`/v1/surveys/{survey_id}/imports`) limits of their own."""
+
+    def __init__(self, app: ASGIApp, *, default: int, routes: Mapping[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.routes = [(compile_path(path)[0], limit) for path, limit in (routes or {}).items()]
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.routes:
+            if pattern.match(path):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException passes through FastAPI's body reading (which turns
+                    # other errors into 400) and its handler answers 413.
+                    raise HTTPException(413, detail=_too_large_detail(limit))
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except HTTPException as exc:
+            if exc.status_code != 413 or started:
+                raise
+            await _too_large(limit)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"the request body is larger than the limit of {limit:,} bytes"
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": _too_large_detail(limit)}, status_code=413, headers={"Connection": "close"})
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> Any:
+    """`value` where its JSON is short, else at most `limit` characters of it as text (a
+    deeply nested or enormous input is never walked whole)."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= 64 else f"(an integer of {value.bit_length():,} bits)"
+    if isinstance(value, bytes):
+        value = value[: limit * 4].decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"… ({len(value):,} characters)"
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        return f"({type(value).__name__}, too deep or too large to show)"
+    if len(text) <= limit:
+        return value
+    return text[:limit] + f"… ({len(text):,} characters)"
+
+
+async def validation_error_excerpts(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 (`detail: [{loc, msg, type, input, ctx}]`) with every `input` cut to a
+    short excerpt: a bad request body is never echoed back whole."""
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        error = dict(error)
+        if "input" in error:
+            error["input"] = excerpt(error["input"])
+        if isinstance(error.get("msg"), str):  # a validator's message may quote the input
+            error["msg"] = excerpt(error["msg"], 2 * EXCERPT_CHARS)
+        if isinstance(error.get("ctx"), dict):
+            error["ctx"] = {k: excerpt(v) if isinstance(v, str | bytes) else v for k, v in error["ctx"].items()}
+        errors.append(error)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 def add_trace_middleware(app: FastAPI) -> None:

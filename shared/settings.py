@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
     )
 
+    # HTTP: request bodies larger than this are answered 413 before anything reads them;
+    # the CSV import of survey responses has its own, larger limit
+    max_body_bytes: int = 1_048_576
+    max_import_bytes: int = 20 * 1_048_576
+
     # processes
     host: str = "127.0.0.1"
     reporting_port: int = 8000

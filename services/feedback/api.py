@@ -55,7 +55,9 @@ WRITE = "feedback:write"
 Writer = Annotated[Principal, Depends(require_served(WRITE))]
 Reader = Annotated[Principal, Depends(require_served(WRITE, "reporting:read"))]
 SurveyIdPath = Annotated[str, Path(pattern=SURVEY_ID.pattern, examples=["send-family-experience"])]
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# The CSV import's route: its request body may be as large as `settings.max_import_bytes`
+# (app.py gives the route that limit; every other route has `settings.max_body_bytes`).
+IMPORTS_PATH = "/v1/surveys/{survey_id}/imports"
 
 router = APIRouter(prefix="/v1")
 
@@ -429,7 +431,7 @@ async def get_response(response_id: str, principal: Reader, request: Request) ->
 
 
 @router.post(
-    "/surveys/{survey_id}/imports",
+    IMPORTS_PATH.removeprefix(router.prefix),
     response_model=ImportReport,
     tags=["responses"],
     summary="Import responses from a survey tool's CSV export (multipart field `file`)",
@@ -446,11 +448,12 @@ async def post_import(
     file: Annotated[UploadFile, File(description="the CSV file")],
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Any:
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
+    limit = _service(request).settings.max_import_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it",
+            detail=f"the file is larger than {limit:,} bytes; split it",
         )
     report = await handlers.import_csv(
         _service(request), data, survey_id, version=version, recorded_by=principal.subject

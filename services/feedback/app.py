@@ -24,6 +24,7 @@ def build(settings: Settings | None = None) -> tuple[StrandService, FastAPI]:
     service = StrandService(name="feedback", migrations_dir=MIGRATIONS, settings=settings or get_settings())
     app = service.create_app(
         [api.router],
+        body_limits={api.IMPORTS_PATH: service.settings.max_import_bytes},
         title="qaloop feedback",
         description="Surveys (versioned), survey responses (one at a time or from a CSV "
         'export), compliments, "you said, we did" and the actions raised on responses (a '
