@@ -6,9 +6,12 @@ batches and little added latency; heavy traffic: large batches). For each batch 
 
 0. gathers the batch (`_gather_batch`): up to `max_batch` messages, or what arrives
    within `max_wait_ms` while messages keep coming less than `idle_ms` apart;
-1. parses every message; poison (not JSON, not a CloudEvent, unknown type, invalid data,
-   oversized) is published to the dead-letter exchange with the reason in headers and then
-   settled with the batch — it never blocks or slows the stream;
+1. parses every message (`parse_message`); poison (not JSON, not a CloudEvent, unknown
+   type, invalid data, oversized) is published to the dead-letter exchange with the reason
+   in headers and then settled with the batch — it never blocks or slows the stream. Any
+   failure to read one body (invalid UTF-8, JSON nested deeper than `MAX_JSON_DEPTH`, an
+   integer past Python's digit limit, a validation error of any kind) is that message's
+   poison, never taken for a broker or database failure;
 2. opens one transaction: the inbox `claim` records each (source, id) and returns only the
    ones not seen before, the handler applies those, and the transaction commits;
 3. acks the whole batch with one multi-ack.
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import aio_pika
 import asyncpg
@@ -75,6 +80,55 @@ class Inbox(Protocol):
 
 
 Handler = Callable[[asyncpg.Connection, list[Received]], Awaitable[None]]
+
+# How deeply a message's JSON may nest. An event nests a few levels (envelope, data, a list
+# of objects); the bound is checked before the parser runs, so that a hostile body never
+# reaches the parser's recursion limit.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nested_deeper_than(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text `body` opens more than `limit` arrays or objects inside one
+    another (brackets within strings do not count). Cheap for an ordinary event: a body
+    with no more than `limit` opening brackets in all is not even scanned."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON value of one message body, or `PoisonEvent("not-json")` for any body that
+    cannot be read: invalid UTF-8, not JSON, nested deeper than `MAX_JSON_DEPTH`, or an
+    integer longer than Python converts (`sys.get_int_max_str_digits`)."""
+    if nested_deeper_than(body):
+        raise PoisonEvent("not-json", f"body is JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(body)
+    except MemoryError:
+        raise
+    except Exception as exc:  # UnicodeDecodeError, JSONDecodeError, ValueError, RecursionError, …
+        raise PoisonEvent("not-json", f"body is not JSON: {type(exc).__name__}: {str(exc)[:500]}") from None
+
+
+def parse_message(body: bytes) -> tuple[CloudEvent, EventData]:
+    """Envelope and data of one message body. Every failure is a `PoisonEvent` naming its
+    kind and reason: whatever is wrong with one body is that message's fault alone."""
+    raw = decode_json(body)
+    if not isinstance(raw, dict):
+        raise PoisonEvent("not-cloudevent", "body is not a JSON object")
+    try:
+        return parse_event(raw)
+    except (PoisonEvent, MemoryError):
+        raise
+    except Exception as exc:  # a validator that raised something other than a ValidationError
+        raise PoisonEvent("invalid-data", f"{type(exc).__name__}: {str(exc)[:500]}") from None
 
 
 def inbox_migration(schema: str, version: int) -> Migration:
@@ -284,7 +338,7 @@ class BatchConsumer:
     def _parse(self, message: AbstractIncomingMessage) -> Received:
         if len(message.body) > self._max_bytes:
             raise PoisonEvent("oversized", f"body is {len(message.body)} bytes; the limit is {self._max_bytes}")
-        envelope, data = parse_event(message.body)
+        envelope, data = parse_message(message.body)
         return Received(envelope, data, message.body, message.routing_key or "")
 
     async def _apply_with_retry(self, events: list[Received]) -> dict[tuple[str, str], str]:

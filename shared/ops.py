@@ -59,6 +59,7 @@ from shared.bus import (
     connect,
 )
 from shared.db import check_identifier
+from shared.inbox import decode_json
 
 REPLAYED_AT_HEADER = "x-qaloop-replayed-at"
 REPLAY_RUN_HEADER = "x-qaloop-replay-run"  # which replay sent it: a copy that comes back is not replayed again
@@ -150,6 +151,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# How much of a body that is not readable JSON `DeadLetter.event` shows.
+EXCERPT_CHARS = 1000
+
+
+# Control characters (a terminal would act on them) are shown as escapes, as bytes that are
+# not UTF-8 are; newline and tab are kept.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+
+
+def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS) -> str:
+    """At most `limit` characters of a message body as text, bytes that are not UTF-8 and
+    control characters shown as `\\xNN` escapes, and how long the whole body is when it is cut."""
+    text = body[: limit * 4].decode("utf-8", "backslashreplace").translate(_CONTROLS)
+    if len(text) <= limit and len(body) <= limit * 4:
+        return text
+    return text[:limit] + f"… ({len(body):,} bytes)"
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     id: str  # the message id (the CloudEvents id), or `sha256:…` of the body where it has none
@@ -211,11 +230,16 @@ class DeadLetter:
         return _text(at)
 
     def event(self) -> Any:
-        """The body as JSON where it is JSON, else as text."""
+        """The body as JSON where it can be read as JSON (`shared.inbox.decode_json`: nested
+        no deeper than an event could be, numbers Python converts), else a short excerpt of
+        it as text. Any body at all can be shown: binary, invalid UTF-8, deeply nested, or
+        JSON whose strings hold lone surrogates (`"\\ud800"`), which UTF-8 cannot carry."""
         try:
-            return json.loads(self.body)
-        except ValueError:
-            return self.body.decode("utf-8", "replace")
+            event = decode_json(self.body)
+            json.dumps(event, ensure_ascii=False).encode("utf-8")
+            return event
+        except Exception:
+            return body_excerpt(self.body)
 
     @property
     def event_type(self) -> str | None:
