@@ -132,7 +132,7 @@ def cmd_contract_export(args: argparse.Namespace) -> int:
 def cmd_reporting_rebuild(args: argparse.Namespace) -> int:
     from services.reporting.rebuild import run_rebuild_cli
 
-    return run_rebuild_cli(projection=args.projection)
+    return run_rebuild_cli()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -378,8 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reporting", help="reporting service maintenance")
     rsub = p.add_subparsers(dest="reporting_command", required=True, metavar="SUBCOMMAND")
-    r = rsub.add_parser("rebuild", help="rebuild projections from the event store, with progress")
-    r.add_argument("--projection", default=None)
+    r = rsub.add_parser("rebuild", help="rebuild the read models from the event store, with progress")
     r.set_defaults(func=cmd_reporting_rebuild)
 
     p = sub.add_parser(

@@ -47,6 +47,9 @@ class StrandService:
     pool: asyncpg.Pool | None = None
     relay: outbox.OutboxRelay | None = None
     _relay_task: asyncio.Task[None] | None = None
+    # PostgreSQL settings for this service's connections (reporting plans every statement
+    # afresh: a generic plan for `tenant = $1 AND id = ANY($2)` may scan the whole tenant).
+    server_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -71,7 +74,7 @@ class StrandService:
 
     async def start(self, *, relay: bool = True) -> None:
         await self.migrate()
-        self.pool = await create_pool(self.settings.database_url)
+        self.pool = await create_pool(self.settings.database_url, server_settings=self.server_settings)
         if relay:
             self.relay = outbox.OutboxRelay(self.settings.database_url, self.settings.amqp_url, self.schema)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")

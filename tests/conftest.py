@@ -43,3 +43,13 @@ async def pool(servers: srv.Servers) -> AsyncIterator[object]:
     p = await create_pool(servers.database_url, max_size=10)
     yield p
     await p.close()
+
+
+@pytest.fixture(scope="session")
+def readmodels(servers: srv.Servers) -> Iterator[object]:
+    """The read models' real write/derive/query path, callable from plain tests."""
+    from tests.support.readmodels import ReadModelHarness
+
+    harness = ReadModelHarness(servers.database_url)
+    yield harness
+    harness.close()

@@ -114,10 +114,8 @@ async def kpi_series(
         raise unprocessable("from", "at most 240 periods in one series", from_)
     filters = _filters(service_area, team)
     detail = principal.has("reporting:detail")
-    series = []
-    for p in periods:
-        (value,) = await queries.values(principal.tenant, p, filters, detail=detail, kpi_ids=[kpi])
-        series.append({"period": p.label, **_value(value)})
+    values = await queries.series(principal.tenant, periods, filters, detail=detail, kpi_ids=[kpi])
+    series = [{"period": p.label, **_value(v)} for p, (v,) in zip(periods, values, strict=True)]
     return {"kpi": kpi, "filters": {"service_area": service_area, "team": team}, "series": series}
 
 
@@ -134,23 +132,22 @@ async def followups(
     status: Annotated[str | None, Query(pattern="^(open|overdue|closed)$")] = None,
     team: str | None = None,
     service_area: str | None = None,
-    rule: str | None = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="at most this many (a page)")] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many (the next page)")] = 0,
 ) -> dict[str, Any]:
+    """Follow-ups opened by today, oldest first, a page at a time: ``count`` is how many this
+    page holds, and ``next_offset`` the offset of the next page (null on the last)."""
     filters = _filters(service_area, team)
     today = queries.clock()
+    found = await queries.followups(
+        principal.tenant, status=status, filters=filters, rule=rule, limit=limit + 1, offset=offset
+    )
+    more = len(found) > limit
+    found = found[:limit]
     items = []
-    for f in await queries.followups(principal.tenant):
+    for f in found:
         state = f.status(today)
-        if state == "not_yet_open":
-            continue
-        if status == "open" and state not in ("open", "overdue"):
-            continue
-        if status in ("overdue", "closed") and state != status:
-            continue
-        if filters.any and not filters.matches(f.service_area, f.team):
-            continue
-        if rule and f.rule != rule:
-            continue
         items.append(
             {
                 "followup_id": f.followup_id,
@@ -169,7 +166,12 @@ async def followups(
                 "days_overdue": (today - f.due_date).days if state == "overdue" else 0,
             }
         )
-    return {"as_of": today.isoformat(), "count": len(items), "followups": items}
+    return {
+        "as_of": today.isoformat(),
+        "count": len(items),
+        "next_offset": offset + len(items) if more else None,
+        "followups": items,
+    }
 
 
 @router.get("/projections/status", summary="Events applied, last event time, queue lag")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,12 @@ from typing import Any
 import aio_pika
 from fastapi import FastAPI
 
-from services.reporting import api, kpis, ops, store
+from services.reporting import api, kpis, ops, rebuild, store
 from services.reporting.consumer import Projector
 from services.reporting.dashboard import router as dashboard_router
-from services.reporting.handlers import Clock, FollowUpSync, ReportingQueries, london_today
-from services.reporting.projections import PROJECTION_OF_KIND, PROJECTIONS
+from services.reporting.handlers import Clock, ReportingQueries, london_today
+from services.reporting.learning import FollowUpDeriver, TransitionPublisher
+from services.reporting.readmodels import PLANNING, PROJECTIONS, ReadModels
 from services.reporting.report import router as report_router
 from shared import metrics
 from shared.bus import REPORTING_QUEUE, connect
@@ -35,26 +35,29 @@ class ReportingService(StrandService):
 
     name: str = "reporting"
     migrations_dir: Path = Path(__file__).parent / "migrations"
+    server_settings: dict[str, str] = field(default_factory=lambda: dict(PLANNING))
     clock: Clock = london_today
+    # How often the clock publishes follow-up transitions (Opened/Due/Overdue/Closed) when
+    # no batch wakes it: a scan of the few rows with something to publish.
     followup_interval: float = 5.0
-    # "inline": follow-up sync on this process's loop (tests, with an injected clock);
-    # "process": in a worker process of its own (production: see worker.py for why).
-    followup_mode: str = "inline"
     consume: bool = True
     consumer: BatchConsumer | None = None
     queries: ReportingQueries | None = None
-    sync: FollowUpSync | None = None
+    transitions: TransitionPublisher | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _new_events: asyncio.Event = field(default_factory=asyncio.Event)
 
-    _worker: Any = None
-
     async def start(self, *, relay: bool = True) -> None:
-        # The outbox carries only FollowUp* events: its relay runs where the sync runs.
-        await super().start(relay=relay and self.followup_mode == "inline")
+        await super().start(relay=relay)
         assert self.pool is not None
         settings = self.settings
         calendar = WorkingCalendar(closures=settings.calendar_closures)
+        readmodels = ReadModels(calendar)
+        async with self.pool.acquire() as conn:
+            owed = await store.rebuild_owed(conn)
+        if owed:
+            log.warning("the read models have not applied every stored event: rebuilding them from the event store")
+            await rebuild.rebuild(settings.database_url, calendar=calendar)
         targets = {
             kpi: kpis.Target(
                 target=float(spec["target"]),
@@ -70,9 +73,9 @@ class ReportingService(StrandService):
             targets=targets,
             small_number_threshold=settings.small_number_threshold,
         )
-        self.sync = FollowUpSync(self.pool, self.queries, settings.tenant)
+        self.transitions = TransitionPublisher(self.pool, self.clock)
         if self.consume:
-            projector = Projector()
+            projector = Projector(readmodels, FollowUpDeriver(readmodels))
             self.consumer = BatchConsumer(
                 amqp_url=settings.amqp_url,
                 pool=self.pool,
@@ -86,33 +89,20 @@ class ReportingService(StrandService):
                 on_applied=lambda _: self._new_events.set(),
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
-        if self.followup_mode == "inline":
-            self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
-        elif self.followup_mode == "process":
-            import multiprocessing
-
-            from services.reporting.worker import worker_main
-
-            today = None if self.clock is london_today else self.clock()
-            self._worker = multiprocessing.get_context("spawn").Process(
-                target=worker_main,
-                args=(self.followup_interval, today, os.getpid()),
-                name="reporting-followups",
-                daemon=True,
-            )
-            self._worker.start()
+        self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
 
     async def _loop(self) -> None:
-        """Sync follow-ups after new events (at most every `followup_interval` s) and at
-        least once a minute, so that Due/Overdue follow the clock."""
-        assert self.sync is not None
+        """Publish follow-up transitions after new events (at most every
+        `followup_interval` s) and at least once a minute, so that Due/Overdue follow the
+        clock. The follow-ups themselves are kept by intake, batch by batch."""
+        assert self.transitions is not None
         while True:
             try:
-                await self.sync.run_once()
+                await self.transitions.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("follow-up sync failed; will try again")
+                log.exception("publishing follow-up transitions failed; will try again")
             self._new_events.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_events.wait(), 60)
@@ -130,11 +120,6 @@ class ReportingService(StrandService):
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
-        if self._worker is not None and self._worker.is_alive():
-            self._worker.terminate()  # SIGTERM: the worker finishes its sync and stops its relay
-            await asyncio.to_thread(self._worker.join, 15)
-            if self._worker.is_alive():
-                self._worker.kill()
         await super().stop()
 
     async def readiness(self) -> dict[str, str]:
@@ -167,17 +152,11 @@ class ReportingService(StrandService):
         assert self.pool is not None
         tenant = tenant or self.settings.tenant
         async with self.pool.acquire() as conn:
-            applied, last_time, by_kind = await store.tenant_status(conn, tenant)
+            state = await store.tenant_status(conn, tenant)
             followups = int(
                 await conn.fetchval(f"SELECT count(*) FROM {store.SCHEMA}.followups WHERE tenant = $1", tenant)
             )
-        projections_: dict[str, list[Any]] = {name: [0, None] for name in ("facts", *PROJECTIONS)}
-        for kind, (n, when) in by_kind.items():
-            for name in ("facts", PROJECTION_OF_KIND[kind]):
-                entry = projections_[name]
-                entry[0] += n
-                if when is not None and (entry[1] is None or when > entry[1]):
-                    entry[1] = when
+        applied, last_time = state.get("event_store", (0, None))
         queue_depth, dead_letters = await self.queue_depths()
         return {
             "events_applied": applied,
@@ -194,8 +173,12 @@ class ReportingService(StrandService):
                 "last_batch_size": self.consumer.stats.last_batch_size,
             },
             "projections": [
-                {"name": name, "events_applied": n, "last_event_time": _iso(when)}
-                for name, (n, when) in projections_.items()
+                {
+                    "name": name,
+                    "events_applied": state.get(name, (0, None))[0],
+                    "last_event_time": _iso(state.get(name, (0, None))[1]),
+                }
+                for name in ("read_models", *PROJECTIONS)
             ]
             + [{"name": "followups", "events_applied": followups, "last_event_time": None}],
         }
@@ -243,4 +226,4 @@ def build(**kwargs: Any) -> tuple[ReportingService, FastAPI]:
     return service, service.build_app()
 
 
-service, app = build(followup_mode="process")
+service, app = build()

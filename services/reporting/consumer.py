@@ -1,10 +1,12 @@
-"""Reporting's intake: batches from `reporting.events` → event store (the inbox) → facts →
-projection state, in one transaction per batch, then one multi-ack (shared.inbox).
+"""Reporting's intake: batches from `reporting.events` → event store (the inbox) → read
+models → follow-ups of the origins touched → projection state, in one transaction per
+batch, then one multi-ack (shared.inbox).
 
-Applying an event never reads other events: each one becomes an append-only fact, and the
-rules that join facts (latest moderation, stage clocks, re-referrals, follow-ups) run over
-the whole fact set when figures are asked for. That is what makes the projections the same
-whatever order the events arrive in and however often they are redelivered.
+Each event becomes a fact (`facts.FACT_BUILDERS`, one builder per event type), written as a
+row of its read model; then the derived columns of the aggregates the batch touched and
+the follow-ups of the origins it touched are recomputed from those aggregates' rows alone
+(`readmodels.py`, `learning.py`). Rows only accumulate and derivations read whole
+aggregates, so any order and any number of redeliveries give the same read models.
 """
 
 from __future__ import annotations
@@ -15,41 +17,23 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting import projections, store
+from services.reporting import store
 from services.reporting.facts import fact_from_event
+from services.reporting.learning import FollowUpDeriver
+from services.reporting.readmodels import TABLES, ReadModels
 from shared.inbox import Received, first_copies
 
 
-def _fact_time(fact: Any) -> datetime | None:
-    for name in (
-        "completed_at",
-        "moderated_at",
-        "resolved_at",
-        "received_at",
-        "closed_at",
-        "escalated_at",
-        "published_at",
-        "time",
-    ):
-        value = getattr(fact, name, None)
-        if isinstance(value, datetime):
-            return value
-    return None
-
-
-# Intake batches commit one at a time (several replicas included), so fact positions become
-# visible in order and the query cache can top itself up with "position > last seen".
-INTAKE_LOCK = 0x7161_6C6F_6F70_01  # "qaloop" 01
-
-
 class Projector:
-    """Implements the inbox `claim` (event store insert) and the batch handler (facts)."""
+    """Implements the inbox `claim` (event store insert) and the batch handler (read models)."""
 
-    def __init__(self) -> None:
+    def __init__(self, readmodels: ReadModels, deriver: FollowUpDeriver) -> None:
+        self.readmodels = readmodels
+        self.deriver = deriver
         self._positions: dict[tuple[str, str], int] = {}
 
     async def claim(self, conn: asyncpg.Connection, events: Sequence[Received]) -> list[Received]:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", INTAKE_LOCK)
+        await store.lock_read_models(conn)  # batches commit one at a time, replicas included
         rows = [
             (
                 e.envelope.tenant,
@@ -67,32 +51,43 @@ class Projector:
         return first_copies(events, set(self._positions))
 
     async def handle(self, conn: asyncpg.Connection, events: list[Received]) -> None:
-        await apply_events(conn, [(self._positions[e.key], e) for e in events])
+        await apply_events(conn, self.readmodels, self.deriver, events)
 
 
-async def apply_events(conn: asyncpg.Connection, events: Sequence[tuple[int, Received]]) -> None:
-    """Project events already in the event store (live intake and rebuild share this)."""
-    fact_rows = []
-    counts: dict[str, list[Any]] = {}
+async def apply_events(
+    conn: asyncpg.Connection,
+    readmodels: ReadModels,
+    deriver: FollowUpDeriver,
+    events: Sequence[Received],
+    *,
+    count: bool = True,
+) -> None:
+    """Project events already in the event store: facts, derived columns, follow-ups, and
+    (unless ``count`` is off: a rebuild recounts from its tables) the projection counts."""
+    items = []
+    counts: dict[tuple[str, str], list[Any]] = {}
 
-    def count(name: str, when: datetime | None) -> None:
-        entry = counts.setdefault(name, [0, None])
+    def tally(name: str, when: datetime | None) -> None:
+        entry = counts.setdefault((event.envelope.tenant, name), [0, None])
         entry[0] += 1
         if when is not None and (entry[1] is None or when > entry[1]):
             entry[1] = when
 
-    for position, event in events:
-        count("event_store", event.envelope.time)
+    for event in events:
+        tally("event_store", event.envelope.time)
+        tally("read_models", event.envelope.time)
         fact = fact_from_event(event.envelope, event.data)
         if fact is None:
             continue
-        kind, payload = projections.encode(fact)
-        fact_rows.append((position, event.envelope.tenant, kind, store.dumps(payload)))
-        when = _fact_time(fact)
-        count("facts", when)
-        count(projections.PROJECTION_OF_KIND[kind], when)
-    await store.insert_facts(conn, fact_rows)
-    await store.bump_projection_state(conn, {k: (v[0], v[1]) for k, v in counts.items()})
+        items.append((event.envelope.tenant, fact))
+        tally(TABLES[type(fact)][1], event.envelope.time)
+    touched = await readmodels.write_facts(conn, items)
+    for tenant, t in sorted(touched.items()):
+        loader = readmodels.loader(conn, tenant)
+        await readmodels.derive_touched(loader, t)
+        await deriver.derive_touched(loader, t)
+    if count:
+        await store.bump_projection_state(conn, {k: (v[0], v[1]) for k, v in counts.items()})
 
 
 def _envelope_text(event: Received) -> str:

@@ -1,7 +1,8 @@
 """Facts: the parts of each event that the reporting rules use, already reduced to London dates.
 
-These are plain frozen dataclasses (no I/O). `store.py` loads them from the projection
-tables; `kpis.py` and `followups.py` compute from them. `key` is the event's identity
+These are plain frozen dataclasses (no I/O). Each kind is a row of its read-model table
+(`readmodels.py`: the columns are these fields), and `followups.py` and `kpis.py` apply
+their rules to the facts of one aggregate at a time. `key` is the event's identity
 (`source` + `id`), used to name the evidence that closed a follow-up. `sequence` is the
 envelope's per-aggregate sequence (0 when absent); `at` is the fact's own timestamp in
 `data`, kept beside its London date to order facts that fall on the same day.
@@ -9,9 +10,10 @@ envelope's per-aggregate sequence (0 when absent); `at` is the fact's own timest
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import shared.events as ev
 from shared.calendar import london_date
@@ -299,203 +301,242 @@ def fact_from_event(envelope: CloudEvent, data: EventData) -> object | None:
     Europe/London date of the event's own timestamp in ``data`` (never the envelope time,
     which only orders extensions). Events that no reporting rule reads (AuditScheduled,
     ComplaintAcknowledged, LearningIdentified, the FollowUp* events reporting publishes
-    itself) give None.
+    itself) give None. One builder per event type, looked up in `FACT_BUILDERS`.
     """
-    key = f"{envelope.source} {envelope.id}"
-    eid = envelope.id
-    seq = envelope.sequence_number
-    d = data
-    if isinstance(d, ev.AuditGraded):
-        return AuditGradedFact(
-            key=key,
-            event_id=eid,
-            audit_id=d.audit_id,
-            case_ref=d.case_ref,
-            service_area=d.service_area,
-            team=d.team,
-            audit_type=ev.AuditType(d.audit_type).value,
-            concern_id=d.concern_id,
-            completed_at=d.completed_at,
-            completed_on=london_date(d.completed_at),
-            overall_grade=ev.Grade(d.overall_grade).value,
-            sequence=seq,
-        )
-    if isinstance(d, ev.AuditModerated):
-        return AuditModeratedFact(
-            key=key,
-            event_id=eid,
-            audit_id=d.audit_id,
-            grade_before=ev.Grade(d.overall_grade_before).value,
-            grade_after=ev.Grade(d.overall_grade_after).value,
-            moderated_at=d.moderated_at,
-            moderated_on=london_date(d.moderated_at),
-            sequence=seq,
-        )
-    if isinstance(d, ev.ConcernRaised):
-        return ConcernRaisedFact(
-            key=key,
-            event_id=eid,
-            concern_id=d.concern_id,
-            service_area=d.service_area,
-            theme=d.theme,
-            raised_on=london_date(d.raised_at),
-            review_by=d.review_by,
-        )
-    if isinstance(d, ev.ConcernResolved):
-        return ConcernResolvedFact(
-            key=key,
-            event_id=eid,
-            concern_id=d.concern_id,
-            resolved_at=d.resolved_at,
-            resolved_on=london_date(d.resolved_at),
-        )
-    if isinstance(d, ev.FeedbackReceived):
-        return FeedbackFact(
-            key=key,
-            event_id=eid,
-            response_id=d.response_id,
-            survey_id=d.survey_id,
-            service_area=d.service_area,
-            team=d.team,
-            respondent=ev.Respondent(d.respondent).value,
-            received_at=d.received_at,
-            received_on=london_date(d.received_at),
-            answers=tuple(
-                AnswerFact(
-                    question_id=a.question_id,
-                    positive=a.positive,
-                    safeguarding_negative=a.safeguarding and a.negative,
-                )
-                for a in d.answers
-            ),
-        )
-    if isinstance(d, ev.ComplimentReceived):
-        return ComplimentFact(
-            key=key,
-            event_id=eid,
-            compliment_id=d.compliment_id,
-            service_area=d.service_area,
-            team=d.team,
-            origin=ev.ComplimentOrigin(d.origin).value,
-            received_on=london_date(d.received_at),
-        )
-    if isinstance(d, ev.YouSaidWeDidPublished):
-        return YouSaidWeDidFact(
-            key=key,
-            event_id=eid,
-            item_id=d.item_id,
-            service_area=d.service_area,
-            theme=d.theme,
-            published_at=d.published_at,
-            published_on=london_date(d.published_at),
-        )
-    if isinstance(d, ev.ComplaintReceived):
-        return ComplaintReceivedFact(
-            key=key,
-            event_id=eid,
-            complaint_id=d.complaint_id,
-            procedure=ev.Procedure(d.procedure).value,
-            stage=d.stage,
-            category=d.category,
-            team=d.team,
-            service_area=d.service_area,
-            received_on=london_date(d.received_at),
-        )
-    if isinstance(d, ev.ComplaintExtended):
-        return ComplaintExtendedFact(
-            key=key,
-            event_id=eid,
-            complaint_id=d.complaint_id,
-            stage=d.stage,
-            new_due_date=d.new_due_date,
-            time=envelope.time,
-            sequence=seq,
-        )
-    if isinstance(d, ev.ComplaintEscalated):
-        return ComplaintEscalatedFact(
-            key=key,
-            event_id=eid,
-            complaint_id=d.complaint_id,
-            from_stage=d.from_stage,
-            to_stage=d.to_stage,
-            escalated_at=d.escalated_at,
-            escalated_on=london_date(d.escalated_at),
-        )
-    if isinstance(d, ev.ComplaintClosed):
-        return ComplaintClosedFact(
-            key=key,
-            event_id=eid,
-            complaint_id=d.complaint_id,
-            stage=d.stage,
-            closed_at=d.closed_at,
-            closed_on=london_date(d.closed_at),
-            outcome=ev.Outcome(d.outcome).value,
-            due_date=d.due_date,
-            within_timescale=d.within_timescale,
-            working_days_taken=d.working_days_taken,
-        )
-    if isinstance(d, ev.ActionRaised):
-        return ActionRaisedFact(
-            key=key,
-            event_id=eid,
-            action_id=d.action_id,
-            origin=ev.LearningOrigin(d.origin).value,
-            origin_id=d.origin_id,
-            team=d.team,
-            service_area=d.service_area,
-            raised_on=london_date(d.raised_at),
-            due_date=d.due_date,
-        )
-    if isinstance(d, ev.ActionCompleted):
-        return ActionCompletedFact(
-            key=key,
-            event_id=eid,
-            action_id=d.action_id,
-            completed_at=d.completed_at,
-            completed_on=london_date(d.completed_at),
-        )
-    if isinstance(d, ev.ReferralReceived):
-        return ReferralFact(
-            key=key,
-            event_id=eid,
-            referral_id=d.referral_id,
-            child_ref=d.child_ref,
-            received_on=london_date(d.received_at),
-            team=d.team,
-            service_area=d.service_area,
-        )
-    if isinstance(d, ev.AssessmentCompleted):
-        return AssessmentFact(
-            key=key,
-            event_id=eid,
-            assessment_id=d.assessment_id,
-            child_ref=d.child_ref,
-            started_on=london_date(d.started_at),
-            completed_on=london_date(d.completed_at),
-            team=d.team,
-            service_area=d.service_area,
-        )
-    if isinstance(d, ev.EhcpIssued):
-        return EhcpFact(
-            key=key,
-            event_id=eid,
-            plan_id=d.plan_id,
-            child_ref=d.child_ref,
-            requested_on=london_date(d.requested_at),
-            issued_on=london_date(d.issued_at),
-            exception=d.exception,
-            team=d.team,
-            service_area=d.service_area,
-        )
-    if isinstance(d, ev.CaseworkerContactAttempted):
-        return ContactAttemptFact(
-            key=key,
-            event_id=eid,
-            attempt_id=d.attempt_id,
-            child_ref=d.child_ref,
-            attempted_on=london_date(d.attempted_at),
-            reached=d.reached,
-            team=d.team,
-            service_area=d.service_area,
-        )
-    return None
+    build = FACT_BUILDERS.get(type(data))
+    return None if build is None else build(envelope, data)
+
+
+def _ids(envelope: CloudEvent) -> dict[str, str]:
+    return {"key": f"{envelope.source} {envelope.id}", "event_id": envelope.id}
+
+
+def _audit_graded(envelope: CloudEvent, d: ev.AuditGraded) -> AuditGradedFact:
+    return AuditGradedFact(
+        **_ids(envelope),
+        audit_id=d.audit_id,
+        case_ref=d.case_ref,
+        service_area=d.service_area,
+        team=d.team,
+        audit_type=ev.AuditType(d.audit_type).value,
+        concern_id=d.concern_id,
+        completed_at=d.completed_at,
+        completed_on=london_date(d.completed_at),
+        overall_grade=ev.Grade(d.overall_grade).value,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _audit_moderated(envelope: CloudEvent, d: ev.AuditModerated) -> AuditModeratedFact:
+    return AuditModeratedFact(
+        **_ids(envelope),
+        audit_id=d.audit_id,
+        grade_before=ev.Grade(d.overall_grade_before).value,
+        grade_after=ev.Grade(d.overall_grade_after).value,
+        moderated_at=d.moderated_at,
+        moderated_on=london_date(d.moderated_at),
+        sequence=envelope.sequence_number,
+    )
+
+
+def _concern_raised(envelope: CloudEvent, d: ev.ConcernRaised) -> ConcernRaisedFact:
+    return ConcernRaisedFact(
+        **_ids(envelope),
+        concern_id=d.concern_id,
+        service_area=d.service_area,
+        theme=d.theme,
+        raised_on=london_date(d.raised_at),
+        review_by=d.review_by,
+    )
+
+
+def _concern_resolved(envelope: CloudEvent, d: ev.ConcernResolved) -> ConcernResolvedFact:
+    return ConcernResolvedFact(
+        **_ids(envelope),
+        concern_id=d.concern_id,
+        resolved_at=d.resolved_at,
+        resolved_on=london_date(d.resolved_at),
+    )
+
+
+def _feedback_received(envelope: CloudEvent, d: ev.FeedbackReceived) -> FeedbackFact:
+    return FeedbackFact(
+        **_ids(envelope),
+        response_id=d.response_id,
+        survey_id=d.survey_id,
+        service_area=d.service_area,
+        team=d.team,
+        respondent=ev.Respondent(d.respondent).value,
+        received_at=d.received_at,
+        received_on=london_date(d.received_at),
+        answers=tuple(
+            AnswerFact(
+                question_id=a.question_id,
+                positive=a.positive,
+                safeguarding_negative=a.safeguarding and a.negative,
+            )
+            for a in d.answers
+        ),
+    )
+
+
+def _compliment_received(envelope: CloudEvent, d: ev.ComplimentReceived) -> ComplimentFact:
+    return ComplimentFact(
+        **_ids(envelope),
+        compliment_id=d.compliment_id,
+        service_area=d.service_area,
+        team=d.team,
+        origin=ev.ComplimentOrigin(d.origin).value,
+        received_on=london_date(d.received_at),
+    )
+
+
+def _you_said_we_did_published(envelope: CloudEvent, d: ev.YouSaidWeDidPublished) -> YouSaidWeDidFact:
+    return YouSaidWeDidFact(
+        **_ids(envelope),
+        item_id=d.item_id,
+        service_area=d.service_area,
+        theme=d.theme,
+        published_at=d.published_at,
+        published_on=london_date(d.published_at),
+    )
+
+
+def _complaint_received(envelope: CloudEvent, d: ev.ComplaintReceived) -> ComplaintReceivedFact:
+    return ComplaintReceivedFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        procedure=ev.Procedure(d.procedure).value,
+        stage=d.stage,
+        category=d.category,
+        team=d.team,
+        service_area=d.service_area,
+        received_on=london_date(d.received_at),
+    )
+
+
+def _complaint_extended(envelope: CloudEvent, d: ev.ComplaintExtended) -> ComplaintExtendedFact:
+    return ComplaintExtendedFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        stage=d.stage,
+        new_due_date=d.new_due_date,
+        time=envelope.time,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _complaint_escalated(envelope: CloudEvent, d: ev.ComplaintEscalated) -> ComplaintEscalatedFact:
+    return ComplaintEscalatedFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        from_stage=d.from_stage,
+        to_stage=d.to_stage,
+        escalated_at=d.escalated_at,
+        escalated_on=london_date(d.escalated_at),
+    )
+
+
+def _complaint_closed(envelope: CloudEvent, d: ev.ComplaintClosed) -> ComplaintClosedFact:
+    return ComplaintClosedFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        stage=d.stage,
+        closed_at=d.closed_at,
+        closed_on=london_date(d.closed_at),
+        outcome=ev.Outcome(d.outcome).value,
+        due_date=d.due_date,
+        within_timescale=d.within_timescale,
+        working_days_taken=d.working_days_taken,
+    )
+
+
+def _action_raised(envelope: CloudEvent, d: ev.ActionRaised) -> ActionRaisedFact:
+    return ActionRaisedFact(
+        **_ids(envelope),
+        action_id=d.action_id,
+        origin=ev.LearningOrigin(d.origin).value,
+        origin_id=d.origin_id,
+        team=d.team,
+        service_area=d.service_area,
+        raised_on=london_date(d.raised_at),
+        due_date=d.due_date,
+    )
+
+
+def _action_completed(envelope: CloudEvent, d: ev.ActionCompleted) -> ActionCompletedFact:
+    return ActionCompletedFact(
+        **_ids(envelope),
+        action_id=d.action_id,
+        completed_at=d.completed_at,
+        completed_on=london_date(d.completed_at),
+    )
+
+
+def _referral_received(envelope: CloudEvent, d: ev.ReferralReceived) -> ReferralFact:
+    return ReferralFact(
+        **_ids(envelope),
+        referral_id=d.referral_id,
+        child_ref=d.child_ref,
+        received_on=london_date(d.received_at),
+        team=d.team,
+        service_area=d.service_area,
+    )
+
+
+def _assessment_completed(envelope: CloudEvent, d: ev.AssessmentCompleted) -> AssessmentFact:
+    return AssessmentFact(
+        **_ids(envelope),
+        assessment_id=d.assessment_id,
+        child_ref=d.child_ref,
+        started_on=london_date(d.started_at),
+        completed_on=london_date(d.completed_at),
+        team=d.team,
+        service_area=d.service_area,
+    )
+
+
+def _ehcp_issued(envelope: CloudEvent, d: ev.EhcpIssued) -> EhcpFact:
+    return EhcpFact(
+        **_ids(envelope),
+        plan_id=d.plan_id,
+        child_ref=d.child_ref,
+        requested_on=london_date(d.requested_at),
+        issued_on=london_date(d.issued_at),
+        exception=d.exception,
+        team=d.team,
+        service_area=d.service_area,
+    )
+
+
+def _caseworker_contact_attempted(envelope: CloudEvent, d: ev.CaseworkerContactAttempted) -> ContactAttemptFact:
+    return ContactAttemptFact(
+        **_ids(envelope),
+        attempt_id=d.attempt_id,
+        child_ref=d.child_ref,
+        attempted_on=london_date(d.attempted_at),
+        reached=d.reached,
+        team=d.team,
+        service_area=d.service_area,
+    )
+
+
+FACT_BUILDERS: dict[type[EventData], Callable[[CloudEvent, Any], object]] = {
+    ev.AuditGraded: _audit_graded,
+    ev.AuditModerated: _audit_moderated,
+    ev.ConcernRaised: _concern_raised,
+    ev.ConcernResolved: _concern_resolved,
+    ev.FeedbackReceived: _feedback_received,
+    ev.ComplimentReceived: _compliment_received,
+    ev.YouSaidWeDidPublished: _you_said_we_did_published,
+    ev.ComplaintReceived: _complaint_received,
+    ev.ComplaintExtended: _complaint_extended,
+    ev.ComplaintEscalated: _complaint_escalated,
+    ev.ComplaintClosed: _complaint_closed,
+    ev.ActionRaised: _action_raised,
+    ev.ActionCompleted: _action_completed,
+    ev.ReferralReceived: _referral_received,
+    ev.AssessmentCompleted: _assessment_completed,
+    ev.EhcpIssued: _ehcp_issued,
+    ev.CaseworkerContactAttempted: _caseworker_contact_attempted,
+}

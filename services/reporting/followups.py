@@ -37,13 +37,14 @@ that both read audits, complaints and actions in exactly the same way.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from shared.calendar import WorkingCalendar, add_months, period_of
+from shared.calendar import Period, WorkingCalendar, add_months, period_of
 from shared.events import Grade, Outcome
 
 from .facts import (
@@ -53,6 +54,9 @@ from .facts import (
     ComplaintReceivedFact,
     ConcernRaisedFact,
     Facts,
+    FeedbackFact,
+    ReferralFact,
+    YouSaidWeDidFact,
 )
 
 __all__ = [
@@ -64,6 +68,7 @@ __all__ = [
     "first_raised",
     "first_received",
     "graded_audits",
+    "re_referrals",
     "unique",
 ]
 
@@ -157,11 +162,30 @@ def first_raised(facts: Facts) -> dict[str, ActionRaisedFact]:
 def action_completions(facts: Facts) -> dict[str, list[ActionCompletedFact]]:
     """Every completion of each action, by action_id, first first (date, timestamp, id)."""
     out: dict[str, list[ActionCompletedFact]] = defaultdict(list)
-    for c in sorted(
-        unique(facts.actions_completed), key=lambda c: (c.completed_on, c.completed_at, c.event_id)
-    ):
+    for c in sorted(unique(facts.actions_completed), key=lambda c: (c.completed_on, c.completed_at, c.event_id)):
         out[c.action_id].append(c)
     return dict(out)
+
+
+def re_referrals(referrals: Iterable[ReferralFact]) -> set[str]:
+    """Keys of the referrals that are re-referrals: the same ``child_ref`` had an earlier
+    referral (any team or service area) on a date d with d < this referral's date <=
+    add_months(d, 12). A referral on the same day as another is not a re-referral of it.
+    Pass every referral of each child concerned."""
+    all_referrals = unique(referrals)
+    dates_by_child: dict[str, list[date]] = defaultdict(list)
+    for r in all_referrals:
+        dates_by_child[r.child_ref].append(r.received_on)
+    for ds in dates_by_child.values():
+        ds.sort()
+
+    def is_re_referral(child_ref: str, on: date) -> bool:
+        # The latest earlier date gives the latest 12-month window (add_months is monotone).
+        ds = dates_by_child[child_ref]
+        i = bisect.bisect_left(ds, on)
+        return i > 0 and on <= add_months(ds[i - 1], 12)
+
+    return {r.key for r in all_referrals if is_re_referral(r.child_ref, r.received_on)}
 
 
 # --------------------------------------------------------------------------- follow-ups
@@ -228,9 +252,7 @@ class FollowUp:
         return self.status(at) in ("open", "overdue")
 
 
-def derive(
-    facts: Facts, *, calendar: WorkingCalendar, rules: FollowUpRules = DEFAULT_RULES
-) -> list[FollowUp]:
+def derive(facts: Facts, *, calendar: WorkingCalendar, rules: FollowUpRules = DEFAULT_RULES) -> list[FollowUp]:
     """Every follow-up the facts call for, sorted by (opened_on, followup_id).
 
     Ids are deterministic: ``"<rule>:<origin_id>"``.
@@ -241,7 +263,7 @@ def derive(
         *_complaint_learning(facts, calendar, rules, raised, completions),
         *_re_audit(facts, rules),
         *_concern_targeted_audit(facts),
-        *_feedback_response(facts, rules),
+        *feedback_response_followups(feedback_tallies(facts.feedback), facts.you_said_we_did, rules),
         *_action(raised, completions),
         *_safeguarding_alert(facts, calendar, rules, raised, completions),
     ]
@@ -338,15 +360,9 @@ def _re_audit(facts: Facts, rules: FollowUpRules) -> list[FollowUp]:
         if g.grade not in (Grade.REQUIRES_IMPROVEMENT, Grade.INADEQUATE):
             continue
         a = g.fact
-        months = (
-            rules.reaudit_inadequate_months if g.grade is Grade.INADEQUATE else rules.reaudit_months
-        )
+        months = rules.reaudit_inadequate_months if g.grade is Grade.INADEQUATE else rules.reaudit_months
         nxt = next(
-            (
-                o
-                for o in by_case[a.case_ref]
-                if o.fact.audit_id != a.audit_id and o.fact.completed_at > a.completed_at
-            ),
+            (o for o in by_case[a.case_ref] if o.fact.audit_id != a.audit_id and o.fact.completed_at > a.completed_at),
             None,
         )
         out.append(
@@ -400,46 +416,51 @@ def _concern_targeted_audit(facts: Facts) -> list[FollowUp]:
     return out
 
 
-def _feedback_response(facts: Facts, rules: FollowUpRules) -> list[FollowUp]:
-    """feedback-response: per service area, question and financial quarter of receipt, over
-    every response received in the quarter (all teams): answers = answers with a value
-    (skipped ones do not count), positive = positive answers. Opened when answers >= 5 and
-    positive / answers < 0.60, on the day after the quarter ends (so a quarter still under way
-    gives a follow-up that is not yet open); due the last day of the next quarter; closed by
-    the first YouSaidWeDidPublished (by (date, published_at, event_id)) of the same service
-    area whose theme is the question id, published on or after the opening date. No team.
-    """
-    tallies: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    quarters = {}
-    for f in unique(facts.feedback):
+Tally = tuple[int, int]  # (positive answers, answers with a value)
+TallyKey = tuple[str, str, Period]  # (service area, question id, financial quarter)
+
+
+def feedback_tallies(feedback: Iterable[FeedbackFact]) -> dict[TallyKey, Tally]:
+    """Positive answers and answers with a value (skipped ones do not count) per service
+    area, question and financial quarter of receipt, over every response (all teams)."""
+    tallies: dict[TallyKey, list[int]] = defaultdict(lambda: [0, 0])
+    for f in unique(feedback):
         q = period_of(f.received_on, "quarter")
-        quarters[q.label] = q
         for ans in f.answers:
             if ans.positive is None:
                 continue
-            t = tallies[(f.service_area, ans.question_id, q.label)]
+            t = tallies[(f.service_area, ans.question_id, q)]
             t[0] += 1 if ans.positive else 0
             t[1] += 1
-    ysd = sorted(
-        unique(facts.you_said_we_did), key=lambda y: (y.published_on, y.published_at, y.event_id)
-    )
+    return {k: (t[0], t[1]) for k, t in tallies.items()}
+
+
+def feedback_response_followups(
+    tallies: Mapping[TallyKey, Tally], you_said_we_did: Iterable[YouSaidWeDidFact], rules: FollowUpRules = DEFAULT_RULES
+) -> list[FollowUp]:
+    """feedback-response: per service area, question and financial quarter (see
+    `feedback_tallies`). Opened when answers >= 5 and positive / answers < 0.60, on the day
+    after the quarter ends (so a quarter still under way gives a follow-up that is not yet
+    open); due the last day of the next quarter; closed by the first YouSaidWeDidPublished
+    (by (date, published_at, event_id)) of the same service area whose theme is the question
+    id, published on or after the opening date. No team. Pass every You-said-we-did item of
+    the service areas and themes concerned.
+    """
+    ysd = sorted(unique(you_said_we_did), key=lambda y: (y.published_on, y.published_at, y.event_id))
     out = []
-    for (area, question, label), (positive, answers) in sorted(tallies.items()):
+    for (area, question, q), (positive, answers) in sorted(
+        tallies.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2].label)
+    ):
         if answers < rules.feedback_min_answers:
             continue
         if not positive / answers < rules.feedback_positive_threshold:
             continue
-        q = quarters[label]
         opened = q.end + timedelta(days=1)
         done = next(
-            (
-                y
-                for y in ysd
-                if y.service_area == area and y.theme == question and y.published_on >= opened
-            ),
+            (y for y in ysd if y.service_area == area and y.theme == question and y.published_on >= opened),
             None,
         )
-        origin_id = f"{area}:{question}:{label}"
+        origin_id = f"{area}:{question}:{q.label}"
         out.append(
             FollowUp(
                 followup_id=f"feedback-response:{origin_id}",
@@ -457,9 +478,7 @@ def _feedback_response(facts: Facts, rules: FollowUpRules) -> list[FollowUp]:
     return out
 
 
-def _action(
-    raised: dict[str, ActionRaisedFact], completions: dict[str, list[ActionCompletedFact]]
-) -> list[FollowUp]:
+def _action(raised: dict[str, ActionRaisedFact], completions: dict[str, list[ActionCompletedFact]]) -> list[FollowUp]:
     """action: one per action (see `first_raised`); origin the action's origin, origin_id
     the action_id; opened on its raised date, due its due_date; closed by the action's first
     ActionCompleted (by (date, completed_at, event_id)), whatever its date."""
@@ -500,9 +519,7 @@ def _safeguarding_alert(
     by_origin = _actions_by_origin(raised)
     seen: set[str] = set()
     out = []
-    for f in sorted(
-        unique(facts.feedback), key=lambda f: (f.received_on, f.received_at, f.event_id)
-    ):
+    for f in sorted(unique(facts.feedback), key=lambda f: (f.received_on, f.received_at, f.event_id)):
         if f.response_id in seen:
             continue
         seen.add(f.response_id)

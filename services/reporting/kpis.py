@@ -1,14 +1,19 @@
-"""KPI figures: the catalogue, the computation from facts, and the publication rules.
+"""KPI figures: the catalogue, the configuration (timescales, targets), the complaint clocks,
+the assembly of a slice's values and the publication rules.
 
-Pure: no I/O. DOMAIN.md "KPI definitions" and "Precise readings" are the specification; each
-`_kpi_*` function below implements one group of them and says how.
+Pure: no I/O. DOMAIN.md "KPI definitions" and "Precise readings" are the specification. The
+figures themselves are SQL aggregates over the read models (`queries.py`, one statement per
+group of KPIs, each saying how it reads the definitions); the per-aggregate rules they rest
+on (an audit's counted grading, a complaint stage's clock, re-referrals) are pure functions
+here and in `followups.py`, applied when a batch touches the aggregate (`readmodels.py`).
 
 General rules:
 
 * **Which date counts**: the Europe/London date of the fact's own timestamp in ``data``
   (already reduced in `facts.py`). A fact is in the period when that date is in it.
-* **Duplicates** (same ``key``) count once; `compute` deduplicates every input first, so the
-  figures do not depend on the order or the number of copies of the facts.
+* **Duplicates** (same ``key``) count once: the event store admits one copy, and each read
+  model row is keyed by it, so the figures do not depend on the order or the number of
+  copies of the events.
 * **Filters** (service area, team) apply to the fact's own service area and team. Complaint
   closings, escalations and extensions carry none: they take the complaint's
   ``ComplaintReceived``'s, and a complaint whose ``ComplaintReceived`` is unknown drops out
@@ -23,24 +28,15 @@ General rules:
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from shared.calendar import Period, WorkingCalendar, add_months
-from shared.events import Grade, Outcome, Procedure
+from shared.calendar import WorkingCalendar
+from shared.events import Procedure
 
 from .facts import ComplaintClosedFact, Facts
-from .followups import (
-    FollowUp,
-    action_completions,
-    first_raised,
-    first_received,
-    graded_audits,
-    unique,
-)
+from .followups import first_received, unique
 
 __all__ = [
     "BY_CATEGORY",
@@ -49,17 +45,20 @@ __all__ = [
     "POSITIVE_RATE",
     "RATE",
     "ComplaintTimescales",
+    "ComplaintView",
     "Filters",
     "KpiDefinition",
     "KpiValue",
     "StageTimescale",
     "Target",
     "apply_publication_rules",
+    "assemble",
     "catalogue",
-    "compute",
+    "count_value",
     "definition_of",
     "fixed_kpi_ids",
     "is_known_kpi",
+    "rate_value",
 ]
 
 COUNT = "count"
@@ -109,8 +108,7 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "audit.inadequate_rate",
         "Audits inadequate",
         RATE,
-        "Audits whose overall grade (after the latest moderation) is inadequate / "
-        "audits graded in the period.",
+        "Audits whose overall grade (after the latest moderation) is inadequate / audits graded in the period.",
     ),
     _d(
         "feedback.responses",
@@ -180,8 +178,7 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "complaints.escalation_rate",
         "Complaints escalated to stage 2",
         RATE,
-        "Escalations from stage 1 to stage 2 dated in the period / stage-1 closings dated in "
-        "the period.",
+        "Escalations from stage 1 to stage 2 dated in the period / stage-1 closings dated in the period.",
     ),
     _d(
         "complaints.average_response_working_days",
@@ -226,22 +223,19 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "learning.followups_open",
         "Follow-ups open",
         COUNT,
-        "Follow-ups open (overdue ones included) at the end of the period, or today for the "
-        "current period.",
+        "Follow-ups open (overdue ones included) at the end of the period, or today for the current period.",
     ),
     _d(
         "learning.followups_overdue",
         "Follow-ups overdue",
         COUNT,
-        "Open follow-ups whose due date is before the end of the period (or today for the "
-        "current period).",
+        "Open follow-ups whose due date is before the end of the period (or today for the current period).",
     ),
     _d(
         "learning.followups_closed_on_time_rate",
         "Follow-ups closed on time",
         RATE,
-        "Follow-ups closed in the period on or before their due date / follow-ups closed in "
-        "the period.",
+        "Follow-ups closed in the period on or before their due date / follow-ups closed in the period.",
     ),
     _d(
         "learning.actions_completed_on_time_rate",
@@ -315,9 +309,7 @@ def definition_of(kpi_id: str) -> KpiDefinition:
     )
 
 
-def catalogue(
-    question_ids: Iterable[str] = (), categories: Iterable[str] = ()
-) -> list[KpiDefinition]:
+def catalogue(question_ids: Iterable[str] = (), categories: Iterable[str] = ()) -> list[KpiDefinition]:
     """Every KPI: the fixed ones in contract order, each family (described once under its
     template id, ``feedback.positive_rate.<question_id>`` and
     ``complaints.by_category.<category>``) followed by one entry per known question id /
@@ -375,14 +367,10 @@ class ComplaintTimescales:
     stage 3 30 / 30. An unknown procedure reads as statutory children's.
     """
 
-    procedures: Mapping[str, Mapping[int, StageTimescale]] = field(
-        default_factory=_default_timescales
-    )
+    procedures: Mapping[str, Mapping[int, StageTimescale]] = field(default_factory=_default_timescales)
 
     def stage(self, procedure: str | None, stage: int) -> StageTimescale | None:
-        table = self.procedures.get(procedure or "") or self.procedures.get(
-            Procedure.STATUTORY_CHILDREN.value, {}
-        )
+        table = self.procedures.get(procedure or "") or self.procedures.get(Procedure.STATUTORY_CHILDREN.value, {})
         return table.get(stage)
 
     def max_working_days(self, procedure: str | None, stage: int) -> int | None:
@@ -446,30 +434,27 @@ class KpiValue:
     rag: str | None = None
 
 
-def _count(kpi: str, n: int) -> KpiValue:
+# --------------------------------------------------------------------------- assemble
+
+
+def count_value(kpi: str, n: int) -> KpiValue:
     return KpiValue(kpi, n, n, None)
 
 
-def _rate(kpi: str, numerator: int, denominator: int) -> KpiValue:
+def rate_value(kpi: str, numerator: int, denominator: int) -> KpiValue:
     value = numerator / denominator if denominator else None
     return KpiValue(kpi, value, numerator, denominator)
 
 
-# --------------------------------------------------------------------------- compute
-
-
-def compute(
-    facts: Facts,
-    period: Period,
-    filters: Filters,
-    *,
-    calendar: WorkingCalendar,
-    followups: list[FollowUp],
-    today: date,
-    timescales: ComplaintTimescales = DEFAULT_TIMESCALES,
+def assemble(
+    values: Mapping[str, KpiValue],
+    positive: Mapping[str, tuple[int, int]],
+    categories: Mapping[str, int],
     kpi_ids: Iterable[str] | None = None,
 ) -> list[KpiValue]:
-    """The KPI values of ``period`` for the ``filters`` slice.
+    """One slice's KPI values in the published order, from the fixed KPIs' ``values``, the
+    positive-rate tallies (positive, answers with a value) per question id and the
+    complaints received per category.
 
     Without ``kpi_ids``: every fixed KPI in catalogue order, each family's members with data
     in the slice inserted after it (sorted). With ``kpi_ids``: exactly those ids in the order
@@ -480,20 +465,12 @@ def compute(
     for kpi in wanted or ():
         if not is_known_kpi(kpi):
             raise ValueError(f"unknown KPI {kpi!r}")
-    values: dict[str, KpiValue] = {}
-    values.update(_kpi_audits(facts, period, filters))
-    values.update(_kpi_feedback(facts, period, filters))
-    positive = _positive_tallies(facts, period, filters)
-    categories = _category_counts(facts, period, filters)
-    values.update(_kpi_complaints(facts, period, filters, calendar, timescales))
-    values.update(_kpi_casework(facts, period, filters, calendar))
-    values.update(_kpi_learning(facts, period, filters, followups, today))
 
     def member(kpi: str) -> KpiValue:
         if kpi.startswith(POSITIVE_RATE):
             num, den = positive.get(kpi[len(POSITIVE_RATE) :], (0, 0))
-            return _rate(kpi, num, den)
-        return _count(kpi, categories.get(kpi[len(BY_CATEGORY) :], 0))
+            return rate_value(kpi, num, den)
+        return count_value(kpi, categories.get(kpi[len(BY_CATEGORY) :], 0))
 
     if wanted is not None:
         return [values[k] if k in values else member(k) for k in wanted]
@@ -507,79 +484,14 @@ def compute(
     return out
 
 
-def _kpi_audits(facts: Facts, period: Period, filters: Filters) -> dict[str, KpiValue]:
-    """audit.*: each audit once (its latest grading), in the period of that grading's
-    completion date, with its grade after the latest moderation (`graded_audits`)."""
-    grades = [
-        g.grade
-        for g in graded_audits(facts).values()
-        if period.contains(g.fact.completed_on)
-        and filters.matches(g.fact.service_area, g.fact.team)
-    ]
-    n = len(grades)
-    good = sum(1 for g in grades if g in (Grade.OUTSTANDING, Grade.GOOD))
-    ri = sum(1 for g in grades if g is Grade.REQUIRES_IMPROVEMENT)
-    inadequate = sum(1 for g in grades if g is Grade.INADEQUATE)
-    return {
-        "audit.completed": _count("audit.completed", n),
-        "audit.good_or_better_rate": _rate("audit.good_or_better_rate", good, n),
-        "audit.requires_improvement_rate": _rate("audit.requires_improvement_rate", ri, n),
-        "audit.inadequate_rate": _rate("audit.inadequate_rate", inadequate, n),
-    }
+# --------------------------------------------------------------------------- complaint clocks
 
 
-def _kpi_feedback(facts: Facts, period: Period, filters: Filters) -> dict[str, KpiValue]:
-    """feedback.responses (responses received in the period) and compliments.external /
-    .internal (compliments received in the period, by origin)."""
-    responses = sum(
-        1
-        for f in unique(facts.feedback)
-        if period.contains(f.received_on) and filters.matches(f.service_area, f.team)
-    )
-    origins = [
-        c.origin
-        for c in unique(facts.compliments)
-        if period.contains(c.received_on) and filters.matches(c.service_area, c.team)
-    ]
-    return {
-        "feedback.responses": _count("feedback.responses", responses),
-        "compliments.external": _count("compliments.external", origins.count("external")),
-        "compliments.internal": _count("compliments.internal", origins.count("internal")),
-    }
+class ComplaintView:
+    """What the complaint KPIs need to know about each complaint and stage, from one or more
+    complaints' facts (every fact of each complaint it is asked about)."""
 
-
-def _positive_tallies(facts: Facts, period: Period, filters: Filters) -> dict[str, tuple[int, int]]:
-    """feedback.positive_rate.<q>: (positive answers, answers with a value) per question id,
-    over responses received in the period. A skipped answer counts in neither; a question
-    only ever skipped has a (0, 0) tally (absent from a slice unless asked for)."""
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for f in unique(facts.feedback):
-        if not (period.contains(f.received_on) and filters.matches(f.service_area, f.team)):
-            continue
-        for a in f.answers:
-            t = tallies[a.question_id]
-            if a.positive is None:
-                continue
-            t[0] += 1 if a.positive else 0
-            t[1] += 1
-    return {q: (t[0], t[1]) for q, t in tallies.items()}
-
-
-def _category_counts(facts: Facts, period: Period, filters: Filters) -> dict[str, int]:
-    """complaints.by_category.<c>: complaints received in the period, per category."""
-    counts: dict[str, int] = defaultdict(int)
-    for r in unique(facts.complaints_received):
-        if period.contains(r.received_on) and filters.matches(r.service_area, r.team):
-            counts[r.category] += 1
-    return dict(counts)
-
-
-class _Complaints:
-    """What the complaint KPIs need to know about each complaint and stage."""
-
-    def __init__(
-        self, facts: Facts, calendar: WorkingCalendar, timescales: ComplaintTimescales
-    ) -> None:
+    def __init__(self, facts: Facts, calendar: WorkingCalendar, timescales: ComplaintTimescales) -> None:
         self.calendar = calendar
         self.timescales = timescales
         self.received = first_received(facts)
@@ -637,188 +549,6 @@ class _Complaints:
         return self.calendar.working_days_between(start, c.closed_on)
 
 
-def _kpi_complaints(
-    facts: Facts,
-    period: Period,
-    filters: Filters,
-    calendar: WorkingCalendar,
-    timescales: ComplaintTimescales,
-) -> dict[str, KpiValue]:
-    """complaints.*: received counts ComplaintReceived (any stage); the rest are per
-    closing (one ComplaintClosed per stage response) dated in the period.
-
-    * outcome rates: that outcome / closings excluding withdrawn;
-    * within_timescale_rate: closing date <= effective due date (see `_Complaints.due_date`)
-      / closings (withdrawn included);
-    * average_response_working_days: total working days (see `_Complaints.working_days`)
-      / closings (withdrawn included);
-    * resolved_at_stage1_rate: stage-1 closings not withdrawn / closings;
-    * escalation_rate: escalations 1 -> 2 dated in the period / stage-1 closings.
-    """
-    ix = _Complaints(facts, calendar, timescales)
-    received = sum(
-        1
-        for r in unique(facts.complaints_received)
-        if period.contains(r.received_on) and filters.matches(r.service_area, r.team)
-    )
-    closings = [
-        c
-        for c in unique(facts.complaints_closed)
-        if period.contains(c.closed_on) and ix.in_slice(c.complaint_id, filters)
-    ]
-    n = len(closings)
-    outcomes = [c.outcome for c in closings if c.outcome != Outcome.WITHDRAWN.value]
-    decided = len(outcomes)
-    within = sum(1 for c in closings if c.closed_on <= ix.due_date(c))
-    total_days = sum(ix.working_days(c) for c in closings)
-    stage1 = [c for c in closings if c.stage == 1]
-    stage1_resolved = sum(1 for c in stage1 if c.outcome != Outcome.WITHDRAWN.value)
-    escalations = sum(
-        1
-        for e in unique(facts.complaints_escalated)
-        if e.from_stage == 1
-        and e.to_stage == 2
-        and period.contains(e.escalated_on)
-        and ix.in_slice(e.complaint_id, filters)
-    )
-    out = [
-        _count("complaints.received", received),
-        _count("complaints.closed", n),
-        _rate("complaints.upheld_rate", outcomes.count(Outcome.UPHELD.value), decided),
-        _rate(
-            "complaints.partially_upheld_rate",
-            outcomes.count(Outcome.PARTIALLY_UPHELD.value),
-            decided,
-        ),
-        _rate("complaints.not_upheld_rate", outcomes.count(Outcome.NOT_UPHELD.value), decided),
-        _rate("complaints.within_timescale_rate", within, n),
-        _rate("complaints.resolved_at_stage1_rate", stage1_resolved, n),
-        _rate("complaints.escalation_rate", escalations, len(stage1)),
-        _rate("complaints.average_response_working_days", total_days, n),
-    ]
-    return {v.kpi: v for v in out}
-
-
-def _kpi_casework(
-    facts: Facts, period: Period, filters: Filters, calendar: WorkingCalendar
-) -> dict[str, KpiValue]:
-    """casework.* and send.*:
-
-    * assessment_within_45_days_rate: assessments completed in the period with
-      completed_on <= the 45th working day after started_on / assessments completed;
-    * re_referral_rate: referrals received in the period whose child had an earlier
-      referral (any team or service area, any time, filters not applied) on a date d with
-      d < this date <= add_months(d, 12) / referrals received. A referral on the same day as
-      another is not a re-referral of it;
-    * ehcp_within_20_weeks_rate: plans issued in the period without an exception, with
-      (issued_on - requested_on).days <= 140 / those plans;
-    * contact_success_rate: attempts in the period that reached / attempts.
-    """
-    assessments = [
-        a
-        for a in unique(facts.assessments)
-        if period.contains(a.completed_on) and filters.matches(a.service_area, a.team)
-    ]
-    assessed_in_time = sum(
-        1 for a in assessments if a.completed_on <= calendar.add_working_days(a.started_on, 45)
-    )
-
-    all_referrals = unique(facts.referrals)
-    dates_by_child: dict[str, list[date]] = defaultdict(list)
-    for r in all_referrals:
-        dates_by_child[r.child_ref].append(r.received_on)
-    for ds in dates_by_child.values():
-        ds.sort()
-    referrals = [
-        r
-        for r in all_referrals
-        if period.contains(r.received_on) and filters.matches(r.service_area, r.team)
-    ]
-
-    def is_re_referral(child_ref: str, on: date) -> bool:
-        # The latest earlier date gives the latest 12-month window (add_months is monotone).
-        ds = dates_by_child[child_ref]
-        i = bisect.bisect_left(ds, on)
-        return i > 0 and on <= add_months(ds[i - 1], 12)
-
-    re_referrals = sum(1 for r in referrals if is_re_referral(r.child_ref, r.received_on))
-
-    plans = [
-        p
-        for p in unique(facts.ehcps)
-        if not p.exception
-        and period.contains(p.issued_on)
-        and filters.matches(p.service_area, p.team)
-    ]
-    plans_in_time = sum(1 for p in plans if (p.issued_on - p.requested_on).days <= 140)
-
-    attempts = [
-        a
-        for a in unique(facts.contact_attempts)
-        if period.contains(a.attempted_on) and filters.matches(a.service_area, a.team)
-    ]
-    reached = sum(1 for a in attempts if a.reached)
-    out = [
-        _rate("casework.assessment_within_45_days_rate", assessed_in_time, len(assessments)),
-        _rate("casework.re_referral_rate", re_referrals, len(referrals)),
-        _rate("send.ehcp_within_20_weeks_rate", plans_in_time, len(plans)),
-        _rate("casework.contact_success_rate", reached, len(attempts)),
-    ]
-    return {v.kpi: v for v in out}
-
-
-def _kpi_learning(
-    facts: Facts, period: Period, filters: Filters, followups: list[FollowUp], today: date
-) -> dict[str, KpiValue]:
-    """learning.*:
-
-    * followups_open / followups_overdue: at E = today when the period contains today,
-      else the period's end (a future period counts what will be open by its end, on what
-      is known now). Open = opened_on <= E and not closed by E (closed_on <= E);
-      overdue = open and due_date < E. Follow-ups filter by their own service area / team;
-      duplicate follow-up ids count once.
-    * followups_closed_on_time_rate: follow-ups closed in the period with
-      closed_on <= due_date / follow-ups closed in the period.
-    * actions_completed_on_time_rate: each action's FIRST completion (by date, time, id),
-      when dated in the period and its ActionRaised is known (filters apply to the
-      ActionRaised): completed_on <= its due_date / such completions.
-    """
-    end = today if period.contains(today) else period.end
-    mine = [
-        f
-        for f in {f.followup_id: f for f in sorted(followups, key=repr)}.values()
-        if filters.matches(f.service_area, f.team)
-    ]
-    open_ = [
-        f
-        for f in mine
-        if f.opened_on <= end and not (f.closed_on is not None and f.closed_on <= end)
-    ]
-    overdue = sum(1 for f in open_ if f.due_date < end)
-    closed = [f for f in mine if f.closed_on is not None and period.contains(f.closed_on)]
-    closed_on_time = sum(1 for f in closed if f.closed_on is not None and f.closed_on <= f.due_date)
-
-    raised = first_raised(facts)
-    completions = [
-        (cs[0], raised[action_id])
-        for action_id, cs in action_completions(facts).items()
-        if action_id in raised
-    ]
-    counted = [
-        (c, a)
-        for c, a in completions
-        if period.contains(c.completed_on) and filters.matches(a.service_area, a.team)
-    ]
-    on_time = sum(1 for c, a in counted if c.completed_on <= a.due_date)
-    out = [
-        _count("learning.followups_open", len(open_)),
-        _count("learning.followups_overdue", overdue),
-        _rate("learning.followups_closed_on_time_rate", closed_on_time, len(closed)),
-        _rate("learning.actions_completed_on_time_rate", on_time, len(counted)),
-    ]
-    return {v.kpi: v for v in out}
-
-
 # --------------------------------------------------------------------------- publication
 
 
@@ -847,19 +577,13 @@ def apply_publication_rules(
         if not detail:
             small = v.numerator if unit == COUNT else v.denominator
             if small is not None and 1 <= small <= threshold:
-                out.append(
-                    replace(
-                        v, value=None, numerator=None, denominator=None, suppressed=True, rag=None
-                    )
-                )
+                out.append(replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None))
                 continue
         target = targets.get(v.kpi)
         if target is None:
             member = _family_member(v.kpi)
             if member is not None:
-                family = (
-                    _POSITIVE_RATE_FAMILY if member[0] == POSITIVE_RATE else _BY_CATEGORY_FAMILY
-                )
+                family = _POSITIVE_RATE_FAMILY if member[0] == POSITIVE_RATE else _BY_CATEGORY_FAMILY
                 target = targets.get(family.id)
         rag = target.rag(float(v.value)) if target is not None and v.value is not None else None
         out.append(replace(v, rag=rag))

@@ -84,7 +84,8 @@ async def projection_lag(conn: asyncpg.Connection, operations: Operations) -> Pr
         return None
     applied_at, age = await last_applied(conn)
     state = await conn.fetchrow(
-        f"SELECT events_applied, last_event_time FROM {SCHEMA}.projection_state WHERE name = 'event_store'"
+        f"SELECT coalesce(sum(events_applied), 0) AS events_applied, max(last_event_time) AS last_event_time "
+        f"FROM {SCHEMA}.tenant_projection_state WHERE name = 'event_store'"
     )
     queue, dlq = await operations.queues([queue_spec(REPORTING_QUEUE)])
     return ProjectionLag(

@@ -1,39 +1,63 @@
-"""Rebuild projections from the event store while live intake goes on.
+"""Rebuild the read models from the event store while live intake goes on.
 
-1. Replay the event store, in position order and in chunks, into a fresh `facts_rebuild`
-   table through the same `fact_from_event` the live consumer uses (so a fixed rule or a
-   new fact field applies to all history). Live intake keeps writing the current table.
-2. Catch up and swap in one short transaction: take the intake lock (live batches wait a
-   moment), apply the events that arrived since step 1, swap the tables by renaming, reset
-   the projection counts from the new table and bump the generation so that query caches
-   reload. Readers see the old projections until the commit and the new ones after it.
+1. **Copy**: make every read-model table afresh in a schema of its own (`reporting_rebuild`)
+   and stream the event store into it in position order: each stored event's `data` is
+   parsed straight from its JSON into its model (the envelope's attributes are columns of
+   the store; events were validated when stored, so the envelope is not validated again, and
+   events no read model reads are not parsed at all) and turned into its fact by the same
+   builders live intake uses; the rows go in with COPY.
+2. **Derive**: per tenant, every aggregate once — audits, complaints, actions, children,
+   then the follow-ups of every origin — in chunks, through the same derivations live
+   intake runs for the aggregates a batch touches (`readmodels.py`, `learning.py`).
+3. **Catch up and swap** in one short transaction: take the intake lock (live batches wait
+   a moment), apply the events stored since step 1 through the live path
+   (`consumer.apply_events`), carry over which follow-up transitions were already
+   published (so none goes out twice), move the new tables into `reporting` and the old ones
+   out, and reset the per-tenant projection counts. Readers see the old read models until
+   the commit and the new ones after it.
 
-With `projection=NAME` only that projection's fact kinds are replayed; the other kinds are
-copied across unchanged.
+Memory stays bounded: events stream in chunks, aggregates are derived a chunk at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from services.reporting import projections, store
-from services.reporting.consumer import INTAKE_LOCK
-from services.reporting.facts import fact_from_event
-from shared.events import CloudEvent
+from services.reporting import store
+from services.reporting.consumer import apply_events
+from services.reporting.facts import FACT_BUILDERS, fact_from_event
+from services.reporting.learning import FLAGS, FollowUpDeriver
+from services.reporting.readmodels import (
+    ALL_TABLES,
+    ANSWER_COLUMNS,
+    PLANNING,
+    PROJECTIONS,
+    TABLES,
+    ReadModels,
+    Touched,
+    answer_rows,
+    family_members,
+)
+from shared.calendar import WorkingCalendar
+from shared.events import CloudEvent, model_for
+from shared.inbox import Received
 
 S = store.SCHEMA
+NEW = f"{S}_rebuild"
+OLD = f"{S}_replaced"
 Progress = Callable[[int, int], None]  # (events done, events in all)
+_PARSED_TYPES = sorted(cls.event_type for cls in FACT_BUILDERS)
 
 
 @dataclass(frozen=True)
 class RebuildResult:
     events: int
-    facts: int
     seconds: float
 
     @property
@@ -41,138 +65,256 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def _fact_rows(rows: list[asyncpg.Record], kinds: set[str] | None) -> list[tuple[int, str, str, str]]:
-    out = []
-    for r in rows:
-        envelope = CloudEvent.model_validate_json(r["envelope"])
-        fact = fact_from_event(envelope, envelope.typed_data())
-        if fact is None:
-            continue
-        kind, payload = projections.encode(fact)
-        if kinds is not None and kind not in kinds:
-            continue
-        out.append((r["position"], r["tenant"], kind, store.dumps(payload)))
-    return out
+def _fact(row: asyncpg.Record) -> Any:
+    """The fact of one stored event, from the store's columns and its data's JSON."""
+    envelope = CloudEvent.model_construct(
+        specversion="1.0",
+        id=row["id"],
+        source=row["source"],
+        type=row["type"],
+        time=row["time"],
+        tenant=row["tenant"],
+        sequence=row["sequence"],
+        data={},
+    )
+    return fact_from_event(envelope, model_for(row["type"]).model_validate_json(row["data"]))
 
 
-async def _replay(
+async def _copy(
+    conn: asyncpg.Connection, readmodels: ReadModels, progress: Progress | None, total: int, chunk: int
+) -> tuple[int, int]:
+    """Stream the event store into the new tables with COPY; returns (last position, events)."""
+    last = int(await conn.fetchval(f"SELECT coalesce(max(position), 0) FROM {S}.event_store"))
+    done = after = 0
+    while after < last:
+        upto = after + chunk
+        rows = await conn.fetch(
+            f"""SELECT tenant, source, id, type, time, sequence, (envelope -> 'data')::text AS data
+                FROM {S}.event_store
+                WHERE position > $1 AND position <= $2 AND type = ANY($3::text[])""",
+            after,
+            upto,
+            _PARSED_TYPES,
+        )
+        await _copy_facts(conn, readmodels, [(r["tenant"], _fact(r)) for r in rows])
+        done += int(
+            await conn.fetchval(
+                f"SELECT count(*) FROM {S}.event_store WHERE position > $1 AND position <= $2", after, upto
+            )
+        )
+        after = upto
+        if progress:
+            progress(done, total)
+    return last, done
+
+
+async def _copy_facts(conn: asyncpg.Connection, readmodels: ReadModels, items: list[tuple[str, Any]]) -> None:
+    by_cls: dict[type, list[tuple[Any, ...]]] = {}
+    answers: list[tuple[Any, ...]] = []
+    members: set[tuple[str, str, str]] = set()
+    for tenant, fact in items:
+        spec = readmodels.spec(type(fact))
+        by_cls.setdefault(type(fact), []).append(spec.row(tenant, fact))
+        if type(fact).__name__ == "FeedbackFact":
+            answers += answer_rows(tenant, fact)
+        members.update(family_members(tenant, fact))
+    for cls, rows in by_cls.items():
+        spec = readmodels.spec(cls)
+        await conn.copy_records_to_table(spec.table, schema_name=NEW, columns=list(spec.columns), records=rows)
+    if answers:
+        await conn.copy_records_to_table(
+            "feedback_answer", schema_name=NEW, columns=list(ANSWER_COLUMNS), records=answers
+        )
+    if members:
+        await conn.execute(
+            f"""INSERT INTO {NEW}.kpi_member (tenant, family, member)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING""",
+            *[list(c) for c in zip(*sorted(members), strict=True)],
+        )
+
+
+# What to derive, per kind of aggregate: the ids (one statement per tenant) and how they
+# fill a `Touched`.
+_AGGREGATES: tuple[tuple[str, Callable[[Touched, list[Any]], None]], ...] = (
+    (
+        "SELECT DISTINCT audit_id FROM {s}.audit_graded WHERE tenant = $1 "
+        "UNION SELECT DISTINCT audit_id FROM {s}.audit_moderated WHERE tenant = $1",
+        lambda t, ids: t.audits.update(ids),
+    ),
+    (
+        "SELECT DISTINCT complaint_id FROM {s}.complaint_received WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.complaint_closed WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.complaint_escalated WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.complaint_extended WHERE tenant = $1",
+        lambda t, ids: t.complaints.update(ids),
+    ),
+    (
+        "SELECT DISTINCT action_id FROM {s}.action_raised WHERE tenant = $1 "
+        "UNION SELECT action_id FROM {s}.action_completed WHERE tenant = $1",
+        lambda t, ids: t.actions.update(ids),
+    ),
+    ("SELECT DISTINCT child_ref FROM {s}.referral WHERE tenant = $1", lambda t, ids: t.children.update(ids)),
+    (
+        "SELECT DISTINCT concern_id FROM {s}.concern_raised WHERE tenant = $1 "
+        "UNION SELECT concern_id FROM {s}.concern_resolved WHERE tenant = $1",
+        lambda t, ids: t.concerns.update(ids),
+    ),
+    ("SELECT DISTINCT response_id FROM {s}.feedback WHERE tenant = $1", lambda t, ids: t.responses.update(ids)),
+)
+_FEEDBACK_QUARTERS = """SELECT DISTINCT service_area, question_id, date_trunc('quarter', received_on)::date AS q
+    FROM {s}.feedback_answer WHERE tenant = $1 AND positive IS NOT NULL"""
+
+
+async def _derive_all(conn: asyncpg.Connection, readmodels: ReadModels, deriver: FollowUpDeriver, chunk: int) -> None:
+    """Every aggregate of every tenant once: derived columns, then follow-ups (calendar
+    quarters are financial quarters, so `date_trunc('quarter')` names each one)."""
+    tenants = [r["tenant"] for r in await conn.fetch(f"SELECT DISTINCT tenant FROM {S}.event_store")]
+    for tenant in tenants:
+        for sql, fill in _AGGREGATES:
+            ids = [r[0] for r in await conn.fetch(sql.format(s=NEW), tenant)]
+            for part in _chunks(ids, chunk):
+                await _derive(conn, readmodels, deriver, tenant, fill, part)
+        keys = [(r[0], r[1], r[2]) for r in await conn.fetch(_FEEDBACK_QUARTERS.format(s=NEW), tenant)]
+        for part in _chunks(keys, chunk):
+            await _derive(conn, readmodels, deriver, tenant, lambda t, ks: t.feedback_quarters.update(ks), part)
+
+
+async def _derive(
     conn: asyncpg.Connection,
-    table: str,
-    after: int,
-    upto: int | None,
-    kinds: set[str] | None,
-    progress: Progress | None,
-    done: int,
-    total: int,
-    chunk: int,
-) -> tuple[int, int, int]:
-    """Replay events with after < position (<= upto) into `table`; returns (last, events, facts)."""
-    last, events, facts = after, 0, 0
+    readmodels: ReadModels,
+    deriver: FollowUpDeriver,
+    tenant: str,
+    fill: Callable[[Touched, list[Any]], None],
+    ids: list[Any],
+) -> None:
+    touched = Touched()
+    fill(touched, ids)
+    async with conn.transaction():
+        loader = readmodels.loader(conn, tenant)
+        await readmodels.derive_touched(loader, touched)
+        await deriver.derive_touched(loader, touched)
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+async def _catch_up(
+    conn: asyncpg.Connection, readmodels: ReadModels, deriver: FollowUpDeriver, after: int, chunk: int
+) -> int:
+    """Apply the events stored after the copy, through the live path; returns how many."""
+    events = 0
     while True:
         rows = await conn.fetch(
-            f"""SELECT position, tenant, envelope::text AS envelope FROM {S}.event_store
-                WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
-                ORDER BY position LIMIT $3""",
-            last,
-            upto,
+            f"""SELECT position, envelope::text AS envelope FROM {S}.event_store
+                WHERE position > $1 ORDER BY position LIMIT $2""",
+            after,
             chunk,
         )
         if not rows:
-            return last, events, facts
-        fact_rows = _fact_rows(rows, kinds)
-        if fact_rows:
-            await conn.copy_records_to_table(
-                table,
-                schema_name=S,
-                columns=["position", "tenant", "kind", "payload"],
-                records=[(p, t, k, payload) for p, t, k, payload in fact_rows],
-            )
-        last = rows[-1]["position"]
+            return events
+        received = []
+        for r in rows:
+            envelope = CloudEvent.model_validate_json(r["envelope"])
+            received.append(Received(envelope=envelope, data=envelope.typed_data(), body=b"", routing_key=""))
+        await apply_events(conn, readmodels, deriver, received, count=False)
+        after = rows[-1]["position"]
         events += len(rows)
-        facts += len(fact_rows)
-        if progress:
-            progress(done + events, total)
 
 
 async def rebuild(
-    dsn: str, *, projection: str | None = None, progress: Progress | None = None, chunk: int = 5000
+    dsn: str,
+    *,
+    calendar: WorkingCalendar | None = None,
+    progress: Progress | None = None,
+    chunk: int = 20_000,
 ) -> RebuildResult:
-    kinds: set[str] | None = None
-    if projection not in (None, "facts", "all"):
-        if projection not in projections.PROJECTIONS:
-            raise ValueError(f"unknown projection {projection!r}; one of {['facts', *projections.PROJECTIONS]}")
-        kinds = {k for k, p in projections.PROJECTION_OF_KIND.items() if p == projection}
     started = time.perf_counter()
-    conn = await asyncpg.connect(dsn)
+    readmodels = ReadModels(calendar or WorkingCalendar(), schema=NEW)
+    deriver = FollowUpDeriver(readmodels)
+    # A plain connection: jsonb travels as JSON text both ways, as COPY wants it.
+    conn = await asyncpg.connect(dsn, server_settings=PLANNING)
     try:
         total = int(await conn.fetchval(f"SELECT count(*) FROM {S}.event_store"))
-        await conn.execute(f"DROP TABLE IF EXISTS {S}.facts_rebuild")
-        await conn.execute(f"CREATE TABLE {S}.facts_rebuild (LIKE {S}.facts INCLUDING ALL)")
-        if kinds is not None:
-            await conn.execute(
-                f"INSERT INTO {S}.facts_rebuild SELECT * FROM {S}.facts WHERE NOT (kind = ANY($1::text[]))",
-                sorted(kinds),
-            )
-        last, events, facts = await _replay(conn, "facts_rebuild", 0, None, kinds, progress, 0, total, chunk)
+        await conn.execute(f"DROP SCHEMA IF EXISTS {NEW} CASCADE; CREATE SCHEMA {NEW}")
+        for table in ALL_TABLES:
+            await conn.execute(f"CREATE TABLE {NEW}.{table} (LIKE {S}.{table} INCLUDING ALL)")
+        last, events = await _copy(conn, readmodels, progress, total, chunk)
+        for table in ALL_TABLES:  # statistics for the planner, before anything reads them
+            await conn.execute(f"ANALYZE {NEW}.{table}")
+        await _derive_all(conn, readmodels, deriver, chunk=2000)
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", INTAKE_LOCK)
-            if kinds is not None:  # facts of the untouched kinds that arrived meanwhile
-                await conn.execute(
-                    f"""INSERT INTO {S}.facts_rebuild SELECT * FROM {S}.facts
-                        WHERE NOT (kind = ANY($1::text[])) AND position > $2
-                        ON CONFLICT (position) DO NOTHING""",
-                    sorted(kinds),
-                    last,
-                )
-            _, more_events, more_facts = await _replay(
-                conn, "facts_rebuild", last, None, kinds, progress, events, total, chunk
-            )
-            events += more_events
-            facts += more_facts
-            await conn.execute(f"ALTER TABLE {S}.facts RENAME TO facts_old")
-            await conn.execute(f"ALTER TABLE {S}.facts_rebuild RENAME TO facts")
-            await conn.execute(f"DROP TABLE {S}.facts_old")
-            await _reset_counts(conn)
+            await store.lock_read_models(conn)
+            events += await _catch_up(conn, readmodels, deriver, last, chunk)
+            await _swap(conn)
     finally:
         await conn.close()
-    return RebuildResult(events, facts, time.perf_counter() - started)
+    return RebuildResult(events, time.perf_counter() - started)
+
+
+async def _swap(conn: asyncpg.Connection) -> None:
+    """Carry over what was published: onto the follow-ups that still hold, and, for those that
+    no longer do, into the retracted table (with those retracted before)."""
+    flags = ", ".join(FLAGS)
+    for old in (f"{S}.followups", f"{S}.followups_retracted"):
+        await conn.execute(
+            f"""UPDATE {NEW}.followups n SET {", ".join(f"{f} = o.{f}" for f in FLAGS)}
+                FROM {old} o WHERE o.tenant = n.tenant AND o.followup_id = n.followup_id"""
+        )
+        await conn.execute(
+            f"""INSERT INTO {NEW}.followups_retracted (tenant, followup_id, {flags})
+                SELECT o.tenant, o.followup_id, {flags} FROM {old} o
+                WHERE NOT EXISTS (SELECT 1 FROM {NEW}.followups n
+                                  WHERE n.tenant = o.tenant AND n.followup_id = o.followup_id)
+                ON CONFLICT (tenant, followup_id) DO NOTHING"""
+        )
+    await conn.execute(f"DROP SCHEMA IF EXISTS {OLD} CASCADE; CREATE SCHEMA {OLD}")
+    for table in ALL_TABLES:
+        await conn.execute(f"ALTER TABLE {S}.{table} SET SCHEMA {OLD}")
+        await conn.execute(f"ALTER TABLE {NEW}.{table} SET SCHEMA {S}")
+    await conn.execute(f"DROP SCHEMA {OLD} CASCADE; DROP SCHEMA {NEW} CASCADE")
+    await _reset_counts(conn)
 
 
 async def _reset_counts(conn: asyncpg.Connection) -> None:
-    """Projection counts from the rebuilt facts (event_store and followups rows untouched)."""
-    rows = await conn.fetch(f"SELECT kind, count(*) AS n FROM {S}.facts GROUP BY kind")
-    counts: dict[str, int] = {}
-    for r in rows:
-        name = projections.PROJECTION_OF_KIND[r["kind"]]
-        counts[name] = counts.get(name, 0) + int(r["n"])
-    counts["facts"] = sum(int(r["n"]) for r in rows)
-    for name in ("facts", *projections.PROJECTIONS):
-        await conn.execute(
-            f"""INSERT INTO {S}.projection_state (name, events_applied) VALUES ($1, $2)
-                ON CONFLICT (name) DO UPDATE SET events_applied = excluded.events_applied""",
-            name,
-            counts.get(name, 0),
+    """Per tenant: events stored, events the read models applied (all of them), and rows
+    per projection with the newest event time, from the tables themselves."""
+    await conn.execute(f"DELETE FROM {S}.tenant_projection_state")
+    await conn.execute(
+        f"""INSERT INTO {S}.tenant_projection_state (tenant, name, events_applied, last_event_time)
+            SELECT tenant, n.name, count(*), max(time) FROM {S}.event_store
+            CROSS JOIN (VALUES ('event_store'), ('read_models')) AS n(name)
+            GROUP BY tenant, n.name"""
+    )
+    for projection in PROJECTIONS:
+        tables = [table for table, p in TABLES.values() if p == projection]
+        union = " UNION ALL ".join(
+            f"SELECT x.tenant, e.time FROM {S}.{t} x JOIN {S}.event_store e ON e.source || ' ' || e.id = x.key"
+            for t in tables
         )
-    await conn.execute(f"UPDATE {S}.projection_state SET generation = generation + 1 WHERE name = 'facts'")
+        await conn.execute(
+            f"""INSERT INTO {S}.tenant_projection_state (tenant, name, events_applied, last_event_time)
+                SELECT tenant, $1, count(*), max(time) FROM ({union}) AS u GROUP BY tenant""",
+            projection,
+        )
 
 
-def run_rebuild_cli(projection: str | None = None) -> int:
+def run_rebuild_cli() -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from shared.settings import get_settings
 
     settings = get_settings()
     with Progress(
-        TextColumn("rebuilding projections"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        TextColumn("rebuilding read models"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
     ) as bar:
         task = bar.add_task("rebuild", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=max(total, done))
 
-        result = asyncio.run(rebuild(settings.database_url, projection=projection, progress=progress))
-    print(
-        f"rebuilt from {result.events} events ({result.facts} facts) in {result.seconds:.1f}s: "
-        f"{result.events_per_second:,.0f} events/s"
-    )
+        calendar = WorkingCalendar(closures=settings.calendar_closures)
+        result = asyncio.run(rebuild(settings.database_url, calendar=calendar, progress=progress))
+    print(f"rebuilt from {result.events} events in {result.seconds:.1f}s: {result.events_per_second:,.0f} events/s")
     return 0

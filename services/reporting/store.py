@@ -1,27 +1,26 @@
-"""Reporting's SQL: the event store (which is also the inbox), facts, projection state,
-follow-ups. Every write here runs inside the consumer's batch transaction."""
+"""Reporting's SQL: the event store (which is also the inbox), projection state and the
+managers' commentary. The read models are in `readmodels.py`, follow-ups in `learning.py`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.reporting import projections
-from services.reporting.followups import FollowUp
-
 SCHEMA = "reporting"
+# One writer of the read models at a time, whatever the process: intake batches, the
+# follow-up clock and the rebuild's swap take this transaction-level advisory lock, so that
+# derivations read whole aggregates that no other transaction is changing, and no two
+# transactions update the same follow-up rows in different orders (no deadlocks).
+INTAKE_LOCK = 0x7161_6C6F_6F70_01  # "qaloop" 01
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    position: int
-    tenant: str
-    envelope: dict[str, Any]
+async def lock_read_models(conn: asyncpg.Connection) -> None:
+    """Take the read models' writer lock until the end of the transaction."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", INTAKE_LOCK)
 
 
 async def append_events(
@@ -45,131 +44,44 @@ async def append_events(
     return {(r["source"], r["id"]): r["position"] for r in inserted}
 
 
-async def insert_facts(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
-    """(position, tenant, kind, payload json) rows."""
-    if not rows:
-        return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        f"""INSERT INTO {SCHEMA}.facts (position, tenant, kind, payload)
-            SELECT u.position, u.tenant, u.kind, u.payload::jsonb
-            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(position, tenant, kind, payload)
-            ON CONFLICT (position) DO NOTHING""",
-        *[list(c) for c in columns],
-    )
-
-
-async def bump_projection_state(conn: asyncpg.Connection, counts: dict[str, tuple[int, datetime | None]]) -> None:
-    """Add applied counts and move last_event_time forward, per projection name."""
+async def bump_projection_state(
+    conn: asyncpg.Connection, counts: dict[tuple[str, str], tuple[int, datetime | None]]
+) -> None:
+    """Add applied counts and move last_event_time forward, per (tenant, projection)."""
     if not counts:
         return
-    names = list(counts)
+    keys = sorted(counts)
     await conn.execute(
-        f"""INSERT INTO {SCHEMA}.projection_state AS p (name, events_applied, last_event_time)
-            SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])
-            ON CONFLICT (name) DO UPDATE SET
+        f"""INSERT INTO {SCHEMA}.tenant_projection_state AS p (tenant, name, events_applied, last_event_time)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])
+            ON CONFLICT (tenant, name) DO UPDATE SET
                 events_applied = p.events_applied + excluded.events_applied,
                 last_event_time = greatest(p.last_event_time, excluded.last_event_time)""",
-        names,
-        [counts[n][0] for n in names],
-        [counts[n][1] for n in names],
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [counts[k][0] for k in keys],
+        [counts[k][1] for k in keys],
     )
 
 
-async def facts_generation(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval(f"SELECT generation FROM {SCHEMA}.projection_state WHERE name = 'facts'"))
-
-
-async def load_facts(conn: asyncpg.Connection, tenant: str, after: int = 0) -> tuple[list[Any], int]:
-    """Facts of a tenant with position > after, in position order, and the last position."""
+async def tenant_status(conn: asyncpg.Connection, tenant: str) -> dict[str, tuple[int, Any]]:
+    """One tenant's view of intake: {projection: (events applied, newest event time)} — so
+    that no authority sees another's volumes."""
     rows = await conn.fetch(
-        f"SELECT position, kind, payload FROM {SCHEMA}.facts WHERE tenant = $1 AND position > $2 ORDER BY position",
-        tenant,
-        after,
-    )
-    facts = [projections.decode(r["kind"], r["payload"]) for r in rows]
-    return facts, (rows[-1]["position"] if rows else after)
-
-
-async def tenants(conn: asyncpg.Connection) -> list[str]:
-    return [r["tenant"] for r in await conn.fetch(f"SELECT DISTINCT tenant FROM {SCHEMA}.facts")]
-
-
-async def tenant_status(conn: asyncpg.Connection, tenant: str) -> tuple[int, Any, dict[str, tuple[int, Any]]]:
-    """One tenant's view of intake: (events applied, newest event time, {fact kind: (count,
-    newest event time)}) — so that no authority sees another's volumes."""
-    total = await conn.fetchrow(
-        f"SELECT count(*) AS n, max(time) AS t FROM {SCHEMA}.event_store WHERE tenant = $1", tenant
-    )
-    rows = await conn.fetch(
-        f"""SELECT f.kind, count(*) AS n, max(e.time) AS t
-            FROM {SCHEMA}.facts f JOIN {SCHEMA}.event_store e USING (position)
-            WHERE f.tenant = $1 GROUP BY f.kind""",
+        f"SELECT name, events_applied, last_event_time FROM {SCHEMA}.tenant_projection_state WHERE tenant = $1",
         tenant,
     )
-    return int(total["n"]), total["t"], {r["kind"]: (int(r["n"]), r["t"]) for r in rows}
+    return {r["name"]: (int(r["events_applied"]), r["last_event_time"]) for r in rows}
 
 
-# --------------------------------------------------------------------------- follow-ups
-
-FOLLOWUP_COLUMNS = (
-    "followup_id, rule, origin, origin_id, team, service_area, opened_on, due_date, "
-    "closed_on, closed_by_event_id, improved"
-)
-
-
-async def load_followup_rows(conn: asyncpg.Connection, tenant: str) -> dict[str, asyncpg.Record]:
-    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.followups WHERE tenant = $1 FOR UPDATE", tenant)
-    return {r["followup_id"]: r for r in rows}
-
-
-async def upsert_followups(conn: asyncpg.Connection, tenant: str, items: Sequence[FollowUp]) -> None:
-    if not items:
-        return
-    await conn.executemany(
-        f"""INSERT INTO {SCHEMA}.followups (tenant, {FOLLOWUP_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            ON CONFLICT (tenant, followup_id) DO UPDATE SET
-                rule = excluded.rule, origin = excluded.origin, origin_id = excluded.origin_id,
-                team = excluded.team, service_area = excluded.service_area,
-                opened_on = excluded.opened_on, due_date = excluded.due_date,
-                closed_on = excluded.closed_on, closed_by_event_id = excluded.closed_by_event_id,
-                improved = excluded.improved""",
-        [
-            (
-                tenant,
-                x.followup_id,
-                x.rule,
-                x.origin,
-                x.origin_id,
-                x.team,
-                x.service_area,
-                x.opened_on,
-                x.due_date,
-                x.closed_on,
-                x.closed_by_event_id,
-                x.improved,
-            )
-            for x in items
-        ],
+async def rebuild_owed(conn: asyncpg.Connection) -> bool:
+    """The event store holds events the read models have not applied (an upgrade from the
+    facts table, or a rebuild that never finished)."""
+    rows = await conn.fetch(
+        f"SELECT name, sum(events_applied) AS n FROM {SCHEMA}.tenant_projection_state GROUP BY name"
     )
-
-
-async def delete_followups(conn: asyncpg.Connection, tenant: str, ids: Sequence[str]) -> None:
-    if ids:
-        await conn.execute(
-            f"DELETE FROM {SCHEMA}.followups WHERE tenant = $1 AND followup_id = ANY($2::text[])", tenant, list(ids)
-        )
-
-
-async def mark_published(conn: asyncpg.Connection, tenant: str, flag: str, ids: Sequence[str]) -> None:
-    assert flag in {"opened_published", "due_published", "overdue_published", "closed_published"}
-    if ids:
-        await conn.execute(
-            f"UPDATE {SCHEMA}.followups SET {flag} = true WHERE tenant = $1 AND followup_id = ANY($2::text[])",
-            tenant,
-            list(ids),
-        )
+    totals = {r["name"]: int(r["n"]) for r in rows}
+    return totals.get("event_store", 0) != totals.get("read_models", 0)
 
 
 # --------------------------------------------------------------------------- commentary

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -142,8 +141,8 @@ def intake_counters(text: str) -> dict[str, float]:
 
 
 class ReportingProcess:
-    """`python -m services.cli run reporting --port <free>`: uvicorn, the intake on its loop,
-    the learning loop in a spawned worker process — all in one process group.
+    """`python -m services.cli run reporting --port <free>`: uvicorn, with the intake, the
+    follow-up clock and the outbox relay on its loop — in a process group of its own.
 
     `intake` adds up the consumer's counters (GET /metrics) over every process lifetime; for
     a process that was SIGKILLed they were read just before the kill, so they are lower
@@ -211,7 +210,7 @@ class ReportingProcess:
             self.intake[key] += value
 
     async def kill(self) -> None:
-        """SIGKILL to the whole process group: intake, worker, relay — no clean-up of any kind."""
+        """SIGKILL to the whole process group: intake, clock, relay — no clean-up of any kind."""
         assert self.process is not None
         counters = await self.counters()
         kill_group(self.process, signal.SIGKILL)
@@ -399,9 +398,8 @@ class StreamWatch:
 # --------------------------------------------------------------------------- the count
 
 
-def expected_facts(events: Sequence[CloudEvent]) -> dict[tuple[str, str], tuple[str, Any]]:
-    """{(source, id): (kind, payload)} of every event that yields a fact, as reporting stores it."""
-    from services.reporting import projections, store
+def expected_facts(events: Sequence[CloudEvent]) -> dict[tuple[str, str], Any]:
+    """{(source, id): fact} of every event that yields a fact (`facts.fact_from_event`)."""
     from services.reporting.facts import fact_from_event
 
     out = {}
@@ -409,15 +407,14 @@ def expected_facts(events: Sequence[CloudEvent]) -> dict[tuple[str, str], tuple[
         envelope, data = parse_event(event.to_json())
         fact = fact_from_event(envelope, data)
         if fact is not None:
-            kind, payload = projections.encode(fact)
-            out[(event.source, event.id)] = (kind, json.loads(store.dumps(payload)))
+            out[(event.source, event.id)] = fact
     return out
 
 
 @dataclass
 class Tally:
     """The figures a scenario ends with. `doubled` counts every row beyond one per event:
-    event-store rows per (source, id), fact rows per position and per event key."""
+    event-store rows per (source, id), read-model rows per event key (over every table)."""
 
     sent: int
     published: int
@@ -427,32 +424,42 @@ class Tally:
     unexpected: int  # stored events that were never sent as good events (poison that got in)
     dead_letters: int
     left_in_queue: int
-    facts_wrong: int  # applied events whose fact is missing or differs from the event's own fact
-    counter_drift: int  # |projection_state.events_applied - rows| for the event store and the facts
+    facts_wrong: int  # applied events whose read-model row is missing or differs; rows of no stored event
+    counter_drift: int  # per tenant, |tenant_projection_state.events_applied - the rows it counts|
     missing_examples: list[str] = field(default_factory=list)
+    wrong_examples: list[str] = field(default_factory=list)
 
 
 async def tally(
     scenario: Scenario,
     events: Sequence[CloudEvent],
-    facts: dict[tuple[str, str], tuple[str, Any]],
+    facts: dict[tuple[str, str], Any],
     *,
     published: int | None = None,
 ) -> Tally:
     """The count. `published`: messages the test itself published and had confirmed; when
-    None (a relay published), the depth of the observer queue."""
+    None (a relay published), the depth of the observer queue.
+
+    Read models: every applied event that yields a fact has exactly one row, in its fact's
+    table (`readmodels.TABLES`), which reads back (`TableSpec.fact`) as that very fact; no
+    row of any read-model table belongs to an event the event store does not hold. Counters:
+    per tenant, the 'event_store' and 'read_models' counts equal the tenant's event-store
+    rows, and each projection's count equals the rows of its tables."""
+    from services.reporting.readmodels import PROJECTIONS, TABLES, ReadModels
+    from shared.calendar import WorkingCalendar
+
+    readmodels = ReadModels(WorkingCalendar())
     sent = {(e.source, e.id) for e in events}
     conn = await asyncpg.connect(scenario.database_url)
     try:
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-        store_rows = await conn.fetch("SELECT position, source, id FROM reporting.event_store")
-        fact_rows = await conn.fetch(
-            """SELECT f.position, f.kind, f.payload, e.source, e.id
-               FROM reporting.facts f LEFT JOIN reporting.event_store e USING (position)"""
-        )
+        store_rows = await conn.fetch("SELECT tenant, source, id FROM reporting.event_store")
+        rows_by_table = {
+            cls: await conn.fetch(f"SELECT * FROM reporting.{table}") for cls, (table, _) in TABLES.items()
+        }
+        answer_keys = {r["key"] for r in await conn.fetch("SELECT DISTINCT key FROM reporting.feedback_answer")}
         state = {
-            r["name"]: int(r["events_applied"])
-            for r in await conn.fetch("SELECT name, events_applied FROM reporting.projection_state")
+            (r["tenant"], r["name"]): int(r["events_applied"])
+            for r in await conn.fetch("SELECT tenant, name, events_applied FROM reporting.tenant_projection_state")
         }
     finally:
         await conn.close()
@@ -460,36 +467,61 @@ async def tally(
     keys = [(r["source"], r["id"]) for r in store_rows]
     stored = set(keys)
     doubled_store = len(keys) - len(stored)
-    positions = [r["position"] for r in fact_rows]
-    doubled_fact_positions = len(positions) - len(set(positions))
-    per_key: dict[str, int] = {}
-    for r in fact_rows:
-        fact_key = str(r["payload"].get("key"))
-        per_key[fact_key] = per_key.get(fact_key, 0) + 1
-    doubled_fact_keys = sum(n - 1 for n in per_key.values() if n > 1)
+    stored_keys = {f"{s} {i}" for s, i in stored}
 
-    stored_facts = {(r["source"], r["id"]): (r["kind"], r["payload"]) for r in fact_rows}
+    # Every read-model row, by event key: (its class, its tenant, the fact it reads back as).
+    rows: dict[str, list[tuple[type, str, Any]]] = {}
+    for cls, found in rows_by_table.items():
+        spec = readmodels.spec(cls)
+        for r in found:
+            rows.setdefault(r["key"], []).append((cls, r["tenant"], spec.fact(r)))
+    doubled_rows = sum(len(v) - 1 for v in rows.values() if len(v) > 1)
+
     applied = sent & stored
-    wrong = 0
-    for key in applied:
-        if facts.get(key) != stored_facts.get(key):
-            wrong += 1
-    wrong += sum(1 for key in stored_facts if key not in applied)  # facts of unknown or orphaned events
+    wrong: list[str] = []
+    for source, event_id in sorted(applied):
+        key = f"{source} {event_id}"
+        expected = facts.get((source, event_id))
+        got = rows.get(key, [])
+        if expected is None:
+            if got:
+                wrong.append(f"{key}: yields no fact but has {len(got)} read-model rows")
+        elif len(got) != 1:
+            wrong.append(f"{key}: {len(got)} rows, expected one in {TABLES[type(expected)][0]}")
+        elif got[0][0] is not type(expected) or got[0][2] != expected:
+            wrong.append(f"{key}: row {got[0][2]!r} differs from the event's fact {expected!r}")
+    orphans = sorted((set(rows) | answer_keys) - stored_keys)  # rows of events the store does not hold
+    wrong += [f"{key}: a read-model row of an event not in the event store" for key in orphans]
 
-    drift = abs(state.get("event_store", 0) - len(keys)) + abs(state.get("facts", 0) - len(fact_rows))
+    tenants = {t for t, _ in state} | {r["tenant"] for r in store_rows}
+    per_tenant = {t: 0 for t in tenants}
+    for r in store_rows:
+        per_tenant[r["tenant"]] += 1
+    per_projection: dict[tuple[str, str], int] = {}
+    for cls, found in rows_by_table.items():
+        for r in found:
+            k = (r["tenant"], TABLES[cls][1])
+            per_projection[k] = per_projection.get(k, 0) + 1
+    drift = 0
+    for t in tenants:
+        drift += abs(state.get((t, "event_store"), 0) - per_tenant[t])
+        drift += abs(state.get((t, "read_models"), 0) - per_tenant[t])
+        drift += sum(abs(state.get((t, p), 0) - per_projection.get((t, p), 0)) for p in PROJECTIONS)
+
     lost = sorted(sent - stored)
     return Tally(
         sent=len(sent),
         published=published if published is not None else await queue_depth(scenario.amqp_url, OBSERVER_QUEUE),
         applied=len(applied),
         lost=len(lost),
-        doubled=doubled_store + doubled_fact_positions + doubled_fact_keys,
+        doubled=doubled_store + doubled_rows,
         unexpected=len(stored - sent),
         dead_letters=await queue_depth(scenario.amqp_url, DLQ),
         left_in_queue=await asyncio.to_thread(scenario.messages, REPORTING_QUEUE),
-        facts_wrong=wrong,
+        facts_wrong=len(wrong),
         counter_drift=drift,
         missing_examples=[f"{s} {i}" for s, i in lost[:5]],
+        wrong_examples=wrong[:5],
     )
 
 

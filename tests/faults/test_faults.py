@@ -82,7 +82,9 @@ def assert_nothing_lost_or_doubled(t: Tally, problems: Sequence[str], *, dead_le
     assert t.doubled == 0, f"{t.doubled} rows beyond one per event"
     assert t.applied == t.sent
     assert t.unexpected == 0, f"{t.unexpected} stored events were never sent as good events"
-    assert t.facts_wrong == 0, f"{t.facts_wrong} read-model rows missing, different or orphaned, e.g. {t.wrong_examples}"
+    assert t.facts_wrong == 0, (
+        f"{t.facts_wrong} read-model rows missing, different or orphaned, e.g. {t.wrong_examples}"
+    )
     assert t.counter_drift == 0, "tenant_projection_state counters disagree with the rows they count"
     assert t.dead_letters == dead_letters, f"{t.dead_letters:,} dead letters; expected {dead_letters:,}"
     assert t.left_in_queue == 0, f"{t.left_in_queue:,} messages left in {REPORTING_QUEUE}"
@@ -540,8 +542,6 @@ async def test_relay_killed_between_publish_and_marking_sent(scenario: Scenario,
 
 
 # --------------------------------------------------------------------------- 7. no connection slot to come back to
-
-
 
 
 async def test_postgresql_out_of_connection_slots_when_reporting_reconnects(scenario: Scenario, fault_table) -> None:

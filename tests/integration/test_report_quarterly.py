@@ -30,9 +30,9 @@ from shared.events import (
     strand_of_source,
 )
 from shared.settings import get_settings
+from tests.integration.test_report_content import SECTION_HEADINGS, SMALL, SUPPRESSED_COUNT, read_report
 from tests.integration.test_reporting_intake import fresh_reporting_state
 from tests.support.wait import eventually
-from tests.unit.test_report_content import SECTION_HEADINGS, SMALL, SUPPRESSED_COUNT, read_report
 
 pytestmark = pytest.mark.integration
 

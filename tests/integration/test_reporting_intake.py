@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.reporting.readmodels import ALL_TABLES
 from shared.auth import issue_token
 from shared.bus import KIND_HEADER, REASON_HEADER, REPORTING_QUEUE, declare_topology
 from shared.events import (
@@ -64,12 +65,10 @@ async def fresh_reporting_state(service, servers) -> None:
     """Each test starts from an empty reporting store and queue: other test modules share
     this run's database and vhost and may have left events behind."""
     await service.migrate()
+    tables = ", ".join(f"reporting.{t}" for t in (*ALL_TABLES, "event_store", "outbox", "tenant_projection_state"))
     conn = await asyncpg.connect(servers.database_url)
     try:
-        await conn.execute(
-            "TRUNCATE reporting.event_store, reporting.facts, reporting.followups, reporting.outbox;"
-            "UPDATE reporting.projection_state SET events_applied = 0, last_event_time = NULL"
-        )
+        await conn.execute(f"TRUNCATE {tables}")
     finally:
         await conn.close()
     connection = await aio_pika.connect(servers.amqp_url)
@@ -182,7 +181,9 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
     status = (await client.get("/v1/projections/status", headers=reader)).json()
     assert status["events_applied"] == 4  # three audits and a moderation; the duplicate is not counted
     assert status["queue_depth"] == 0
-    assert {p["name"] for p in status["projections"]} >= {"audits", "facts", "followups"}
+    assert {p["name"] for p in status["projections"]} >= {"read_models", "audits", "followups"}
+    applied = {p["name"]: p["events_applied"] for p in status["projections"]}
+    assert applied["read_models"] == applied["audits"] == 4
 
     # The re-audit follow-up of a2 (inadequate, 1 July 2022) is overdue at the clock's 30 June 2023.
     r = await client.get("/v1/followups", params={"status": "overdue"}, headers=reader)
@@ -325,15 +326,25 @@ async def test_follow_up_transitions_are_published_once_through_the_outbox(repor
 
     # The next audit of the same case closes it; each transition went out once.
     later = new_event(
-        AuditGraded(audit_id="a78", case_ref="case77", service_area="send", team="send-east",
-                    audit_type="routine", completed_at="2023-06-20T10:00:00Z",
-                    area_grades=[{"area": "planning", "grade": "good"}], overall_grade="good", auditor_id="qa1"),
-        source="/qaloop/audit", tenant=TENANT, sequence=1,
+        AuditGraded(
+            audit_id="a78",
+            case_ref="case77",
+            service_area="send",
+            team="send-east",
+            audit_type="routine",
+            completed_at="2023-06-20T10:00:00Z",
+            area_grades=[{"area": "planning", "grade": "good"}],
+            overall_grade="good",
+            auditor_id="qa1",
+        ),
+        source="/qaloop/audit",
+        tenant=TENANT,
+        sequence=1,
     )
     await _publish(exchange, "audit.AuditGraded", later.to_json())
     await eventually(drain, lambda n: any(t == "FollowUpClosed" for t, _ in seen), timeout=20, what="closed")
-    assert service.sync is not None
-    await service.sync.run_once()
+    assert service.transitions is not None
+    await service.transitions.run_once()
     await drain()
     a77 = [t for t, d in seen if d["followup_id"] == "re-audit:a77"]
     assert sorted(a77) == ["FollowUpClosed", "FollowUpDue", "FollowUpOpened", "FollowUpOverdue"]
@@ -342,12 +353,14 @@ async def test_follow_up_transitions_are_published_once_through_the_outbox(repor
     await connection.close()
 
 
-async def test_the_learning_loop_runs_in_its_own_process(servers):
-    """As `qaloop run reporting` runs it: intake here, follow-up sync and relay in a worker."""
+async def test_the_learning_loop_runs_in_the_intake_and_the_clock_loop(servers):
+    """As `qaloop run reporting` runs it: follow-ups are derived in the very transaction that
+    applies the batch (no event stored without its follow-up), and the service's own clock
+    loop publishes the transitions — nobody calls it here — and stops with the service."""
     get_settings.cache_clear()
     from services.reporting.app import build
 
-    service, _ = build(clock=lambda: date(2023, 6, 30), followup_mode="process", followup_interval=0.2)
+    service, _ = build(clock=lambda: date(2023, 6, 30), followup_interval=0.2)
     await fresh_reporting_state(service, servers)
     connection = await aio_pika.connect(servers.amqp_url)
     channel = await connection.channel()
@@ -355,30 +368,43 @@ async def test_the_learning_loop_runs_in_its_own_process(servers):
     followups = await channel.get_queue("reporting.followups")
     await followups.purge()
     await service.start()
+    tasks = list(service._tasks)
     try:
-        assert service._worker is not None and service._worker.is_alive()
-        await _publish(exchange, "audit.AuditGraded", audit(91, "inadequate", "2023-05-02T10:00:00Z").to_json())
+        assert any(t.get_name() == "reporting-followups" and not t.done() for t in tasks)
+        event = audit(91, "inadequate", "2023-05-02T10:00:00Z")
+        await _publish(exchange, "audit.AuditGraded", event.to_json())
 
-        async def opened() -> list[str]:
-            found = []
-            while (message := await followups.get(fail=False)) is not None:
-                body = json.loads(message.body)
-                await message.ack()
-                found.append(f'{body["type"]} {body["data"]["followup_id"]}')
-            return found
+        async def stored_and_derived() -> tuple[int, int]:
+            # One statement, one snapshot: the event and its follow-up commit together.
+            async with service.pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    """SELECT (SELECT count(*) FROM reporting.event_store WHERE id = $1) AS stored,
+                              (SELECT count(*) FROM reporting.followups
+                               WHERE tenant = $2 AND followup_id = 're-audit:a91') AS derived""",
+                    event.id,
+                    TENANT,
+                )
+            assert row["stored"] == row["derived"], f"event stored without its follow-up: {dict(row)}"
+            return row["stored"], row["derived"]
+
+        await eventually(stored_and_derived, lambda r: r == (1, 1), timeout=30, what="the audit and its follow-up")
 
         seen: list[str] = []
 
         async def collect() -> list[str]:
-            seen.extend(await opened())
+            while (message := await followups.get(fail=False)) is not None:
+                body = json.loads(message.body)
+                await message.ack()
+                seen.append(f"{body['type']} {body['data']['followup_id']}")
             return seen
 
-        await eventually(collect, lambda s: "FollowUpOverdue re-audit:a91" in s, timeout=30, what="worker's events")
+        await eventually(collect, lambda s: "FollowUpOverdue re-audit:a91" in s, timeout=30, what="the loop's events")
         assert "FollowUpOpened re-audit:a91" in seen
+        assert service.transitions is not None and service.transitions.published >= 3
     finally:
         await service.stop()
         await connection.close()
-    assert not service._worker.is_alive(), "the worker stops with the service"
+    assert all(t.done() for t in tasks), "the clock loop stops with the service"
 
 
 async def test_one_authority_never_sees_another(reporting, servers):

@@ -1,15 +1,22 @@
-"""Rebuild equals live, and live intake goes on while it runs."""
+"""Rebuild equals live, and live intake goes on while it runs.
+
+Every read-model table (`readmodels.ALL_TABLES`: one per fact kind, the feedback answers,
+the KPI members and the follow-ups, published flags included), the per-tenant projection
+counts, the KPI values and the follow-up listing are compared, row for row, between what
+live intake built and what `rebuild` builds from the event store."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Any
 
 import aio_pika
 import asyncpg
 import pytest
 
 from services.reporting.kpis import Filters
+from services.reporting.readmodels import ALL_TABLES
 from services.reporting.rebuild import rebuild
 from shared.bus import declare_topology
 from shared.calendar import parse_period
@@ -18,16 +25,43 @@ from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
+STATE = "tenant_projection_state"
 
-async def _facts(dsn: str) -> list[tuple]:
+
+async def _snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table (and the projection counts), by primary key —
+    (tenant, key) for the fact tables."""
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch(
-            "SELECT position, tenant, kind, payload::text AS p FROM reporting.facts ORDER BY position"
-        )
-        return [tuple(r) for r in rows]
+        out = {}
+        for table in (*ALL_TABLES, STATE):
+            key = await conn.fetchval(
+                """SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+                   FROM pg_index i
+                   CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                   WHERE i.indrelid = $1::regclass AND i.indisprimary""",
+                f"reporting.{table}",
+            )
+            assert key, f"reporting.{table} has no primary key"
+            rows = await conn.fetch(f"SELECT * FROM reporting.{table} ORDER BY {key}")
+            out[table] = [tuple(r.items()) for r in rows]
+        return out
     finally:
         await conn.close()
+
+
+def _differences(live: dict[str, list[tuple]], rebuilt: dict[str, list[tuple]]) -> list[str]:
+    out = []
+    for table in live:
+        a, b = live[table], rebuilt[table]
+        if a != b:
+            only_live = [r for r in a if r not in b][:2]
+            only_rebuilt = [r for r in b if r not in a][:2]
+            out.append(
+                f"{table}: {len(a)} rows live, {len(b)} rebuilt; live only {only_live}; rebuilt only {only_rebuilt}"
+            )
+    return out
 
 
 async def test_rebuild_equals_live_while_intake_continues(servers):
@@ -60,38 +94,72 @@ async def test_rebuild_equals_live_while_intake_continues(servers):
             async with service.pool.acquire() as conn:
                 return int(await conn.fetchval("SELECT count(*) FROM reporting.event_store"))
 
-        await publish(first)
-        base = await eventually(applied, lambda n: n >= 400, timeout=30, what="first 400 applied")
-        live_before = await _facts(servers.database_url)
+        async def published_all() -> int:
+            """Follow-ups whose due transitions the clock has not published yet."""
+            assert service.transitions is not None
+            await service.transitions.run_once()
+            async with service.pool.acquire() as conn:
+                return int(
+                    await conn.fetchval(
+                        """SELECT count(*) FROM reporting.followups
+                           WHERE (NOT opened_published AND opened_on <= $1)
+                              OR (closed_on IS NOT NULL AND NOT closed_published)
+                              OR (closed_on IS NULL AND NOT overdue_published AND due_date <= $1)""",
+                        date(2023, 6, 30),
+                    )
+                )
+
         period, filters = parse_period("2022-23"), Filters()
         tenant = get_settings().tenant
-        values_live = await service.queries.values(tenant, period, filters, detail=True)
 
-        # Rebuild while the rest of the stream is arriving.
-        done = []
+        async def figures() -> tuple[Any, Any]:
+            values = await service.queries.values(tenant, period, filters, detail=True)
+            followups = await service.queries.followups(tenant)
+            return values, followups
+
+        # 1. A quiet rebuild of the first 400 events gives exactly the read models live intake built.
+        await publish(first)
+        await eventually(applied, lambda n: n >= 400, timeout=30, what="first 400 applied")
+        await eventually(published_all, lambda n: n == 0, timeout=30, what="transitions published")
+        live = await _snapshot(servers.database_url)
+        figures_live = await figures()
+        assert sum(len(live[t]) for t in ALL_TABLES if t != "followups") > 400 and live["followups"]
+        quiet = await rebuild(servers.database_url)
+        assert quiet.events == 400
+        rebuilt = await _snapshot(servers.database_url)
+        assert not _differences(live, rebuilt), "\n".join(_differences(live, rebuilt))
+        assert await figures() == figures_live
+
+        # 2. Rebuild while the rest of the stream is arriving: live intake keeps writing the
+        # current tables, the swap catches up on what arrived meanwhile.
+        done: list[int] = []
         result, _ = await asyncio.gather(
             rebuild(servers.database_url, progress=lambda d, t: done.append(d), chunk=50),
             publish(second),
         )
         assert done and result.events >= 400
-        await eventually(applied, lambda n: n >= base + 200, timeout=30, what="all 600 applied")
-        rebuilt = await _facts(servers.database_url)
-        assert rebuilt[: len(live_before)] == live_before, "history rebuilt exactly as it was projected live"
+        await eventually(applied, lambda n: n >= 600, timeout=30, what="all 600 applied")
+        await eventually(published_all, lambda n: n == 0, timeout=30, what="transitions published")
+        mixed = await _snapshot(servers.database_url)
+        figures_mixed = await figures()
         async with service.pool.acquire() as conn:
-            with_facts = await conn.fetchval(
-                "SELECT count(*) FROM reporting.event_store e JOIN reporting.facts f USING (position)"
+            outbox = await conn.fetch(
+                """SELECT event_type, convert_from(body, 'UTF8')::jsonb ->> 'subject' AS subject, count(*) AS n
+                   FROM reporting.outbox GROUP BY 1, 2 HAVING count(*) > 1"""
             )
-        assert len(rebuilt) == with_facts, "no fact lost or doubled during the swap"
+        assert not outbox, f"a follow-up transition was published twice: {[tuple(r) for r in outbox]}"
 
-        # Rebuilding again from the same history gives the same table, and the same figures.
+        # 3. Rebuilding again from the same history (quietly) gives the same tables — no row
+        # lost or doubled during the swap, the same derived columns, the same published
+        # flags — and the same figures and follow-ups.
         again = await rebuild(servers.database_url)
-        assert await _facts(servers.database_url) == rebuilt
-        assert again.facts == len(rebuilt)
-        values_after = await service.queries.values(tenant, period, filters, detail=True)
-        assert len(values_after) >= len(values_live)
-        # the first 400 events' figures are contained; compare a fresh full computation
-        service.queries.cache.clear()
-        assert await service.queries.values(tenant, period, filters, detail=True) == values_after
+        assert again.events == 600
+        final = await _snapshot(servers.database_url)
+        assert not _differences(mixed, final), "\n".join(_differences(mixed, final))
+        assert await figures() == figures_mixed
+        values_before, _ = figures_live
+        values_after, _ = figures_mixed
+        assert {v.kpi for v in values_after} >= {v.kpi for v in values_before}
     finally:
         await connection.close()
         await service.stop()

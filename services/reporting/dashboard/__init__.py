@@ -7,17 +7,23 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
 * `GET /dev-login` — a `reporting:detail` token, only where the settings still use the
   development JWT secret (404 otherwise), so that `qaloop demo` opens without a token.
 * `GET /v1/dashboard/breakdowns` — what the filters and the per-team chart need and the
-  contract's API does not list: the periods, teams, categories and questions present in the
-  tenant's facts, complaints received per team (through the same KPI computation and
-  publication rules as `/v1/kpis/values`), and managers' commentary.
-* `GET /v1/dashboard/stamp` — a cheap marker of the tenant's facts that changes whenever an
-  event is applied; the page polls it and redraws only when it moves.
+  contract's API does not list: the periods to choose from (from the tenant's first day of
+  activity) and a default one, the teams, categories and questions present in the period
+  asked for (the default period's without one), complaints received per team (the KPI's
+  definition, in one grouped statement, with the publication rules of `/v1/kpis/values`),
+  and managers' commentary.
+* `GET /v1/dashboard/stamp` — a cheap marker of the tenant's read models that changes
+  whenever an event of the tenant is applied (or the read models are rebuilt); the page
+  polls it and redraws only when it moves.
+
+Every statement here reads the period asked for (or the last two years, for the default
+period, and one index lookup per table for the first day) through the read models'
+(tenant, date) indexes: nothing reads the tenant's whole history.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
+import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +33,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
 from services.reporting.api import _filters, _period
-from services.reporting.facts import Facts
 from services.reporting.handlers import ReportingQueries
 from services.reporting.report.content import commentary_filters
 from shared.auth import Principal, issue_token, require
@@ -105,8 +110,24 @@ Queries = Annotated[ReportingQueries, Depends(_queries)]
 @router.get("/v1/dashboard/stamp", summary="Changes whenever an event of the tenant is applied")
 async def dashboard_stamp(principal: Reader, queries: Queries) -> dict[str, Any]:
     async with queries.pool.acquire() as conn:
-        entry = await queries.cache.get(conn, principal.tenant)
-    return {"stamp": f"{entry.generation}-{entry.last_position}", "as_of": queries.clock().isoformat()}
+        stamp = await _stamp(conn, principal.tenant)
+    return {"stamp": stamp, "as_of": queries.clock().isoformat()}
+
+
+async def _stamp(conn: Any, tenant: str) -> str:
+    """The tenant's newest event-store position (an index-only max over (tenant, position))
+    and a digest of its projection-state rows with their row versions (`xmin`), which every
+    applied batch and every rebuild rewrites."""
+    position = await conn.fetchval(
+        f"SELECT coalesce(max(position), 0) FROM {store.SCHEMA}.event_store WHERE tenant = $1", tenant
+    )
+    rows = await conn.fetch(
+        f"""SELECT name, events_applied, xmin::text AS version FROM {store.SCHEMA}.tenant_projection_state
+            WHERE tenant = $1 ORDER BY name""",
+        tenant,
+    )
+    state = ";".join(f"{r['name']}:{r['events_applied']}:{r['version']}" for r in rows)
+    return f"{position}-{hashlib.sha256(state.encode()).hexdigest()[:12]}"
 
 
 @router.get("/v1/dashboard/breakdowns", summary="Periods, teams, categories and questions present in the facts")
@@ -120,37 +141,36 @@ async def dashboard_breakdowns(
     p = _period("period", period) if period else None
     filters = _filters(service_area, team)
     today = queries.clock()
-    async with queries.pool.acquire() as conn:
-        entry = await queries.cache.get(conn, principal.tenant)
-        facts = entry.facts
-        inventory = _inventory(facts, p)
-        commentary = (
-            await store.commentary(conn, principal.tenant, p.label, _filters_key(service_area, team)) if p else {}
-        )
-    first_day = _first_day(facts)
+    tenant = principal.tenant
+    async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        first_day = await _first_day(conn, tenant)
+        default = await _default_period(conn, tenant, today)
+        shown = p or default
+        teams = await _teams(conn, tenant, shown)
+        categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
+        questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
+        received = await _received_by_team(conn, tenant, p, service_area) if p else {}
+        commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
+    detail = principal.has("reporting:detail")
     by_team: list[dict[str, Any]] = []
-    if p is not None:
-        teams = sorted({t for t, area in inventory["complaint_teams"] if service_area is None or area == service_area})
-        detail = principal.has("reporting:detail")
-        for t in teams:
-            (value,) = await queries.values(
-                principal.tenant,
-                p,
-                kpis.Filters(service_area=service_area, team=t),
-                detail=detail,
-                kpi_ids=["complaints.received"],
-            )
-            by_team.append({"team": t, "value": value.value, "suppressed": value.suppressed})
+    for t, n in sorted(received.items()):
+        (value,) = kpis.apply_publication_rules(
+            [kpis.count_value("complaints.received", n)],
+            detail=detail,
+            threshold=queries.small_number_threshold,
+            targets=queries.targets,
+        )
+        by_team.append({"team": t, "value": value.value, "suppressed": value.suppressed})
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
         "filters": {"service_area": filters.service_area, "team": filters.team},
-        "default_period": _default_period(facts, today).label,
+        "default_period": default.label,
         "periods": _period_choices(first_day, today),
         "service_areas": sorted(known_service_areas()),
-        "teams": [{"team": t, "service_area": a} for t, a in sorted(inventory["teams"], key=lambda x: (x[1], x[0]))],
-        "categories": sorted(inventory["categories"]),
-        "questions": sorted(inventory["questions"]),
+        "teams": [{"team": t, "service_area": a} for t, a in sorted(teams, key=lambda x: (x[1], x[0]))],
+        "categories": categories,
+        "questions": questions,
         "complaints_by_team": by_team,
         "commentary": commentary,
     }
@@ -161,58 +181,110 @@ def _filters_key(service_area: str | None, team: str | None) -> str:
     return commentary_filters(service_area, team)
 
 
-def _fact_dates(fact: Any) -> list[date]:
-    return [
-        value
-        for f in dataclasses.fields(fact)
-        if f.name.endswith("_on") and isinstance(value := getattr(fact, f.name), date)
-    ]
+# The read-model tables with a (tenant, date) index: (table, date column, the index's
+# condition). The dates of activity the dashboard's period choices are made from.
+_DATED = (
+    ("audit_graded", "completed_on", "d_counted"),
+    ("audit_moderated", "moderated_on", None),
+    ("concern_raised", "raised_on", None),
+    ("concern_resolved", "resolved_on", None),
+    ("feedback", "received_on", None),
+    ("compliment", "received_on", None),
+    ("you_said_we_did", "published_on", None),
+    ("complaint_received", "received_on", None),
+    ("complaint_escalated", "escalated_on", None),
+    ("complaint_closed", "closed_on", None),
+    ("action_raised", "raised_on", None),
+    ("action_completed", "completed_on", "d_first AND d_known"),
+    ("referral", "received_on", None),
+    ("assessment", "completed_on", None),
+    ("ehcp", "issued_on", None),
+    ("contact_attempt", "attempted_on", None),
+)
+# Tables whose rows carry a team and a service area, with their (tenant, date) index.
+_TEAMED: tuple[str, ...] = (
+    *("audit_graded", "feedback", "compliment", "complaint_received", "action_raised"),
+    *("referral", "assessment", "ehcp", "contact_attempt"),
+)
 
 
-def _inventory(facts: Facts, period: Period | None) -> dict[str, set[Any]]:
-    """Teams (with their service area) anywhere in the facts; categories, questions and
-    complaint teams in `period` (or at any time)."""
-
-    def in_period(d: date) -> bool:
-        return period is None or period.contains(d)
-
-    teams: set[tuple[str, str]] = set()
-    for items in vars(facts).values():
-        for fact in items:
-            team, area = getattr(fact, "team", None), getattr(fact, "service_area", None)
-            if team and area:
-                teams.add((team, area))
-    received = [c for c in facts.complaints_received if in_period(c.received_on)]
-    return {
-        "teams": teams,
-        "categories": {c.category for c in received},
-        "complaint_teams": {(c.team, c.service_area) for c in received},
-        "questions": {
-            a.question_id for r in facts.feedback if in_period(r.received_on) for a in r.answers if a.question_id
-        },
-    }
+def _and(condition: str | None) -> str:
+    return f" AND {condition}" if condition else ""
 
 
-def _first_day(facts: Facts) -> date | None:
-    days = [d for items in vars(facts).values() for fact in items for d in _fact_dates(fact)]
-    return min(days) if days else None
-
-
-def _default_period(facts: Facts, today: date) -> Period:
-    """The latest quarter up to today with a fair share of the activity (at least a quarter
-    of the busiest quarter's facts): the current one once it is under way, else the last
-    one that was, rather than a quarter holding only the tail of late completions."""
-    per_quarter: Counter[Period] = Counter(
-        period_of(d, "quarter")
-        for items in vars(facts).values()
-        for fact in items
-        for d in _fact_dates(fact)
-        if d <= today
+async def _first_day(conn: Any, tenant: str) -> date | None:
+    """The earliest date of activity: per table, the first entry of its (tenant, date) index."""
+    firsts = ", ".join(
+        f"(SELECT {column} FROM {store.SCHEMA}.{table} WHERE tenant = $1{_and(cond)} ORDER BY {column} LIMIT 1)"
+        for table, column, cond in _DATED
     )
+    return await conn.fetchval(f"SELECT least({firsts})", tenant)
+
+
+async def _default_period(conn: Any, tenant: str, today: date) -> Period:
+    """The latest quarter up to today with a fair share of the activity (at least a quarter
+    of the busiest quarter's, among the last eight and the current one): the current one
+    once it is under way, else the last one that was, rather than a quarter holding only the
+    tail of late completions."""
+    last = period_of(today, "quarter")
+    quarters = [last]
+    while len(quarters) < 9:
+        quarters.insert(0, quarters[0].previous())
+    counts = " + ".join(
+        f"""(SELECT count(*) FROM {store.SCHEMA}.{table}
+             WHERE tenant = $1 AND {column} BETWEEN q.s AND least(q.e, $4){_and(cond)})"""
+        for table, column, cond in _DATED
+    )
+    rows = await conn.fetch(
+        f"SELECT q.i, {counts} AS n FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS q(s, e, i)",
+        tenant,
+        [q.start for q in quarters],
+        [q.end for q in quarters],
+        today,
+    )
+    per_quarter = {quarters[r["i"] - 1]: int(r["n"]) for r in rows if r["n"]}
     if not per_quarter:
-        return period_of(today, "quarter")
+        return last
     busiest = max(per_quarter.values())
     return max(q for q, n in per_quarter.items() if n * 4 >= busiest)
+
+
+async def _teams(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
+    """(team, service area) of the period's rows."""
+    union = " UNION ".join(
+        f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
+            WHERE tenant = $1 AND {column} BETWEEN $2 AND $3 AND team IS NOT NULL AND team <> ''{_and(cond)}"""
+        for table, column, cond in _DATED
+        if table in _TEAMED
+    )
+    rows = await conn.fetch(union, tenant, period.start, period.end)
+    return [(r["team"], r["service_area"]) for r in rows if r["service_area"]]
+
+
+async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str, period: Period) -> list[str]:
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT {column} AS v FROM {store.SCHEMA}.{table}
+            WHERE tenant = $1 AND {dated} BETWEEN $2 AND $3 AND {column} <> '' ORDER BY 1""",
+        tenant,
+        period.start,
+        period.end,
+    )
+    return [r["v"] for r in rows]
+
+
+async def _received_by_team(conn: Any, tenant: str, period: Period, service_area: str | None) -> dict[str, int]:
+    """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
+    received in the period), teams with none left out."""
+    rows = await conn.fetch(
+        f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
+            WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
+            GROUP BY team""",
+        tenant,
+        period.start,
+        period.end,
+        service_area,
+    )
+    return {r["team"]: int(r["n"]) for r in rows}
 
 
 def _period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:

@@ -43,10 +43,11 @@ def _quarter(text: str) -> Period:
 async def report_from_database(
     settings: Settings, tenant: str, period: Period, *, pdf: bool, today: date | None = None
 ) -> bytes:
+    from services.reporting.readmodels import PLANNING
     from shared.db import create_pool
 
     try:
-        pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+        pool = await create_pool(settings.database_url, min_size=1, max_size=2, server_settings=PLANNING)
     except (OSError, asyncpg.PostgresError) as exc:
         raise ReportError(f"cannot connect to reporting's database (QALOOP_DATABASE_URL): {exc}") from None
     try:

@@ -1,34 +1,37 @@
-"""What the quarterly QA report says: the panel's appendices, built from one snapshot of a
-tenant's facts and follow-ups.
+"""What the quarterly QA report says: the panel's appendices, built from what `inputs.py`
+reads for the quarter and the previous one.
 
-Pure: no I/O. `build_report` takes everything it needs in `ReportInputs` (the same facts,
-follow-ups, calendar, timescales, targets and small-number threshold that the KPI API uses)
-and returns a `QuarterlyReport`: sections made of tables, charts and paragraphs, every figure
-already formatted for publication. `render.py` turns it into HTML or PDF.
+Pure: no I/O. `build_report` takes everything it needs in `ReportInputs` — the rows of the
+two quarters that its sections list (and of the aggregates those rows belong to), the
+follow-ups that matter to the quarter, and the published KPI values of every period and
+slice it shows (`kpi_requests` says which: the loader asks reporting's KPI queries for
+exactly those) — and returns a `QuarterlyReport`: sections made of tables, charts and
+paragraphs, every figure already formatted for publication. `render.py` turns it into HTML
+or PDF.
 
 The report is a published output, so **small-number suppression is always applied**: KPI
-values go through `kpis.apply_publication_rules(..., detail=False)`, and every other count
-shown here follows the same rule (`count_figure`, `rate_figure`): a count from 1 to the
-threshold reads "1\u20135" (1-5), a rate over 1 to the threshold cases reads "suppressed"; 0 and "no
-data" are shown as they are. Only external compliments are in the figures; internal ones are
-stated apart, as a count marked "not in statistics".
+values are published ones (`kpis.apply_publication_rules(..., detail=False)`), and every
+other count shown here follows the same rule (`count_figure`, `rate_figure`): a count from 1
+to the threshold reads "1\u20135" (1-5), a rate over 1 to the threshold cases reads
+"suppressed"; 0 and "no data" are shown as they are. Only external compliments are in the
+figures; internal ones are stated apart, as a count marked "not in statistics".
 
-All KPI figures of one report come from one snapshot, so its tables always agree with each
-other even while new events arrive.
+`inputs.py` reads everything of one report in one read-only snapshot, so its tables always
+agree with each other even while new events arrive.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from services.reporting import kpis
-from services.reporting.facts import ComplaintClosedFact, ConcernRaisedFact, Facts
-from services.reporting.followups import FollowUp, GradedAudit, first_received, graded_audits, unique
-from shared.calendar import Period, WorkingCalendar
+from services.reporting.facts import ConcernRaisedFact, Facts
+from services.reporting.followups import FollowUp, GradedAudit, first_received, unique
+from shared.calendar import Period
 from shared.events import Grade, Outcome
 
 from .charts import Bar, Series, bar_chart
@@ -36,6 +39,7 @@ from .charts import Bar, Series, bar_chart
 __all__ = [
     "Chart",
     "Figure",
+    "KpiRequest",
     "Paragraph",
     "QuarterlyReport",
     "ReportInputs",
@@ -44,6 +48,7 @@ __all__ = [
     "Table",
     "build_report",
     "count_figure",
+    "kpi_requests",
     "rate_figure",
 ]
 
@@ -220,17 +225,41 @@ class QuarterlyReport:
 
 
 @dataclass(frozen=True)
+class KpiRequest:
+    """One set of published KPI values the report shows: a period, a slice, and the KPI
+    ids asked for by name (None: every KPI, as `GET /v1/kpis/values` lists them)."""
+
+    period: Period
+    filters: kpis.Filters = kpis.NO_FILTERS
+    kpi_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class ReportInputs:
-    """One consistent snapshot of what the report is made from."""
+    """One consistent snapshot of what the report is made from (see `inputs.py`).
+
+    ``facts`` holds only what the sections list: survey responses of the quarter and the
+    previous one; the quarter's compliments, "you said, we did" items, moderations, complaint
+    receipts, closings and escalations; every ComplaintReceived of a complaint closed in the
+    quarter; and every ConcernRaised, ConcernResolved and targeted audit of the concerns
+    raised, resolved or open in the quarter. ``audits`` are the audits counted (latest
+    grading, moderated grade) in the quarter or the previous one; ``closing_clocks`` the
+    effective due date and working days of each of the quarter's closings (by fact key);
+    ``followups`` those opened, closed or open in the quarter, and ``followup_rules`` every
+    rule the tenant has follow-ups of. ``kpi_values`` holds the published values of each
+    `KpiRequest` that `kpi_requests` names.
+    """
 
     tenant: str
     period: Period
     today: date
     facts: Facts
     followups: Sequence[FollowUp]
-    calendar: WorkingCalendar
+    audits: Mapping[str, GradedAudit] = field(default_factory=dict)
+    closing_clocks: Mapping[str, tuple[date, int]] = field(default_factory=dict)  # key -> (due date, working days)
+    followup_rules: Sequence[str] = ()
+    kpi_values: Mapping[KpiRequest, Mapping[str, kpis.KpiValue]] = field(default_factory=dict)
     threshold: int = 5
-    timescales: kpis.ComplaintTimescales = kpis.DEFAULT_TIMESCALES
     targets: Mapping[str, kpis.Target] = field(default_factory=dict)
     commentary: Mapping[str, str] = field(default_factory=dict)  # kpi id -> text, this period, whole authority
     commentary_on_slices: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (kpi, filters) -> text
@@ -275,6 +304,16 @@ _KPI_GROUPS = (
 )
 # Internal compliments are kept but not in the statistics: never in a KPI table.
 _NOT_IN_STATISTICS = frozenset({"compliments.internal"})
+_AUDIT_AREA_KPIS = ("audit.completed", "audit.good_or_better_rate")
+_TEAM_KPIS = (
+    "complaints.received",
+    "complaints.closed",
+    "complaints.upheld_rate",
+    "complaints.partially_upheld_rate",
+    "complaints.within_timescale_rate",
+)
+_STAGE_KPIS = ("complaints.closed", "complaints.within_timescale_rate", "complaints.average_response_working_days")
+_COMPLIMENTS = ("compliments.external",)
 
 
 def _words(identifier: str) -> str:
@@ -340,6 +379,10 @@ class _Builder:
         self.followups = list({f.followup_id: f for f in sorted(inputs.followups, key=repr)}.values())
         self.current = self.values(self.period)
         self.before = self.values(self.previous)
+        facts = inputs.facts
+        self.received = first_received(facts)
+        self.received_now = [r for r in unique(facts.complaints_received) if self.period.contains(r.received_on)]
+        self.closings = [c for c in unique(facts.complaints_closed) if self.period.contains(c.closed_on)]
 
     # ---- figures
 
@@ -348,22 +391,80 @@ class _Builder:
         period: Period,
         filters: kpis.Filters = kpis.NO_FILTERS,
         kpi_ids: Iterable[str] | None = None,
-        facts: Facts | None = None,
     ) -> dict[str, kpis.KpiValue]:
         """Published KPI values: exactly what `GET /v1/kpis/values` gives without the
-        reporting:detail role, on this report's snapshot."""
-        raw = kpis.compute(
-            facts if facts is not None else self.inputs.facts,
-            period,
-            filters,
-            calendar=self.inputs.calendar,
-            followups=list(self.inputs.followups),
-            today=self.inputs.today,
-            timescales=self.inputs.timescales,
-            kpi_ids=kpi_ids,
+        reporting:detail role, as the loader read them for this report (`kpi_requests`)."""
+        request = KpiRequest(period, filters, None if kpi_ids is None else tuple(kpi_ids))
+        published = self.inputs.kpi_values.get(request)
+        if published is None:
+            raise KeyError(f"the report's inputs hold no KPI values for {request} (see kpi_requests)")
+        return dict(published)
+
+    # ---- the slices shown, and the KPI values they need
+
+    def other_commentary(self) -> list[tuple[str, str, str]]:
+        """(kpi, filters, words): commentary on a KPI that is not in the KPI tables, or on
+        one service area or team."""
+        fixed = set(kpis.fixed_kpi_ids()) - _NOT_IN_STATISTICS
+        return sorted(
+            (kpi_id, filters, words)
+            for (kpi_id, filters), words in self.inputs.commentary_on_slices.items()
+            if kpis.is_known_kpi(kpi_id) and kpi_id not in _NOT_IN_STATISTICS
+        ) + sorted(
+            (kpi_id, "", words)
+            for kpi_id, words in self.inputs.commentary.items()
+            if kpi_id not in fixed and kpis.is_known_kpi(kpi_id) and kpi_id not in _NOT_IN_STATISTICS
         )
-        published = kpis.apply_publication_rules(raw, detail=False, threshold=self.t, targets=self.inputs.targets)
-        return {v.kpi: v for v in published}
+
+    def questions(self) -> list[str]:
+        """Question ids with answers in the quarter or the previous one."""
+        return sorted(
+            {k[len(kpis.POSITIVE_RATE) :] for k in (*self.current, *self.before) if k.startswith(kpis.POSITIVE_RATE)}
+        )
+
+    def responses(self, period: Period) -> list[Any]:
+        return [f for f in unique(self.inputs.facts.feedback) if period.contains(f.received_on)]
+
+    def audits_in(self, period: Period) -> list[GradedAudit]:
+        return [g for g in self.inputs.audits.values() if period.contains(g.fact.completed_on)]
+
+    def complaint_categories(self) -> list[str]:
+        """Categories received in either quarter, or of a complaint closed in this one."""
+        return sorted(
+            {k[len(kpis.BY_CATEGORY) :] for k in (*self.current, *self.before) if k.startswith(kpis.BY_CATEGORY)}
+            | {self.received[c.complaint_id].category for c in self.closings if c.complaint_id in self.received}
+        )
+
+    def complaint_teams(self) -> list[str]:
+        return sorted(
+            {r.team for r in self.received_now}
+            | {self.received[c.complaint_id].team for c in self.closings if c.complaint_id in self.received}
+        )
+
+    def compliment_areas(self) -> list[str]:
+        now = unique(self.inputs.facts.compliments)
+        return _sorted_areas(
+            c.service_area for c in now if c.origin == "external" and self.period.contains(c.received_on)
+        )
+
+    def slice_requests(self) -> list[KpiRequest]:
+        """The KPI values the sections read beyond the two quarters' own (`kpi_requests`)."""
+        p, prev = self.period, self.previous
+        out = [KpiRequest(p, filters_of(filters), (kpi_id,)) for kpi_id, filters, _ in self.other_commentary()]
+        ids = tuple(kpis.POSITIVE_RATE + q for q in self.questions())
+        if ids:
+            out += [KpiRequest(p, kpis.NO_FILTERS, ids), KpiRequest(prev, kpis.NO_FILTERS, ids)]
+            areas = _sorted_areas(f.service_area for f in self.responses(p))
+            out += [KpiRequest(p, kpis.Filters(service_area=a), ids) for a in areas]
+        areas = _sorted_areas(g.fact.service_area for g in self.audits_in(p))
+        out += [KpiRequest(p, kpis.Filters(service_area=a), _AUDIT_AREA_KPIS) for a in areas]
+        cat_ids = tuple(kpis.BY_CATEGORY + c for c in self.complaint_categories())
+        if cat_ids:
+            out += [KpiRequest(p, kpis.NO_FILTERS, cat_ids), KpiRequest(prev, kpis.NO_FILTERS, cat_ids)]
+        out += [KpiRequest(p, kpis.Filters(team=team), _TEAM_KPIS) for team in self.complaint_teams()]
+        for a in self.compliment_areas():
+            out += [KpiRequest(period, kpis.Filters(service_area=a), _COMPLIMENTS) for period in (p, prev)]
+        return out
 
     def kpi(self, values: Mapping[str, kpis.KpiValue], kpi_id: str) -> Figure:
         return kpi_figure(values.get(kpi_id), self.t)
@@ -494,15 +595,7 @@ class _Builder:
             )
         )
         # Commentary on a KPI that is not in the tables above, or on one service area or team.
-        other = sorted(
-            (kpi_id, filters, words)
-            for (kpi_id, filters), words in self.inputs.commentary_on_slices.items()
-            if kpis.is_known_kpi(kpi_id) and kpi_id not in _NOT_IN_STATISTICS
-        ) + sorted(
-            (kpi_id, "", words)
-            for kpi_id, words in self.inputs.commentary.items()
-            if kpi_id not in fixed and kpis.is_known_kpi(kpi_id) and kpi_id not in _NOT_IN_STATISTICS
-        )
+        other = self.other_commentary()
         if other:
             rows = []
             for kpi_id, filters, words in other:
@@ -522,8 +615,7 @@ class _Builder:
 
     def feedback_section(self) -> Section:
         p, prev = self.period, self.previous
-        responses = [f for f in unique(self.inputs.facts.feedback) if p.contains(f.received_on)]
-        before = [f for f in unique(self.inputs.facts.feedback) if prev.contains(f.received_on)]
+        responses, before = self.responses(p), self.responses(prev)
         by_now, by_then = Counter(f.respondent for f in responses), Counter(f.respondent for f in before)
         respondents = [r for r in _RESPONDENTS if by_now[r] or by_then[r]]
         blocks: list[Block] = [
@@ -540,9 +632,7 @@ class _Builder:
             ),
         ]
 
-        questions = sorted(
-            {k[len(kpis.POSITIVE_RATE) :] for k in (*self.current, *self.before) if k.startswith(kpis.POSITIVE_RATE)}
-        )
+        questions = self.questions()
         ids = [kpis.POSITIVE_RATE + q for q in questions]
         now = self.values(p, kpi_ids=ids) if ids else {}
         then = self.values(prev, kpi_ids=ids) if ids else {}
@@ -621,9 +711,7 @@ class _Builder:
 
     def audit_section(self) -> Section:
         p, prev = self.period, self.previous
-        audits = graded_audits(self.inputs.facts)
-        now = [g for g in audits.values() if p.contains(g.fact.completed_on)]
-        then = [g for g in audits.values() if prev.contains(g.fact.completed_on)]
+        now, then = self.audits_in(p), self.audits_in(prev)
         grades_now, grades_then = Counter(g.grade for g in now), Counter(g.grade for g in then)
 
         def share(n: int, total: int) -> Figure:
@@ -668,7 +756,7 @@ class _Builder:
             ),
         ]
         areas = _sorted_areas(g.fact.service_area for g in now)
-        wanted = ["audit.completed", "audit.good_or_better_rate"]
+        wanted = _AUDIT_AREA_KPIS
         by_area = {a: self.values(p, kpis.Filters(service_area=a), kpi_ids=wanted) for a in areas}
         blocks.append(
             Table(
@@ -715,10 +803,10 @@ class _Builder:
         )
 
         blocks.append(Subheading("Concerns and targeted audits", "audit-concerns-heading"))
-        blocks.extend(self.concerns(audits))
+        blocks.extend(self.concerns(now))
         return Section("audits", "Audit activity", blocks)
 
-    def concerns(self, audits: Mapping[str, GradedAudit]) -> list[Block]:
+    def concerns(self, audits_now: Sequence[GradedAudit]) -> list[Block]:
         p, end = self.period, self.end
         raised: dict[str, ConcernRaisedFact] = {}
         for c in sorted(unique(self.inputs.facts.concerns_raised), key=lambda c: (c.raised_on, c.event_id)):
@@ -743,9 +831,7 @@ class _Builder:
         open_at_end = sum(
             1 for cid, c in raised.items() if c.raised_on <= end and not (cid in resolved and resolved[cid] <= end)
         )
-        targeted_in_quarter = sum(
-            1 for a in audits.values() if a.fact.audit_type == "targeted" and p.contains(a.fact.completed_on)
-        )
+        targeted_in_quarter = sum(1 for a in audits_now if a.fact.audit_type == "targeted")
         blocks: list[Block] = [
             Table(
                 "audit-concerns-summary",
@@ -801,7 +887,7 @@ class _Builder:
         return blocks
 
     def complaints_section(self) -> Section:
-        p, prev = self.period, self.previous
+        p = self.period
         blocks: list[Block] = [
             self.trend_table(
                 "complaints-summary",
@@ -819,49 +905,49 @@ class _Builder:
                 ],
             )
         ]
-        received = first_received(self.inputs.facts)
-        received_now = [r for r in unique(self.inputs.facts.complaints_received) if p.contains(r.received_on)]
-        closings = [c for c in unique(self.inputs.facts.complaints_closed) if p.contains(c.closed_on)]
+        blocks.append(Subheading("By category", "complaints-category-heading"))
+        blocks.extend(self.complaints_by_category())
+        blocks.append(Subheading("By team", "complaints-team-heading"))
+        blocks.extend(self.complaints_by_team())
+        blocks.append(Subheading("By stage, outcome and timeliness", "complaints-stage-heading"))
+        blocks.append(self.complaints_by_stage())
+        blocks.append(self.complaints_by_outcome())
+        blocks.append(Subheading("Compliments", "compliments-heading"))
+        blocks.extend(self.compliments())
+        return Section("complaints", "Complaints and compliments", blocks)
 
-        # By category: received (the KPI), and how many of the quarter's responses upheld any point.
-        categories = sorted(
-            {k[len(kpis.BY_CATEGORY) :] for k in (*self.current, *self.before) if k.startswith(kpis.BY_CATEGORY)}
-            | {received[c.complaint_id].category for c in closings if c.complaint_id in received}
-        )
+    def complaints_by_category(self) -> list[Block]:
+        """Received per category (the KPI), and how many of the quarter's responses upheld any point."""
+        p, prev = self.period, self.previous
+        categories = self.complaint_categories()
         cat_ids = [kpis.BY_CATEGORY + c for c in categories]
         cat_now = self.values(p, kpi_ids=cat_ids) if cat_ids else {}
         cat_then = self.values(prev, kpi_ids=cat_ids) if cat_ids else {}
 
-        def upheld_share(rows: Iterable[ComplaintClosedFact]) -> Figure:
-            decided = [c for c in rows if c.outcome != Outcome.WITHDRAWN.value]
+        def upheld_share(category: str) -> Figure:
+            decided = [
+                c
+                for c in self.closings
+                if c.complaint_id in self.received
+                and self.received[c.complaint_id].category == category
+                and c.outcome != Outcome.WITHDRAWN.value
+            ]
             some = sum(1 for c in decided if c.outcome in (Outcome.UPHELD.value, Outcome.PARTIALLY_UPHELD.value))
             return self.rate(some, len(decided))
 
-        blocks.append(Subheading("By category", "complaints-category-heading"))
-        blocks.append(
+        blocks: list[Block] = [
             Table(
                 "complaints-by-category",
                 f"Complaints by category, {p.label}",
                 ["Category", f"Received, {p.label}", f"Received, {prev.label}", "Upheld in full or in part"],
                 [
-                    Row(
-                        _words(cat),
-                        [
-                            self.kpi(cat_now, kid),
-                            self.kpi(cat_then, kid),
-                            upheld_share(
-                                c
-                                for c in closings
-                                if c.complaint_id in received and received[c.complaint_id].category == cat
-                            ),
-                        ],
-                    )
+                    Row(_words(cat), [self.kpi(cat_now, kid), self.kpi(cat_then, kid), upheld_share(cat)])
                     for cat, kid in zip(categories, cat_ids, strict=True)
                 ],
                 note="Upheld in full or in part: the share of this quarter's responses (withdrawn ones left out) "
                 "that upheld at least one point.",
             )
-        )
+        ]
         if cat_ids:
             blocks.append(
                 chart(
@@ -876,31 +962,23 @@ class _Builder:
                     ],
                 )
             )
+        return blocks
 
-        # By team: the KPIs of each team's slice.
-        teams = sorted(
-            {r.team for r in received_now}
-            | {received[c.complaint_id].team for c in closings if c.complaint_id in received}
-        )
-        team_kpis = [
-            "complaints.received",
-            "complaints.closed",
-            "complaints.upheld_rate",
-            "complaints.partially_upheld_rate",
-            "complaints.within_timescale_rate",
-        ]
-        by_team = {team: self.values(p, kpis.Filters(team=team), kpi_ids=team_kpis) for team in teams}
-        blocks.append(Subheading("By team", "complaints-team-heading"))
-        blocks.append(
+    def complaints_by_team(self) -> list[Block]:
+        """The KPIs of each team's slice, and the quarter's complaints by team and category."""
+        p = self.period
+        teams = self.complaint_teams()
+        by_team = {team: self.values(p, kpis.Filters(team=team), kpi_ids=_TEAM_KPIS) for team in teams}
+        blocks: list[Block] = [
             Table(
                 "complaints-by-team",
                 f"Complaints by team, {p.label}",
                 ["Team", "Received", "Responses", "Upheld", "Partially upheld", "Within timescale"],
-                [Row(team, [self.kpi(by_team[team], k) for k in team_kpis]) for team in teams],
+                [Row(team, [self.kpi(by_team[team], k) for k in _TEAM_KPIS]) for team in teams],
             )
-        )
-        cross = Counter((r.team, r.category) for r in received_now)
-        now_categories = sorted({r.category for r in received_now})
+        ]
+        cross = Counter((r.team, r.category) for r in self.received_now)
+        now_categories = sorted({r.category for r in self.received_now})
         if now_categories:
             blocks.append(
                 Table(
@@ -909,108 +987,99 @@ class _Builder:
                     ["Team", *[_words(c) for c in now_categories]],
                     [
                         Row(team, [self.count(cross[(team, c)]) for c in now_categories])
-                        for team in sorted({r.team for r in received_now})
+                        for team in sorted({r.team for r in self.received_now})
                     ],
                 )
             )
+        return blocks
 
-        # By stage and outcome: the same KPI rules over one stage's closings at a time.
-        blocks.append(Subheading("By stage, outcome and timeliness", "complaints-stage-heading"))
-        stages = sorted({c.stage for c in closings} | {1})
-        stage_kpis = ["complaints.closed", "complaints.within_timescale_rate", AVERAGE_DAYS]
-        stage_rows = []
-        for stage in stages:
-            only = replace(
-                self.inputs.facts,
-                complaints_closed=[c for c in self.inputs.facts.complaints_closed if c.stage == stage],
-            )
-            v = self.values(p, kpi_ids=stage_kpis, facts=only)
-            escalated = sum(
-                1
-                for e in unique(self.inputs.facts.complaints_escalated)
-                if e.from_stage == stage and p.contains(e.escalated_on)
-            )
-            stage_rows.append(Row(f"Stage {stage}", [*[self.kpi(v, k) for k in stage_kpis], self.count(escalated)]))
-        blocks.append(
-            Table(
-                "complaints-by-stage",
-                f"Complaint responses by stage, {p.label}",
-                ["Stage", "Responses", "Within timescale", "Average response time", "Escalated to the next stage"],
-                stage_rows,
-                note="Timescales: statutory children's complaints 10 working days at stage 1 (20 with an "
-                "extension) and 25 at stage 2 (65 at most); the authority's own timescales for corporate and "
-                "SEND complaints. Working days count from receipt or escalation.",
-            )
+    def stage_values(self, stage: int) -> dict[str, kpis.KpiValue]:
+        """The closing KPIs (responses, within timescale, average working days) over one
+        stage's closings in the quarter, by the same rules and publication as the KPI API:
+        each closing's effective due date and working days are the read model's."""
+        closings = [c for c in self.closings if c.stage == stage]
+        clocks = [self.inputs.closing_clocks.get(c.key, (c.due_date, c.working_days_taken)) for c in closings]
+        n = len(closings)
+        within = sum(1 for c, (due, _) in zip(closings, clocks, strict=True) if c.closed_on <= due)
+        days = sum(int(d) for _, d in clocks)
+        raw = [
+            kpis.count_value("complaints.closed", n),
+            kpis.rate_value("complaints.within_timescale_rate", within, n),
+            kpis.rate_value(AVERAGE_DAYS, days, n),
+        ]
+        published = kpis.apply_publication_rules(raw, detail=False, threshold=self.t, targets=self.inputs.targets)
+        return {v.kpi: v for v in published}
+
+    def complaints_by_stage(self) -> Table:
+        p = self.period
+        escalations = [e for e in unique(self.inputs.facts.complaints_escalated) if p.contains(e.escalated_on)]
+        rows = []
+        for stage in sorted({c.stage for c in self.closings} | {1}):
+            v = self.stage_values(stage)
+            escalated = sum(1 for e in escalations if e.from_stage == stage)
+            rows.append(Row(f"Stage {stage}", [*[self.kpi(v, k) for k in _STAGE_KPIS], self.count(escalated)]))
+        return Table(
+            "complaints-by-stage",
+            f"Complaint responses by stage, {p.label}",
+            ["Stage", "Responses", "Within timescale", "Average response time", "Escalated to the next stage"],
+            rows,
+            note="Timescales: statutory children's complaints 10 working days at stage 1 (20 with an "
+            "extension) and 25 at stage 2 (65 at most); the authority's own timescales for corporate and "
+            "SEND complaints. Working days count from receipt or escalation.",
         )
-        outcome_counts = Counter(c.outcome for c in closings)
+
+    def complaints_by_outcome(self) -> Table:
+        outcome_counts = Counter(c.outcome for c in self.closings)
         outcome_rate = {
             Outcome.UPHELD: "complaints.upheld_rate",
             Outcome.PARTIALLY_UPHELD: "complaints.partially_upheld_rate",
             Outcome.NOT_UPHELD: "complaints.not_upheld_rate",
         }
-        blocks.append(
-            Table(
-                "complaints-by-outcome",
-                f"Complaint responses by outcome, {p.label}",
-                ["Outcome", "Responses", "Share of responses (withdrawn left out)"],
-                [
-                    Row(
-                        _words(o.value),
-                        [
-                            self.count(outcome_counts[o.value]),
-                            # A share beside a suppressed count would give the count away.
-                            self.kpi(self.current, outcome_rate[o])
-                            if o in outcome_rate and not self.count(outcome_counts[o.value]).suppressed
-                            else Figure(EN_DASH),
-                        ],
-                    )
-                    for o in _OUTCOMES
-                ],
-            )
+        return Table(
+            "complaints-by-outcome",
+            f"Complaint responses by outcome, {self.period.label}",
+            ["Outcome", "Responses", "Share of responses (withdrawn left out)"],
+            [
+                Row(
+                    _words(o.value),
+                    [
+                        self.count(outcome_counts[o.value]),
+                        # A share beside a suppressed count would give the count away.
+                        self.kpi(self.current, outcome_rate[o])
+                        if o in outcome_rate and not self.count(outcome_counts[o.value]).suppressed
+                        else Figure(EN_DASH),
+                    ],
+                )
+                for o in _OUTCOMES
+            ],
         )
 
-        # Compliments: external ones are the statistics; internal ones are shown apart.
-        blocks.append(Subheading("Compliments", "compliments-heading"))
-        compliments_now = [c for c in unique(self.inputs.facts.compliments) if p.contains(c.received_on)]
-        areas = _sorted_areas(c.service_area for c in compliments_now if c.origin == "external")
-        by_area = {a: self.values(p, kpis.Filters(service_area=a), kpi_ids=["compliments.external"]) for a in areas}
-        by_area_then = {
-            a: self.values(prev, kpis.Filters(service_area=a), kpi_ids=["compliments.external"]) for a in areas
-        }
+    def compliments(self) -> list[Block]:
+        """External compliments are the statistics; internal ones are shown apart."""
+        p, prev = self.period, self.previous
+        areas = self.compliment_areas()
+        by_area = {a: self.values(p, kpis.Filters(service_area=a), kpi_ids=_COMPLIMENTS) for a in areas}
+        by_area_then = {a: self.values(prev, kpis.Filters(service_area=a), kpi_ids=_COMPLIMENTS) for a in areas}
+        external = "compliments.external"
         rows = [
-            Row(
-                area_label(a),
-                [
-                    self.kpi(by_area[a], "compliments.external"),
-                    self.kpi(by_area_then[a], "compliments.external"),
-                ],
-            )
-            for a in areas
+            Row(area_label(a), [self.kpi(by_area[a], external), self.kpi(by_area_then[a], external)]) for a in areas
         ]
-        rows.append(
-            Row(
-                "All service areas",
-                [self.kpi(self.current, "compliments.external"), self.kpi(self.before, "compliments.external")],
-            )
-        )
-        blocks.append(
+        rows.append(Row("All service areas", [self.kpi(self.current, external), self.kpi(self.before, external)]))
+        internal = self.kpi(self.current, "compliments.internal")
+        return [
             Table(
                 "compliments",
                 f"External compliments by service area, {p.label}",
                 ["Service area", self.period_short, self.previous_short],
                 rows,
                 note="External compliments: from children, young people, families and others outside the service.",
-            )
-        )
-        internal = self.kpi(self.current, "compliments.internal")
-        blocks.append(
+            ),
             Paragraph(
                 f"Internal compliments (from colleagues and partners), not in statistics: {internal.text} in "
                 f"{p.label}. They are captured and celebrated, but only external compliments are counted.",
                 "not-in-statistics",
-            )
-        )
-        return Section("complaints", "Complaints and compliments", blocks)
+            ),
+        ]
 
     def learning_section(self) -> Section:
         p, end = self.period, self.end
@@ -1026,9 +1095,8 @@ class _Builder:
                 ],
             )
         ]
-        rules = [r for r in _RULES if any(f.rule == r for f in self.followups)] + sorted(
-            {f.rule for f in self.followups} - set(_RULES)
-        )
+        present = {f.rule for f in self.followups} | set(self.inputs.followup_rules)
+        rules = [r for r in _RULES if r in present] + sorted(present - set(_RULES))
         rows = []
         opened_bars, overdue_bars = [], []
         for rule in rules:
@@ -1094,6 +1162,19 @@ def _kpi_title(kpi_id: str) -> str:
         return kpis.definition_of(kpi_id).title
     except ValueError:
         return kpi_id
+
+
+def kpi_requests(inputs: ReportInputs) -> list[KpiRequest]:
+    """The published KPI values `build_report` reads: first every KPI of the quarter and of
+    the previous one; once ``inputs.kpi_values`` holds those, also the slices the sections
+    show (which depend on them: the questions and categories present). A loader asks until
+    nothing is missing."""
+    if inputs.period.kind != "quarter":
+        raise ValueError(f"the quarterly report is for a financial quarter, not a {inputs.period.kind}")
+    base = [KpiRequest(inputs.period), KpiRequest(inputs.period.previous())]
+    if any(r not in inputs.kpi_values for r in base):
+        return base
+    return list(dict.fromkeys([*base, *_Builder(inputs).slice_requests()]))
 
 
 def build_report(inputs: ReportInputs) -> QuarterlyReport:

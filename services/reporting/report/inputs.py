@@ -1,22 +1,44 @@
-"""Load what the quarterly report is made from: one snapshot of the tenant's facts and
-follow-ups (`ReportingQueries.cache`, the same one the KPI API reads), the managers'
-commentary for the period, and the words of the quarter's "you said, we did" items, which
-the facts do not keep (they are read from the event store, by event id)."""
+"""Load what the quarterly report is made from, reading only the quarter and the previous
+one — never the tenant's whole history — in one read-only snapshot (REPEATABLE READ), so
+that every table of a report agrees with every other even while new events arrive:
+
+* the read-model rows (`readmodels.py`) its sections list, by the (tenant, date) indexes of
+  the two quarters: survey responses, compliments, "you said, we did" items, moderations,
+  complaint receipts, closings (with their effective due dates and working days) and
+  escalations, and the audits counted in either quarter (with their moderated grades);
+* the rows of the aggregates those rows belong to, by id: the ComplaintReceived of each
+  complaint closed in the quarter, and the raisings, resolutions and targeted audits of each
+  concern raised, resolved or open in it;
+* the follow-ups opened, closed or open in the quarter, and which rules the tenant has any of;
+* the published KPI values of every period and slice the report shows
+  (`content.kpi_requests`), from reporting's KPI statements (`queries.py`), periods of one
+  slice in one statement;
+* the managers' commentary for the period, and the words of the quarter's "you said, we
+  did" items, which the read models do not keep (read from the event store, by event id).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 import asyncpg
 
+from services.reporting import facts as f
 from services.reporting import kpis, store
+from services.reporting.followups import FollowUp, GradedAudit
 from services.reporting.handlers import ReportingQueries
+from services.reporting.learning import followup_of
+from services.reporting.readmodels import ReadModels
 from shared.calendar import Period, WorkingCalendar
+from shared.events import Grade
 from shared.settings import Settings
 
-from .content import ReportInputs
+from .content import KpiRequest, ReportInputs, kpi_requests
 
 
 async def period_commentary(
@@ -60,26 +82,178 @@ async def you_said_we_did_words(
     return out
 
 
+@dataclass
+class _Reader:
+    """The report's reads on one connection (inside the snapshot's transaction)."""
+
+    conn: asyncpg.Connection
+    readmodels: ReadModels
+    tenant: str
+
+    async def between(
+        self, cls: type, column: str, start: date, end: date, where: str = ""
+    ) -> tuple[list[Any], list[asyncpg.Record]]:
+        """The facts of ``cls`` whose ``column`` (a date with a (tenant, date) index) is in
+        [start, end]; and their rows, for the derived columns."""
+        spec = self.readmodels.spec(cls)
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {self.readmodels.schema}.{spec.table}
+                WHERE tenant = $1 AND {column} BETWEEN $2 AND $3 {where}""",
+            self.tenant,
+            start,
+            end,
+        )
+        return [spec.fact(r) for r in rows], rows
+
+    async def by_id(self, cls: type, column: str, ids: Iterable[str]) -> list[Any]:
+        return await self.readmodels.load(self.conn, cls, self.tenant, column, ids)
+
+    async def audits(self, start: date, end: date) -> dict[str, GradedAudit]:
+        """The audits counted in [start, end]: each one's latest grading, at its grade after
+        the latest moderation (the read model's `d_counted`, `d_grade`)."""
+        gradings, rows = await self.between(f.AuditGradedFact, "completed_on", start, end, "AND d_counted")
+        return {
+            g.audit_id: GradedAudit(g, Grade(r["d_grade"] or g.overall_grade))
+            for g, r in zip(gradings, rows, strict=True)
+        }
+
+    async def complaints(self, p: Period) -> tuple[dict[str, list[Any]], dict[str, tuple[date, int]]]:
+        """The quarter's receipts, closings and escalations, every ComplaintReceived of the
+        complaints closed in it, and each closing's effective due date and working days."""
+        closed, closed_rows = await self.between(f.ComplaintClosedFact, "closed_on", p.start, p.end)
+        received, _ = await self.between(f.ComplaintReceivedFact, "received_on", p.start, p.end)
+        received += await self.by_id(f.ComplaintReceivedFact, "complaint_id", {c.complaint_id for c in closed})
+        escalated, _ = await self.between(f.ComplaintEscalatedFact, "escalated_on", p.start, p.end)
+        clocks = {
+            r["key"]: (r["d_due_date"] or r["due_date"], int(r["d_working_days"] or r["working_days_taken"]))
+            for r in closed_rows
+        }
+        lists = {"complaints_received": received, "complaints_closed": closed, "complaints_escalated": escalated}
+        return lists, clocks
+
+    async def concerns(self, p: Period, end: date, followups: Sequence[FollowUp]) -> dict[str, list[Any]]:
+        """Every raising, resolution and targeted audit of the concerns raised or resolved in
+        the quarter or open during it (its concern-targeted-audit follow-up: one per concern
+        raised, closed by the concern's first resolution)."""
+        raised, _ = await self.between(f.ConcernRaisedFact, "raised_on", p.start, p.end)
+        resolved, _ = await self.between(f.ConcernResolvedFact, "resolved_on", p.start, p.end)
+        ids = {c.concern_id for c in raised} | {r.concern_id for r in resolved}
+        ids |= {
+            x.origin_id
+            for x in followups
+            if x.rule == "concern-targeted-audit"
+            and x.opened_on <= end
+            and (x.closed_on is None or x.closed_on >= p.start)
+        }
+        spec = self.readmodels.spec(f.AuditGradedFact)
+        targeted = await self.conn.fetch(
+            f"""SELECT * FROM {self.readmodels.schema}.{spec.table}
+                WHERE tenant = $1 AND concern_id = ANY($2::text[]) AND audit_type = 'targeted'""",
+            self.tenant,
+            sorted(ids),
+        )
+        return {
+            "concerns_raised": await self.by_id(f.ConcernRaisedFact, "concern_id", ids),
+            "concerns_resolved": await self.by_id(f.ConcernResolvedFact, "concern_id", ids),
+            "audits_graded": [spec.fact(r) for r in targeted],
+        }
+
+    async def followups(self, p: Period, end: date) -> list[FollowUp]:
+        """Follow-ups opened or closed in the quarter, or open at ``end`` (the open ones and
+        those closed after it): each through an index on (tenant, date)."""
+        schema = self.readmodels.schema
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {schema}.followups WHERE tenant = $1 AND opened_on BETWEEN $2 AND $3
+                UNION
+                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on BETWEEN $2 AND $3
+                UNION
+                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on IS NULL AND opened_on <= $4
+                UNION
+                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on > $4 AND opened_on <= $4""",
+            self.tenant,
+            p.start,
+            p.end,
+            end,
+        )
+        return sorted((followup_of(r) for r in rows), key=lambda x: (x.opened_on, x.followup_id))
+
+    async def followup_rules(self) -> list[str]:
+        """The rules the tenant has follow-ups of: a skip scan of the (tenant, rule, origin_id)
+        index, one lookup per rule."""
+        schema = self.readmodels.schema
+        rows = await self.conn.fetch(
+            f"""WITH RECURSIVE r(rule) AS (
+                    (SELECT rule FROM {schema}.followups WHERE tenant = $1 ORDER BY rule LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT x.rule FROM {schema}.followups x
+                            WHERE x.tenant = $1 AND x.rule > r.rule ORDER BY x.rule LIMIT 1)
+                    FROM r WHERE r.rule IS NOT NULL)
+                SELECT rule FROM r WHERE rule IS NOT NULL""",
+            self.tenant,
+        )
+        return [r["rule"] for r in rows]
+
+
+async def _kpi_values(
+    queries: ReportingQueries, conn: asyncpg.Connection, tenant: str, today: date, requests: Sequence[KpiRequest]
+) -> dict[KpiRequest, dict[str, kpis.KpiValue]]:
+    """Published values (as `ReportingQueries.series` gives them without reporting:detail)
+    for each request, on the snapshot's connection: one KPI query per slice and set of ids,
+    for all the periods asked of it."""
+    groups: dict[tuple[kpis.Filters, tuple[str, ...] | None], list[Period]] = defaultdict(list)
+    for r in requests:
+        groups[(r.filters, r.kpi_ids)].append(r.period)
+    out: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
+    for (filters, kpi_ids), periods in groups.items():
+        raw = await queries.sql.values(conn, tenant, periods, filters, today=today, kpi_ids=kpi_ids)
+        for period, values in zip(periods, raw, strict=True):
+            published = kpis.apply_publication_rules(
+                values, detail=False, threshold=queries.small_number_threshold, targets=queries.targets
+            )
+            out[KpiRequest(period, filters, kpi_ids)] = {v.kpi: v for v in published}
+    return out
+
+
 async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) -> ReportInputs:
-    async with queries.pool.acquire() as conn:
-        facts, followups = await queries.cache.followups(conn, tenant)
+    """Everything `content.build_report` needs for ``period`` (a financial quarter)."""
+    if period.kind != "quarter":
+        raise ValueError(f"the quarterly report is for a financial quarter, not a {period.kind}")
+    today = queries.clock()
+    previous = period.previous()
+    end = today if period.contains(today) else period.end
+    readmodels = ReadModels(queries.calendar, queries.timescales)
+    async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        read = _Reader(conn, readmodels, tenant)
+        followups = await read.followups(period, end)
+        lists, clocks = await read.complaints(period)
+        lists |= await read.concerns(period, end, followups)
+        lists["feedback"], _ = await read.between(f.FeedbackFact, "received_on", previous.start, period.end)
+        lists["compliments"], _ = await read.between(f.ComplimentFact, "received_on", period.start, period.end)
+        lists["you_said_we_did"], _ = await read.between(f.YouSaidWeDidFact, "published_on", period.start, period.end)
+        lists["audits_moderated"], _ = await read.between(
+            f.AuditModeratedFact, "moderated_on", period.start, period.end
+        )
         commentary, commentary_on_slices = await period_commentary(conn, tenant, period)
-        items = [y.key for y in facts.you_said_we_did if period.contains(y.published_on)]
-        words = await you_said_we_did_words(conn, tenant, items)
-    return ReportInputs(
-        tenant=tenant,
-        period=period,
-        today=queries.clock(),
-        facts=facts,
-        followups=followups,
-        calendar=queries.calendar,
-        threshold=queries.small_number_threshold,
-        timescales=queries.timescales,
-        targets=queries.targets,
-        commentary=commentary,
-        commentary_on_slices=commentary_on_slices,
-        you_said_we_did=words,
-    )
+        inputs = ReportInputs(
+            tenant=tenant,
+            period=period,
+            today=today,
+            facts=f.Facts(**lists),
+            followups=followups,
+            audits=await read.audits(previous.start, period.end),
+            closing_clocks=clocks,
+            followup_rules=await read.followup_rules(),
+            threshold=queries.small_number_threshold,
+            targets=queries.targets,
+            commentary=commentary,
+            commentary_on_slices=commentary_on_slices,
+            you_said_we_did=await you_said_we_did_words(conn, tenant, [y.key for y in lists["you_said_we_did"]]),
+        )
+        values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
+        while missing := [r for r in kpi_requests(inputs) if r not in values]:
+            values |= await _kpi_values(queries, conn, tenant, today, missing)
+            inputs = replace(inputs, kpi_values=values)
+    return inputs
 
 
 def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQueries:

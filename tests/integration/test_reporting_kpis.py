@@ -1,4 +1,6 @@
-"""KPI definitions (DOMAIN.md "KPI definitions", "Precise readings"), worked out by hand.
+"""KPI definitions (DOMAIN.md "KPI definitions", "Precise readings"), worked out by hand,
+computed by the real read models (facts written, derived columns kept, KPI SQL) on the run's
+PostgreSQL (`tests/support/readmodels.py`: each call in a tenant of its own).
 
 Calendar facts used below (England): Mon 29 Aug 2022 summer bank holiday; Mon 19 Sep 2022
 Queen's funeral; Mon 26 / Tue 27 Dec 2022 Boxing Day and Christmas substitute; Mon 2 Jan
@@ -39,7 +41,6 @@ from services.reporting.kpis import (
     Target,
     apply_publication_rules,
     catalogue,
-    compute,
     fixed_kpi_ids,
 )
 from shared import events as ev
@@ -62,16 +63,31 @@ def at(d: date, hour: int = 12) -> datetime:
     return datetime(d.year, d.month, d.day, hour, tzinfo=UTC)
 
 
-def run(facts: Facts, period=Q2, filters=ALL, followups=(), today=TODAY, **kw) -> dict:
-    values = compute(
-        facts,
-        period,
-        filters,
-        calendar=CAL,
-        followups=list(followups),
-        today=today,
-        **kw,
-    )
+pytestmark = pytest.mark.integration
+H: Any = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _harness(readmodels):
+    global H
+    H = readmodels
+
+
+def compute(
+    facts: Facts, period, filters, *, calendar=CAL, followups=None, today=TODAY, kpi_ids=None, timescales=None
+) -> list[KpiValue]:
+    """Every KPI of ``period`` for the slice, from ``facts`` written to the read models; with
+    ``followups``, those follow-ups in place of the ones the facts derive."""
+    items = [x for kind in vars(facts).values() for x in kind]
+    tenant = H.load(items, calendar=calendar, timescales=timescales)
+    if followups is not None:
+        H.replace_followups(tenant, followups)
+    (values,) = H.figures(tenant, [period], filters, today=today, kpi_ids=kpi_ids)
+    return values
+
+
+def run(facts: Facts, period=Q2, filters=ALL, followups=None, today=TODAY, **kw) -> dict:
+    values = compute(facts, period, filters, followups=followups, today=today, **kw)
     return {v.kpi: v for v in values}
 
 
@@ -1035,9 +1051,7 @@ def test_rag():
     }
 
     def rag(kpi, value, num, den, detail=True):
-        [v] = apply_publication_rules(
-            [KpiValue(kpi, value, num, den)], detail=detail, targets=targets
-        )
+        [v] = apply_publication_rules([KpiValue(kpi, value, num, den)], detail=detail, targets=targets)
         return v.rag
 
     assert rag("audit.good_or_better_rate", 0.8, 8, 10) == "green"

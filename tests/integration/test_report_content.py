@@ -1,28 +1,29 @@
-"""The quarterly report's content, charts and HTML on plain facts: small numbers suppressed
-everywhere, internal compliments kept out of the figures, accessible markup."""
+"""The quarterly report's content, charts and HTML on plain facts (written into the read
+models and loaded as the service loads them): small numbers suppressed everywhere, internal
+compliments kept out of the figures, accessible markup."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import pytest
 
-from services.reporting import kpis
+from services.reporting import kpis, store
 from services.reporting.facts import (
     AnswerFact,
     ComplaintClosedFact,
     ComplaintReceivedFact,
     ComplimentFact,
-    Facts,
     FeedbackFact,
     YouSaidWeDidFact,
     fact_from_event,
 )
-from services.reporting.followups import derive
+from services.reporting.handlers import ReportingQueries
 from services.reporting.report.api import wants_pdf
 from services.reporting.report.charts import Bar, Series, bar_chart
 from services.reporting.report.content import (
@@ -35,9 +36,13 @@ from services.reporting.report.content import (
     kpi_figure,
     rate_figure,
 )
+from services.reporting.report.inputs import load_inputs
 from services.reporting.report.render import render_html
 from services.simulation.stream import contract_stream
 from shared.calendar import default_calendar, parse_period
+from tests.support.readmodels import ReadModelHarness
+
+pytestmark = pytest.mark.integration
 
 SECTION_HEADINGS = (
     "Key performance indicators",
@@ -295,23 +300,35 @@ def small_slice() -> list[object]:
 
 
 @pytest.fixture(scope="module")
-def inputs() -> ReportInputs:
+async def inputs(servers, pool) -> ReportInputs:
+    """The report's inputs as `inputs.load_inputs` reads them, from the facts written into the
+    read models (a tenant of their own) through the real path, with commentary saved by a
+    manager. The words of the "you said, we did" item live in the event store, which these
+    facts skip: they are given here."""
     events = contract_stream(1500, seed=5)
-    facts = Facts.of([f for e in events if (f := fact_from_event(e, e.typed_data())) is not None] + small_slice())
+    facts = [f for e in events if (f := fact_from_event(e, e.typed_data())) is not None] + small_slice()
     calendar = default_calendar()
-    return ReportInputs(
-        tenant="E10000034",
-        period=Q2,
-        today=date(2023, 6, 30),
-        facts=facts,
-        followups=derive(facts, calendar=calendar),
-        calendar=calendar,
+    harness = ReadModelHarness(servers.database_url)
+    try:
+        tenant = await asyncio.to_thread(harness.load, facts, calendar=calendar)
+    finally:
+        harness.close()
+    async with pool.acquire() as conn:
+        for kpi, filters, words in (
+            ("audit.good_or_better_rate", "", "A new template for management oversight from October."),
+            ("feedback.positive_rate.easy_to_contact_case_worker", "service_area=send", "A communication framework."),
+            ("complaints.received", "team=tiny-team", "Three about one driver."),
+        ):
+            await store.save_commentary(conn, tenant, kpi, Q2.label, filters, words, "a.manager")
+    queries = ReportingQueries(
+        pool,
+        calendar,
+        clock=lambda: date(2023, 6, 30),
         targets={"audit.good_or_better_rate": kpis.Target(0.8, 0.1)},
-        commentary={"audit.good_or_better_rate": "A new template for management oversight from October."},
-        commentary_on_slices={
-            ("feedback.positive_rate.easy_to_contact_case_worker", "service_area=send"): "A communication framework.",
-            ("complaints.received", "team=tiny-team"): "Three about one driver.",
-        },
+    )
+    loaded = await load_inputs(queries, tenant, Q2)
+    return replace(
+        loaded,
         you_said_we_did={"/qaloop/feedback ysw-tiny": ("It was hard to reach my case worker.", "A duty line.")},
     )
 

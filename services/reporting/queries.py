@@ -1,0 +1,273 @@
+"""KPI figures as SQL over the read models: one statement per group of KPIs, for any number
+of periods at once (a single period is a series of one), reading only the rows of those
+periods and of the slice through the (tenant, date) indexes.
+
+Each statement takes the tenant ($1), the periods as arrays of first and last days ($2, $3;
+``WITH ORDINALITY`` numbers them from 1), and the slice ($4 service area, $5 team; NULL =
+all). Rows a derived column says are not counted (an audit's earlier gradings, an action's
+later completions) are left out by the ``d_*`` columns that `readmodels.py` keeps. How each
+reads DOMAIN.md is said beside it; the general rules are in `kpis.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.reporting.kpis import (
+    BY_CATEGORY,
+    POSITIVE_RATE,
+    Filters,
+    KpiValue,
+    assemble,
+    count_value,
+    rate_value,
+)
+from shared.calendar import Period
+
+PERIODS = "unnest($2::date[], $3::date[]) WITH ORDINALITY AS p(s, e, i)"
+
+
+def _slice(alias: str, area: str = "service_area", team: str = "team") -> str:
+    return f"($4::text IS NULL OR {alias}.{area} = $4) AND ($5::text IS NULL OR {alias}.{team} = $5)"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of KPIs computed by one statement; ``values`` turns one period's row into
+    KPI values."""
+
+    name: str
+    kpis: tuple[str, ...]
+    sql: str
+
+    def values(self, row: dict[str, Any]) -> list[KpiValue]:
+        return _BUILDERS[self.name](row)
+
+
+def _audits(s: str) -> str:
+    """audit.*: each audit once — its latest grading (`d_counted`) — in the period of that
+    grading's completion date, with its grade after the latest moderation (`d_grade`)."""
+    return f"""SELECT p.i, count(a.key) AS n,
+                   count(*) FILTER (WHERE a.d_grade IN ('outstanding', 'good')) AS good,
+                   count(*) FILTER (WHERE a.d_grade = 'requires_improvement') AS ri,
+                   count(*) FILTER (WHERE a.d_grade = 'inadequate') AS inadequate
+            FROM {PERIODS}
+            JOIN {s}.audit_graded a ON a.tenant = $1 AND a.d_counted AND a.completed_on BETWEEN p.s AND p.e
+             AND {_slice("a")}
+            GROUP BY p.i"""
+
+
+def _feedback(s: str) -> str:
+    """feedback.responses (responses received) and compliments by origin."""
+    return f"""SELECT p.i,
+                   (SELECT count(*) FROM {s}.feedback x
+                    WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) AS responses,
+                   (SELECT count(*) FROM {s}.compliment x WHERE x.tenant = $1 AND x.origin = 'external'
+                      AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) AS external,
+                   (SELECT count(*) FROM {s}.compliment x WHERE x.tenant = $1 AND x.origin = 'internal'
+                      AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) AS internal
+            FROM {PERIODS}"""
+
+
+def _positive(s: str) -> str:
+    """feedback.positive_rate.<q>: positive answers / answers with a value (skipped ones in
+    neither), over responses received in the period."""
+    return f"""SELECT p.i, a.question_id, count(*) FILTER (WHERE a.positive) AS positive,
+                   count(a.positive) AS answers
+            FROM {PERIODS}
+            JOIN {s}.feedback_answer a ON a.tenant = $1 AND a.received_on BETWEEN p.s AND p.e AND {_slice("a")}
+            GROUP BY p.i, a.question_id"""
+
+
+def _categories(s: str) -> str:
+    """complaints.by_category.<c>: complaints received in the period, per category."""
+    return f"""SELECT p.i, r.category, count(*) AS n
+            FROM {PERIODS}
+            JOIN {s}.complaint_received r ON r.tenant = $1 AND r.received_on BETWEEN p.s AND p.e AND {_slice("r")}
+            GROUP BY p.i, r.category"""
+
+
+def _complaints(s: str) -> str:
+    """complaints.*: received counts ComplaintReceived (any stage); the rest are per closing
+    dated in the period, in the slice of its complaint's ComplaintReceived (unknown: only
+    unfiltered): outcome rates over closings not withdrawn; within timescale = closing date
+    <= the stage's effective due date (`d_due_date`); average = working days (`d_working_days`)
+    / closings; resolved at stage 1 = stage-1 closings not withdrawn / closings; escalation
+    rate = escalations 1 -> 2 dated in the period / stage-1 closings."""
+    closing_slice = _slice("c", "d_service_area", "d_team")
+    escalation_slice = _slice("x", "d_service_area", "d_team")
+    return f"""SELECT p.i,
+                   (SELECT count(*) FROM {s}.complaint_received x
+                    WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) AS received,
+                   (SELECT count(*) FROM {s}.complaint_escalated x
+                    WHERE x.tenant = $1 AND x.from_stage = 1 AND x.to_stage = 2
+                      AND x.escalated_on BETWEEN p.s AND p.e AND {escalation_slice}) AS escalations,
+                   c.*
+            FROM {PERIODS}
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n,
+                       count(*) FILTER (WHERE c.outcome <> 'withdrawn') AS decided,
+                       count(*) FILTER (WHERE c.outcome = 'upheld') AS upheld,
+                       count(*) FILTER (WHERE c.outcome = 'partially_upheld') AS partially,
+                       count(*) FILTER (WHERE c.outcome = 'not_upheld') AS not_upheld,
+                       count(*) FILTER (WHERE c.closed_on <= c.d_due_date) AS within,
+                       coalesce(sum(c.d_working_days), 0) AS days,
+                       count(*) FILTER (WHERE c.stage = 1) AS stage1,
+                       count(*) FILTER (WHERE c.stage = 1 AND c.outcome <> 'withdrawn') AS stage1_resolved
+                FROM {s}.complaint_closed c
+                WHERE c.tenant = $1 AND c.closed_on BETWEEN p.s AND p.e AND {closing_slice}
+            ) c"""
+
+
+def _casework(s: str) -> str:
+    """casework.* and send.*: assessments completed by the 45th working day after the start
+    (`d_within`); referrals with an earlier referral of the child within 12 months
+    (`d_re_referral`); plans issued without an exception within 140 days (`d_within`);
+    contact attempts that reached the worker."""
+    return f"""SELECT p.i, a.*, r.*, h.*, c.*
+            FROM {PERIODS}
+            CROSS JOIN LATERAL (SELECT count(*) AS assessments, count(*) FILTER (WHERE x.d_within) AS assessed_in_time
+                FROM {s}.assessment x WHERE x.tenant = $1 AND x.completed_on BETWEEN p.s AND p.e AND {_slice("x")}) a
+            CROSS JOIN LATERAL (SELECT count(*) AS referrals, count(*) FILTER (WHERE x.d_re_referral) AS re_referrals
+                FROM {s}.referral x WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) r
+            CROSS JOIN LATERAL (SELECT count(*) AS plans, count(*) FILTER (WHERE x.d_within) AS plans_in_time
+                FROM {s}.ehcp x WHERE x.tenant = $1 AND NOT x.exception
+                  AND x.issued_on BETWEEN p.s AND p.e AND {_slice("x")}) h
+            CROSS JOIN LATERAL (SELECT count(*) AS attempts, count(*) FILTER (WHERE x.reached) AS reached
+                FROM {s}.contact_attempt x WHERE x.tenant = $1
+                  AND x.attempted_on BETWEEN p.s AND p.e AND {_slice("x")}) c"""
+
+
+def _learning(s: str) -> str:
+    """learning.*: open / overdue at E ($6: today when the period contains it, else its end;
+    open = opened on or before E and not closed by E, overdue = open with due date before E),
+    read from the open rows and the rows closed after E only; closed on time = closed in the
+    period on or before the due date / closed in the period; actions: each action's first
+    completion dated in the period whose ActionRaised is known (slice and due date of that),
+    on time when completed on or before the due date."""
+    return f"""SELECT p.i, o.*, c.*, a.*
+            FROM unnest($2::date[], $3::date[], $6::date[]) WITH ORDINALITY AS p(s, e, at_end, i)
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS open, count(*) FILTER (WHERE x.due_date < p.at_end) AS overdue
+                FROM (SELECT due_date FROM {s}.followups x
+                      WHERE x.tenant = $1 AND x.closed_on IS NULL AND x.opened_on <= p.at_end AND {_slice("x")}
+                      UNION ALL
+                      SELECT due_date FROM {s}.followups x
+                      WHERE x.tenant = $1 AND x.closed_on > p.at_end AND x.opened_on <= p.at_end AND {_slice("x")}) x
+            ) o
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS closed, count(*) FILTER (WHERE x.closed_on <= x.due_date) AS closed_on_time
+                FROM {s}.followups x WHERE x.tenant = $1 AND x.closed_on BETWEEN p.s AND p.e AND {_slice("x")}
+            ) c
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS completed, count(*) FILTER (WHERE x.completed_on <= x.d_due_date) AS on_time
+                FROM {s}.action_completed x
+                WHERE x.tenant = $1 AND x.d_first AND x.d_known AND x.completed_on BETWEEN p.s AND p.e
+                  AND {_slice("x", "d_service_area", "d_team")}
+            ) a"""
+
+
+def _n(row: dict[str, Any], name: str) -> int:
+    return int(row.get(name) or 0)
+
+
+_BUILDERS: dict[str, Any] = {
+    "audits": lambda r: [
+        count_value("audit.completed", _n(r, "n")),
+        rate_value("audit.good_or_better_rate", _n(r, "good"), _n(r, "n")),
+        rate_value("audit.requires_improvement_rate", _n(r, "ri"), _n(r, "n")),
+        rate_value("audit.inadequate_rate", _n(r, "inadequate"), _n(r, "n")),
+    ],
+    "feedback": lambda r: [
+        count_value("feedback.responses", _n(r, "responses")),
+        count_value("compliments.external", _n(r, "external")),
+        count_value("compliments.internal", _n(r, "internal")),
+    ],
+    "complaints": lambda r: [
+        count_value("complaints.received", _n(r, "received")),
+        count_value("complaints.closed", _n(r, "n")),
+        rate_value("complaints.upheld_rate", _n(r, "upheld"), _n(r, "decided")),
+        rate_value("complaints.partially_upheld_rate", _n(r, "partially"), _n(r, "decided")),
+        rate_value("complaints.not_upheld_rate", _n(r, "not_upheld"), _n(r, "decided")),
+        rate_value("complaints.within_timescale_rate", _n(r, "within"), _n(r, "n")),
+        rate_value("complaints.resolved_at_stage1_rate", _n(r, "stage1_resolved"), _n(r, "n")),
+        rate_value("complaints.escalation_rate", _n(r, "escalations"), _n(r, "stage1")),
+        rate_value("complaints.average_response_working_days", _n(r, "days"), _n(r, "n")),
+    ],
+    "casework": lambda r: [
+        rate_value("casework.assessment_within_45_days_rate", _n(r, "assessed_in_time"), _n(r, "assessments")),
+        rate_value("casework.re_referral_rate", _n(r, "re_referrals"), _n(r, "referrals")),
+        rate_value("send.ehcp_within_20_weeks_rate", _n(r, "plans_in_time"), _n(r, "plans")),
+        rate_value("casework.contact_success_rate", _n(r, "reached"), _n(r, "attempts")),
+    ],
+    "learning": lambda r: [
+        count_value("learning.followups_open", _n(r, "open")),
+        count_value("learning.followups_overdue", _n(r, "overdue")),
+        rate_value("learning.followups_closed_on_time_rate", _n(r, "closed_on_time"), _n(r, "closed")),
+        rate_value("learning.actions_completed_on_time_rate", _n(r, "on_time"), _n(r, "completed")),
+    ],
+}
+
+_GROUP_SQL = {"audits": _audits, "feedback": _feedback, "complaints": _complaints, "casework": _casework}
+_KPIS_OF_GROUP = {name: tuple(v.kpi for v in build({})) for name, build in _BUILDERS.items()}
+_GROUP_OF_KPI = {kpi: name for name, kpis in _KPIS_OF_GROUP.items() for kpi in kpis}
+
+
+@dataclass
+class KpiQueries:
+    """Every KPI for periods and a slice, straight from the read models."""
+
+    schema: str = "reporting"
+
+    async def values(
+        self,
+        conn: asyncpg.Connection,
+        tenant: str,
+        periods: Sequence[Period],
+        filters: Filters,
+        *,
+        today: date,
+        kpi_ids: Iterable[str] | None = None,
+    ) -> list[list[KpiValue]]:
+        """Per period (in the order given), the KPI values in the published order (see
+        `kpis.assemble`); with ``kpi_ids``, only the statements those ids need run."""
+        wanted = None if kpi_ids is None else list(dict.fromkeys(kpi_ids))
+        groups = set(_BUILDERS) if wanted is None else {_GROUP_OF_KPI[k] for k in wanted if k in _GROUP_OF_KPI}
+        want_positive = wanted is None or any(k.startswith(POSITIVE_RATE) for k in wanted)
+        want_categories = wanted is None or any(k.startswith(BY_CATEGORY) for k in wanted)
+        args = (tenant, [p.start for p in periods], [p.end for p in periods], filters.service_area, filters.team)
+        per: list[dict[str, KpiValue]] = [{} for _ in periods]
+        for name in sorted(groups):
+            if name == "learning":
+                ends = [today if p.contains(today) else p.end for p in periods]
+                rows = await conn.fetch(_learning(self.schema), *args, ends)
+            else:
+                rows = await conn.fetch(_GROUP_SQL[name](self.schema), *args)
+            by_i = {r["i"]: dict(r) for r in rows}
+            for i in range(len(periods)):
+                for v in _BUILDERS[name](by_i.get(i + 1, {})):
+                    per[i][v.kpi] = v
+        positive: list[dict[str, tuple[int, int]]] = [{} for _ in periods]
+        if want_positive:
+            for r in await conn.fetch(_positive(self.schema), *args):
+                positive[r["i"] - 1][r["question_id"]] = (int(r["positive"]), int(r["answers"]))
+        categories: list[dict[str, int]] = [{} for _ in periods]
+        if want_categories:
+            for r in await conn.fetch(_categories(self.schema), *args):
+                categories[r["i"] - 1][r["category"]] = int(r["n"])
+        return [assemble(per[i], positive[i], categories[i], wanted) for i in range(len(periods))]
+
+    async def members(self, conn: asyncpg.Connection, tenant: str) -> dict[str, list[str]]:
+        """The question ids and categories this tenant has seen, per family prefix."""
+        rows = await conn.fetch(
+            f"SELECT family, member FROM {self.schema}.kpi_member WHERE tenant = $1 ORDER BY member", tenant
+        )
+        out: dict[str, list[str]] = {POSITIVE_RATE: [], BY_CATEGORY: []}
+        for r in rows:
+            out.setdefault(r["family"], []).append(r["member"])
+        return out

@@ -1,0 +1,461 @@
+"""Reporting's read models (SQL): one table per kind of fact, written in the inbox
+transaction, and the derived columns of every aggregate a batch touches.
+
+* `write_facts` appends the batch's facts, one set-based INSERT per table (a fact is a row;
+  rows only accumulate, so any order converges). Columns are the fact's fields
+  (`facts.py`), found from the dataclass, so a new field needs a column and nothing here.
+* `derive_touched` recomputes the ``d_*`` columns of each aggregate the batch touched — an
+  audit (its counted grading and moderated grade), a complaint (each closing's effective
+  due date, working days and slice), an action (its first raise and first completion), a
+  child (re-referrals) — from *all* that aggregate's rows, with the same pure rules
+  (`followups.py`, `kpis.py`). The cost is per touched aggregate, never per history.
+* `load_*` read an aggregate's rows back as facts, for the derivations and the follow-ups.
+
+Configuration read here (working calendar, complaint timescales) is fixed for the life of
+the process; changing it calls for `qaloop reporting rebuild`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import asyncpg
+
+from services.reporting import facts as f
+from services.reporting.followups import action_completions, first_raised, graded_audits, re_referrals
+from services.reporting.kpis import BY_CATEGORY, POSITIVE_RATE, ComplaintTimescales, ComplaintView
+from shared.calendar import WorkingCalendar
+
+SCHEMA = "reporting"
+
+# Fact class -> its table, and the projection (as /v1/projections/status names them).
+TABLES: dict[type, tuple[str, str]] = {
+    f.AuditGradedFact: ("audit_graded", "audits"),
+    f.AuditModeratedFact: ("audit_moderated", "audits"),
+    f.ConcernRaisedFact: ("concern_raised", "audits"),
+    f.ConcernResolvedFact: ("concern_resolved", "audits"),
+    f.FeedbackFact: ("feedback", "feedback"),
+    f.ComplimentFact: ("compliment", "feedback"),
+    f.YouSaidWeDidFact: ("you_said_we_did", "feedback"),
+    f.ComplaintReceivedFact: ("complaint_received", "complaints"),
+    f.ComplaintExtendedFact: ("complaint_extended", "complaints"),
+    f.ComplaintEscalatedFact: ("complaint_escalated", "complaints"),
+    f.ComplaintClosedFact: ("complaint_closed", "complaints"),
+    f.ActionRaisedFact: ("action_raised", "actions"),
+    f.ActionCompletedFact: ("action_completed", "actions"),
+    f.ReferralFact: ("referral", "casework"),
+    f.AssessmentFact: ("assessment", "casework"),
+    f.EhcpFact: ("ehcp", "casework"),
+    f.ContactAttemptFact: ("contact_attempt", "casework"),
+}
+PROJECTIONS = ("audits", "feedback", "complaints", "actions", "casework")
+# Reporting's connections plan each statement for its own parameters: a cached generic plan
+# for `tenant = $1 AND audit_id = ANY($2)` may read every row of the tenant (it cannot see
+# how few ids the array holds), which would make intake slow down as history grows.
+PLANNING = {"plan_cache_mode": "force_custom_plan"}
+# Every table of the read models (rebuild swaps them all), follow-ups last.
+ALL_TABLES = (*(t for t, _ in TABLES.values()), "feedback_answer", "kpi_member", "followups", "followups_retracted")
+
+_PG_TYPES: dict[Any, str] = {str: "text", int: "numeric", bool: "boolean", date: "date", datetime: "timestamptz"}
+
+
+def _pg_type(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if hint in _PG_TYPES:
+        return _PG_TYPES[hint]
+    if len(args) == 1 and args[0] in _PG_TYPES:
+        return _PG_TYPES[args[0]]
+    return "jsonb"  # FeedbackFact.answers
+
+
+def _write_time_columns(calendar: WorkingCalendar) -> dict[type, tuple[tuple[str, str, Callable[[Any], Any]], ...]]:
+    """Derived columns that depend on the fact alone (and the calendar): set on insert."""
+    return {
+        f.AssessmentFact: (
+            ("d_within", "boolean", lambda a: a.completed_on <= calendar.add_working_days(a.started_on, 45)),
+        ),
+        f.EhcpFact: (("d_within", "boolean", lambda p: (p.issued_on - p.requested_on).days <= 140),),
+    }
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one fact class is stored: its table, the fact's fields as columns, and any
+    derived columns computed when the row is written."""
+
+    cls: type
+    table: str
+    fields: tuple[str, ...]
+    types: tuple[str, ...]
+    extras: tuple[tuple[str, str, Callable[[Any], Any]], ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("tenant", *self.fields, *(name for name, _, _ in self.extras))
+
+    @property
+    def column_types(self) -> tuple[str, ...]:
+        return ("text", *self.types, *(t for _, t, _ in self.extras))
+
+    def row(self, tenant: str, fact: Any) -> tuple[Any, ...]:
+        values = [_encode(getattr(fact, name)) for name in self.fields]
+        return (tenant, *values, *(compute(fact) for _, _, compute in self.extras))
+
+    def insert_sql(self, schema: str = SCHEMA) -> str:
+        """One INSERT of many rows: a text[] (JSON text, for jsonb) or typed array per column."""
+        cols = ", ".join(self.columns)
+        arrays = ", ".join(f"${i}::{'text' if t == 'jsonb' else t}[]" for i, t in enumerate(self.column_types, 1))
+        names = ", ".join(f"c{i}" for i in range(len(self.columns)))
+        values = ", ".join(f"c{i}::jsonb" if t == "jsonb" else f"c{i}" for i, t in enumerate(self.column_types))
+        return (
+            f"INSERT INTO {schema}.{self.table} ({cols}) SELECT {values} FROM unnest({arrays}) AS u({names}) "
+            "ON CONFLICT (tenant, key) DO NOTHING"
+        )
+
+    def fact(self, row: asyncpg.Record | dict[str, Any]) -> Any:
+        return self.cls(**{name: decode(row[name]) for name, decode in _decoders(self.cls)})
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, tuple):  # answers, as JSON text
+        return json.dumps([dataclasses.asdict(v) for v in value], separators=(",", ":"))
+    return value
+
+
+@cache
+def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for fld in dataclasses.fields(cls):
+        hint = hints[fld.name]
+        if hint is int:
+            out.append((fld.name, lambda v: int(v) if isinstance(v, Decimal) else v))
+        elif fld.name == "answers":
+            out.append(
+                (fld.name, lambda v: tuple(f.AnswerFact(**a) for a in (json.loads(v) if isinstance(v, str) else v)))
+            )
+        else:
+            out.append((fld.name, lambda v: v))
+    return tuple(out)
+
+
+def table_specs(calendar: WorkingCalendar) -> dict[type, TableSpec]:
+    extras = _write_time_columns(calendar)
+    out = {}
+    for cls, (table, _) in TABLES.items():
+        hints = typing.get_type_hints(cls)
+        names = tuple(fld.name for fld in dataclasses.fields(cls))
+        out[cls] = TableSpec(cls, table, names, tuple(_pg_type(hints[n]) for n in names), extras.get(cls, ()))
+    return out
+
+
+ANSWER_COLUMNS = ("tenant", "key", "position", "question_id", "positive", "received_on", "service_area", "team")
+ANSWER_TYPES = ("text", "text", "integer", "text", "boolean", "date", "text", "text")
+
+
+def answer_rows(tenant: str, fact: f.FeedbackFact) -> list[tuple[Any, ...]]:
+    return [
+        (tenant, fact.key, i, a.question_id, a.positive, fact.received_on, fact.service_area, fact.team)
+        for i, a in enumerate(fact.answers)
+    ]
+
+
+def family_members(tenant: str, fact: Any) -> list[tuple[str, str, str]]:
+    """(tenant, family prefix, member) rows a fact makes known: its question ids or category."""
+    if isinstance(fact, f.FeedbackFact):
+        return [(tenant, POSITIVE_RATE, a.question_id) for a in fact.answers if a.question_id]
+    if isinstance(fact, f.ComplaintReceivedFact) and fact.category:
+        return [(tenant, BY_CATEGORY, fact.category)]
+    return []
+
+
+# --------------------------------------------------------------------------- what a batch touched
+
+
+@dataclass
+class Touched:
+    """The aggregates one tenant's batch touched, by kind."""
+
+    audits: set[str] = field(default_factory=set)
+    case_refs: set[str] = field(default_factory=set)
+    complaints: set[str] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)
+    origins: set[str] = field(default_factory=set)  # origin ids of touched actions
+    children: set[str] = field(default_factory=set)
+    concerns: set[str] = field(default_factory=set)
+    responses: set[str] = field(default_factory=set)
+    # feedback-response: (service area, question id, a day of the quarter) / (area, theme)
+    feedback_quarters: set[tuple[str, str, date]] = field(default_factory=set)
+    you_said_we_did: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, fact: Any) -> None:
+        handler = _TOUCH.get(type(fact))
+        if handler is not None:
+            handler(self, fact)
+
+
+def _touch_feedback(t: Touched, x: f.FeedbackFact) -> None:
+    t.responses.add(x.response_id)
+    for a in x.answers:
+        if a.positive is not None:
+            t.feedback_quarters.add((x.service_area, a.question_id, x.received_on))
+
+
+def _touch_audit(t: Touched, x: f.AuditGradedFact) -> None:
+    t.audits.add(x.audit_id)
+    t.case_refs.add(x.case_ref)
+
+
+def _touch_action(t: Touched, x: f.ActionRaisedFact) -> None:
+    t.actions.add(x.action_id)
+    t.origins.add(x.origin_id)
+
+
+_TOUCH: dict[type, Callable[[Touched, Any], None]] = {
+    f.AuditGradedFact: _touch_audit,
+    f.AuditModeratedFact: lambda t, x: t.audits.add(x.audit_id),
+    f.ConcernRaisedFact: lambda t, x: t.concerns.add(x.concern_id),
+    f.ConcernResolvedFact: lambda t, x: t.concerns.add(x.concern_id),
+    f.FeedbackFact: _touch_feedback,
+    f.YouSaidWeDidFact: lambda t, x: t.you_said_we_did.add((x.service_area, x.theme)),
+    f.ComplaintReceivedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ComplaintExtendedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ComplaintEscalatedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ComplaintClosedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ActionRaisedFact: _touch_action,
+    f.ActionCompletedFact: lambda t, x: t.actions.add(x.action_id),
+    f.ReferralFact: lambda t, x: t.children.add(x.child_ref),
+}
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass
+class ReadModels:
+    """Writes facts and keeps the derived columns, for one schema (the live one, or the
+    rebuild's)."""
+
+    calendar: WorkingCalendar
+    timescales: ComplaintTimescales = field(default_factory=ComplaintTimescales)
+    schema: str = SCHEMA
+    specs: dict[type, TableSpec] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.specs = table_specs(self.calendar)
+
+    def spec(self, cls: type) -> TableSpec:
+        return self.specs[cls]
+
+    async def write_facts(self, conn: asyncpg.Connection, items: Sequence[tuple[str, Any]]) -> dict[str, Touched]:
+        """Insert (tenant, fact) rows, one statement per table; return what each tenant's
+        rows touched."""
+        by_cls: dict[type, list[tuple[str, Any]]] = defaultdict(list)
+        touched: dict[str, Touched] = defaultdict(Touched)
+        for tenant, fact in items:
+            by_cls[type(fact)].append((tenant, fact))
+            touched[tenant].add(fact)
+        for cls, group in by_cls.items():
+            spec = self.specs[cls]
+            rows = [spec.row(tenant, fact) for tenant, fact in group]
+            await conn.execute(spec.insert_sql(self.schema), *_columns(rows, len(spec.columns)))
+            if cls is f.FeedbackFact:
+                answers = [r for tenant, fact in group for r in answer_rows(tenant, fact)]
+                if answers:
+                    await conn.execute(self.answers_insert_sql(), *_columns(answers, len(ANSWER_COLUMNS)))
+        members = {m for tenant, fact in items for m in family_members(tenant, fact)}
+        if members:
+            await conn.execute(
+                f"""INSERT INTO {self.schema}.kpi_member (tenant, family, member)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING""",
+                *_columns(sorted(members), 3),
+            )
+        return dict(touched)
+
+    def answers_insert_sql(self) -> str:
+        args = ", ".join(f"${i}::{t}[]" for i, t in enumerate(ANSWER_TYPES, 1))
+        return (
+            f"INSERT INTO {self.schema}.feedback_answer ({', '.join(ANSWER_COLUMNS)}) "
+            f"SELECT * FROM unnest({args}) ON CONFLICT DO NOTHING"
+        )
+
+    async def load(
+        self, conn: asyncpg.Connection, cls: type, tenant: str, column: str, ids: Iterable[Any]
+    ) -> list[Any]:
+        """The facts of ``cls`` whose ``column`` is one of ``ids``."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        spec = self.specs[cls]
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.schema}.{spec.table} WHERE tenant = $1 AND {column} = ANY($2::text[])",
+            tenant,
+            wanted,
+        )
+        return [spec.fact(r) for r in rows]
+
+    def loader(self, conn: asyncpg.Connection, tenant: str) -> BatchLoader:
+        return BatchLoader(self, conn, tenant)
+
+    # ------------------------------------------------------------------ derived columns
+
+    async def derive_touched(self, loader: BatchLoader, touched: Touched) -> None:
+        """Recompute the derived columns of every aggregate ``touched`` names."""
+        if touched.audits:
+            touched.case_refs |= await self._derive_audits(loader, touched.audits)
+        if touched.complaints:
+            await self._derive_complaints(loader, touched.complaints)
+        if touched.actions:
+            touched.origins |= await self._derive_actions(loader, touched.actions)
+        if touched.children:
+            await self._derive_referrals(loader, touched.children)
+
+    async def _derive_audits(self, loader: BatchLoader, audit_ids: set[str]) -> set[str]:
+        """Per audit: its latest grading is the one counted, with the latest moderation's
+        grade (`followups.graded_audits`). Returns the audits' case references."""
+        gradings = await loader.load(f.AuditGradedFact, "audit_id", audit_ids)
+        moderations = await loader.load(f.AuditModeratedFact, "audit_id", audit_ids)
+        audits = graded_audits(f.Facts(audits_graded=gradings, audits_moderated=moderations))
+        counted = {g.fact.key: g.grade.value for g in audits.values()}
+        await loader.update(
+            "audit_graded",
+            [(g.key, g.key in counted, counted.get(g.key)) for g in gradings],
+            ("d_counted", "boolean"),
+            ("d_grade", "text"),
+        )
+        return {g.case_ref for g in gradings}
+
+    async def _derive_complaints(self, loader: BatchLoader, complaint_ids: set[str]) -> None:
+        """Per complaint: each closing's effective due date, working days and slice, and each
+        escalation's slice (`kpis.ComplaintView`)."""
+        load = loader.load
+        facts = f.Facts(
+            complaints_received=await load(f.ComplaintReceivedFact, "complaint_id", complaint_ids),
+            complaints_extended=await load(f.ComplaintExtendedFact, "complaint_id", complaint_ids),
+            complaints_escalated=await load(f.ComplaintEscalatedFact, "complaint_id", complaint_ids),
+            complaints_closed=await load(f.ComplaintClosedFact, "complaint_id", complaint_ids),
+        )
+        view = ComplaintView(facts, self.calendar, self.timescales)
+
+        def slice_of(complaint_id: str) -> tuple[bool, str | None, str | None]:
+            r = view.received.get(complaint_id)
+            return (r is not None, r.service_area if r else None, r.team if r else None)
+
+        await loader.update(
+            "complaint_closed",
+            [
+                (c.key, *slice_of(c.complaint_id), view.due_date(c), view.working_days(c))
+                for c in facts.complaints_closed
+            ],
+            ("d_known", "boolean"),
+            ("d_service_area", "text"),
+            ("d_team", "text"),
+            ("d_due_date", "date"),
+            ("d_working_days", "numeric"),
+        )
+        await loader.update(
+            "complaint_escalated",
+            [(e.key, *slice_of(e.complaint_id)) for e in facts.complaints_escalated],
+            ("d_known", "boolean"),
+            ("d_service_area", "text"),
+            ("d_team", "text"),
+        )
+
+    async def _derive_actions(self, loader: BatchLoader, action_ids: set[str]) -> set[str]:
+        """Per action: the first ActionRaised describes it; its first completion is the one
+        the on-time KPI counts, with the raise's slice and due date. Returns the actions'
+        origin ids (their follow-ups depend on them)."""
+        raised_rows = await loader.load(f.ActionRaisedFact, "action_id", action_ids)
+        completed = await loader.load(f.ActionCompletedFact, "action_id", action_ids)
+        facts = f.Facts(actions_raised=raised_rows, actions_completed=completed)
+        raised = first_raised(facts)
+        firsts = {a.key for a in raised.values()}
+        await loader.update(
+            "action_raised",
+            [(a.key, a.key in firsts) for a in raised_rows],
+            ("d_first", "boolean"),
+        )
+        first_completion = {cs[0].key for cs in action_completions(facts).values()}
+        rows = []
+        for c in completed:
+            a = raised.get(c.action_id)
+            rows.append(
+                (
+                    c.key,
+                    c.key in first_completion,
+                    a is not None,
+                    a.service_area if a else None,
+                    a.team if a else None,
+                    a.due_date if a else None,
+                )
+            )
+        await loader.update(
+            "action_completed",
+            rows,
+            ("d_first", "boolean"),
+            ("d_known", "boolean"),
+            ("d_service_area", "text"),
+            ("d_team", "text"),
+            ("d_due_date", "date"),
+        )
+        return {a.origin_id for a in raised_rows}
+
+    async def _derive_referrals(self, loader: BatchLoader, children: set[str]) -> None:
+        """Per child: which of its referrals are re-referrals (`followups.re_referrals`)."""
+        referrals = await loader.load(f.ReferralFact, "child_ref", children)
+        again = re_referrals(referrals)
+        await loader.update("referral", [(r.key, r.key in again) for r in referrals], ("d_re_referral", "boolean"))
+
+
+@dataclass
+class BatchLoader:
+    """One tenant's reads and derived-column writes within one batch: each (fact kind,
+    column, id) is read from the database once per batch, however many derivations need it
+    (the derived columns it writes are not part of the facts it returns)."""
+
+    readmodels: ReadModels
+    conn: asyncpg.Connection
+    tenant: str
+    _seen: dict[tuple[type, str], dict[Any, list[Any]]] = field(default_factory=dict)
+
+    async def load(self, cls: type, column: str, ids: Iterable[Any]) -> list[Any]:
+        """The facts of ``cls`` whose ``column`` is one of ``ids``."""
+        seen = self._seen.setdefault((cls, column), {})
+        wanted = set(ids)
+        missing = wanted - seen.keys()
+        if missing:
+            for i in missing:
+                seen[i] = []
+            for fact in await self.readmodels.load(self.conn, cls, self.tenant, column, missing):
+                seen[getattr(fact, column)].append(fact)
+        return [fact for i in sorted(wanted) for fact in seen[i]]
+
+    async def update(self, table: str, rows: list[tuple[Any, ...]], *columns: tuple[str, str]) -> None:
+        """Set derived ``columns`` by key: rows are (key, value, ...)."""
+        if not rows:
+            return
+        sets = ", ".join(f"{name} = u.{name}" for name, _ in columns)
+        args = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(columns, 3))
+        names = ", ".join(name for name, _ in columns)
+        await self.conn.execute(
+            f"""UPDATE {self.readmodels.schema}.{table} t SET {sets}
+                FROM unnest($2::text[], {args}) AS u(key, {names})
+                WHERE t.tenant = $1 AND t.key = u.key""",
+            self.tenant,
+            *_columns(rows, 1 + len(columns)),
+        )
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(c) for c in zip(*rows, strict=True)]
