@@ -47,8 +47,7 @@ class StrandService:
     pool: asyncpg.Pool | None = None
     relay: outbox.OutboxRelay | None = None
     _relay_task: asyncio.Task[None] | None = None
-    # PostgreSQL settings for this service's connections (reporting plans every statement
-    # afresh: a generic plan for `tenant = $1 AND id = ANY($2)` may scan the whole tenant).
+    # PostgreSQL settings for this service's connections (see reporting's PLANNING).
     server_settings: dict[str, str] = field(default_factory=dict)
 
     @property

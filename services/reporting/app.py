@@ -39,7 +39,10 @@ class ReportingService(StrandService):
     clock: Clock = london_today
     # How often the clock publishes follow-up transitions (Opened/Due/Overdue/Closed) when
     # no batch wakes it: a scan of the few rows with something to publish.
-    followup_interval: float = 5.0
+    followup_interval: float = 1.0
+    # How often reporting checks its tables' statistics and dead rows (store.maintain_tables:
+    # only where PostgreSQL's autovacuum is off).
+    maintenance_interval: float = 60.0
     consume: bool = True
     consumer: BatchConsumer | None = None
     queries: ReportingQueries | None = None
@@ -90,6 +93,7 @@ class ReportingService(StrandService):
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
         self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
+        self._tasks.append(asyncio.create_task(self._maintain(), name="reporting-maintenance"))
 
     async def _loop(self) -> None:
         """Publish follow-up transitions after new events (at most every
@@ -107,6 +111,20 @@ class ReportingService(StrandService):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_events.wait(), 60)
             await asyncio.sleep(self.followup_interval)
+
+    async def _maintain(self) -> None:
+        assert self.pool is not None
+        while True:
+            await asyncio.sleep(self.maintenance_interval)
+            try:
+                async with self.pool.acquire() as conn:
+                    done = await store.maintain_tables(conn)
+                if done:
+                    log.info("table maintenance (autovacuum is off): %s", ", ".join(done))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("table maintenance failed; will try again")
 
     async def stop(self) -> None:
         if self.consumer:

@@ -15,6 +15,7 @@ once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -263,14 +264,15 @@ FLAGS = ("opened_published", "due_published", "overdue_published", "closed_publi
 @dataclass
 class TransitionPublisher:
     """Publishes FollowUpOpened (once its opening date has come), Due (on its due date, still
-    open), Overdue (the day after, still open) and Closed (when closed), each once: a few
-    hundred follow-ups per transaction, each under the read models' writer lock (one
-    publisher at a time across replicas, and never interleaved with an intake batch)."""
+    open), Overdue (the day after, still open) and Closed (when closed), each once: a hundred
+    follow-ups per short transaction, each under the read models' writer lock (one publisher
+    at a time across replicas, never interleaved with an intake batch, which gets the lock
+    between two chunks)."""
 
     pool: asyncpg.Pool
     clock: Callable[[], date]
     schema: str = "reporting"
-    chunk: int = 500
+    chunk: int = 100
     published: int = 0
 
     async def run_once(self) -> int:
@@ -280,6 +282,7 @@ class TransitionPublisher:
             total += published
             if found < self.chunk or not published:
                 break
+            await asyncio.sleep(0)  # let an intake batch take the lock between chunks
         self.published += total
         return total
 

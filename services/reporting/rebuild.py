@@ -241,8 +241,8 @@ async def rebuild(
         for table in ALL_TABLES:
             await conn.execute(f"CREATE TABLE {NEW}.{table} (LIKE {S}.{table} INCLUDING ALL)")
         last, events = await _copy(conn, readmodels, progress, total, chunk)
-        for table in ALL_TABLES:  # statistics for the planner, before anything reads them
-            await conn.execute(f"ANALYZE {NEW}.{table}")
+        for table in ALL_TABLES:  # planner statistics and visibility maps (index-only scans)
+            await conn.execute(f"VACUUM (ANALYZE) {NEW}.{table}")
         await _derive_all(conn, readmodels, deriver, chunk=2000)
         async with conn.transaction():
             await store.lock_read_models(conn)
