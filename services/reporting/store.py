@@ -101,14 +101,19 @@ async def maintain_tables(conn: asyncpg.Connection) -> list[str]:
         SCHEMA,
     )
     done = []
-    for r in rows:
-        live = int(r["n_live_tup"])
-        if int(r["n_dead_tup"]) > 50 + 0.2 * live:
-            await conn.execute(f"VACUUM (ANALYZE) {SCHEMA}.{r['relname']}")
-            done.append(f"vacuum {r['relname']}")
-        elif int(r["n_mod_since_analyze"]) > 50 + 0.1 * live:
-            await conn.execute(f"ANALYZE {SCHEMA}.{r['relname']}")
-            done.append(f"analyze {r['relname']}")
+    # Throttled as autovacuum is (cost-based delay), so that upkeep never starves queries.
+    await conn.execute("SET vacuum_cost_delay = '2ms'")
+    try:
+        for r in rows:
+            live = int(r["n_live_tup"])
+            if int(r["n_dead_tup"]) > 50 + 0.2 * live:
+                await conn.execute(f"VACUUM (ANALYZE) {SCHEMA}.{r['relname']}")
+                done.append(f"vacuum {r['relname']}")
+            elif int(r["n_mod_since_analyze"]) > 50 + 0.1 * live:
+                await conn.execute(f"ANALYZE {SCHEMA}.{r['relname']}")
+                done.append(f"analyze {r['relname']}")
+    finally:
+        await conn.execute("RESET vacuum_cost_delay")
     return done
 
 
