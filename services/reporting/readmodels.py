@@ -123,7 +123,7 @@ class TableSpec:
         )
 
     def fact(self, row: asyncpg.Record | dict[str, Any]) -> Any:
-        return self.cls(**{name: decode(row[name]) for name, decode in _decoders(self.cls)})
+        return self.cls(*[row[name] if decode is None else decode(row[name]) for name, decode in _decoders(self.cls)])
 
 
 def _encode(value: Any) -> Any:
@@ -133,9 +133,11 @@ def _encode(value: Any) -> Any:
 
 
 @cache
-def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Per field in declaration order: how to turn its column back into the field (None: as
+    it comes)."""
     hints = typing.get_type_hints(cls)
-    out = []
+    out: list[tuple[str, Callable[[Any], Any] | None]] = []
     for fld in dataclasses.fields(cls):
         hint = hints[fld.name]
         if hint is int:
@@ -145,7 +147,7 @@ def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
                 (fld.name, lambda v: tuple(f.AnswerFact(**a) for a in (json.loads(v) if isinstance(v, str) else v)))
             )
         else:
-            out.append((fld.name, lambda v: v))
+            out.append((fld.name, None))
     return tuple(out)
 
 

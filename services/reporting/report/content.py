@@ -376,7 +376,7 @@ class _Builder:
         self.period = inputs.period
         self.previous = inputs.period.previous()
         self.end = inputs.today if inputs.period.contains(inputs.today) else inputs.period.end
-        self.followups = list({f.followup_id: f for f in sorted(inputs.followups, key=repr)}.values())
+        self.followups = list(inputs.followups)  # one row per follow-up id (the table's key)
         self.current = self.values(self.period)
         self.before = self.values(self.previous)
         facts = inputs.facts
