@@ -26,11 +26,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.reporting import kpis
 from services.reporting.facts import ConcernRaisedFact, Facts
-from services.reporting.followups import FollowUp, GradedAudit, first_received, unique
+from services.reporting.followups import GradedAudit, first_received, unique
 from shared.calendar import Period
 from shared.events import Grade, Outcome
 
@@ -234,6 +234,18 @@ class KpiRequest:
     kpi_ids: tuple[str, ...] | None = None
 
 
+class RuleTally(NamedTuple):
+    """One rule's follow-ups in a quarter: opened and closed (on time) in it, open and overdue
+    at its end, and (re-audit) closed in it with the grade improved."""
+
+    opened: int = 0
+    closed: int = 0
+    on_time: int = 0
+    open: int = 0
+    overdue: int = 0
+    improved: int = 0
+
+
 @dataclass(frozen=True)
 class ReportInputs:
     """One consistent snapshot of what the report is made from (see `inputs.py`).
@@ -245,7 +257,7 @@ class ReportInputs:
     raised, resolved or open in the quarter. ``audits`` are the audits counted (latest
     grading, moderated grade) in the quarter or the previous one; ``closing_clocks`` the
     effective due date and working days of each of the quarter's closings (by fact key);
-    ``followups`` those opened, closed or open in the quarter, and ``followup_rules`` every
+    ``followups`` the follow-ups' tally per rule (`RuleTally`), and ``followup_rules`` every
     rule the tenant has follow-ups of. ``kpi_values`` holds the published values of each
     `KpiRequest` that `kpi_requests` names.
     """
@@ -254,7 +266,7 @@ class ReportInputs:
     period: Period
     today: date
     facts: Facts
-    followups: Sequence[FollowUp]
+    followups: Mapping[str, RuleTally]
     audits: Mapping[str, GradedAudit] = field(default_factory=dict)
     closing_clocks: Mapping[str, tuple[date, int]] = field(default_factory=dict)  # key -> (due date, working days)
     followup_rules: Sequence[str] = ()
@@ -376,7 +388,6 @@ class _Builder:
         self.period = inputs.period
         self.previous = inputs.period.previous()
         self.end = inputs.today if inputs.period.contains(inputs.today) else inputs.period.end
-        self.followups = list(inputs.followups)  # one row per follow-up id (the table's key)
         self.current = self.values(self.period)
         self.before = self.values(self.previous)
         facts = inputs.facts
@@ -1095,23 +1106,19 @@ class _Builder:
                 ],
             )
         ]
-        present = {f.rule for f in self.followups} | set(self.inputs.followup_rules)
+        tally = self.inputs.followups
+        present = set(tally) | set(self.inputs.followup_rules)
         rules = [r for r in _RULES if r in present] + sorted(present - set(_RULES))
         rows = []
         opened_bars, overdue_bars = [], []
         for rule in rules:
-            mine = [f for f in self.followups if f.rule == rule]
-            opened = sum(1 for f in mine if p.contains(f.opened_on))
-            closed = [f for f in mine if f.closed_on is not None and p.contains(f.closed_on)]
-            on_time = sum(1 for f in closed if f.on_time)
-            open_at_end = [f for f in mine if f.is_open(end)]
-            overdue = sum(1 for f in open_at_end if f.due_date < end)
+            t = tally.get(rule, RuleTally())
             cells = [
-                self.count(opened),
-                self.count(len(closed)),
-                self.count(on_time),
-                self.count(len(open_at_end)),
-                self.count(overdue),
+                self.count(t.opened),
+                self.count(t.closed),
+                self.count(t.on_time),
+                self.count(t.open),
+                self.count(t.overdue),
             ]
             rows.append(Row(f"{_RULES.get(rule, _words(rule))} ({rule})", cells))
             opened_bars.append(cells[0].bar)
@@ -1144,14 +1151,12 @@ class _Builder:
                     series=[Series("Opened", opened_bars), Series("Overdue", overdue_bars)],
                 )
             )
-        reaudits = [
-            f for f in self.followups if f.rule == "re-audit" and f.closed_on is not None and p.contains(f.closed_on)
-        ]
-        improved = sum(1 for f in reaudits if f.improved)
+        reaudits = tally.get("re-audit", RuleTally())
         blocks.append(
             Paragraph(
                 f"Re-audits of cases graded requires improvement or inadequate, completed in {p.label}: "
-                f"{self.count(len(reaudits)).text}; of these, the grade improved in {self.count(improved).text}."
+                f"{self.count(reaudits.closed).text}; of these, the grade improved in "
+                f"{self.count(reaudits.improved).text}."
             )
         )
         return Section("learning", "Closing the learning loop", blocks)

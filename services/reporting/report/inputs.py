@@ -30,15 +30,14 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting import kpis, store
-from services.reporting.followups import FollowUp, GradedAudit
+from services.reporting.followups import GradedAudit
 from services.reporting.handlers import ReportingQueries
-from services.reporting.learning import followup_of
 from services.reporting.readmodels import ReadModels
 from shared.calendar import Period, WorkingCalendar
 from shared.events import Grade
 from shared.settings import Settings
 
-from .content import KpiRequest, ReportInputs, kpi_requests
+from .content import KpiRequest, ReportInputs, RuleTally, kpi_requests
 
 
 async def period_commentary(
@@ -131,20 +130,14 @@ class _Reader:
         lists = {"complaints_received": received, "complaints_closed": closed, "complaints_escalated": escalated}
         return lists, clocks
 
-    async def concerns(self, p: Period, end: date, followups: Sequence[FollowUp]) -> dict[str, list[Any]]:
+    async def concerns(self, p: Period, end: date) -> dict[str, list[Any]]:
         """Every raising, resolution and targeted audit of the concerns raised or resolved in
         the quarter or open during it (its concern-targeted-audit follow-up: one per concern
         raised, closed by the concern's first resolution)."""
         raised, _ = await self.between(f.ConcernRaisedFact, "raised_on", p.start, p.end)
         resolved, _ = await self.between(f.ConcernResolvedFact, "resolved_on", p.start, p.end)
         ids = {c.concern_id for c in raised} | {r.concern_id for r in resolved}
-        ids |= {
-            x.origin_id
-            for x in followups
-            if x.rule == "concern-targeted-audit"
-            and x.opened_on <= end
-            and (x.closed_on is None or x.closed_on >= p.start)
-        }
+        ids |= await self.concerns_open_during(p, end)
         spec = self.readmodels.spec(f.AuditGradedFact)
         targeted = await self.conn.fetch(
             f"""SELECT * FROM {self.readmodels.schema}.{spec.table}
@@ -158,24 +151,54 @@ class _Reader:
             "audits_graded": [spec.fact(r) for r in targeted],
         }
 
-    async def followups(self, p: Period, end: date) -> list[FollowUp]:
-        """Follow-ups opened or closed in the quarter, or open at ``end`` (the open ones and
-        those closed after it): each through an index on (tenant, date)."""
+    async def followup_tally(self, p: Period, end: date) -> dict[str, RuleTally]:
+        """Per rule: follow-ups opened in the quarter, closed in it (and on time), open and
+        overdue at ``end``, and re-audits closed in it that improved — aggregated in SQL over
+        the follow-ups opened or closed in the quarter or open at its end, each part through
+        an index on (tenant, date)."""
         schema = self.readmodels.schema
         rows = await self.conn.fetch(
-            f"""SELECT * FROM {schema}.followups WHERE tenant = $1 AND opened_on BETWEEN $2 AND $3
-                UNION
-                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on BETWEEN $2 AND $3
-                UNION
-                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on IS NULL AND opened_on <= $4
-                UNION
-                SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on > $4 AND opened_on <= $4""",
+            f"""SELECT rule,
+                       count(*) FILTER (WHERE opened_on BETWEEN $2 AND $3) AS opened,
+                       count(*) FILTER (WHERE closed_on BETWEEN $2 AND $3) AS closed,
+                       count(*) FILTER (WHERE closed_on BETWEEN $2 AND $3 AND closed_on <= due_date) AS on_time,
+                       count(*) FILTER (WHERE opened_on <= $4 AND (closed_on IS NULL OR closed_on > $4)) AS open,
+                       count(*) FILTER (WHERE opened_on <= $4 AND (closed_on IS NULL OR closed_on > $4)
+                                          AND due_date < $4) AS overdue,
+                       count(*) FILTER (WHERE closed_on BETWEEN $2 AND $3 AND improved) AS improved
+                FROM (SELECT * FROM {schema}.followups WHERE tenant = $1 AND opened_on BETWEEN $2 AND $3
+                      UNION
+                      SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on BETWEEN $2 AND $3
+                      UNION
+                      SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on IS NULL AND opened_on <= $4
+                      UNION
+                      SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on > $4 AND opened_on <= $4) x
+                GROUP BY rule""",
             self.tenant,
             p.start,
             p.end,
             end,
         )
-        return sorted((followup_of(r) for r in rows), key=lambda x: (x.opened_on, x.followup_id))
+        return {
+            r["rule"]: RuleTally(*(int(r[c]) for c in ("opened", "closed", "on_time", "open", "overdue", "improved")))
+            for r in rows
+        }
+
+    async def concerns_open_during(self, p: Period, end: date) -> set[str]:
+        """Concerns whose concern-targeted-audit follow-up (one per concern raised, closed by
+        its first resolution) was open at some time in the quarter."""
+        schema = self.readmodels.schema
+        rows = await self.conn.fetch(
+            f"""SELECT origin_id FROM {schema}.followups
+                WHERE tenant = $1 AND closed_on IS NULL AND opened_on <= $3 AND rule = 'concern-targeted-audit'
+                UNION
+                SELECT origin_id FROM {schema}.followups
+                WHERE tenant = $1 AND closed_on >= $2 AND opened_on <= $3 AND rule = 'concern-targeted-audit'""",
+            self.tenant,
+            p.start,
+            end,
+        )
+        return {r["origin_id"] for r in rows}
 
     async def followup_rules(self) -> list[str]:
         """The rules the tenant has follow-ups of: a skip scan of the (tenant, rule, origin_id)
@@ -224,9 +247,8 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
     readmodels = ReadModels(queries.calendar, queries.timescales)
     async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         read = _Reader(conn, readmodels, tenant)
-        followups = await read.followups(period, end)
         lists, clocks = await read.complaints(period)
-        lists |= await read.concerns(period, end, followups)
+        lists |= await read.concerns(period, end)
         lists["feedback"], _ = await read.between(f.FeedbackFact, "received_on", previous.start, period.end)
         lists["compliments"], _ = await read.between(f.ComplimentFact, "received_on", period.start, period.end)
         lists["you_said_we_did"], _ = await read.between(f.YouSaidWeDidFact, "published_on", period.start, period.end)
@@ -239,7 +261,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             period=period,
             today=today,
             facts=f.Facts(**lists),
-            followups=followups,
+            followups=await read.followup_tally(period, end),
             audits=await read.audits(previous.start, period.end),
             closing_clocks=clocks,
             followup_rules=await read.followup_rules(),
