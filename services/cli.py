@@ -320,6 +320,109 @@ def cmd_ops_lag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(text: str | None) -> Any:
+    """An ISO 8601 date or date-time (a bare date is London midnight, a naive date-time UTC),
+    or an age such as 30m, 24h, 7d: that long ago."""
+    import re
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    if text is None:
+        return None
+    age = re.fullmatch(r"(\d+)([mhd])", text.strip())
+    if age:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[age.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(age.group(1))})
+    try:
+        if len(text.strip()) == 10:
+            day = datetime.fromisoformat(text.strip())
+            return day.replace(tzinfo=ZoneInfo("Europe/London"))
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SystemExit(f"qaloop ops access-log: not a date, date-time or age (30m, 24h, 7d): {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def cmd_ops_access_log(args: argparse.Namespace) -> int:
+    """Read the access log of each service's schema straight from the database (like `ops
+    lag`), for one tenant; the read itself is recorded in each log it read."""
+    import getpass
+
+    import asyncpg
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared import access_log
+
+    settings = _settings()
+    tenant = args.tenant or settings.tenant
+    names = [args.service] if args.service else list(SERVICES)
+    q = access_log.AccessQuery(
+        tenant=tenant,
+        since=_when(args.since),
+        until=_when(args.until),
+        subject=args.subject,
+        route=args.route,
+        limit=args.limit,
+    )
+    try:
+        reader = getpass.getuser()
+    except Exception:  # no user name (container without one)
+        reader = str(os.getuid())
+
+    async def go() -> tuple[list[dict[str, Any]], list[str]]:
+        conn = await asyncpg.connect(settings.database_url, timeout=10)
+        found: list[dict[str, Any]] = []
+        missing: list[str] = []
+        try:
+            for name in names:
+                if not await access_log.has_access_log(conn, name):
+                    missing.append(name)
+                    continue
+                found += await access_log.query(conn, name, q)
+                record = access_log.AccessRecord(
+                    service=name,
+                    tenant=tenant,
+                    token_tenant=None,
+                    subject=f"cli:{reader}",
+                    method="CLI",
+                    route="qaloop ops access-log",
+                    ids={},
+                    status=0,
+                    personal_data=True,
+                    trace_id=None,
+                    duration_ms=None,
+                )
+                await access_log.append(conn, name, record)
+        finally:
+            await conn.close()
+        found.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
+        return found[: args.limit], missing
+
+    entries, missing = _ops_run(go())
+    if args.json:
+        _print_json({"tenant": tenant, "entries": entries, "not_in_this_database": missing})
+        return 0
+    table = Table(title=f"access log, tenant {tenant} (newest first)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("at", "service", "subject", "request", "ids", "status"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        ids = ", ".join(f"{k}={v}" for k, v in e["ids"].items())
+        table.add_row(
+            e["at"][:23],
+            e["service"],
+            e["subject"] or "(no valid token)",
+            f"{e['method']} {e['route']}",
+            ids,
+            str(e["status"]),
+        )
+    if missing:
+        table.caption = f"no access log in this database for: {', '.join(missing)}"
+    Console().print(table)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -393,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("ops", help="operations: queues, dead letters, lag")
+    p = sub.add_parser("ops", help="operations: queues, dead letters, lag, access log")
     osub = p.add_subparsers(dest="ops_command", required=True, metavar="SUBCOMMAND")
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -420,6 +523,19 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("purge", parents=[queue_flag], help="delete every dead letter of the queue (asks first)")
     d.add_argument("--yes", action="store_true", help="do not ask")
     d.set_defaults(func=cmd_ops_dlq_purge)
+    o = osub.add_parser(
+        "access-log",
+        parents=[json_flag],
+        help="who read personal data and who wrote what (the services' append-only access logs)",
+    )
+    o.add_argument("--service", choices=SERVICES, default=None, help="one service (default: every one)")
+    o.add_argument("--subject", default=None, help="a token subject (sub)")
+    o.add_argument("--route", default=None, help="a route template, e.g. /v1/complaints/{complaint_id}")
+    o.add_argument("--since", default=None, help="ISO date or date-time, or an age: 30m, 24h, 7d")
+    o.add_argument("--until", default=None, help="ISO date or date-time, or an age (exclusive)")
+    o.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
+    o.add_argument("--limit", type=int, default=100, help="at most this many entries")
+    o.set_defaults(func=cmd_ops_access_log)
     return parser
 
 

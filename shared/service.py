@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import metrics, outbox
+from shared import access_log, metrics, outbox
 from shared.auth import require
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
@@ -49,6 +49,9 @@ class StrandService:
     _relay_task: asyncio.Task[None] | None = None
     # PostgreSQL settings for this service's connections (see reporting's PLANNING).
     server_settings: dict[str, str] = field(default_factory=dict)
+    # False: a strand, serving one tenant (settings.tenant); True: answers for the token's
+    # tenant (reporting). Decides the access log's tenant and who may query it.
+    multi_tenant: bool = False
 
     @property
     def schema(self) -> str:
@@ -59,7 +62,11 @@ class StrandService:
         return f"/qaloop/{self.name}"
 
     def migrations(self) -> list[Migration]:
-        return [outbox.outbox_migration(self.schema, version=0), *load_migrations(self.migrations_dir, self.schema)]
+        return [
+            outbox.outbox_migration(self.schema, version=0),
+            *load_migrations(self.migrations_dir, self.schema),
+            access_log.access_log_migration(self.schema),
+        ]
 
     async def migrate(self) -> list[str]:
         from shared.db import connect, ensure_database
@@ -173,6 +180,7 @@ class StrandService:
         add_health_routes(app, self.readiness)
         add_metrics_route(app, self)
         add_request_limits(app, self.settings.max_body_bytes, body_limits or {})
+        access_log.add_access_log(app, self)  # who read or wrote what (shared/access_log.py)
         app.add_middleware(metrics.HttpMetrics, service=self.name)
         add_trace_middleware(app)
         for router in routers:

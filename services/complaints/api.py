@@ -34,6 +34,7 @@ from services.complaints.domain import (
 )
 from services.complaints.handlers import ComplaintRecord, ComplaintsContext
 from services.complaints.store import ComplainantDetails, HistoryEntry, LearningRecord
+from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
 from shared.calendar import london_date
 from shared.events import Complainant, Day, Identifier, Outcome, Procedure, ServiceArea, Timestamp
@@ -404,7 +405,7 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
             complaints=[_summary(ctx, c, day) for c in found],
         )
 
-    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut)
+    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut, openapi_extra=PERSONAL_DATA)
     async def get_complaint(
         complaint_id: str,
         principal: Reader,

@@ -36,6 +36,7 @@ class ReportingService(StrandService):
     name: str = "reporting"
     migrations_dir: Path = Path(__file__).parent / "migrations"
     server_settings: dict[str, str] = field(default_factory=lambda: dict(PLANNING))
+    multi_tenant: bool = True  # answers for the token's tenant (its access log too)
     clock: Clock = london_today
     # How often the clock publishes follow-up transitions (Opened/Due/Overdue/Closed) when
     # no batch wakes it: a scan of the few rows with something to publish.
