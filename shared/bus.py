@@ -7,7 +7,8 @@ reporting's own (`audit.#`, `feedback.#`, `complaints.#`, `casework.#`): a topic
 cannot say "all but", so the four strands are bound one by one.
 
 Publishing is always persistent, `mandatory` (an unroutable message raises instead of
-vanishing) and confirmed by the broker. Services never touch aio-pika directly: they use
+vanishing) and confirmed by the broker, and carries the connection's user as the AMQP
+`user_id` property (validated by RabbitMQ). Services never touch aio-pika directly: they use
 `Publisher` (through the outbox relay) and `shared.inbox.BatchConsumer`.
 
 Why aio-pika and not FastStream here: FastStream's RabbitMQ subscriber handles one message
@@ -93,9 +94,7 @@ async def declare_topology(
     for spec in queues:
         dlq = await channel.declare_queue(spec.dlq, durable=True, arguments={"x-queue-type": "quorum"})
         await dlq.bind(dlx, routing_key=spec.name)
-        queue = await channel.declare_queue(
-            spec.name, durable=True, arguments=queue_arguments(spec, delivery_limit)
-        )
+        queue = await channel.declare_queue(spec.name, durable=True, arguments=queue_arguments(spec, delivery_limit))
         for key in spec.bindings:
             await queue.bind(exchange, routing_key=key)
     return exchange
@@ -103,6 +102,15 @@ async def declare_topology(
 
 async def connect(url: str) -> AbstractConnection:
     return await aio_pika.connect(url, client_properties={"connection_name": "qaloop"})
+
+
+def connection_user(connection: AbstractConnection) -> str | None:
+    """The user a connection logged in as, when its URL names one: publishers set it as the
+    AMQP `user_id` property, which RabbitMQ checks against the connection's user (a message
+    claiming another user is refused), so a consumer can trust it (`shared.trust`)."""
+    url = getattr(connection, "url", None)
+    user = getattr(url, "user", None)
+    return user if isinstance(user, str) and user else None
 
 
 @dataclass
@@ -127,12 +135,11 @@ class Publisher:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._timeout = confirm_timeout
+        self.user_id = connection_user(connection)
 
     async def _exchange(self, name: str) -> AbstractExchange:
         if self._channel is None or self._channel.is_closed:
-            self._channel = await self._connection.channel(
-                publisher_confirms=True, on_return_raises=True
-            )
+            self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
             self._exchanges = {}
         if name not in self._exchanges:
             self._exchanges[name] = await self._channel.get_exchange(name, ensure=True)
@@ -153,6 +160,7 @@ class Publisher:
                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                             message_id=m.message_id,
                             headers=m.headers or None,
+                            user_id=self.user_id,
                         ),
                         routing_key=m.routing_key,
                         mandatory=True,

@@ -6,12 +6,13 @@ batches and little added latency; heavy traffic: large batches). For each batch 
 
 0. gathers the batch (`_gather_batch`): up to `max_batch` messages, or what arrives
    within `max_wait_ms` while messages keep coming less than `idle_ms` apart;
-1. parses every message (`parse_message`); poison (not JSON, not a CloudEvent, unknown
-   type, invalid data, oversized) is published to the dead-letter exchange with the reason
-   in headers and then settled with the batch — it never blocks or slows the stream. Any
-   failure to read one body (invalid UTF-8, JSON nested deeper than `MAX_JSON_DEPTH`, an
-   integer past Python's digit limit, a validation error of any kind) is that message's
-   poison, never taken for a broker or database failure;
+1. parses every message (`parse_message`) and runs the consumer's `validate` hook on it, if
+   any (reporting's: `shared.trust`); poison (not JSON, not a CloudEvent, unknown type,
+   invalid data, oversized, or what the hook refuses) is published to the dead-letter
+   exchange with the reason in headers and then settled with the batch — it never blocks
+   or slows the stream. Any failure to read one body (invalid UTF-8, JSON nested deeper
+   than `MAX_JSON_DEPTH`, an integer past Python's digit limit, a validation error of any
+   kind) is that message's poison, never taken for a broker or database failure;
 2. opens one transaction: the inbox `claim` records each (source, id) and returns only the
    ones not seen before, the handler applies those, and the transaction commits;
 3. acks the whole batch with one multi-ack.
@@ -67,6 +68,7 @@ class Received:
     data: EventData
     body: bytes
     routing_key: str
+    user_id: str | None = None  # the AMQP user_id property (RabbitMQ checks it is the publisher's user)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -80,6 +82,10 @@ class Inbox(Protocol):
 
 
 Handler = Callable[[asyncpg.Connection, list[Received]], Awaitable[None]]
+# A per-message check the consumer runs after parsing (e.g. `shared.trust.IntakeChecks`):
+# it raises `PoisonEvent` for a message that must not be applied, which is then dead-lettered
+# alone with that kind and reason.
+Validator = Callable[[Received], None]
 
 # How deeply a message's JSON may nest. An event nests a few levels (envelope, data, a list
 # of objects); the bound is checked before the parser runs, so that a hostile body never
@@ -227,6 +233,7 @@ class BatchConsumer:
         max_message_bytes: int = 1_048_576,
         delivery_limit: int = 20,
         on_applied: Callable[[list[Received]], None] | None = None,
+        validate: Validator | None = None,
     ) -> None:
         self._amqp_url = amqp_url
         self._pool = pool
@@ -240,6 +247,7 @@ class BatchConsumer:
         self._max_bytes = max_message_bytes
         self._delivery_limit = delivery_limit
         self._on_applied = on_applied
+        self._validate = validate
         self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self.stats = ConsumerStats()
@@ -339,7 +347,15 @@ class BatchConsumer:
         if len(message.body) > self._max_bytes:
             raise PoisonEvent("oversized", f"body is {len(message.body)} bytes; the limit is {self._max_bytes}")
         envelope, data = parse_message(message.body)
-        return Received(envelope, data, message.body, message.routing_key or "")
+        received = Received(envelope, data, message.body, message.routing_key or "", message.user_id)
+        if self._validate is not None:
+            try:
+                self._validate(received)
+            except (PoisonEvent, MemoryError):
+                raise
+            except Exception as exc:  # a check that failed on this message is still this message's poison
+                raise PoisonEvent("invalid-data", f"{type(exc).__name__}: {str(exc)[:500]}") from None
+        return received
 
     async def _apply_with_retry(self, events: list[Received]) -> dict[tuple[str, str], str]:
         """Apply in one transaction; returns {key: error} for events that cannot be applied."""

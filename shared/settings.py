@@ -6,9 +6,9 @@ import functools
 import json
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults. They let `qaloop demo` run on a laptop; a deployment sets its own
@@ -31,6 +31,39 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
     tenant: str = "E10000034"
     extra_service_areas: list[str] = Field(default_factory=list)
+
+    # ----------------------------------------------------------------- bus trust (begin)
+    # Security issue items 5 and 6: who may publish what to reporting, and the pseudonym
+    # format. Checked per message by `shared.trust.IntakeChecks` (README "Bus trust").
+    #
+    # QALOOP_PSEUDONYM_KEY_ID: the id of QALOOP_PSEUDONYM_KEY, written into every pseudonym
+    # (`k1:<hex>`). QALOOP_PSEUDONYM_ACCEPTED_KEY_IDS: older key ids still accepted when
+    # reading (after a rotation); the current id is always accepted.
+    pseudonym_key_id: str = "k1"
+    pseudonym_accepted_key_ids: list[str] = Field(default_factory=list)
+    # QALOOP_BUS_SOURCES (JSON): CloudEvents `source` (exact, or a prefix ending in `*`) ->
+    # {"events": [strand names and/or event types], "tenants": [...] | null, "user": "..." | null}.
+    # Unset: shared.trust.DEFAULT_BUS_SOURCES. A source matching no entry is untrusted.
+    bus_sources: dict[str, dict[str, Any]] | None = None
+    # QALOOP_BUS_TENANTS (JSON list): tenants accepted from a source whose entry names none;
+    # empty = any tenant.
+    bus_tenants: list[str] = Field(default_factory=list)
+
+    @field_validator("pseudonym_key_id")
+    @classmethod
+    def _valid_key_id(cls, value: str) -> str:
+        from shared.pseudonym import check_key_id
+
+        return check_key_id(value)
+
+    @field_validator("pseudonym_accepted_key_ids")
+    @classmethod
+    def _valid_key_ids(cls, value: list[str]) -> list[str]:
+        from shared.pseudonym import check_key_id
+
+        return [check_key_id(v) for v in value]
+
+    # ----------------------------------------------------------------- bus trust (end)
 
     # bus
     delivery_limit: int = 20  # quorum queue x-delivery-limit: a message that crashes us this often is dead-lettered

@@ -58,7 +58,8 @@ class AuditHandlers:
         return london_date(self.clock())
 
     def pseudonym(self, case_reference: str) -> str:
-        return pseudonymise(case_reference, self.service.settings.pseudonym_key.get_secret_value())
+        settings = self.service.settings
+        return pseudonymise(case_reference, settings.pseudonym_key.get_secret_value(), settings.pseudonym_key_id)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:

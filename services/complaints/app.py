@@ -60,6 +60,7 @@ def build(
         rules=rules,
         store=ComplaintStore(strand.schema),
         pseudonym_key=settings.pseudonym_key.get_secret_value(),
+        pseudonym_key_id=settings.pseudonym_key_id,
     )
     application = strand.create_app(
         [api.build_router(ctx)],

@@ -33,7 +33,7 @@ from services.complaints.store import (
     LearningRecord,
 )
 from shared.events import Complainant, EventData, Procedure
-from shared.pseudonym import pseudonymise, subject_for
+from shared.pseudonym import DEFAULT_KEY_ID, pseudonymise, subject_for
 from shared.service import StrandService
 
 
@@ -45,6 +45,7 @@ class ComplaintsContext:
     rules: Rules
     store: ComplaintStore
     pseudonym_key: str
+    pseudonym_key_id: str = DEFAULT_KEY_ID  # written into the pseudonym: `k1:<hex>`
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -130,7 +131,7 @@ async def receive_complaint(
 ) -> Complaint:
     subject = None
     if case_ref is not None and case_ref.strip():
-        subject = subject_for(pseudonymise(case_ref, ctx.pseudonym_key))
+        subject = subject_for(pseudonymise(case_ref, ctx.pseudonym_key, ctx.pseudonym_key_id))
     else:
         case_ref = None
     complaint, events = Complaint.receive(

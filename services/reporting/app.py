@@ -25,6 +25,7 @@ from shared.bus import REPORTING_QUEUE, connect
 from shared.calendar import WorkingCalendar
 from shared.inbox import BatchConsumer
 from shared.service import StrandService
+from shared.trust import IntakeChecks
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class ReportingService(StrandService):
                 max_message_bytes=settings.max_message_bytes,
                 delivery_limit=settings.delivery_limit,
                 on_applied=lambda _: self._new_events.set(),
+                # who may publish what, and pseudonyms only: per message (shared.trust)
+                validate=IntakeChecks.from_settings(settings),
             )
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
         self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))

@@ -391,7 +391,9 @@ class Simulator:
         raw = event.data.child_ref  # type: ignore[attr-defined]
         ref = self._pseudonyms.get(raw)
         if ref is None:
-            ref = self._pseudonyms[raw] = pseudonymise(raw, self.settings.pseudonym_key.get_secret_value())
+            ref = self._pseudonyms[raw] = pseudonymise(
+                raw, self.settings.pseudonym_key.get_secret_value(), self.settings.pseudonym_key_id
+            )
         return new_event(
             event.data.model_copy(update={"child_ref": ref}),
             source=event.source,

@@ -35,6 +35,10 @@ from shared.events import (
     YouSaidWeDidPublished,
     new_event,
 )
+from shared.pseudonym import pseudonymise, subject_for
+
+# The key the stream's case references are pseudonymised with (under the default key id).
+STREAM_PSEUDONYM_KEY = "qaloop-contract-stream"
 
 AREAS = ("childrens_social_care", "send", "fostering", "early_help", "youth_justice")
 TEAMS = {
@@ -78,7 +82,8 @@ def contract_stream(n: int, *, seed: int = 1, year: str = "2022-23", tenant: str
             )
         )
 
-    children = [f"child-{seed}-{i}" for i in range(max(50, n // 6))]
+    # Case references leave their systems pseudonymised (`k1:<hex>`), as reporting requires.
+    children = [pseudonymise(f"child-{seed}-{i}", STREAM_PSEUDONYM_KEY) for i in range(max(50, n // 6))]
     while len(out) < n:
         area = rng.choice(AREAS)
         team = rng.choice(TEAMS[area])
@@ -133,7 +138,7 @@ def contract_stream(n: int, *, seed: int = 1, year: str = "2022-23", tenant: str
             aid = f"aud-{seed}-{serial}"
             grades = [rng.choices(list(Grade), weights=(1, 5, 3, 1))[0] for _ in range(4)]
             overall = max(grades, key=lambda g: g.rank)
-            case = f"case-{rng.randint(1, max(20, n // 40))}"
+            case = pseudonymise(f"case-{rng.randint(1, max(20, n // 40))}", STREAM_PSEUDONYM_KEY)
             emit(
                 AuditGraded(
                     audit_id=aid,
@@ -151,7 +156,7 @@ def contract_stream(n: int, *, seed: int = 1, year: str = "2022-23", tenant: str
                 ),
                 "/qaloop/audit",
                 1,
-                f"case:{case}",
+                subject_for(case),
             )
             if rng.random() < 0.15:
                 after = rng.choice(list(Grade))

@@ -34,6 +34,7 @@ from shared.bus import declare_topology
 from shared.events import AuditGraded, CloudEvent, ComplaintReceived, new_event
 from shared.settings import DEVELOPMENT_JWT_SECRET, get_settings
 from tests.integration.test_reporting_intake import fresh_reporting_state
+from tests.support.samples import pseudonym
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.e2e
@@ -230,7 +231,7 @@ def audit(i: int, team: str, area: str) -> CloudEvent:
     return new_event(
         AuditGraded(
             audit_id=f"live-audit-{i}",
-            case_ref=f"live-case-{i}",
+            case_ref=pseudonym(f"live-case-{i}"),
             service_area=area,
             team=team,
             audit_type="routine",

@@ -63,6 +63,7 @@ from tests.faults.harness import (
     take_every_free_slot,
     tally,
 )
+from tests.support.samples import pseudonym
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.faults
@@ -381,7 +382,7 @@ def poison_messages(rng: random.Random) -> list[tuple[str, OutgoingMessage]]:
         event = new_event(
             AuditGraded(
                 audit_id=f"poison-a{i}",
-                case_ref=f"case{i}",
+                case_ref=pseudonym(f"case{i}"),
                 service_area="send",
                 team="send-north",
                 audit_type="routine",
@@ -432,7 +433,7 @@ def poison_messages(rng: random.Random) -> list[tuple[str, OutgoingMessage]]:
         event = new_event(
             ReferralReceived(
                 referral_id=f"poison-r{i}",
-                child_ref="c\x00",
+                child_ref=pseudonym("c"),
                 received_at="2022-08-01T10:00:00Z",
                 team="safe\x00guarding",
                 service_area="childrens_social_care",
@@ -442,6 +443,18 @@ def poison_messages(rng: random.Random) -> list[tuple[str, OutgoingMessage]]:
             event_id=f"poison-{i}",
         )
         add("handler-error", "casework.ReferralReceived", event.to_json(), i)
+    for _ in range(20):  # a source reporting does not trust (QALOOP_BUS_SOURCES), or one publishing
+        i += 1  # another strand's events
+        source = "/intruder/laptop" if i % 2 else "/qaloop/feedback"
+        add("untrusted-source", "audit.AuditGraded", json.dumps(audit(i, source=source)).encode(), i)
+    for _ in range(20):  # a raw case number instead of a pseudonym, in data or in the subject
+        i += 1
+        body = audit(i)
+        if i % 2:
+            body["data"]["case_ref"] = f"MOS/{i:07d}"
+        else:
+            body["subject"] = f"case:MOS/{i:07d}"
+        add("raw-identifier", "audit.AuditGraded", json.dumps(body).encode(), i)
     rng.shuffle(out)
     return out
 
@@ -453,9 +466,10 @@ def interleave(good: Sequence[OutgoingMessage], bad: Sequence[OutgoingMessage], 
 
 
 async def test_poison_messages_interleaved(scenario: Scenario, fault_table) -> None:
-    """1,020 poison messages of every kind (not JSON — among them arrays nested 100,000 deep
+    """1,060 poison messages of every kind (not JSON — among them arrays nested 100,000 deep
     and integers of 5,000 digits —, not a CloudEvent, unknown type, invalid data, oversized,
-    and valid events the database refuses, which fail their batch and are isolated)
+    valid events the database refuses, which fail their batch and are isolated, events from
+    an untrusted source and events carrying a raw case number)
     interleaved at random with the 20,000 good ones: each poison message ends in the DLQ with
     its kind, every good event is applied once."""
     seed = 505

@@ -35,6 +35,7 @@ from shared.ops import Operations
 from shared.settings import Settings, get_settings
 from tests.integration.test_reporting_intake import fresh_reporting_state
 from tests.support.proxy import CuttableProxy
+from tests.support.samples import pseudonym
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def graded(audit_id: str, grade: str = "good", completed_at: str = "2022-08-10T1
     return new_event(
         AuditGraded(
             audit_id=audit_id,
-            case_ref=f"case-{audit_id}",
+            case_ref=pseudonym(f"case-{audit_id}"),
             service_area="send",
             team="send-east",
             audit_type="routine",

@@ -25,6 +25,7 @@ from shared.events import (
     new_event,
 )
 from shared.settings import get_settings
+from tests.support.samples import pseudonym
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def audit(i: int, grade: str, completed_at: str):
     return new_event(
         AuditGraded(
             audit_id=f"a{i}",
-            case_ref=f"case{i}",
+            case_ref=pseudonym(f"case{i}"),
             service_area="send",
             team="send-east",
             audit_type="routine",
@@ -237,7 +238,7 @@ async def test_complaint_closed_before_received_still_counts_in_its_team(reporti
         new_event(
             ReferralReceived(
                 referral_id="ref1",
-                child_ref="child1",
+                child_ref=pseudonym("child1"),
                 received_at="2022-08-02T10:00:00Z",
                 team="through-care",
                 service_area="childrens_social_care",
@@ -328,7 +329,7 @@ async def test_follow_up_transitions_are_published_once_through_the_outbox(repor
     later = new_event(
         AuditGraded(
             audit_id="a78",
-            case_ref="case77",
+            case_ref=pseudonym("case77"),
             service_area="send",
             team="send-east",
             audit_type="routine",

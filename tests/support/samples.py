@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.events import CloudEvent, EventData, model_for, new_event
+from shared.pseudonym import pseudonymise, subject_for
 
 TENANT = "E10000034"
-CASE_REF = "case:9f86d081884c7d65"
+CASE_REF = "k1:9f86d081884c7d65"  # a pseudonym (shared.pseudonym): `<key id>:<16 hex>`
+TEST_PSEUDONYM_KEY = "qaloop-tests-pseudonym-key"
 EVENT_TIME = datetime(2022, 8, 15, 10, 40, tzinfo=UTC)
 
 _SAMPLES: dict[str, dict[str, Any]] = {
@@ -227,6 +229,11 @@ def sample_data(event_type: str) -> dict[str, Any]:
         raise KeyError(f"no sample for event type {event_type!r}: add one to {__name__}") from None
 
 
+def pseudonym(raw: str) -> str:
+    """A case reference as producers send it: pseudonymised (`k1:<hex>`) with a test key."""
+    return pseudonymise(raw, TEST_PSEUDONYM_KEY)
+
+
 def sample_model(event_type: str) -> EventData:
     return model_for(event_type).model_validate(sample_data(event_type))
 
@@ -242,7 +249,7 @@ def sample_event(event_type: str, *, event_id: str | None = None, sequence: int 
         sample_model(event_type),
         source=sample_source(event_type),
         tenant=TENANT,
-        subject=CASE_REF,
+        subject=subject_for(CASE_REF),
         sequence=sequence,
         time=EVENT_TIME,
         event_id=event_id,
