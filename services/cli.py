@@ -40,15 +40,23 @@ def _port(name: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from shared import logging as qlog
+    from shared.settings import insecure_settings
 
     settings = _settings()
+    # Development secrets only with QALOOP_ENV=development and on a loopback address; an
+    # identity provider only with an audience and an issuer. (StrandService.start checks too.)
+    problems = insecure_settings(settings, settings.host)
+    if problems:
+        for problem in problems:
+            print(f"qaloop {args.service}: refusing to start: {problem}", file=sys.stderr)
+        return 2
     if args.service == "all":
         return _run_all()
     qlog.configure(settings.log_level, settings.log_json)
-    if settings.using_development_secrets():
+    if settings.development_secrets_in_use():
         print(
-            f"qaloop {args.service}: using the development JWT secret / pseudonym key; "
-            "set QALOOP_JWT_SECRET and QALOOP_PSEUDONYM_KEY in production",
+            f"qaloop {args.service}: development mode (QALOOP_ENV=development) with the development "
+            f"{' and '.join(settings.development_secrets_in_use())}; never use them in production",
             file=sys.stderr,
         )
     import uvicorn
@@ -469,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print a development token (HS256, QALOOP_JWT_SECRET)")
     p.add_argument("--role", action="append", required=True, help="a role; repeat for several")
     p.add_argument("--subject", default="developer")
-    p.add_argument("--tenant", default=None)
+    p.add_argument("--tenant", default=None, help="the token's tenant claim (default: QALOOP_TENANT)")
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
 

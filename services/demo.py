@@ -242,8 +242,13 @@ def run_demo(
         console.print("[red]✗[/red] migrations failed (see above)")
         return 1
     console.print("starting every service as its own process…")
-    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise
-    env = {**os.environ, "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING")}
+    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise; they
+    # run in development mode, so they start with the development secrets (on loopback only)
+    env = {
+        **os.environ,
+        "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING"),
+        "QALOOP_ENV": "development",
+    }
     services = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env)
     try:
         try:

@@ -28,11 +28,11 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import access_log, metrics, outbox
-from shared.auth import require
+from shared.auth import require, require_served
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
 from shared.logging import current_traceparent, new_traceparent, trace_id_of, trace_id_var
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, check_secure_start, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class StrandService:
             await conn.close()
 
     async def start(self, *, relay: bool = True) -> None:
+        check_secure_start(self.settings)  # development secrets: development, loopback only
         await self.migrate()
         self.pool = await create_pool(self.settings.database_url, server_settings=self.server_settings)
         if relay:
@@ -357,15 +358,36 @@ def add_trace_middleware(app: FastAPI) -> None:
 
 
 def add_health_routes(app: FastAPI, readiness) -> None:
+    """`/healthz` and `/readyz` (no token) say only ok / ready or not; why not goes to the log
+    (when it changes) and to `/v1/ops/readiness`, which needs an ops:admin token for the
+    tenant the service is configured for."""
+    last_reason: list[str | None] = [None]
+
+    async def checked() -> tuple[bool, dict[str, str]]:
+        checks = await readiness()
+        failing = {k: v for k, v in checks.items() if v != "ok"}
+        reason = "; ".join(f"{k}: {v}" for k, v in failing.items()) or None
+        if reason != last_reason[0]:
+            if reason:
+                log.warning("not ready: %s", reason)
+            elif last_reason[0]:
+                log.info("ready again")
+            last_reason[0] = reason
+        return not failing, checks
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        checks = await readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+        ok, _ = await checked()
+        return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=200 if ok else 503)
+
+    @app.get("/v1/ops/readiness", tags=["operations"], dependencies=[Depends(require_served("ops:admin"))])
+    async def readiness_detail() -> JSONResponse:
+        ok, checks = await checked()
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200)
 
 
 def add_metrics_route(app: FastAPI, service: StrandService) -> None:

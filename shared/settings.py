@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 from datetime import date
 from pathlib import Path
@@ -12,9 +13,16 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults. They let `qaloop demo` run on a laptop; a deployment sets its own
-# (deploy/ reads them from secrets) and `qaloop run` warns when they are still in use.
+# (deploy/ reads them from secrets). A service refuses to start with either of them unless
+# QALOOP_ENV=development and it listens on a loopback address only (`check_secure_start`).
 DEVELOPMENT_JWT_SECRET = "qaloop-development-only-jwt-secret"
 DEVELOPMENT_PSEUDONYM_KEY = "qaloop-development-only-pseudonym-key"
+DEVELOPMENT = "development"
+
+
+class InsecureSettings(RuntimeError):
+    """The settings must not serve requests: development secrets outside development or on a
+    non-loopback address, or an identity provider without an audience and an issuer."""
 
 
 class Settings(BaseSettings):
@@ -26,10 +34,18 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwks_url: str | None = None  # production: RS256 tokens from the identity provider
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
+    jwt_audience: str | None = None  # required with jwks_url: tokens must carry this `aud`
+    jwt_issuer: str | None = None  # required with jwks_url: tokens must carry this `iss`
+    # The claim that names the token's tenant (Entra ID: `tid`). A token without it is refused.
+    jwt_tenant_claim: str = "tenant"
+    # Optional (JSON): the claim's value -> the tenant (ONS code), e.g. an Entra ID `tid` GUID
+    # -> "E10000034". Set, a value it does not list is refused; unset, the value is the tenant.
+    jwt_tenant_map: dict[str, str] = Field(default_factory=dict)
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
     tenant: str = "E10000034"
+    # `development` lets a service start with the development secrets (on a loopback address
+    # only) and enables /dev-login; anything else (the default) is production.
+    env: str = "production"
     extra_service_areas: list[str] = Field(default_factory=list)
 
     # ----------------------------------------------------------------- bus trust (begin)
@@ -102,6 +118,20 @@ class Settings(BaseSettings):
             or self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY
         )
 
+    @property
+    def is_development(self) -> bool:
+        return self.env.strip().lower() == DEVELOPMENT
+
+    def development_secrets_in_use(self) -> list[str]:
+        """The development values still in use: the JWT secret (only where it verifies tokens,
+        i.e. without an identity provider) and the pseudonym key."""
+        out = []
+        if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET and not self.jwks_url:
+            out.append("QALOOP_JWT_SECRET")
+        if self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY:
+            out.append("QALOOP_PSEUDONYM_KEY")
+        return out
+
     def kpi_targets(self) -> dict[str, dict[str, float | bool]]:
         if self.targets_file is None:
             return {}
@@ -109,6 +139,51 @@ class Settings(BaseSettings):
         if not isinstance(loaded, dict):
             raise ValueError(f"{self.targets_file}: expected a JSON object of KPI id -> target")
         return loaded
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback IP literal (127.0.0.0/8, ::1); `0.0.0.0`, `::` and any other
+    name or address are not."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_settings(settings: Settings, host: str | None = None) -> list[str]:
+    """Why a service with these settings, listening on `host` (default `settings.host`), must
+    not start; empty when it may."""
+    host = settings.host if host is None else host
+    problems = []
+    development = settings.development_secrets_in_use()
+    if development:
+        names = " and ".join(development)
+        if not settings.is_development:
+            problems.append(
+                f"{names} still have the development value; set real ones, or set "
+                "QALOOP_ENV=development on a developer's machine"
+            )
+        elif not is_loopback(host):
+            problems.append(
+                f"{names} still have the development value, which is never allowed on a "
+                f"non-loopback address (QALOOP_HOST={host}); set real ones"
+            )
+    if settings.jwks_url and not (settings.jwt_audience and settings.jwt_issuer):
+        problems.append(
+            "QALOOP_JWKS_URL is set: QALOOP_JWT_AUDIENCE and QALOOP_JWT_ISSUER must be set too "
+            "(the identity provider's tokens are checked against both)"
+        )
+    return problems
+
+
+def check_secure_start(settings: Settings, host: str | None = None) -> None:
+    """Raise `InsecureSettings` where `insecure_settings` finds a reason not to start."""
+    problems = insecure_settings(settings, host)
+    if problems:
+        raise InsecureSettings("refusing to start: " + "; ".join(problems))
 
 
 @functools.cache

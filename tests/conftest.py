@@ -10,6 +10,12 @@ import pytest
 
 from tests.support import servers as srv
 
+# The tests use the development JWT secret and pseudonym key, with which a service starts only
+# in development (shared.settings.check_secure_start). Set here, at import, so that every
+# in-process service and every child process the tests start (tests/faults, tests/e2e)
+# inherits it; tests of the production refusal set QALOOP_ENV themselves.
+os.environ["QALOOP_ENV"] = "development"
+
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[srv.Servers]:

@@ -58,6 +58,7 @@ class Scenario:
             QALOOP_AMQP_URL=self.amqp_url,
             QALOOP_DATABASE_URL=self.database_url,
             QALOOP_LOG_LEVEL="WARNING",
+            QALOOP_ENV="development",  # the development secrets: a service starts with them only so
             PYTHONUNBUFFERED="1",
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         )
@@ -188,11 +189,16 @@ class ReportingProcess:
         await eventually(probe, lambda s: s == "ready", timeout=timeout, interval=0.1, what="reporting ready")
 
     async def readiness(self) -> str:
-        """What /readyz answers now (for diagnostics)."""
+        """What /readyz answers now, with the reasons (/v1/ops/readiness), for diagnostics."""
+        from shared.auth import issue_token
+        from shared.settings import Settings
+
+        admin = {"Authorization": "Bearer " + issue_token(Settings(), ["ops:admin"], subject="faults")}
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 r = await client.get(f"http://127.0.0.1:{self.port}/readyz")
-            return f"{r.status_code} {r.text}"
+                detail = await client.get(f"http://127.0.0.1:{self.port}/v1/ops/readiness", headers=admin)
+            return f"{r.status_code} {detail.text}"
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
 

@@ -1,6 +1,7 @@
 """Operations against the real broker and database: dead-letter replay brings a fixed event
 back into the projections exactly once; the queue table; the ops endpoints' roles; metrics
-after real traffic; readiness with and without the database."""
+after real traffic; readiness with and without the database (public: ready or not; the reasons
+for an ops:admin token and in the log)."""
 
 from __future__ import annotations
 
@@ -320,6 +321,7 @@ async def test_ops_endpoints_need_the_ops_admin_role(reporting):
         ("POST", "/v1/ops/dlq/replay", {"all": True}),
         ("POST", "/v1/ops/dlq/purge", {"confirm": True}),
         ("GET", "/v1/ops/lag", None),
+        ("GET", "/v1/ops/readiness", None),
         ("GET", "/metrics", None),
     ]
     for method, path, body in calls:
@@ -384,11 +386,14 @@ async def test_metrics_count_consumed_applied_duplicates_and_dead_letters(report
     await (await channel.get_queue(f"{REPORTING_QUEUE}.dlq")).purge()
 
 
-async def test_readyz_is_200_when_ready_and_503_with_the_reason_when_the_database_is_not(
-    reporting, servers, monkeypatch
+async def test_readyz_is_200_when_ready_and_503_when_the_database_is_not_the_reason_for_ops_and_the_log(
+    reporting, servers, monkeypatch, caplog
 ):
     _, client = reporting
     r = await client.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready"}
+    r = await client.get("/v1/ops/readiness", headers=admin())
     assert r.status_code == 200, r.text
     assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "broker": "ok", "consumer": "ok"}
 
@@ -400,8 +405,13 @@ async def test_readyz_is_200_when_ready_and_503_with_the_reason_when_the_databas
 
         _, audit_app = build_audit()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=audit_app), base_url="http://t") as c:
-            r = await c.get("/readyz")
-        assert r.status_code == 503
+            with caplog.at_level("WARNING", logger="shared.service"):
+                r = await c.get("/readyz")
+            assert r.status_code == 503
+            assert r.json() == {"status": "not ready"}  # the public answer names no host, port or error
+            assert "not ready: database: unreachable:" in caplog.text
+            r = await c.get("/v1/ops/readiness", headers=admin())
+        assert r.status_code == 200 and r.json()["status"] == "not ready"
         checks = r.json()["checks"]
         assert checks["database"].startswith("unreachable:") and checks["broker"] == "ok"
     finally:
@@ -422,7 +432,8 @@ async def test_readyz_follows_the_database_going_away_and_coming_back(servers):
             assert (await client.get("/readyz")).status_code == 200
             proxy.cut()
             r = await client.get("/readyz")
-            assert r.status_code == 503 and r.json()["status"] == "unavailable"
+            assert r.status_code == 503 and r.json() == {"status": "not ready"}
+            r = await client.get("/v1/ops/readiness", headers=admin())
             assert r.json()["checks"]["database"].startswith("unreachable:")
             proxy.restore()
             await eventually(

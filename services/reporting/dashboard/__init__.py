@@ -4,8 +4,9 @@ Static HTML, CSS and vanilla JS (`static/`, no build step) that sign in with a b
 kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The routes here:
 
 * `GET /` — the page; `GET /dashboard/{asset}` — its script and style sheet.
-* `GET /dev-login` — a `reporting:detail` token, only where the settings still use the
-  development JWT secret (404 otherwise), so that `qaloop demo` opens without a token.
+* `GET /dev-login` — a `reporting:detail` token, only in development (`QALOOP_ENV=development`,
+  the development JWT secret, no identity provider, a loopback address; 404 otherwise), so
+  that `qaloop demo` opens without a token.
 * `GET /v1/dashboard/breakdowns` — what the filters and the per-team chart need and the
   contract's API does not list: the periods to choose from (from the tenant's first day of
   activity) and a default one, the teams, categories and questions present in the period
@@ -38,7 +39,7 @@ from services.reporting.report.content import commentary_filters
 from shared.auth import Principal, issue_token, require
 from shared.calendar import Period, period_of, periods_between
 from shared.events import known_service_areas
-from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
+from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
 router = APIRouter(tags=["dashboard"])
 Reader = Annotated[Principal, Depends(require("reporting:read"))]
@@ -63,10 +64,13 @@ DEV_LOGIN_TTL_SECONDS = 8 * 3600
 
 
 def dev_login_enabled(settings: Settings) -> bool:
-    """Only with the development JWT secret itself (not merely the development pseudonym
-    key) and no identity provider: a token signed here is then worthless elsewhere."""
+    """Only in development (`QALOOP_ENV=development`, listening on a loopback address: a
+    service does not start otherwise with the development secrets) and with the development
+    JWT secret itself (not merely the development pseudonym key) and no identity provider: a
+    token signed here is then worthless elsewhere."""
     return (
-        settings.using_development_secrets()
+        settings.is_development
+        and is_loopback(settings.host)
         and settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
         and not settings.jwks_url
     )
