@@ -786,6 +786,7 @@ async def setup(env: Environment) -> None:
     env.created.append(f"{env.name}_naive")
     os.environ["QALOOP_AMQP_URL"] = env.amqp_url
     os.environ["QALOOP_DATABASE_URL"] = env.database_url
+    os.environ["QALOOP_ENV"] = "development"  # the development secrets, on loopback only
     from shared.settings import get_settings
 
     get_settings.cache_clear()
