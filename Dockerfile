@@ -1,6 +1,9 @@
 # One image for every qaloop service: `docker run IMAGE run audit|feedback|complaints|reporting`.
 # docker-compose.yml and deploy/k8s/ use it with different commands.
-FROM python:3.11-slim
+# The base image is pinned by digest: the multi-platform index of `python:3.11-slim-bookworm`
+# (Python 3.11.16, built 2026-08-25) as published in docker-library/repo-info
+# (repos/python/remote/3.11-slim-bookworm.md). Bump tag and digest together.
+FROM python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -12,10 +15,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
-# The locked dependencies first, in their own layer: they change far less often than the code.
-# (requirements.lock is `uv pip compile … --extra dev`; every package in it ships wheels.)
-COPY requirements.lock /tmp/requirements.lock
-RUN pip install -r /tmp/requirements.lock && rm /tmp/requirements.lock
+# The production dependencies only, first, in their own layer: they change far less often than
+# the code. requirements.prod.lock is pyproject's runtime dependencies compiled with hashes
+# (`uv pip compile pyproject.toml --generate-hashes -c requirements.lock …`, its header says
+# the exact command), so pip verifies every file (--require-hashes) and installs no tooling
+# (requirements.lock, with the dev extra, is for the development venv and CI).
+COPY requirements.prod.lock /tmp/requirements.prod.lock
+RUN pip install --require-hashes --only-binary=:all: -r /tmp/requirements.prod.lock && rm /tmp/requirements.prod.lock
 
 # Then qaloop itself, without touching the locked set. .dockerignore lets in only
 # pyproject.toml, README.md, shared/ and services/.

@@ -11,22 +11,23 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.audit.domain import AreaJudgement, AuditRuleError, Conflict, NotFound, TemplateArea
 from services.audit.handlers import AuditHandlers, view_without_case_reference
 from services.audit.store import ActionQuery, AuditQuery
-from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
+from shared.bounds import AwareCalendarDateTime, CalendarDate, Name, text
+from shared.bounds import Offset as Offset64
 from shared.events import AuditType, Grade, LearningOrigin, ServiceArea
 
 WRITE = "audit:write"
 READ = ("reporting:read", WRITE)
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = Annotated[str, text(200, 1)]
+LongText = Annotated[str, text(4000, 1)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[Offset64, Query()]
 T = TypeVar("T")
 
 
@@ -38,9 +39,9 @@ class Command(BaseModel):
 
 
 class TemplateAreaIn(Command):
-    key: Annotated[str, Field(min_length=1, max_length=64, examples=["voice_of_the_child"])]
+    key: Annotated[str, text(64, 1), Field(examples=["voice_of_the_child"])]
     title: Text
-    guidance: Annotated[str, Field(max_length=4000)] = ""
+    guidance: Annotated[str, text(4000)] = ""
 
 
 class CreateTemplate(Command):
@@ -54,20 +55,19 @@ class CreateTemplate(Command):
 class ScheduleAudit(Command):
     case_reference: Annotated[
         str,
+        text(100, 1),
         Field(
-            min_length=1,
-            max_length=100,
             description="the raw case number; it never leaves this service",
         ),
     ]
     service_area: ServiceArea
     team: Text
     audit_type: AuditType
-    theme: Annotated[str, Field(max_length=200)] | None = Field(None, description="required for themed audits")
-    concern_id: str | None = Field(None, description="the concern a targeted audit checks (required for targeted)")
+    theme: Annotated[str, text(200)] | None = Field(None, description="required for themed audits")
+    concern_id: Name | None = Field(None, description="the concern a targeted audit checks (required for targeted)")
     auditor_id: Text
-    due_date: date
-    template_id: str | None = Field(None, description="default: the service area's default template for the type")
+    due_date: CalendarDate
+    template_id: Name | None = Field(None, description="default: the service area's default template for the type")
 
 
 class AreaGradeIn(Command):
@@ -85,13 +85,13 @@ class CompleteAudit(Command):
         None,
         description="rule 'best_fit': required, between the best and worst area grade; rule 'worst': optional",
     )
-    completed_at: AwareDatetime | None = Field(None, description="default: now")
+    completed_at: AwareCalendarDateTime | None = Field(None, description="default: now")
 
 
 class ModerateAudit(Command):
     overall_grade: Grade
     reason: LongText
-    moderated_at: AwareDatetime | None = None
+    moderated_at: AwareCalendarDateTime | None = None
 
 
 class RaiseConcern(Command):
@@ -99,26 +99,26 @@ class RaiseConcern(Command):
     theme: Text
     description: LongText
     measures: Annotated[list[LongText], Field(min_length=1)]
-    review_by: date
-    raised_at: AwareDatetime | None = None
+    review_by: CalendarDate
+    raised_at: AwareCalendarDateTime | None = None
 
 
 class ResolveConcern(Command):
     evidence_audit_ids: Annotated[list[Text], Field(min_length=1)]
-    resolved_at: AwareDatetime | None = None
+    resolved_at: AwareCalendarDateTime | None = None
 
 
 class RaiseAction(Command):
     owner_id: Text
-    due_date: date
+    due_date: CalendarDate
     summary: LongText
     team: Text | None = Field(None, description="required for a concern's action; an audit's is the audit's team")
-    raised_at: AwareDatetime | None = None
+    raised_at: AwareCalendarDateTime | None = None
 
 
 class CompleteAction(Command):
-    evidence: Annotated[str, Field(max_length=4000)] | None = None
-    completed_at: AwareDatetime | None = None
+    evidence: Annotated[str, text(4000)] | None = None
+    completed_at: AwareCalendarDateTime | None = None
 
 
 # --------------------------------------------------------------------------- views
@@ -278,7 +278,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         return {"items": items}
 
     @router.get("/templates/{template_id}", response_model=TemplateView, tags=["templates"])
-    async def get_template(template_id: str, _: Reader) -> dict[str, Any]:
+    async def get_template(template_id: Name, _: Reader) -> dict[str, Any]:
         return await handlers.get_template(template_id)
 
     # ------------------------------------------------------------------- audits
@@ -309,13 +309,13 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
                 description="open = not completed; overdue = open and past its due date",
             ),
         ] = None,
-        team: str | None = None,
-        auditor_id: str | None = None,
+        team: Name | None = None,
+        auditor_id: Name | None = None,
         service_area: ServiceArea | None = None,
         audit_type: AuditType | None = None,
-        concern_id: str | None = None,
-        due_by: Annotated[date | None, Query(description="due on or before")] = None,
-        due_from: Annotated[date | None, Query(description="due on or after")] = None,
+        concern_id: Name | None = None,
+        due_by: Annotated[CalendarDate | None, Query(description="due on or before")] = None,
+        due_from: Annotated[CalendarDate | None, Query(description="due on or after")] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -334,13 +334,13 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         items = [_for(principal, a) for a in await handlers.list_audits(query)]
         return {"items": items, "limit": limit, "offset": offset}
 
-    @router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"], openapi_extra=PERSONAL_DATA)
-    async def get_audit(audit_id: str, principal: Reader) -> dict[str, Any]:
+    @router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"])
+    async def get_audit(audit_id: Name, principal: Reader) -> dict[str, Any]:
         """One audit with its area grades, moderation history and actions."""
         return _for(principal, await handlers.get_audit(audit_id))
 
     @router.post("/audits/{audit_id}/grades", response_model=AuditView, tags=["audits"])
-    async def grade_audit(audit_id: str, body: GradeAudit, principal: Writer) -> dict[str, Any]:
+    async def grade_audit(audit_id: Name, body: GradeAudit, principal: Writer) -> dict[str, Any]:
         """Record (or, before completion, change) area grades, each with a short rationale."""
         return await handlers.grade_audit(
             audit_id,
@@ -349,7 +349,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         )
 
     @router.post("/audits/{audit_id}/complete", response_model=AuditView, tags=["audits"])
-    async def complete_audit(audit_id: str, body: CompleteAudit, principal: Writer) -> dict[str, Any]:
+    async def complete_audit(audit_id: Name, body: CompleteAudit, principal: Writer) -> dict[str, Any]:
         """Complete a fully graded audit (publishes `AuditGraded`)."""
         return await handlers.complete_audit(
             audit_id,
@@ -359,7 +359,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         )
 
     @router.post("/audits/{audit_id}/moderations", status_code=201, response_model=AuditView, tags=["audits"])
-    async def moderate_audit(audit_id: str, body: ModerateAudit, principal: Writer) -> dict[str, Any]:
+    async def moderate_audit(audit_id: Name, body: ModerateAudit, principal: Writer) -> dict[str, Any]:
         """A second reader (the caller) changes the overall grade (publishes `AuditModerated`)."""
         return await handlers.moderate_audit(
             audit_id,
@@ -370,7 +370,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         )
 
     @router.post("/audits/{audit_id}/actions", status_code=201, response_model=ActionView, tags=["actions"])
-    async def raise_audit_action(audit_id: str, body: RaiseAction, principal: Writer) -> dict[str, Any]:
+    async def raise_audit_action(audit_id: Name, body: RaiseAction, principal: Writer) -> dict[str, Any]:
         """An action arising from an audit (publishes `ActionRaised`, origin `audit`)."""
         return await handlers.raise_action(
             origin=LearningOrigin.AUDIT,
@@ -411,11 +411,11 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         return {"items": items, "limit": limit, "offset": offset}
 
     @router.get("/concerns/{concern_id}", response_model=ConcernView, tags=["concerns"])
-    async def get_concern(concern_id: str, _: Reader) -> dict[str, Any]:
+    async def get_concern(concern_id: Name, _: Reader) -> dict[str, Any]:
         return await handlers.get_concern(concern_id)
 
     @router.post("/concerns/{concern_id}/resolve", response_model=ConcernView, tags=["concerns"])
-    async def resolve_concern(concern_id: str, body: ResolveConcern, principal: Writer) -> dict[str, Any]:
+    async def resolve_concern(concern_id: Name, body: ResolveConcern, principal: Writer) -> dict[str, Any]:
         """Resolve a concern with the completed audits linked to it that evidence the measures
         work (publishes `ConcernResolved`)."""
         return await handlers.resolve_concern(
@@ -431,7 +431,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         response_model=ActionView,
         tags=["actions"],
     )
-    async def raise_concern_action(concern_id: str, body: RaiseAction, principal: Writer) -> dict[str, Any]:
+    async def raise_concern_action(concern_id: Name, body: RaiseAction, principal: Writer) -> dict[str, Any]:
         """An action arising from an open concern (publishes `ActionRaised`, origin `concern`)."""
         return await handlers.raise_action(
             origin=LearningOrigin.CONCERN,
@@ -450,9 +450,9 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
     async def list_actions(
         _: Reader,
         status_: Annotated[Literal["open", "completed", "overdue"] | None, Query(alias="status")] = None,
-        owner_id: str | None = None,
-        team: str | None = None,
-        origin_id: str | None = None,
+        owner_id: Name | None = None,
+        team: Name | None = None,
+        origin_id: Name | None = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -467,11 +467,11 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         return {"items": await handlers.list_actions(query), "limit": limit, "offset": offset}
 
     @router.get("/actions/{action_id}", response_model=ActionView, tags=["actions"])
-    async def get_action(action_id: str, _: Reader) -> dict[str, Any]:
+    async def get_action(action_id: Name, _: Reader) -> dict[str, Any]:
         return await handlers.get_action(action_id)
 
     @router.post("/actions/{action_id}/complete", response_model=ActionView, tags=["actions"])
-    async def complete_action(action_id: str, body: CompleteAction, principal: Writer) -> dict[str, Any]:
+    async def complete_action(action_id: Name, body: CompleteAction, principal: Writer) -> dict[str, Any]:
         """Complete an action (publishes `ActionCompleted`)."""
         return await handlers.complete_action(
             action_id,

@@ -34,16 +34,21 @@ from services.complaints.domain import (
 )
 from services.complaints.handlers import ComplaintRecord, ComplaintsContext
 from services.complaints.store import ComplainantDetails, HistoryEntry, LearningRecord
-from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
+from shared.bounds import CalendarDate, InCalendar, Name, NoNul, Offset, text
 from shared.calendar import london_date
 from shared.events import Complainant, Day, Identifier, Outcome, Procedure, ServiceArea, Timestamp
 
 WRITE = "complaints:write"
 READ = ("complaints:write", "reporting:read")
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, text(4000, 1)]
+ShortText = Annotated[str, text(500, 1)]
+# What a request may carry (shared.bounds): identifiers without NUL, times and days the
+# working-day calendar covers.
+Id = Annotated[Identifier, NoNul]
+At = Annotated[Timestamp, InCalendar]
+OnDay = Annotated[Day, InCalendar]
 
 
 Writer = Annotated[Principal, Depends(require_served(WRITE))]
@@ -62,35 +67,35 @@ class Command(BaseModel):
 
 
 class ReceiveComplaint(Command):
-    complaint_id: Identifier | None = Field(None, description="generated when absent")
+    complaint_id: Id | None = Field(None, description="generated when absent")
     procedure: Procedure
     stage: int = Field(1, ge=1, le=3, description="1, or straight into a later stage")
-    category: Identifier
-    team: Identifier
+    category: Id
+    team: Id
     service_area: ServiceArea
     complainant: Complainant
-    received_at: Timestamp = Field(default_factory=_now)
+    received_at: At = Field(default_factory=_now)
     case_ref: ShortText | None = Field(None, description="the case it concerns; stays here (events carry a pseudonym)")
     complainant_name: ShortText | None = Field(None, description="stays in this service")
     complainant_contact: ShortText | None = Field(None, description="stays in this service")
 
 
 class AcknowledgeComplaint(Command):
-    acknowledged_at: Timestamp = Field(default_factory=_now)
+    acknowledged_at: At = Field(default_factory=_now)
 
 
 class ExtendComplaint(Command):
-    new_due_date: Day | None = Field(None, description="the new due date, a working day")
+    new_due_date: OnDay | None = Field(None, description="the new due date, a working day")
     extend_by_working_days: int | None = Field(
         None, ge=1, le=65, description="or: this many working days after the current due date"
     )
     reason: ExtensionReason
     note: Text | None = Field(None, description="the officer's words; stay in this service")
-    extended_at: Timestamp = Field(default_factory=_now)
+    extended_at: At = Field(default_factory=_now)
 
 
 class AgreeStatement(Command):
-    agreed_at: Timestamp = Field(default_factory=_now)
+    agreed_at: At = Field(default_factory=_now)
 
 
 class PointIn(Command):
@@ -99,39 +104,39 @@ class PointIn(Command):
 
 
 class RespondToComplaint(Command):
-    closed_at: Timestamp = Field(default_factory=_now)
+    closed_at: At = Field(default_factory=_now)
     points: list[PointIn] = Field(min_length=1, max_length=100)
 
 
 class EscalateComplaint(Command):
-    escalated_at: Timestamp = Field(default_factory=_now)
+    escalated_at: At = Field(default_factory=_now)
 
 
 class WithdrawComplaint(Command):
-    withdrawn_at: Timestamp = Field(default_factory=_now)
+    withdrawn_at: At = Field(default_factory=_now)
 
 
 class IdentifyLearning(Command):
-    learning_id: Identifier | None = None
+    learning_id: Id | None = None
     summary: Text
-    team: Identifier | None = Field(None, description="the complaint's team when absent")
+    team: Id | None = Field(None, description="the complaint's team when absent")
     service_area: ServiceArea | None = None
-    identified_at: Timestamp = Field(default_factory=_now)
+    identified_at: At = Field(default_factory=_now)
 
 
 class RaiseAction(Command):
-    action_id: Identifier | None = None
-    learning_id: Identifier | None = Field(None, description="the learning it follows from")
-    owner_id: Identifier
-    due_date: Day
+    action_id: Id | None = None
+    learning_id: Id | None = Field(None, description="the learning it follows from")
+    owner_id: Id
+    due_date: OnDay
     summary: Text
-    team: Identifier | None = None
+    team: Id | None = None
     service_area: ServiceArea | None = None
-    raised_at: Timestamp = Field(default_factory=_now)
+    raised_at: At = Field(default_factory=_now)
 
 
 class CompleteAction(Command):
-    completed_at: Timestamp = Field(default_factory=_now)
+    completed_at: At = Field(default_factory=_now)
     evidence: Text | None = None
 
 
@@ -377,13 +382,13 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
     async def list_complaints(
         principal: Reader,
         status_: Annotated[Literal["open", "overdue", "responded", "withdrawn", "all"], Query(alias="status")] = "open",
-        team: str | None = None,
-        category: str | None = None,
+        team: Name | None = None,
+        category: Name | None = None,
         procedure: Procedure | None = None,
-        service_area: str | None = None,
-        as_of: Annotated[date | None, Query(description="London date; today when absent")] = None,
+        service_area: Name | None = None,
+        as_of: Annotated[CalendarDate | None, Query(description="London date; today when absent")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[Offset, Query()] = 0,
     ) -> ComplaintList:
         """Complaints for complaints officers, soonest due first: open ones with their
         current stage, due date and working days left; `overdue` for those past it."""
@@ -405,24 +410,24 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
             complaints=[_summary(ctx, c, day) for c in found],
         )
 
-    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut, openapi_extra=PERSONAL_DATA)
+    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut)
     async def get_complaint(
-        complaint_id: str,
+        complaint_id: Name,
         principal: Reader,
-        as_of: Annotated[date | None, Query(description="London date; today when absent")] = None,
+        as_of: Annotated[CalendarDate | None, Query(description="London date; today when absent")] = None,
     ) -> ComplaintOut:
         """One complaint: its stages, points, extensions, learning, actions and history."""
         return await view(complaint_id, principal, as_of)
 
     @router.post("/complaints/{complaint_id}/acknowledge", response_model=ComplaintOut)
-    async def acknowledge(complaint_id: str, body: AcknowledgeComplaint, principal: Writer) -> ComplaintOut:
+    async def acknowledge(complaint_id: Name, body: AcknowledgeComplaint, principal: Writer) -> ComplaintOut:
         await handlers.acknowledge_complaint(
             ctx, complaint_id, actor=principal.subject, acknowledged_at=body.acknowledged_at
         )
         return await view(complaint_id, principal)
 
     @router.post("/complaints/{complaint_id}/extend", response_model=ComplaintOut)
-    async def extend(complaint_id: str, body: ExtendComplaint, principal: Writer) -> ComplaintOut:
+    async def extend(complaint_id: Name, body: ExtendComplaint, principal: Writer) -> ComplaintOut:
         """Extend the current stage, never past the procedure's maximum (422 otherwise)."""
         await handlers.extend_complaint(
             ctx,
@@ -437,13 +442,13 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
         return await view(complaint_id, principal)
 
     @router.post("/complaints/{complaint_id}/agree-statement", response_model=ComplaintOut)
-    async def agree_statement(complaint_id: str, body: AgreeStatement, principal: Writer) -> ComplaintOut:
+    async def agree_statement(complaint_id: Name, body: AgreeStatement, principal: Writer) -> ComplaintOut:
         """Record the agreed stage-2 statement of complaint (where it starts the clock)."""
         await handlers.record_agreed_statement(ctx, complaint_id, actor=principal.subject, agreed_at=body.agreed_at)
         return await view(complaint_id, principal)
 
     @router.post("/complaints/{complaint_id}/respond", response_model=ComplaintOut)
-    async def respond(complaint_id: str, body: RespondToComplaint, principal: Writer) -> ComplaintOut:
+    async def respond(complaint_id: Name, body: RespondToComplaint, principal: Writer) -> ComplaintOut:
         """The current stage's response: its points decide the outcome; the stage closes."""
         await handlers.respond_to_complaint(
             ctx,
@@ -455,13 +460,13 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
         return await view(complaint_id, principal)
 
     @router.post("/complaints/{complaint_id}/escalate", response_model=ComplaintOut)
-    async def escalate(complaint_id: str, body: EscalateComplaint, principal: Writer) -> ComplaintOut:
+    async def escalate(complaint_id: Name, body: EscalateComplaint, principal: Writer) -> ComplaintOut:
         """The complainant is not satisfied with the response: the next stage starts."""
         await handlers.escalate_complaint(ctx, complaint_id, actor=principal.subject, escalated_at=body.escalated_at)
         return await view(complaint_id, principal)
 
     @router.post("/complaints/{complaint_id}/withdraw", response_model=ComplaintOut)
-    async def withdraw(complaint_id: str, body: WithdrawComplaint, principal: Writer) -> ComplaintOut:
+    async def withdraw(complaint_id: Name, body: WithdrawComplaint, principal: Writer) -> ComplaintOut:
         """The complainant withdraws: the stage in progress closes as withdrawn."""
         await handlers.withdraw_complaint(ctx, complaint_id, actor=principal.subject, withdrawn_at=body.withdrawn_at)
         return await view(complaint_id, principal)
@@ -471,7 +476,7 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=LearningOut,
     )
-    async def identify_learning(complaint_id: str, body: IdentifyLearning, principal: Writer) -> LearningOut:
+    async def identify_learning(complaint_id: Name, body: IdentifyLearning, principal: Writer) -> LearningOut:
         """Record what the complaint taught (published as LearningIdentified)."""
         record = await handlers.identify_learning(
             ctx,
@@ -490,7 +495,7 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=ActionOut,
     )
-    async def raise_action(complaint_id: str, body: RaiseAction, principal: Writer) -> ActionOut:
+    async def raise_action(complaint_id: Name, body: RaiseAction, principal: Writer) -> ActionOut:
         """Raise an action that follows from the complaint (origin complaint)."""
         action = await handlers.raise_action(
             ctx,
@@ -508,7 +513,9 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
         return _action_out(action)
 
     @router.post("/complaints/{complaint_id}/actions/{action_id}/complete", response_model=ActionOut)
-    async def complete_action(complaint_id: str, action_id: str, body: CompleteAction, principal: Writer) -> ActionOut:
+    async def complete_action(
+        complaint_id: Name, action_id: Name, body: CompleteAction, principal: Writer
+    ) -> ActionOut:
         action = await handlers.complete_action(
             ctx,
             complaint_id,

@@ -46,8 +46,8 @@ from services.feedback.domain import (
     YouSaidWeDidContent,
     suppressed,
 )
-from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
+from shared.bounds import INT32_MAX, InCalendar, Int32, Name, Offset, PositiveInt32, text
 from shared.calendar import london_date, parse_period
 from shared.events import ComplimentOrigin, LearningOrigin, Respondent, Timestamp, known_service_areas
 from shared.service import StrandService
@@ -164,23 +164,23 @@ async def put_survey(
 
 
 @router.get("/surveys", response_model=list[SurveyOut], tags=["surveys"])
-async def get_surveys(_: Reader, request: Request, service_area: str | None = None) -> list[SurveyOut]:
+async def get_surveys(_: Reader, request: Request, service_area: Name | None = None) -> list[SurveyOut]:
     surveys = await handlers.list_surveys(_service(request), _check_service_area(service_area))
     return [SurveyOut.of(s) for s in surveys]
 
 
 @router.get("/surveys/{survey_id}", response_model=SurveyOut, tags=["surveys"])
 async def get_survey(
-    survey_id: str,
+    survey_id: Name,
     _: Reader,
     request: Request,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> SurveyOut:
     return SurveyOut.of(await handlers.get_survey(_service(request), survey_id, version))
 
 
 @router.get("/surveys/{survey_id}/versions", response_model=list[SurveyOut], tags=["surveys"])
-async def get_survey_versions(survey_id: str, _: Reader, request: Request) -> list[SurveyOut]:
+async def get_survey_versions(survey_id: Name, _: Reader, request: Request) -> list[SurveyOut]:
     return [SurveyOut.of(s) for s in await handlers.survey_history(_service(request), survey_id)]
 
 
@@ -215,10 +215,10 @@ class SurveyResultsOut(BaseModel):
     summary="Answers per question and wording (free text counted, never shown)",
 )
 async def get_survey_results(
-    survey_id: str,
+    survey_id: Name,
     principal: Reader,
     request: Request,
-    period: Annotated[str | None, Query(examples=["2022-23-Q2"])] = None,
+    period: Annotated[Name | None, Query(examples=["2022-23-Q2"])] = None,
 ) -> SurveyResultsOut:
     start, end = _period(period)
     results = await handlers.survey_results(_service(request), survey_id, start, end)
@@ -263,16 +263,16 @@ class ResponseIn(BaseModel):
     response_id: RecordId | None = Field(
         default=None, description="your id for it (a retry with the same id adds nothing)"
     )
-    survey_id: str
-    survey_version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="default: the latest version")
-    respondent: str | None = Field(
+    survey_id: Name
+    survey_version: PositiveInt32 | None = Field(default=None, description="default: the latest version")
+    respondent: Name | None = Field(
         default=None,
         description="respondent group; may be left out when the survey is for one group only",
     )
-    team: str | None = None
-    channel: str | None = Field(default=None, examples=["online", "paper", "visit"])
-    received_at: Timestamp | None = Field(default=None, description="default: now")
-    answers: dict[str, StrictStr | StrictInt | None] = Field(
+    team: Name | None = None
+    channel: Name | None = Field(default=None, examples=["online", "paper", "visit"])
+    received_at: Annotated[Timestamp, InCalendar] | None = Field(default=None, description="default: now")
+    answers: dict[Name, Annotated[StrictStr, text()] | Annotated[StrictInt, Int32] | None] = Field(
         description="question_id -> `yes`/`no`, 1-5, or text for a free-text question",
         examples=[{"feel_safe_where_i_live": "yes", "worker_listens_to_me": 4}],
     )
@@ -393,8 +393,8 @@ class ResponseOut(BaseModel):
     actions: list[ActionOut] = Field(description="actions raised on this response, by due date")
 
 
-@router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"], openapi_extra=PERSONAL_DATA)
-async def get_response(response_id: str, principal: Reader, request: Request) -> ResponseOut:
+@router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"])
+async def get_response(response_id: Name, principal: Reader, request: Request) -> ResponseOut:
     found = await handlers.get_response(_service(request), response_id)
     may_read_text = principal.has(WRITE)
     answers = []
@@ -443,11 +443,11 @@ async def get_response(response_id: str, principal: Reader, request: Request) ->
     "importing the same file again adds nothing. 422 when the file cannot be read at all.",
 )
 async def post_import(
-    survey_id: str,
+    survey_id: Name,
     principal: Writer,
     request: Request,
     file: Annotated[UploadFile, File(description="the CSV file")],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> Any:
     limit = _service(request).settings.max_import_bytes
     data = await file.read(limit + 1)
@@ -516,10 +516,10 @@ async def post_compliment(
 async def get_compliments(
     _: Reader,
     request: Request,
-    service_area: str | None = None,
+    service_area: Name | None = None,
     origin: ComplimentOrigin | None = None,
-    team: str | None = None,
-    period: Annotated[str | None, Query(examples=["2022-23-Q2"])] = None,
+    team: Name | None = None,
+    period: Annotated[Name | None, Query(examples=["2022-23-Q2"])] = None,
 ) -> list[ComplimentOut]:
     start, end = _period(period)
     found = await handlers.list_compliments(
@@ -585,8 +585,8 @@ async def post_you_said_we_did(
 async def get_you_said_we_did(
     _: Reader,
     request: Request,
-    service_area: str | None = None,
-    theme: str | None = None,
+    service_area: Name | None = None,
+    theme: Name | None = None,
 ) -> list[YouSaidWeDidOut]:
     found = await handlers.list_you_said_we_did(
         _service(request), service_area=_check_service_area(service_area), theme=theme
@@ -611,7 +611,7 @@ ThemePath = Annotated[str, Path(pattern=LABEL.pattern, examples=["easy_to_contac
     "A retry with the same `action_id` and content answers 200 and publishes nothing.",
 )
 async def post_response_action(
-    response_id: str, body: ActionContent, principal: Writer, request: Request, response: Response
+    response_id: Name, body: ActionContent, principal: Writer, request: Request, response: Response
 ) -> ActionOut:
     action, created = await handlers.raise_action_on_response(
         _service(request), response_id, body, raised_by=principal.subject
@@ -632,7 +632,7 @@ async def post_response_action(
     "`team` is required.",
 )
 async def post_theme_action(
-    service_area: str, theme: ThemePath, body: ActionContent, principal: Writer, request: Request, response: Response
+    service_area: Name, theme: ThemePath, body: ActionContent, principal: Writer, request: Request, response: Response
 ) -> ActionOut:
     _check_service_area(service_area, "path")
     action, created = await handlers.raise_action_on_theme(
@@ -652,7 +652,7 @@ async def post_theme_action(
     "and publishes nothing); 422 when completed_at is before it was raised or in the future.",
 )
 async def post_action_completion(
-    action_id: str, body: ActionCompletion, principal: Writer, request: Request
+    action_id: Name, body: ActionCompletion, principal: Writer, request: Request
 ) -> ActionOut:
     action, _ = await handlers.complete_action(_service(request), action_id, body, completed_by=principal.subject)
     return ActionOut.of(action, _today())
@@ -663,11 +663,11 @@ async def get_actions(
     _: Reader,
     request: Request,
     status_: Annotated[Literal["open", "completed", "overdue"] | None, Query(alias="status")] = None,
-    origin_id: str | None = None,
-    team: str | None = None,
-    owner_id: str | None = None,
+    origin_id: Name | None = None,
+    team: Name | None = None,
+    owner_id: Name | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[ActionOut]:
     now = datetime.now(UTC)
     found = await handlers.list_actions(
@@ -684,7 +684,7 @@ async def get_actions(
 
 
 @router.get("/actions/{action_id}", response_model=ActionOut, tags=["actions"])
-async def get_action(action_id: str, _: Reader, request: Request) -> ActionOut:
+async def get_action(action_id: Name, _: Reader, request: Request) -> ActionOut:
     return ActionOut.of(await handlers.get_action(_service(request), action_id), _today())
 
 

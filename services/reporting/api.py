@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from services.reporting import kpis
 from services.reporting.handlers import ReportingQueries
 from shared.auth import Principal, require
+from shared.bounds import NO_NUL
 from shared.calendar import Period, parse_period, period_of, periods_between
 from shared.events import known_service_areas
 
@@ -132,7 +133,7 @@ async def followups(
     status: Annotated[str | None, Query(pattern="^(open|overdue|closed)$")] = None,
     team: str | None = None,
     service_area: str | None = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="at most this many (a page)")] = 1000,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many (the next page)")] = 0,
 ) -> dict[str, Any]:

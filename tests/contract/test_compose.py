@@ -125,8 +125,35 @@ def test_no_literal_secrets(compose: dict[str, Any]) -> None:
 def test_dockerfile_builds_the_one_image() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
-    assert "requirements.lock" in dockerfile and "--no-deps" in dockerfile
+    # The base image pinned by digest; production dependencies only, from the hashed lock.
+    froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert froms and all(re.fullmatch(r"python:3\.11-slim\S*@sha256:[0-9a-f]{64}", f) for f in froms), froms
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert any("-r /tmp/requirements.prod.lock" in line and "--require-hashes" in line for line in installs)
+    assert not any(re.search(r"requirements\.lock\b", line) for line in installs), "the dev lock stays out"
+    assert "--no-deps" in dockerfile
     assert re.search(r"^USER (?!root|0\b)\S+", dockerfile, re.MULTILINE), "run as a non-root user"
     assert 'ENTRYPOINT ["qaloop"]' in dockerfile
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert "**" in ignored and "!shared/" in ignored and "!services/" in ignored
+
+
+def _pins(text: str) -> dict[str, str]:
+    return {m[1].lower(): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.MULTILINE)}
+
+
+def test_production_lock_is_hashed_runtime_only_and_matches_the_dev_lock() -> None:
+    """requirements.prod.lock (what the image installs) pins every package with hashes, holds
+    no development tool, and pins each package at the version of requirements.lock (the venv's),
+    so that the tests run against what production installs."""
+    prod_text = (REPO / "requirements.prod.lock").read_text()
+    prod, dev = _pins(prod_text), _pins((REPO / "requirements.lock").read_text())
+    entries = re.split(r"\n(?=[A-Za-z0-9_.\-]+==)", prod_text.split("\n", 2)[2])
+    assert len(entries) == len(prod) and prod
+    for entry in entries:
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", entry), f"no hash: {entry.splitlines()[0]}"
+    for tool in ("pytest", "schemathesis", "pip-audit", "mypy", "ruff", "hypothesis", "playwright"):
+        assert tool not in prod, f"{tool} is a development tool"
+    for name in ("fastapi", "asyncpg", "aio-pika", "pydantic", "uvicorn", "weasyprint", "pyjwt"):
+        assert name in prod
+    assert {n: v for n, v in prod.items() if dev.get(n) != v} == {}
