@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.audit.domain import AreaJudgement, AuditRuleError, Conflict, NotFound, TemplateArea
 from services.audit.handlers import AuditHandlers, view_without_case_reference
 from services.audit.store import ActionQuery, AuditQuery
+from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
 from shared.bounds import AwareCalendarDateTime, CalendarDate, Name, text
 from shared.bounds import Offset as Offset64
@@ -334,7 +335,7 @@ def create_router(handlers: AuditHandlers) -> APIRouter:
         items = [_for(principal, a) for a in await handlers.list_audits(query)]
         return {"items": items, "limit": limit, "offset": offset}
 
-    @router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"])
+    @router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"], openapi_extra=PERSONAL_DATA)
     async def get_audit(audit_id: Name, principal: Reader) -> dict[str, Any]:
         """One audit with its area grades, moderation history and actions."""
         return _for(principal, await handlers.get_audit(audit_id))

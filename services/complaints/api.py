@@ -34,6 +34,7 @@ from services.complaints.domain import (
 )
 from services.complaints.handlers import ComplaintRecord, ComplaintsContext
 from services.complaints.store import ComplainantDetails, HistoryEntry, LearningRecord
+from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
 from shared.bounds import CalendarDate, InCalendar, Name, NoNul, Offset, text
 from shared.calendar import london_date
@@ -410,7 +411,7 @@ def build_router(ctx: ComplaintsContext) -> APIRouter:
             complaints=[_summary(ctx, c, day) for c in found],
         )
 
-    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut)
+    @router.get("/complaints/{complaint_id}", response_model=ComplaintOut, openapi_extra=PERSONAL_DATA)
     async def get_complaint(
         complaint_id: Name,
         principal: Reader,

@@ -46,6 +46,7 @@ from services.feedback.domain import (
     YouSaidWeDidContent,
     suppressed,
 )
+from shared.access_log import PERSONAL_DATA
 from shared.auth import Principal, require_served
 from shared.bounds import INT32_MAX, InCalendar, Int32, Name, Offset, PositiveInt32, text
 from shared.calendar import london_date, parse_period
@@ -393,7 +394,7 @@ class ResponseOut(BaseModel):
     actions: list[ActionOut] = Field(description="actions raised on this response, by due date")
 
 
-@router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"])
+@router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"], openapi_extra=PERSONAL_DATA)
 async def get_response(response_id: Name, principal: Reader, request: Request) -> ResponseOut:
     found = await handlers.get_response(_service(request), response_id)
     may_read_text = principal.has(WRITE)
