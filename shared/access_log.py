@@ -28,11 +28,10 @@ ERROR level with the whole record (so the log pipeline still holds it) and
 
 Append-only in the database: statement-level triggers raise on UPDATE, DELETE and
 TRUNCATE, so not even the application's own role can change history through SQL.
-(The table owner or a superuser can still disable a trigger. When the services get roles
-of their own, the migration role owns the table and the application role gets
-`GRANT SELECT, INSERT` only — `REVOKE UPDATE, DELETE, TRUNCATE ON <schema>.access_log
-FROM <app role>` — in a new migration. Retention, if ever wanted, is then a privileged
-job, e.g. dropping old partitions.)
+(The table owner or a superuser can still disable a trigger. With least privilege
+(shared/roles.py) the migrator owns the table and the service's role is granted SELECT and
+INSERT only: `grant_service_role` revokes UPDATE, DELETE and TRUNCATE on it from that role.
+Retention, if ever wanted, is then a privileged job, e.g. dropping old partitions.)
 
 Querying: `GET /v1/ops/access-log` (role `ops:admin`, rows of the token's tenant only) on
 every service, and `qaloop ops access-log` (services/cli.py), which reads the tables

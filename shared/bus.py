@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,18 @@ async def declare_topology(
         for key in spec.bindings:
             await queue.bind(exchange, routing_key=key)
     return exchange
+
+
+async def ensure_topology(connection: AbstractConnection, *, delivery_limit: int = 20) -> None:
+    """`declare_topology` where the user may configure; a user that may not (a service's own
+    least-privilege user, shared/roles.py: the setup declared the topology) only checks that
+    the exchange is there, with a passive declaration on a fresh channel."""
+    try:
+        async with connection.channel() as channel:
+            await declare_topology(channel, delivery_limit=delivery_limit)
+    except aiormq.exceptions.ChannelAccessRefused:
+        async with connection.channel() as channel:
+            await channel.get_exchange(EXCHANGE, ensure=True)
 
 
 async def connect(url: str) -> AbstractConnection:

@@ -51,7 +51,7 @@ from shared.bus import (
     OutgoingMessage,
     Publisher,
     connect,
-    declare_topology,
+    ensure_topology,
 )
 from shared.db import Migration, check_identifier
 from shared.events import CloudEvent, EventData, PoisonEvent, parse_event
@@ -275,8 +275,8 @@ class BatchConsumer:
     async def _run_connected(self) -> None:
         connection = await connect(self._amqp_url)
         try:
+            await ensure_topology(connection, delivery_limit=self._delivery_limit)
             channel = await connection.channel(publisher_confirms=False)
-            await declare_topology(channel, delivery_limit=self._delivery_limit)
             await channel.set_qos(prefetch_count=self._prefetch)
             queue = await channel.get_queue(self.queue, ensure=False)
             dead_letters = Publisher(connection)

@@ -68,9 +68,7 @@ CREATE TABLE {s}.event_sequences (
     )
 
 
-async def append(
-    conn: asyncpg.Connection, schema: str, events: Sequence[tuple[CloudEvent, str]]
-) -> None:
+async def append(conn: asyncpg.Connection, schema: str, events: Sequence[tuple[CloudEvent, str]]) -> None:
     """Write events (each with its routing key) in the caller's transaction."""
     if not events:
         return
@@ -133,10 +131,9 @@ class OutboxRelay:
         publisher = Publisher(connection)
         try:
             await conn.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())
-            from shared.bus import declare_topology
+            from shared.bus import ensure_topology
 
-            async with connection.channel() as channel:
-                await declare_topology(channel)
+            await ensure_topology(connection)
             while not self._stopping.is_set():
                 self._wake.clear()
                 sent = await self.relay_once(conn, publisher)

@@ -37,6 +37,14 @@ from shared.settings import Settings, check_secure_start, get_settings
 log = logging.getLogger(__name__)
 
 
+def url_user(url: str) -> str | None:
+    """The user a URL logs in as (None: the client's default)."""
+    import urllib.parse
+
+    user = urllib.parse.urlsplit(url).username
+    return urllib.parse.unquote(user) if user else None
+
+
 @dataclass
 class StrandService:
     """One strand service: `name` is also its schema and its routing-key strand."""
@@ -68,22 +76,58 @@ class StrandService:
             access_log.access_log_migration(self.schema),
         ]
 
+    @property
+    def database_url(self) -> str:
+        """This service's own connection (its role, where it has one)."""
+        return self.settings.database_url_for(self.name)
+
+    @property
+    def amqp_url(self) -> str:
+        """This service's own broker connection (its user, where it has one)."""
+        return self.settings.amqp_url_for(self.name)
+
+    @property
+    def migrate_url(self) -> str:
+        """Where migrations (and other DDL) run: the schemas' owner, or the service's URL."""
+        return self.settings.migrate_url_for(self.name)
+
     async def migrate(self) -> list[str]:
         from shared.db import connect, ensure_database
 
-        await ensure_database(self.settings.database_url)
-        conn = await connect(self.settings.database_url)
+        await ensure_database(self.migrate_url)
+        conn = await connect(self.migrate_url)
         try:
-            return await migrate(conn, self.schema, self.migrations())
+            applied = await migrate(conn, self.schema, self.migrations())
+            await self._grant(conn)
+            return applied
+        finally:
+            await conn.close()
+
+    async def _grant(self, conn: asyncpg.Connection) -> None:
+        """Where the service has a role of its own (not the migrations' role), grant it its
+        schema's tables again (shared/roles.py); a no-op with one URL."""
+        from shared.roles import grant_service_role
+
+        role = url_user(self.database_url)
+        if role and role != url_user(self.migrate_url):
+            await grant_service_role(conn, self.schema, role)
+
+    async def regrant(self) -> None:
+        """Grant the service's role its tables after DDL outside the migrations (a rebuild)."""
+        from shared.db import connect
+
+        conn = await connect(self.migrate_url)
+        try:
+            await self._grant(conn)
         finally:
             await conn.close()
 
     async def start(self, *, relay: bool = True) -> None:
         check_secure_start(self.settings)  # development secrets: development, loopback only
         await self.migrate()
-        self.pool = await create_pool(self.settings.database_url, server_settings=self.server_settings)
+        self.pool = await create_pool(self.database_url, server_settings=self.server_settings)
         if relay:
-            self.relay = outbox.OutboxRelay(self.settings.database_url, self.settings.amqp_url, self.schema)
+            self.relay = outbox.OutboxRelay(self.database_url, self.amqp_url, self.schema)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
 
     async def stop(self) -> None:
@@ -134,7 +178,7 @@ class StrandService:
         try:
             from shared.bus import connect
 
-            connection = await asyncio.wait_for(connect(self.settings.amqp_url), 5)
+            connection = await asyncio.wait_for(connect(self.amqp_url), 5)
             await connection.close()
             checks["broker"] = "ok"
         except Exception as exc:
@@ -145,7 +189,7 @@ class StrandService:
         if self.pool is not None:
             async with self.pool.acquire() as conn:
                 return await pending_migrations(conn, self.schema, self.migrations())
-        conn = await asyncpg.connect(self.settings.database_url, timeout=5)  # not started (yet)
+        conn = await asyncpg.connect(self.database_url, timeout=5)  # not started (yet)
         try:
             return await pending_migrations(conn, self.schema, self.migrations())
         finally:

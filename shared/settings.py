@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
     database_url: str = "postgresql://postgres@localhost:5432/qaloop"
     rabbitmq_management_url: str = "http://guest:guest@localhost:15672"
+    # Least privilege (README "Security", docs/operations.md "Roles and users"): optional
+    # per-service URLs, each with the service's own PostgreSQL role and RabbitMQ user, and the
+    # migrations' URL (the role that owns the schemas). Unset, the single URLs above serve.
+    audit_database_url: str | None = None
+    feedback_database_url: str | None = None
+    complaints_database_url: str | None = None
+    reporting_database_url: str | None = None
+    audit_amqp_url: str | None = None
+    feedback_amqp_url: str | None = None
+    complaints_amqp_url: str | None = None
+    reporting_amqp_url: str | None = None
+    migrate_database_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwks_url: str | None = None  # production: RS256 tokens from the identity provider
@@ -111,6 +123,21 @@ class Settings(BaseSettings):
     # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the
     # metrics port is reachable from the monitoring network alone)
     metrics_public: bool = False
+
+    def database_url_for(self, service: str) -> str:
+        """The service's own database URL (`QALOOP_<SERVICE>_DATABASE_URL`), else the shared one."""
+        value = getattr(self, f"{service}_database_url", None)
+        return value if isinstance(value, str) and value else self.database_url
+
+    def amqp_url_for(self, service: str) -> str:
+        """The service's own broker URL (`QALOOP_<SERVICE>_AMQP_URL`), else the shared one."""
+        value = getattr(self, f"{service}_amqp_url", None)
+        return value if isinstance(value, str) and value else self.amqp_url
+
+    def migrate_url_for(self, service: str) -> str:
+        """Where the service's migrations run: `QALOOP_MIGRATE_DATABASE_URL` (the role that owns
+        the schemas), else the service's own database URL (single-role development)."""
+        return self.migrate_database_url or self.database_url_for(service)
 
     def using_development_secrets(self) -> bool:
         return (

@@ -29,7 +29,7 @@ class AuditService(StrandService):
 
     async def migrate(self) -> list[str]:
         applied = await super().migrate()
-        conn = await connect(self.settings.database_url)
+        conn = await connect(self.migrate_url)
         try:
             async with conn.transaction():
                 seeded = await AuditStore(self.schema).seed_templates(conn, DEFAULT_TEMPLATES)

@@ -62,7 +62,8 @@ class ReportingService(StrandService):
             owed = await store.rebuild_owed(conn)
         if owed:
             log.warning("the read models have not applied every stored event: rebuilding them from the event store")
-            await rebuild.rebuild(settings.database_url, calendar=calendar)
+            await rebuild.rebuild(self.migrate_url, calendar=calendar)  # DDL: the schema's owner
+            await self.regrant()  # the swapped-in tables are new: the service's role again
         targets = {
             kpi: kpis.Target(
                 target=float(spec["target"]),
@@ -82,7 +83,7 @@ class ReportingService(StrandService):
         if self.consume:
             projector = Projector(readmodels, FollowUpDeriver(readmodels))
             self.consumer = BatchConsumer(
-                amqp_url=settings.amqp_url,
+                amqp_url=self.amqp_url,
                 pool=self.pool,
                 queue=REPORTING_QUEUE,
                 inbox=projector,
@@ -208,7 +209,7 @@ class ReportingService(StrandService):
     async def queue_depths(self) -> tuple[int | None, int | None]:
         """Messages waiting in reporting.events and its dead-letter queue (passive declare)."""
         try:
-            connection = await asyncio.wait_for(connect(self.settings.amqp_url), 5)
+            connection = await asyncio.wait_for(connect(self.amqp_url), 5)
         except Exception:
             return None, None
         try:

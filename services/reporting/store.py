@@ -95,9 +95,14 @@ async def maintain_tables(conn: asyncpg.Connection) -> list[str]:
     where autovacuum runs. Returns what it did."""
     if await conn.fetchval("SHOW autovacuum") == "on":
         return []
+    # Only the tables this role may VACUUM and ANALYZE (PostgreSQL 15: their owner's). Where
+    # reporting runs as its own role (least privilege, shared/roles.py) the migrator owns
+    # them and this is skipped: run autovacuum, or this upkeep as the migrator
+    # (docs/operations.md "Roles and users").
     rows = await conn.fetch(
-        """SELECT relname, n_live_tup, n_dead_tup, n_mod_since_analyze FROM pg_stat_user_tables
-           WHERE schemaname = $1 ORDER BY relname""",
+        """SELECT s.relname, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze
+           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+           WHERE s.schemaname = $1 AND pg_has_role(c.relowner, 'USAGE') ORDER BY s.relname""",
         SCHEMA,
     )
     done = []

@@ -20,6 +20,7 @@ COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 
 APP_SERVICES = {"audit": 8001, "feedback": 8002, "complaints": 8003, "reporting": 8000}
 INFRASTRUCTURE = ("rabbitmq", "postgres")
+SETUP = "setup"  # one-shot: roles, topology and broker users (shared/roles.py)
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASS$|KEY$|TOKEN")
 REQUIRED_FROM_ENV = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")  # ${NAME:?message}
 DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
@@ -48,15 +49,11 @@ def test_compose_file_matches_the_compose_specification(compose: dict[str, Any])
 
     errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.absolute_path))
 
-    assert not errors, "\n".join(
-        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors
-    )
+    assert not errors, "\n".join(f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors)
 
 
 def test_the_schema_check_is_not_vacuous(compose: dict[str, Any]) -> None:
-    validator = Draft201909Validator(
-        json.loads(COMPOSE_SCHEMA.read_text()), format_checker=compose_checker()
-    )
+    validator = Draft201909Validator(json.loads(COMPOSE_SCHEMA.read_text()), format_checker=compose_checker())
     broken = yaml.safe_load(COMPOSE_FILE.read_text())
     broken["services"]["audit"]["depends_on"]["rabbitmq"]["condition"] = "service_ready"
     broken["services"]["audit"]["healthcheck"]["interval"] = "ten seconds"
@@ -66,9 +63,9 @@ def test_the_schema_check_is_not_vacuous(compose: dict[str, Any]) -> None:
 
 def test_one_image_for_the_four_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == set(APP_SERVICES) | set(INFRASTRUCTURE)
-    images = {services[name]["image"] for name in APP_SERVICES}
-    builds = {json.dumps(services[name]["build"], sort_keys=True) for name in APP_SERVICES}
+    assert set(services) == set(APP_SERVICES) | set(INFRASTRUCTURE) | {SETUP}
+    images = {services[name]["image"] for name in (*APP_SERVICES, SETUP)}
+    builds = {json.dumps(services[name]["build"], sort_keys=True) for name in (*APP_SERVICES, SETUP)}
     assert len(images) == 1 and len(builds) == 1
     assert services["audit"]["build"]["context"] == "."
     assert (REPO / services["audit"]["build"].get("dockerfile", "Dockerfile")).is_file()
@@ -104,6 +101,33 @@ def test_app_services_wait_for_healthy_broker_and_database(compose: dict[str, An
         depends_on = compose["services"][name]["depends_on"]
         for dependency in INFRASTRUCTURE:
             assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
+
+
+def test_each_service_connects_as_its_own_role_and_user(compose: dict[str, Any]) -> None:
+    """Least privilege: the setup creates the roles and users as the admins; each service
+    connects as its own PostgreSQL role and RabbitMQ user, migrates as the migrator, and gets
+    neither the admins' credentials nor another service's."""
+    services = compose["services"]
+    setup = services[SETUP]
+    assert setup["entrypoint"] == ["python", "-m", "shared.roles"]
+    for dependency in INFRASTRUCTURE:
+        assert setup["depends_on"][dependency]["condition"] == "service_healthy"
+    setup_env = setup["environment"]
+    assert setup_env["QALOOP_SETUP_DATABASE_URL"].startswith("postgresql://qaloop:")
+    assert setup_env["QALOOP_SETUP_AMQP_URL"].startswith("amqp://qaloop:")
+    for name in APP_SERVICES:
+        service = services[name]
+        env = service["environment"]
+        assert service["depends_on"][SETUP]["condition"] == "service_completed_successfully"
+        assert env["QALOOP_DATABASE_URL"].startswith(f"postgresql://qaloop_{name}:"), name
+        assert env["QALOOP_AMQP_URL"].startswith(f"amqp://qaloop-{name}:"), name
+        assert env["QALOOP_MIGRATE_DATABASE_URL"].startswith("postgresql://qaloop_migrator:"), name
+        assert f"QALOOP_PG_PASSWORD_{name.upper()}" in env["QALOOP_DATABASE_URL"]
+        assert f"QALOOP_MQ_PASSWORD_{name.upper()}" in env["QALOOP_AMQP_URL"]
+        everything = " ".join(str(v) for v in env.values())
+        assert "QALOOP_POSTGRES_PASSWORD" not in everything and "QALOOP_RABBITMQ_PASSWORD" not in everything
+        for other in set(APP_SERVICES) - {name}:
+            assert f"PASSWORD_{other.upper()}" not in everything, (name, other)
 
 
 def test_no_literal_secrets(compose: dict[str, Any]) -> None:

@@ -69,6 +69,24 @@ def test_deployment_is_probed_sized_and_runs_the_one_image(name: str) -> None:
     sources = container["envFrom"]
     assert {"configMapRef": {"name": "qaloop-config"}} in sources
     assert {"secretRef": {"name": "qaloop-secrets"}} in sources
+    # least privilege: its own role and user, from its own Secret, which wins (listed last)
+    assert sources[-1] == {"secretRef": {"name": f"qaloop-{name}-secrets"}}
+
+
+def test_setup_job_creates_the_roles_and_users_before_the_services() -> None:
+    """Least privilege: the Job runs shared/roles.py as the admins, from its own Secret."""
+    (job,) = of_kind("Job").values()
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "shared.roles"]
+    assert container["image"].split(":")[0].endswith("qaloop")
+    assert {"secretRef": {"name": "qaloop-setup-secrets"}} in container["envFrom"]
+    assert {"secretRef": {"name": "qaloop-secrets"}} not in container["envFrom"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["restartPolicy"] in ("OnFailure", "Never")
+    for name in SERVICES:
+        (service_container,) = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        assert {"secretRef": {"name": "qaloop-setup-secrets"}} not in service_container["envFrom"], name
 
 
 def test_reporting_runs_one_replica_and_strands_can_scale() -> None:

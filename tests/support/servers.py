@@ -167,3 +167,69 @@ async def module_servers(servers: Servers, suffix: str) -> AsyncIterator[tuple[s
     finally:
         await drop_database(admin, name)
         await asyncio.to_thread(delete_vhost, management, name)
+
+
+@dataclass(frozen=True)
+class LeastPrivilege:
+    """A module's own database and vhost with the services' own roles and users (shared/roles.py),
+    named after the run (`<run>_<suffix>_audit`, `<run>_<suffix>-audit`) with random passwords."""
+
+    prefix: str
+    admin_database_url: str
+    admin_amqp_url: str
+    database_urls: dict[str, str]  # migrator, audit, feedback, complaints, reporting
+    amqp_urls: dict[str, str]  # audit, feedback, complaints, reporting, cms
+
+    def settings_env(self) -> dict[str, str]:
+        """QALOOP_* variables that run every service as its own role and user."""
+        env = {
+            "QALOOP_DATABASE_URL": self.admin_database_url,
+            "QALOOP_AMQP_URL": self.admin_amqp_url,
+            "QALOOP_MIGRATE_DATABASE_URL": self.database_urls["migrator"],
+        }
+        for service in ("audit", "feedback", "complaints", "reporting"):
+            env[f"QALOOP_{service.upper()}_DATABASE_URL"] = self.database_urls[service]
+            env[f"QALOOP_{service.upper()}_AMQP_URL"] = self.amqp_urls[service]
+        return env
+
+
+@asynccontextmanager
+async def least_privilege(servers: Servers, suffix: str = "lp") -> AsyncIterator[LeastPrivilege]:
+    """`module_servers` set up as production is (shared/roles.py `apply`); the roles and users
+    are removed afterwards, after the database."""
+    import asyncio
+    import secrets
+
+    from shared import roles
+
+    prefix = f"{servers.vhost}_{suffix}"
+    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(servers.database_url)._replace(path="/postgres"))
+    management = servers.management_url or "http://guest:guest@localhost:15672"
+    pg_passwords = {n: secrets.token_hex(16) for n in ("migrator", *roles.SERVICES)}
+    mq_passwords = {n: secrets.token_hex(16) for n in (*roles.SERVICES, "cms")}
+    try:
+        async with module_servers(servers, suffix) as (amqp_url, database_url):
+            await roles.apply(
+                database_url=database_url,
+                amqp_url=amqp_url,
+                management_url=management,
+                prefix=prefix,
+                pg_passwords=pg_passwords,
+                mq_passwords=mq_passwords,
+            )
+            yield LeastPrivilege(
+                prefix=prefix,
+                admin_database_url=database_url,
+                admin_amqp_url=amqp_url,
+                database_urls={
+                    n: roles.url_with(database_url, roles.pg_role(prefix, n), p) for n, p in pg_passwords.items()
+                },
+                amqp_urls={n: roles.url_with(amqp_url, roles.mq_user(prefix, n), p) for n, p in mq_passwords.items()},
+            )
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await roles.drop_pg_roles(conn, prefix)
+        finally:
+            await conn.close()
+        await asyncio.to_thread(roles.delete_mq_users, management, prefix)
