@@ -3,7 +3,6 @@ managers' commentary. The read models are in `readmodels.py`, follow-ups in `lea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -150,7 +149,3 @@ async def save_commentary(
         text,
         author,
     )
-
-
-def dumps(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
