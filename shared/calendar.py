@@ -116,9 +116,7 @@ class WorkingCalendar:
     holidays (1872-2100); beyond that a ``ValueError`` is raised rather than a wrong answer.
     """
 
-    def __init__(
-        self, closures: Iterable[date] = (), first_year: int = 2015, last_year: int = 2040
-    ) -> None:
+    def __init__(self, closures: Iterable[date] = (), first_year: int = 2015, last_year: int = 2040) -> None:
         if first_year > last_year:
             raise ValueError(f"first_year {first_year} is after last_year {last_year}")
         self._check_years(first_year, last_year)
@@ -146,9 +144,7 @@ class WorkingCalendar:
     def _working_days(self, first_year: int, last_year: int) -> list[int]:
         closed = set(self._closures)
         years = range(first_year, last_year + 1)
-        closed.update(
-            d.toordinal() for d in holidays.country_holidays("GB", subdiv="ENG", years=years)
-        )
+        closed.update(d.toordinal() for d in holidays.country_holidays("GB", subdiv="ENG", years=years))
         for year in years:
             closed.add(date(year, 12, 25).toordinal())  # Christmas Day
             closed.add(date(year, 12, 26).toordinal())  # Boxing Day
@@ -167,16 +163,8 @@ class WorkingCalendar:
             new_first = min(table.first_year, first_year)
             new_last = max(table.last_year, last_year)
             self._check_years(new_first, new_last)
-            before = (
-                self._working_days(new_first, table.first_year - 1)
-                if new_first < table.first_year
-                else []
-            )
-            after = (
-                self._working_days(table.last_year + 1, new_last)
-                if new_last > table.last_year
-                else []
-            )
+            before = self._working_days(new_first, table.first_year - 1) if new_first < table.first_year else []
+            after = self._working_days(table.last_year + 1, new_last) if new_last > table.last_year else []
             table = _Table(
                 new_first,
                 new_last,
@@ -315,9 +303,7 @@ def _quarter(fy: int, q: int) -> Period:
     year = fy if q < 4 else fy + 1
     last_month = first_month + 2
     last = _stdcalendar.monthrange(year, last_month)[1]
-    return Period(
-        date(year, first_month, 1), date(year, last_month, last), "quarter", f"{_fy_label(fy)}-Q{q}"
-    )
+    return Period(date(year, first_month, 1), date(year, last_month, last), "quarter", f"{_fy_label(fy)}-Q{q}")
 
 
 def _year(fy: int) -> Period:
@@ -363,9 +349,7 @@ def parse_period(text: str) -> Period:
     expected = _fy_label(year)
     if quarter is not None:
         if two != (year + 1) % 100:
-            raise ValueError(
-                f"period {text!r} is not a financial quarter: expected {expected}-Q{quarter}"
-            )
+            raise ValueError(f"period {text!r} is not a financial quarter: expected {expected}-Q{quarter}")
         q = int(quarter)
         if not 1 <= q <= 4:
             raise ValueError(f"period {text!r} has no quarter Q{q}: quarters are Q1 to Q4")
@@ -375,18 +359,14 @@ def parse_period(text: str) -> Period:
     if 1 <= two <= 12:
         return _month(year, two)
     raise ValueError(
-        f"period {text!r} is not a financial year: expected {expected}; "
-        f"nor a month: {two:02d} is not a month 01-12"
+        f"period {text!r} is not a financial year: expected {expected}; nor a month: {two:02d} is not a month 01-12"
     )
 
 
 def periods_between(first: Period, last: Period) -> list[Period]:
     """The periods from ``first`` to ``last`` inclusive, oldest first (same kind required)."""
     if first.kind != last.kind:
-        raise ValueError(
-            f"periods {first.label} and {last.label} are of different kinds "
-            f"({first.kind}, {last.kind})"
-        )
+        raise ValueError(f"periods {first.label} and {last.label} are of different kinds ({first.kind}, {last.kind})")
     if last.start < first.start:
         raise ValueError(f"period {last.label} is before {first.label}")
     out = [first]

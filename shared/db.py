@@ -60,9 +60,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
-    )
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs)
     assert pool is not None
     return pool
 
@@ -113,9 +111,7 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: Iterable[Mi
 
 
 async def pending_migrations(conn: asyncpg.Connection, schema: str, migrations: Iterable[Migration]) -> list[str]:
-    exists = await conn.fetchval(
-        "SELECT to_regclass($1) IS NOT NULL", f"{check_identifier(schema)}.schema_migrations"
-    )
+    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{check_identifier(schema)}.schema_migrations")
     done: set[int] = set()
     if exists:
         done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}

@@ -115,9 +115,7 @@ def known_service_areas() -> frozenset[str]:
 
 def _check_service_area(value: str) -> str:
     if value not in _service_areas:
-        raise ValueError(
-            f"unknown service_area {value!r}; expected one of {sorted(_service_areas)}"
-        )
+        raise ValueError(f"unknown service_area {value!r}; expected one of {sorted(_service_areas)}")
     return value
 
 

@@ -27,33 +27,25 @@ REGENERATE = ".venv/bin/qaloop contract export docs/contract"  # = python -m sha
 # CONTRACT.md §1 "Event catalogue", copied by hand on purpose: a model that drifts from the
 # published contract must fail here. A trailing `?` marks an optional field.
 CONTRACT_EVENTS: dict[str, str] = {
-    "AuditScheduled": "audit_id case_ref service_area team audit_type theme? concern_id? "
-    "auditor_id due_date",
+    "AuditScheduled": "audit_id case_ref service_area team audit_type theme? concern_id? auditor_id due_date",
     "AuditGraded": "audit_id case_ref service_area team audit_type concern_id? completed_at "
     "area_grades overall_grade auditor_id",
-    "AuditModerated": "audit_id overall_grade_before overall_grade_after moderator_id "
-    "moderated_at reason?",
+    "AuditModerated": "audit_id overall_grade_before overall_grade_after moderator_id moderated_at reason?",
     "ConcernRaised": "concern_id service_area theme description measures raised_at review_by",
     "ConcernResolved": "concern_id resolved_at evidence_audit_ids",
-    "FeedbackReceived": "response_id survey_id service_area team? respondent received_at "
-    "channel? answers",
+    "FeedbackReceived": "response_id survey_id service_area team? respondent received_at channel? answers",
     "ComplimentReceived": "compliment_id service_area team origin received_at summary?",
-    "YouSaidWeDidPublished": "item_id service_area theme you_said we_did feedback_ids "
-    "action_id? published_at",
-    "ComplaintReceived": "complaint_id procedure stage category team service_area received_at "
-    "complainant",
+    "YouSaidWeDidPublished": "item_id service_area theme you_said we_did feedback_ids action_id? published_at",
+    "ComplaintReceived": "complaint_id procedure stage category team service_area received_at complainant",
     "ComplaintAcknowledged": "complaint_id acknowledged_at",
     "ComplaintExtended": "complaint_id stage new_due_date reason",
     "ComplaintEscalated": "complaint_id from_stage to_stage escalated_at",
-    "ComplaintClosed": "complaint_id stage closed_at outcome points due_date within_timescale "
-    "working_days_taken",
+    "ComplaintClosed": "complaint_id stage closed_at outcome points due_date within_timescale working_days_taken",
     "LearningIdentified": "learning_id origin origin_id team service_area summary",
-    "ActionRaised": "action_id origin origin_id team service_area owner_id raised_at due_date "
-    "summary",
+    "ActionRaised": "action_id origin origin_id team service_area owner_id raised_at due_date summary",
     "ActionCompleted": "action_id completed_at evidence?",
     "ReferralReceived": "referral_id child_ref received_at team service_area",
-    "AssessmentCompleted": "assessment_id child_ref referral_id? started_at completed_at team "
-    "service_area",
+    "AssessmentCompleted": "assessment_id child_ref referral_id? started_at completed_at team service_area",
     "EhcpIssued": "plan_id child_ref requested_at issued_at exception team service_area",
     "CaseworkerContactAttempted": "attempt_id child_ref team service_area attempted_at reached",
     "FollowUpOpened": "followup_id rule origin origin_id team service_area due_date",
@@ -188,9 +180,7 @@ def test_checked_in_contract_is_up_to_date(tmp_path: Path) -> None:
 
     assert sorted(expected - present) == [], f"{hint} (missing files)"
     assert sorted(present - expected) == [], f"{hint} (stale files: delete them)"
-    stale = sorted(
-        name for name in expected if (tmp_path / name).read_bytes() != (CONTRACT_DIR / name).read_bytes()
-    )
+    stale = sorted(name for name in expected if (tmp_path / name).read_bytes() != (CONTRACT_DIR / name).read_bytes())
     assert stale == [], f"{hint} (differs: {stale})"
 
 
@@ -218,9 +208,7 @@ def test_exported_json_schema_is_a_valid_schema(event_type: str) -> None:
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_sample_event_validates_against_its_schema(event_type: str) -> None:
-    validator = Draft202012Validator(
-        checked_in_schema(event_type), format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
+    validator = Draft202012Validator(checked_in_schema(event_type), format_checker=Draft202012Validator.FORMAT_CHECKER)
     body = json.loads(sample_event(event_type).to_json())
     validator.validate(body)
 
@@ -266,7 +254,11 @@ def test_asyncapi_document_describes_the_bus() -> None:
         binding = channel["bindings"]["amqp"]
         assert binding["is"] == "routingKey"
         assert binding["exchange"] == {
-            "name": "qa.events", "type": "topic", "durable": True, "autoDelete": False, "vhost": "/",
+            "name": "qa.events",
+            "type": "topic",
+            "durable": True,
+            "autoDelete": False,
+            "vhost": "/",
         }
         assert channel["address"] == key
 
@@ -302,7 +294,10 @@ def test_asyncapi_document_is_valid_for_the_official_parser() -> None:
     if not (VALIDATOR_DIR / "node_modules" / "@asyncapi" / "parser").is_dir():
         installed = subprocess.run(
             [npm, "ci", "--prefix", str(VALIDATOR_DIR), "--ignore-scripts", "--no-audit", "--no-fund"],
-            capture_output=True, text=True, timeout=600, check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
 
@@ -311,7 +306,11 @@ def test_asyncapi_document_is_valid_for_the_official_parser() -> None:
         documents.append(CONTRACT_DIR / "asyncapi.yaml")
     result = subprocess.run(
         [node, str(VALIDATOR_DIR / "validate.mjs"), *map(str, documents)],
-        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=REPO,
     )
 
     assert result.returncode == 0, f"@asyncapi/parser rejects the document:\n{result.stdout}\n{result.stderr}"

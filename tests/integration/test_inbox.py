@@ -22,8 +22,11 @@ QUEUE = "reporting.events"
 
 def referral_event(i: int, event_id: str | None = None):
     data = ReferralReceived(
-        referral_id=f"r{i}", child_ref=f"c{i}", received_at="2022-08-01T10:00:00Z",
-        team="safeguarding", service_area="childrens_social_care",
+        referral_id=f"r{i}",
+        child_ref=f"c{i}",
+        received_at="2022-08-01T10:00:00Z",
+        team="safeguarding",
+        service_area="childrens_social_care",
     )
     return new_event(data, source="/cms/test", tenant="E1", event_id=event_id)
 
@@ -71,11 +74,17 @@ async def test_duplicates_apply_once_and_one_invalid_message_is_dead_lettered(se
     await send(referral_event(4).to_json())
 
     consumer = BatchConsumer(
-        amqp_url=servers.amqp_url, pool=pool, queue=QUEUE, inbox=TableInbox(SCHEMA), handler=count_referrals,
-        max_wait_ms=2000, idle_ms=500,  # generous, so that the five queued messages are one batch
+        amqp_url=servers.amqp_url,
+        pool=pool,
+        queue=QUEUE,
+        inbox=TableInbox(SCHEMA),
+        handler=count_referrals,
+        max_wait_ms=2000,
+        idle_ms=500,  # generous, so that the five queued messages are one batch
     )
     task = asyncio.create_task(consumer.run())
     try:
+
         async def rows():
             async with pool.acquire() as conn:
                 return await conn.fetch(f"SELECT referral_id FROM {SCHEMA}.referrals ORDER BY referral_id")

@@ -199,9 +199,7 @@ def test_closures_accept_any_iterable() -> None:
 
 
 def test_dates_outside_the_precomputed_years_extend_the_table() -> None:
-    cal = WorkingCalendar(
-        closures=[date(2031, 1, 2), date(2010, 6, 1)], first_year=2022, last_year=2022
-    )
+    cal = WorkingCalendar(closures=[date(2031, 1, 2), date(2010, 6, 1)], first_year=2022, last_year=2022)
     # Diamond Jubilee: Mon 4 Jun 2012 (moved spring bank holiday) and Tue 5 Jun 2012.
     assert cal.add_working_days(date(2012, 6, 1), 1) == date(2012, 6, 6)
     # Fri 22 Dec 2045: Christmas Mon 25, Boxing Day Tue 26.
@@ -232,11 +230,7 @@ def test_matches_the_holidays_package_day_by_day() -> None:
     england = holidays.country_holidays("GB", subdiv="ENG", years=range(2015, 2041))
     day = date(2015, 1, 1)
     while day <= date(2040, 12, 31):
-        expected = (
-            day.weekday() < 5
-            and day not in england
-            and (day.month, day.day) not in {(12, 25), (12, 26)}
-        )
+        expected = day.weekday() < 5 and day not in england and (day.month, day.day) not in {(12, 25), (12, 26)}
         assert CAL.is_working_day(day) is expected, day
         day += timedelta(days=1)
 

@@ -437,9 +437,7 @@ def test_feedback_response_quarter_uses_london_date():
     rows.append(fact_from_event(e, d))
     assert by_id(Facts.of(rows), "feedback-response") == {}
     rows.append(response(date(2022, 6, 29), _answers(0, 1)))
-    assert set(by_id(Facts.of(rows), "feedback-response")) == {
-        "feedback-response:send:easy_contact:2022-23-Q1"
-    }
+    assert set(by_id(Facts.of(rows), "feedback-response")) == {"feedback-response:send:easy_contact:2022-23-Q1"}
 
 
 def test_feedback_response_threshold_is_configuration():
