@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import access_log, metrics, outbox
 from shared.auth import require, require_served
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
+from shared.errors import Conflict, Invalid, NotFound, RuleError
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
 from shared.logging import current_traceparent, new_traceparent, trace_id_of, trace_id_var
 from shared.settings import Settings, check_secure_start, get_settings
@@ -228,9 +229,27 @@ class StrandService:
         access_log.add_access_log(app, self)  # who read or wrote what (shared/access_log.py)
         app.add_middleware(metrics.HttpMetrics, service=self.name)
         add_trace_middleware(app)
+        app.add_exception_handler(RuleError, rule_error_response)
         for router in routers:
             app.include_router(router)
         return app
+
+
+async def rule_error_response(_: Request, exc: Exception) -> JSONResponse:
+    """A refused request as HTTP: 404 unknown record, 409 not in this state, 422 with each
+    field and reason (FastAPI's own shape)."""
+    assert isinstance(exc, RuleError)
+    if isinstance(exc, Invalid):
+        detail = [{"loc": ["body", *p.field], "msg": p.reason, "type": "value_error"} for p in exc.problems]
+        return JSONResponse({"detail": detail}, status_code=422)
+    code = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+    return JSONResponse({"detail": exc.reason}, status_code=code)
+
+
+def unit_of_work(request: Request) -> Any:
+    """FastAPI dependency: a new unit of work from the factory the composition root (a
+    strand's `app.py`) put on `app.state.unit_of_work`."""
+    return request.app.state.unit_of_work()
 
 
 # The timestamp fields of event data that say when the fact happened, in catalogue order.
