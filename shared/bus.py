@@ -58,11 +58,15 @@ class QueueSpec:
 
 FOLLOWUPS_QUEUE = "reporting.followups"
 # reporting.followups keeps reporting's own FollowUp* events for the systems that chase them
-# (e-mail, case management): without a bound queue a mandatory publish of them would be
-# returned as unroutable. It holds at most `max_length` (oldest dropped) if nobody reads it.
+# (the notifier, services/notifier, e-mails them; case management may read them too):
+# without a bound queue a mandatory publish of them would be returned as unroutable. It holds
+# at most `max_length` (oldest dropped) if nobody reads it.
+NOTIFIER_ACTIONS_QUEUE = "notifier.actions"
+# notifier.actions: every strand's ActionRaised, for the notifier to know each action's owner.
 CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(REPORTING_QUEUE, ("audit.#", "feedback.#", "complaints.#", "casework.#")),
     QueueSpec(FOLLOWUPS_QUEUE, ("reporting.#",), max_length=100_000),
+    QueueSpec(NOTIFIER_ACTIONS_QUEUE, ("*.ActionRaised",), max_length=100_000),
 )
 
 
