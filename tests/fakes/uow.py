@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from shared.calendar import london_date
-from shared.events import EventData
+from shared.events import CloudEvent, EventData, new_event
 from shared.uow import Emitted
 
 NOW = datetime(2022, 9, 30, 11, 0, tzinfo=UTC)
@@ -17,7 +17,8 @@ NOW = datetime(2022, 9, 30, 11, 0, tzinfo=UTC)
 class FakeUnitOfWork:
     """Repositories are plain attributes listed in `repositories`; entering snapshots them,
     an error restores the snapshot (a rollback), a clean exit publishes what was emitted
-    (`published`, in order) and counts a commit."""
+    (`published`, in order) and counts a commit. As PostgresUnitOfWork, a subclass may
+    record what each published event did in `recorded` (before the commit)."""
 
     repositories: tuple[str, ...] = ()
 
@@ -41,12 +42,27 @@ class FakeUnitOfWork:
     ) -> None:
         pending, self._pending = self._pending or [], None
         if exc_type is None:
+            try:
+                for emitted in pending:
+                    await self.recorded(self._cloud_event(emitted), emitted)
+            except BaseException:
+                self._roll_back()
+                raise
             self.published.extend(pending)
             self.commits += 1
         else:
-            for name, state in self._snapshot.items():
-                setattr(self, name, state)
-            self.rollbacks += 1
+            self._roll_back()
+
+    def _roll_back(self) -> None:
+        for name, state in self._snapshot.items():
+            setattr(self, name, state)
+        self.rollbacks += 1
+
+    def _cloud_event(self, emitted: Emitted) -> CloudEvent:
+        return new_event(emitted.data, source="/qaloop/fake", tenant="fake", subject=emitted.subject, time=emitted.time)
+
+    async def recorded(self, event: CloudEvent, emitted: Emitted) -> None:
+        """After `event` is published, before the commit (a subclass's)."""
 
     def emit(
         self,
