@@ -26,17 +26,11 @@ from services.reporting.facts import (
 from services.reporting.handlers import ReportingQueries
 from services.reporting.report.api import wants_pdf
 from services.reporting.report.charts import Bar, Series, bar_chart
-from services.reporting.report.content import (
-    ReportInputs,
-    build_report,
-    change_figure,
-    commentary_filters,
-    count_figure,
-    filters_of,
-    kpi_figure,
-    rate_figure,
-)
+from services.reporting.report.content import build_report
+from services.reporting.report.figures import change_figure, count_figure, kpi_figure, rate_figure
 from services.reporting.report.inputs import load_inputs
+from services.reporting.report.labels import commentary_filters, filters_of
+from services.reporting.report.model import ReportInputs
 from services.reporting.report.render import render_html
 from services.simulation.stream import contract_stream
 from shared.calendar import default_calendar, parse_period

@@ -35,7 +35,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from services.reporting import kpis, store
 from services.reporting.api import _filters, _period
 from services.reporting.handlers import ReportingQueries
-from services.reporting.report.content import commentary_filters
+from services.reporting.report.labels import commentary_filters
 from shared.auth import Principal, issue_token, require
 from shared.calendar import Period, period_of, periods_between
 from shared.events import known_service_areas

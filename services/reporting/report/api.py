@@ -19,8 +19,9 @@ from shared.auth import Principal, require
 from shared.calendar import Period, parse_period
 from shared.events import known_service_areas
 
-from .content import build_report, commentary_filters
+from .content import build_report
 from .inputs import load_inputs
+from .labels import commentary_filters
 from .render import PdfUnavailable, render_html, render_pdf
 
 router = APIRouter(prefix="/v1", tags=["report"])

@@ -54,6 +54,85 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# The chart's geometry, in pixels: row labels on the left, room for each bar's value text
+# on the right; one group of bars per category.
+LABEL_WIDTH = 250
+VALUE_ROOM = 90
+BAR_HEIGHT = 16
+BAR_GAP = 3
+GROUP_GAP = 12
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where a chart's parts go: ``top`` is the first group's top, ``top_value`` the value at
+    the scale's end."""
+
+    width: int
+    top: int
+    group_height: int
+    top_value: float
+
+    @property
+    def plot_width(self) -> int:
+        return self.width - LABEL_WIDTH - VALUE_ROOM
+
+
+def _legend(series: Sequence[Series]) -> list[str]:
+    parts = []
+    x = LABEL_WIDTH
+    for i, s in enumerate(series):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 16}" y="18" fill="{TEXT}">{escape(s.name)}</text>')
+        x += 24 + 7 * len(s.name)
+    return parts
+
+
+def _bar(frame: _Frame, category: str, series_name: str, i: int, bar: Bar, bar_y: int) -> list[str]:
+    """The i-th series' bar of a category with its value beside it; a bar without a value
+    is only its label, in italics."""
+    text_y = bar_y + BAR_HEIGHT - 4
+    if bar.value is None:
+        return [
+            f'<text x="{LABEL_WIDTH + 4}" y="{text_y}" fill="{MUTED}" font-style="italic">{escape(bar.label)}</text>'
+        ]
+    top_value = frame.top_value
+    length = 0.0 if top_value <= 0 else max(0.0, min(bar.value / top_value, 1.0)) * frame.plot_width
+    colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+    return [
+        f'<rect x="{LABEL_WIDTH}" y="{bar_y}" width="{length:.1f}" height="{BAR_HEIGHT}" fill="{colour}">'
+        f"<title>{escape(f'{category}, {series_name}: {bar.label}')}</title></rect>",
+        f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{text_y}" fill="{TEXT}">{escape(bar.label)}</text>',
+    ]
+
+
+def _group(frame: _Frame, c: int, category: str, series: Sequence[Series], y: int) -> list[str]:
+    """The c-th category's label and one bar per series, from ``y`` down."""
+    label_y = y + frame.group_height / 2 + 4
+    parts = [
+        f'<text x="{LABEL_WIDTH - 8}" y="{label_y:.1f}" text-anchor="end" fill="{TEXT}">'
+        f"<title>{escape(category)}</title>{escape(_clip(category, 36))}</text>"
+    ]
+    for i, s in enumerate(series):
+        parts += _bar(frame, category, s.name, i, s.bars[c], y + i * (BAR_HEIGHT + BAR_GAP))
+    return parts
+
+
+def _axes(frame: _Frame, axis_bottom: int, percent: bool) -> list[str]:
+    """The zero line, the scale's two ends, and a dashed line at its end."""
+    top, end_x = frame.top, LABEL_WIDTH + frame.plot_width
+    end = f"{frame.top_value:.0%}" if percent else f"{frame.top_value:g}"
+    return [
+        f'<line x1="{LABEL_WIDTH}" y1="{top - 2}" x2="{LABEL_WIDTH}" y2="{axis_bottom}" '
+        f'stroke="{TEXT}" stroke-width="1"/>',
+        f'<text x="{LABEL_WIDTH}" y="{axis_bottom + 14}" fill="{MUTED}">0</text>',
+        f'<text x="{end_x}" y="{axis_bottom + 14}" text-anchor="end" fill="{MUTED}">{end}</text>',
+        f'<line x1="{end_x}" y1="{top - 2}" x2="{end_x}" y2="{axis_bottom}" '
+        f'stroke="#b1b4b6" stroke-width="1" stroke-dasharray="3 3"/>',
+    ]
+
+
 def bar_chart(
     *,
     chart_id: str,
@@ -73,19 +152,15 @@ def bar_chart(
     for s in series:
         if len(s.bars) != len(categories):
             raise ValueError(f"series {s.name!r} has {len(s.bars)} bars for {len(categories)} categories")
-    label_width = 250
-    value_room = 90
-    bar_height = 16
-    bar_gap = 3
-    group_gap = 12
     legend_height = 24 if len(series) > 1 else 0
-    top = 8 + legend_height
-    plot_width = width - label_width - value_room
-    group_height = len(series) * (bar_height + bar_gap) - bar_gap
-    height = top + len(categories) * (group_height + group_gap) + 24
     values = [b.value for s in series for b in s.bars if b.value is not None]
-    top_value = scale_max if scale_max is not None else _nice_ceiling(max(values, default=0.0))
-
+    frame = _Frame(
+        width=width,
+        top=8 + legend_height,
+        group_height=len(series) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP,
+        top_value=scale_max if scale_max is not None else _nice_ceiling(max(values, default=0.0)),
+    )
+    height = frame.top + len(categories) * (frame.group_height + GROUP_GAP) + 24
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id={quoteattr(chart_id)} class="chart" role="img" '
@@ -96,52 +171,11 @@ def bar_chart(
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     if legend_height:
-        x = label_width
-        for i, s in enumerate(series):
-            colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
-            parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/>')
-            parts.append(f'<text x="{x + 16}" y="18" fill="{TEXT}">{escape(s.name)}</text>')
-            x += 24 + 7 * len(s.name)
-    y = top
+        parts += _legend(series)
+    y = frame.top
     for c, category in enumerate(categories):
-        label_y = y + group_height / 2 + 4
-        parts.append(
-            f'<text x="{label_width - 8}" y="{label_y:.1f}" text-anchor="end" fill="{TEXT}">'
-            f"<title>{escape(category)}</title>{escape(_clip(category, 36))}</text>"
-        )
-        for i, s in enumerate(series):
-            bar = s.bars[c]
-            bar_y = y + i * (bar_height + bar_gap)
-            text_y = bar_y + bar_height - 4
-            if bar.value is None:
-                parts.append(
-                    f'<text x="{label_width + 4}" y="{text_y}" fill="{MUTED}" font-style="italic">'
-                    f"{escape(bar.label)}</text>"
-                )
-                continue
-            length = 0.0 if top_value <= 0 else max(0.0, min(bar.value / top_value, 1.0)) * plot_width
-            colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
-            parts.append(
-                f'<rect x="{label_width}" y="{bar_y}" width="{length:.1f}" height="{bar_height}" fill="{colour}">'
-                f"<title>{escape(f'{category}, {s.name}: {bar.label}')}</title></rect>"
-            )
-            parts.append(
-                f'<text x="{label_width + length + 4:.1f}" y="{text_y}" fill="{TEXT}">{escape(bar.label)}</text>'
-            )
-        y += group_height + group_gap
-    axis_bottom = y - group_gap + 4
-    parts.append(
-        f'<line x1="{label_width}" y1="{top - 2}" x2="{label_width}" y2="{axis_bottom}" '
-        f'stroke="{TEXT}" stroke-width="1"/>'
-    )
-    end = f"{top_value:.0%}" if percent else f"{top_value:g}"
-    parts.append(f'<text x="{label_width}" y="{axis_bottom + 14}" fill="{MUTED}">0</text>')
-    parts.append(
-        f'<text x="{label_width + plot_width}" y="{axis_bottom + 14}" text-anchor="end" fill="{MUTED}">{end}</text>'
-    )
-    parts.append(
-        f'<line x1="{label_width + plot_width}" y1="{top - 2}" x2="{label_width + plot_width}" y2="{axis_bottom}" '
-        f'stroke="#b1b4b6" stroke-width="1" stroke-dasharray="3 3"/>'
-    )
+        parts += _group(frame, c, category, series, y)
+        y += frame.group_height + GROUP_GAP
+    parts += _axes(frame, y - GROUP_GAP + 4, percent)
     parts.append("</svg>")
     return "".join(parts)

@@ -37,7 +37,8 @@ from shared.calendar import Period, WorkingCalendar
 from shared.events import Grade
 from shared.settings import Settings
 
-from .content import KpiRequest, ReportInputs, RuleTally, kpi_requests
+from .content import kpi_requests
+from .model import KpiRequest, ReportInputs, RuleTally
 
 
 async def period_commentary(

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from .content import QuarterlyReport
+from .model import QuarterlyReport
 
 TEMPLATES = Path(__file__).parent / "templates"
 

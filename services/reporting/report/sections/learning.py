@@ -1,0 +1,97 @@
+"""Closing the learning loop: the learning KPIs, and the follow-ups of each rule opened,
+closed (on time), open and overdue, with the re-audits that improved a grade."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..charts import Series
+from ..labels import long_date, words
+from ..model import Block, Paragraph, Row, RuleTally, Section, Table, chart
+from .quarter import ReportQuarter
+
+__all__ = ["learning_section"]
+
+_RULES = {
+    "complaint-learning": "Learning from upheld complaints",
+    "re-audit": "Re-audit after a weak grade",
+    "concern-targeted-audit": "Targeted audit of a concern",
+    "feedback-response": "Response to poor feedback",
+    "action": "Actions",
+    "safeguarding-alert": "Safeguarding alerts from feedback",
+}
+
+
+def _rule_title(rule: str) -> str:
+    return _RULES.get(rule, words(rule))
+
+
+def _rules(q: ReportQuarter) -> list[str]:
+    """The rules the tenant has follow-ups of, the known ones first, in the report's order."""
+    present = set(q.inputs.followups) | set(q.inputs.followup_rules)
+    return [r for r in _RULES if r in present] + sorted(present - set(_RULES))
+
+
+def _tally_row(q: ReportQuarter, rule: str, t: RuleTally) -> Row:
+    cells = [q.count(t.opened), q.count(t.closed), q.count(t.on_time), q.count(t.open), q.count(t.overdue)]
+    return Row(f"{_rule_title(rule)} ({rule})", cells)
+
+
+def _by_rule(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[RuleTally]) -> Table:
+    end = q.end
+    return Table(
+        "followups-by-rule",
+        f"Follow-ups by rule, {q.period.label}",
+        [
+            "Rule",
+            "Opened in the quarter",
+            "Closed in the quarter",
+            "Closed on time",
+            f"Open on {long_date(end)}",
+            f"Overdue on {long_date(end)}",
+        ],
+        [_tally_row(q, rule, t) for rule, t in zip(rules, tallies, strict=True)],
+        note="Every upheld complaint, weak audit, poor feedback result, safeguarding answer and action "
+        "opens a follow-up that stays open until the evidence that closes it arrives.",
+    )
+
+
+def _by_rule_chart(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[RuleTally]) -> Block:
+    return chart(
+        chart_id="chart-followups",
+        title=f"Follow-ups opened in {q.period.label} and overdue on {long_date(q.end)}, by rule",
+        description="Horizontal bars: for each learning-loop rule, the follow-ups opened in the "
+        "quarter and those overdue at its end.",
+        categories=[_rule_title(r) for r in rules],
+        series=[
+            Series("Opened", [q.count(t.opened).bar for t in tallies]),
+            Series("Overdue", [q.count(t.overdue).bar for t in tallies]),
+        ],
+    )
+
+
+def learning_section(q: ReportQuarter) -> Section:
+    p = q.period
+    rules = _rules(q)
+    tallies = [q.inputs.followups.get(rule, RuleTally()) for rule in rules]
+    reaudits = q.inputs.followups.get("re-audit", RuleTally())
+    blocks: list[Block] = [
+        q.trend_table(
+            "learning-summary",
+            f"The learning loop, {p.label} and the previous quarter ({q.previous.label})",
+            [
+                (f"Follow-ups open at {q.at}", "learning.followups_open"),
+                (f"Follow-ups overdue at {q.at}", "learning.followups_overdue"),
+                ("Follow-ups closed on time", "learning.followups_closed_on_time_rate"),
+                ("Actions completed on time", "learning.actions_completed_on_time_rate"),
+            ],
+        ),
+        _by_rule(q, rules, tallies),
+        *([_by_rule_chart(q, rules, tallies)] if rules else []),
+        Paragraph(
+            f"Re-audits of cases graded requires improvement or inadequate, completed in {p.label}: "
+            f"{q.count(reaudits.closed).text}; of these, the grade improved in "
+            f"{q.count(reaudits.improved).text}."
+        ),
+    ]
+    return Section("learning", "Closing the learning loop", blocks)
