@@ -1,7 +1,9 @@
 """The action routes every strand mounts: list, read, complete — and the view and request
-models its own "raise an action on <origin>" routes use (`raised`)."""
+models its own "raise an action on <origin>" routes use (`raised`).
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the routes' parameter types are built inside
+`actions_router` (they name the strand's roles), and FastAPI resolves string annotations
+against the module's globals only, where those local types are not."""
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -42,7 +44,7 @@ class ActionView(BaseModel):
     evidence: str | None
 
     @classmethod
-    def of(cls, action: Action, today: date) -> ActionView:
+    def of(cls, action: Action, today: date) -> "ActionView":
         return cls(
             action_id=action.action_id,
             origin=action.origin,
