@@ -32,14 +32,17 @@ def unprocessable(field: str, reason: str, value: Any = None) -> RequestValidati
     return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": reason, "input": value}])
 
 
-def _period(field: str, text: str) -> Period:
+def query_period(field: str, text: str) -> Period:
+    """The period a query parameter names; a 422 naming ``field`` when it names none."""
     try:
         return parse_period(text)
     except ValueError as exc:
         raise unprocessable(field, str(exc), text) from None
 
 
-def _filters(service_area: str | None, team: str | None) -> kpis.Filters:
+def query_filters(service_area: str | None, team: str | None) -> kpis.Filters:
+    """The slice the service_area and team query parameters name; a 422 for an unknown
+    service area or a team that is not an identifier."""
     if service_area is not None and service_area not in known_service_areas():
         raise unprocessable(
             "service_area", f"unknown service_area; expected one of {sorted(known_service_areas())}", service_area
@@ -76,8 +79,8 @@ async def kpi_values(
     service_area: str | None = None,
     team: str | None = None,
 ) -> dict[str, Any]:
-    p = _period("period", period)
-    filters = _filters(service_area, team)
+    p = query_period("period", period)
+    filters = query_filters(service_area, team)
     values = await queries.values(principal.tenant, p, filters, detail=principal.has("reporting:detail"))
     return {
         "period": p.label,
@@ -101,11 +104,11 @@ async def kpi_series(
             422, detail=[{"loc": ["path", "kpi"], "msg": f"unknown KPI {kpi!r}", "type": "value_error"}]
         )
     last = (
-        _period("to", to)
+        query_period("to", to)
         if to
-        else period_of(queries.clock(), "quarter" if from_ is None else _period("from", from_).kind)
+        else period_of(queries.clock(), "quarter" if from_ is None else query_period("from", from_).kind)
     )
-    first = _period("from", from_) if from_ else _back(last, 7)
+    first = query_period("from", from_) if from_ else _back(last, 7)
     if first.kind != last.kind:
         raise unprocessable("to", f"'from' is a {first.kind} and 'to' a {last.kind}: use the same kind", to)
     if first.start > last.start:
@@ -113,7 +116,7 @@ async def kpi_series(
     periods = periods_between(first, last)
     if len(periods) > 240:
         raise unprocessable("from", "at most 240 periods in one series", from_)
-    filters = _filters(service_area, team)
+    filters = query_filters(service_area, team)
     detail = principal.has("reporting:detail")
     values = await queries.series(principal.tenant, periods, filters, detail=detail, kpi_ids=[kpi])
     series = [{"period": p.label, **_value(v)} for p, (v,) in zip(periods, values, strict=True)]
@@ -139,7 +142,7 @@ async def followups(
 ) -> dict[str, Any]:
     """Follow-ups opened by today, oldest first, a page at a time: ``count`` is how many this
     page holds, and ``next_offset`` the offset of the next page (null on the last)."""
-    filters = _filters(service_area, team)
+    filters = query_filters(service_area, team)
     today = queries.clock()
     found = await queries.followups(
         principal.tenant, status=status, filters=filters, rule=rule, limit=limit + 1, offset=offset

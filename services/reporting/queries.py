@@ -218,6 +218,23 @@ _KPIS_OF_GROUP = {name: tuple(v.kpi for v in build({})) for name, build in _BUIL
 _GROUP_OF_KPI = {kpi: name for name, kpis in _KPIS_OF_GROUP.items() for kpi in kpis}
 
 
+def _groups_for(wanted: list[str] | None) -> set[str]:
+    """The statements (groups) the KPI ids need; every group for every KPI."""
+    if wanted is None:
+        return set(_BUILDERS)
+    return {_GROUP_OF_KPI[k] for k in wanted if k in _GROUP_OF_KPI}
+
+
+def _wants_family(wanted: list[str] | None, prefix: str) -> bool:
+    """Whether any KPI of a family (one per question or category) is wanted."""
+    return wanted is None or any(k.startswith(prefix) for k in wanted)
+
+
+def _nothing(n: int) -> list[dict[str, Any]]:
+    """No values of a family in any of n periods (its statement is not run)."""
+    return [{} for _ in range(n)]
+
+
 @dataclass
 class KpiQueries:
     """Every KPI for periods and a slice, straight from the read models."""
@@ -237,10 +254,22 @@ class KpiQueries:
         """Per period (in the order given), the KPI values in the published order (see
         `kpis.assemble`); with ``kpi_ids``, only the statements those ids need run."""
         wanted = None if kpi_ids is None else list(dict.fromkeys(kpi_ids))
-        groups = set(_BUILDERS) if wanted is None else {_GROUP_OF_KPI[k] for k in wanted if k in _GROUP_OF_KPI}
-        want_positive = wanted is None or any(k.startswith(POSITIVE_RATE) for k in wanted)
-        want_categories = wanted is None or any(k.startswith(BY_CATEGORY) for k in wanted)
         args = (tenant, [p.start for p in periods], [p.end for p in periods], filters.service_area, filters.team)
+        n = len(periods)
+        per = await self._groups(conn, _groups_for(wanted), args, periods, today)
+        positive = await self._positive_answers(conn, args, n) if _wants_family(wanted, POSITIVE_RATE) else _nothing(n)
+        categories = await self._category_counts(conn, args, n) if _wants_family(wanted, BY_CATEGORY) else _nothing(n)
+        return [assemble(per[i], positive[i], categories[i], wanted) for i in range(n)]
+
+    async def _groups(
+        self,
+        conn: asyncpg.Connection,
+        groups: set[str],
+        args: tuple[Any, ...],
+        periods: Sequence[Period],
+        today: date,
+    ) -> list[dict[str, KpiValue]]:
+        """Per period, the values of the groups' KPIs, one statement per group (in name order)."""
         per: list[dict[str, KpiValue]] = [{} for _ in periods]
         for name in sorted(groups):
             if name == "learning":
@@ -252,15 +281,23 @@ class KpiQueries:
             for i in range(len(periods)):
                 for v in _BUILDERS[name](by_i.get(i + 1, {})):
                     per[i][v.kpi] = v
-        positive: list[dict[str, tuple[int, int]]] = [{} for _ in periods]
-        if want_positive:
-            for r in await conn.fetch(_positive(self.schema), *args):
-                positive[r["i"] - 1][r["question_id"]] = (int(r["positive"]), int(r["answers"]))
-        categories: list[dict[str, int]] = [{} for _ in periods]
-        if want_categories:
-            for r in await conn.fetch(_categories(self.schema), *args):
-                categories[r["i"] - 1][r["category"]] = int(r["n"])
-        return [assemble(per[i], positive[i], categories[i], wanted) for i in range(len(periods))]
+        return per
+
+    async def _positive_answers(
+        self, conn: asyncpg.Connection, args: tuple[Any, ...], n: int
+    ) -> list[dict[str, tuple[int, int]]]:
+        """Per period, (positive answers, answers) by question id."""
+        positive: list[dict[str, tuple[int, int]]] = [{} for _ in range(n)]
+        for r in await conn.fetch(_positive(self.schema), *args):
+            positive[r["i"] - 1][r["question_id"]] = (int(r["positive"]), int(r["answers"]))
+        return positive
+
+    async def _category_counts(self, conn: asyncpg.Connection, args: tuple[Any, ...], n: int) -> list[dict[str, int]]:
+        """Per period, complaints received by category."""
+        categories: list[dict[str, int]] = [{} for _ in range(n)]
+        for r in await conn.fetch(_categories(self.schema), *args):
+            categories[r["i"] - 1][r["category"]] = int(r["n"])
+        return categories
 
     async def members(self, conn: asyncpg.Connection, tenant: str) -> dict[str, list[str]]:
         """The question ids and categories this tenant has seen, per family prefix."""

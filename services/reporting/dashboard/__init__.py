@@ -29,12 +29,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
-from services.reporting.api import _filters, _period
-from services.reporting.handlers import ReportingQueries
+from services.reporting.api import Queries, query_filters, query_period
 from services.reporting.report.labels import commentary_filters
 from shared.auth import Principal, issue_token, require
 from shared.calendar import Period, period_of, periods_between
@@ -104,13 +103,6 @@ async def dev_login() -> JSONResponse:
     )
 
 
-def _queries(request: Request) -> ReportingQueries:
-    return request.app.state.queries
-
-
-Queries = Annotated[ReportingQueries, Depends(_queries)]
-
-
 @router.get("/v1/dashboard/stamp", summary="Changes whenever an event of the tenant is applied")
 async def dashboard_stamp(principal: Reader, queries: Queries) -> dict[str, Any]:
     async with queries.pool.acquire() as conn:
@@ -142,8 +134,8 @@ async def dashboard_breakdowns(
     service_area: str | None = None,
     team: str | None = None,
 ) -> dict[str, Any]:
-    p = _period("period", period) if period else None
-    filters = _filters(service_area, team)
+    p = query_period("period", period) if period else None
+    filters = query_filters(service_area, team)
     today = queries.clock()
     tenant = principal.tenant
     async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):

@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from services.reporting import kpis, store
-from services.reporting.api import unprocessable
-from services.reporting.handlers import ReportingQueries
+from services.reporting.api import Queries, query_filters, query_period, unprocessable
 from shared.auth import Principal, require
-from shared.calendar import Period, parse_period
-from shared.events import known_service_areas
+from shared.calendar import Period
 
 from .content import build_report
 from .inputs import load_inputs
@@ -27,22 +24,7 @@ from .render import PdfUnavailable, render_html, render_pdf
 router = APIRouter(prefix="/v1", tags=["report"])
 Reader = Annotated[Principal, Depends(require("reporting:read"))]
 Manager = Annotated[Principal, Depends(require("reporting:detail"))]
-_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 PDF = "application/pdf"
-
-
-def _queries(request: Request) -> ReportingQueries:
-    return request.app.state.queries
-
-
-Queries = Annotated[ReportingQueries, Depends(_queries)]
-
-
-def _period(text: str) -> Period:
-    try:
-        return parse_period(text)
-    except ValueError as exc:
-        raise unprocessable("period", str(exc), text) from None
 
 
 def wants_pdf(accept: str | None) -> bool:
@@ -86,7 +68,7 @@ async def quarterly_report(
         str | None, Query(pattern="^(html|pdf)$", description="overrides Accept, for links in a browser")
     ] = None,
 ) -> Response:
-    p = _period(period)
+    p = query_period("period", period)
     if p.kind != "quarter":
         raise unprocessable(
             "period", f"the quarterly report is for a financial quarter such as 2022-23-Q2, not a {p.kind}", period
@@ -126,13 +108,8 @@ async def put_commentary(
 ) -> dict[str, Any]:
     if not kpis.is_known_kpi(kpi):
         raise unprocessable("kpi", f"unknown KPI {kpi!r}", kpi)
-    p = _period(period)
-    if service_area is not None and service_area not in known_service_areas():
-        raise unprocessable(
-            "service_area", f"unknown service_area; expected one of {sorted(known_service_areas())}", service_area
-        )
-    if team is not None and not _TEAM.match(team):
-        raise unprocessable("team", "a team is an identifier such as 'through-care'", team)
+    p = query_period("period", period)
+    query_filters(service_area, team)
     words = body.commentary.strip()
     if not words:
         raise RequestValidationError(
