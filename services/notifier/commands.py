@@ -73,7 +73,7 @@ class ImportRecipients(BaseModel):
     @classmethod
     def from_csv(cls, text: str) -> ImportRecipients:
         """Read the CSV; every bad row is named (`Invalid`, one problem per row and field)."""
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
         header = [h.strip() for h in reader.fieldnames or []]
         missing = [c for c in COLUMNS[:3] if c not in header]
         if missing:
