@@ -141,7 +141,7 @@ async def test_a_refused_address_is_recorded_raised_and_tried_again_on_replay(uo
     await handlers.record_followup_opened(uow, T, opened(), mailer=mailer, policy=POLICY)
     told = await handlers.chase_followup(uow, T, due(), mailer=mailer, policy=POLICY)
     assert [m.to for m in mailer.sent] == [MANAGER]
-    with pytest.raises(RecipientRefused, match="owner@council.example: 550 no such mailbox"):
+    with pytest.raises(RecipientRefused, match=r"owner@council\.example: 550 no such mailbox"):
         told.raise_refusals()
     mailer.refuse.clear()  # the address fixed, the dead letter replayed
     told = await handlers.chase_followup(uow, T, due(), mailer=mailer, policy=POLICY)
