@@ -16,9 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SERVICES = ("audit", "feedback", "complaints", "reporting")
+from services.installed import SERVICES, installed_services, service_port
+
+if TYPE_CHECKING:
+    from shared.access_log import AccessQuery
 
 
 def _settings() -> Any:
@@ -29,10 +32,6 @@ def _settings() -> Any:
 
 def _service_module(name: str) -> Any:
     return importlib.import_module(f"services.{name}.app")
-
-
-def _port(name: str) -> int:
-    return int(getattr(_settings(), f"{name}_port"))
 
 
 # --------------------------------------------------------------------------- commands
@@ -64,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     uvicorn.run(
         f"services.{args.service}.app:app",
         host=settings.host,
-        port=args.port or _port(args.service),
+        port=args.port or service_port(settings, args.service),
         log_level=settings.log_level.lower(),
         access_log=False,
     )
@@ -74,9 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_all() -> int:
     """Each service as its own process; Ctrl-C (or SIGTERM) stops them all cleanly."""
     procs = {
-        name: subprocess.Popen([sys.executable, "-m", "services.cli", "run", name])
-        for name in SERVICES
-        if _has_service(name)
+        name: subprocess.Popen([sys.executable, "-m", "services.cli", "run", name]) for name in installed_services()
     }
     stopping = False
 
@@ -105,12 +102,8 @@ def _run_all() -> int:
     return code
 
 
-def _has_service(name: str) -> bool:
-    return (Path(__file__).parent / name / "app.py").exists()
-
-
 def cmd_migrate(args: argparse.Namespace) -> int:
-    names = [args.service] if args.service else [n for n in SERVICES if _has_service(n)]
+    names = [args.service] if args.service else installed_services()
 
     async def go() -> None:
         for name in names:
@@ -351,67 +344,60 @@ def _when(text: str | None) -> Any:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def cmd_ops_access_log(args: argparse.Namespace) -> int:
-    """Read the access log of each service's schema straight from the database (like `ops
-    lag`), for one tenant; the read itself is recorded in each log it read."""
+def _cli_reader() -> str:
+    """Who reads the access log, as its own entry names them: the login user (or uid)."""
     import getpass
 
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name (container without one)
+        return str(os.getuid())
+
+
+async def _read_access_logs(
+    database_url: str, names: list[str], q: AccessQuery, reader: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The entries of each service's access log that ``q`` asks for, newest first (at most
+    ``q.limit``), recording the read in each log read; and the services with no access log
+    in this database."""
     import asyncpg
+
+    from shared import access_log
+
+    conn = await asyncpg.connect(database_url, timeout=10)
+    found: list[dict[str, Any]] = []
+    missing: list[str] = []
+    try:
+        for name in names:
+            if not await access_log.has_access_log(conn, name):
+                missing.append(name)
+                continue
+            found += await access_log.query(conn, name, q)
+            record = access_log.AccessRecord(
+                service=name,
+                tenant=q.tenant,
+                token_tenant=None,
+                subject=f"cli:{reader}",
+                method="CLI",
+                route="qaloop ops access-log",
+                ids={},
+                status=0,
+                personal_data=True,
+                trace_id=None,
+                duration_ms=None,
+            )
+            await access_log.append(conn, name, record)
+    finally:
+        await conn.close()
+    found.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
+    return found[: q.limit], missing
+
+
+def _print_access_log(tenant: str, entries: list[dict[str, Any]], missing: list[str]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from shared import access_log
-
-    settings = _settings()
-    tenant = args.tenant or settings.tenant
-    names = [args.service] if args.service else list(SERVICES)
-    q = access_log.AccessQuery(
-        tenant=tenant,
-        since=_when(args.since),
-        until=_when(args.until),
-        subject=args.subject,
-        route=args.route,
-        limit=args.limit,
-    )
-    try:
-        reader = getpass.getuser()
-    except Exception:  # no user name (container without one)
-        reader = str(os.getuid())
-
-    async def go() -> tuple[list[dict[str, Any]], list[str]]:
-        conn = await asyncpg.connect(settings.database_url, timeout=10)
-        found: list[dict[str, Any]] = []
-        missing: list[str] = []
-        try:
-            for name in names:
-                if not await access_log.has_access_log(conn, name):
-                    missing.append(name)
-                    continue
-                found += await access_log.query(conn, name, q)
-                record = access_log.AccessRecord(
-                    service=name,
-                    tenant=tenant,
-                    token_tenant=None,
-                    subject=f"cli:{reader}",
-                    method="CLI",
-                    route="qaloop ops access-log",
-                    ids={},
-                    status=0,
-                    personal_data=True,
-                    trace_id=None,
-                    duration_ms=None,
-                )
-                await access_log.append(conn, name, record)
-        finally:
-            await conn.close()
-        found.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
-        return found[: args.limit], missing
-
-    entries, missing = _ops_run(go())
-    if args.json:
-        _print_json({"tenant": tenant, "entries": entries, "not_in_this_database": missing})
-        return 0
     table = Table(title=f"access log, tenant {tenant} (newest first)", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("at", "service", "subject", "request", "ids", "status"):
         table.add_column(column, overflow="fold")
@@ -428,20 +414,36 @@ def cmd_ops_access_log(args: argparse.Namespace) -> int:
     if missing:
         table.caption = f"no access log in this database for: {', '.join(missing)}"
     Console().print(table)
+
+
+def cmd_ops_access_log(args: argparse.Namespace) -> int:
+    """Read the access log of each service's schema straight from the database (like `ops
+    lag`), for one tenant; the read itself is recorded in each log it read."""
+    from shared import access_log
+
+    settings = _settings()
+    tenant = args.tenant or settings.tenant
+    names = [args.service] if args.service else list(SERVICES)
+    q = access_log.AccessQuery(
+        tenant=tenant,
+        since=_when(args.since),
+        until=_when(args.until),
+        subject=args.subject,
+        route=args.route,
+        limit=args.limit,
+    )
+    entries, missing = _ops_run(_read_access_logs(settings.database_url, names, q, _cli_reader()))
+    if args.json:
+        _print_json({"tenant": tenant, "entries": entries, "not_in_this_database": missing})
+    else:
+        _print_access_log(tenant, entries, missing)
     return 0
 
 
 # --------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="qaloop",
-        description="qaloop: quality assurance for children's services — KPIs, feedback, audits and "
-        "complaints on an event bus, closing the learning loop.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_demo(sub: Any) -> None:
     p = sub.add_parser("demo", help="migrate, start every service, feed a simulated year, print a KPI summary")
     p.add_argument("--year", default="2022-23", help="financial year to simulate")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same year")
@@ -452,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="stop after the summary instead of staying up")
     p.set_defaults(func=cmd_demo)
 
+
+def _add_simulate(sub: Any) -> None:
     p = sub.add_parser(
         "simulate",
         help="act as a case-management system and as staff: publish casework events and drive the strand APIs",
@@ -465,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
     p.set_defaults(func=cmd_simulate)
 
+
+def _add_services(sub: Any) -> None:
+    """run, migrate and token: the services themselves."""
     p = sub.add_parser("run", help="run services in the foreground (migrations applied at start)")
     p.add_argument("service", choices=("all", *SERVICES))
     p.add_argument("--port", type=int, default=None, help="override the service's default port")
@@ -481,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
 
+
+def _add_contract_and_reporting(sub: Any) -> None:
+    """contract export, reporting rebuild and report."""
     p = sub.add_parser("contract", help="the public contract")
     csub = p.add_subparsers(dest="contract_command", required=True, metavar="SUBCOMMAND")
     e = csub.add_parser("export", help="write JSON Schemas of every event and the AsyncAPI document")
@@ -504,16 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("ops", help="operations: queues, dead letters, lag, access log")
-    osub = p.add_subparsers(dest="ops_command", required=True, metavar="SUBCOMMAND")
-    json_flag = argparse.ArgumentParser(add_help=False)
-    json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    queue_flag = argparse.ArgumentParser(add_help=False)
-    queue_flag.add_argument("--queue", default="reporting.events", help="the consuming queue whose DLQ to use")
-    o = osub.add_parser("queues", parents=[json_flag], help="depth, consumers and rates of every queue and its DLQ")
-    o.set_defaults(func=cmd_ops_queues)
-    o = osub.add_parser("lag", parents=[json_flag], help="outbox backlog per service; projection lag")
-    o.set_defaults(func=cmd_ops_lag)
+
+def _add_dlq(osub: Any, json_flag: argparse.ArgumentParser, queue_flag: argparse.ArgumentParser) -> None:
     o = osub.add_parser("dlq", help="dead letters: list, show, replay, purge")
     dsub = o.add_subparsers(dest="dlq_command", required=True, metavar="SUBCOMMAND")
     d = dsub.add_parser("list", parents=[json_flag, queue_flag], help="list dead letters (none is removed)")
@@ -531,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("purge", parents=[queue_flag], help="delete every dead letter of the queue (asks first)")
     d.add_argument("--yes", action="store_true", help="do not ask")
     d.set_defaults(func=cmd_ops_dlq_purge)
+
+
+def _add_access_log(osub: Any, json_flag: argparse.ArgumentParser) -> None:
     o = osub.add_parser(
         "access-log",
         parents=[json_flag],
@@ -544,6 +549,35 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
     o.add_argument("--limit", type=int, default=100, help="at most this many entries")
     o.set_defaults(func=cmd_ops_access_log)
+
+
+def _add_ops(sub: Any) -> None:
+    p = sub.add_parser("ops", help="operations: queues, dead letters, lag, access log")
+    osub = p.add_subparsers(dest="ops_command", required=True, metavar="SUBCOMMAND")
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    queue_flag = argparse.ArgumentParser(add_help=False)
+    queue_flag.add_argument("--queue", default="reporting.events", help="the consuming queue whose DLQ to use")
+    o = osub.add_parser("queues", parents=[json_flag], help="depth, consumers and rates of every queue and its DLQ")
+    o.set_defaults(func=cmd_ops_queues)
+    o = osub.add_parser("lag", parents=[json_flag], help="outbox backlog per service; projection lag")
+    o.set_defaults(func=cmd_ops_lag)
+    _add_dlq(osub, json_flag, queue_flag)
+    _add_access_log(osub, json_flag)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qaloop",
+        description="qaloop: quality assurance for children's services — KPIs, feedback, audits and "
+        "complaints on an event bus, closing the learning loop.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(sub)
+    _add_simulate(sub)
+    _add_services(sub)
+    _add_contract_and_reporting(sub)
+    _add_ops(sub)
     return parser
 
 

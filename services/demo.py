@@ -25,7 +25,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.installed import service_ports
 from services.simulation.command import AlreadySimulated, describe, plan_for, print_summary, service_url, simulate
+from services.simulation.plan import Plan
 from services.simulation.runner import HOW_TO_START, ServicesUnavailable
 from services.simulation.stream import contract_stream
 from services.simulation.year import DEFAULT_SCALE
@@ -80,16 +82,10 @@ async def _check_servers(settings: Settings) -> list[str]:
     return problems
 
 
-def _ports(settings: Settings) -> dict[str, int]:
-    from services.cli import SERVICES, _has_service
-
-    return {n: int(getattr(settings, f"{n}_port")) for n in SERVICES if _has_service(n)}
-
-
 def _ports_in_use(settings: Settings) -> list[str]:
     """Ports something already listens on: the demo would talk to it instead of its own services."""
     problems = []
-    for name, port in _ports(settings).items():
+    for name, port in service_ports(settings).items():
         with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
             s.settimeout(0.5)
             if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -212,6 +208,86 @@ def _elapsed(started: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _servers_ok(settings: Settings) -> bool:
+    """RabbitMQ and PostgreSQL are reachable and the services' ports are free; else says why."""
+    problems = asyncio.run(_check_servers(settings)) + _ports_in_use(settings)
+    for p in problems:
+        console.print(f"[red]✗[/red] {p}")
+    return not problems
+
+
+def _start_services() -> subprocess.Popen[bytes]:
+    console.print("starting every service as its own process…")
+    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise; they
+    # run in development mode, so they start with the development secrets (on loopback only)
+    env = {
+        **os.environ,
+        "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING"),
+        "QALOOP_ENV": "development",
+    }
+    return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env)
+
+
+def _stop_services(services: subprocess.Popen[bytes]) -> None:
+    console.print("stopping every service…")
+    if services.poll() is None:
+        services.send_signal(signal.SIGTERM)
+        try:
+            services.wait(30)
+        except subprocess.TimeoutExpired:
+            services.kill()
+    console.print("stopped.")
+
+
+def _send_year(
+    settings: Settings, plan: Plan | None, baseline: int, *, year: str, seed: int, events: int, rate: float | None
+) -> int | None:
+    """Feed the year: the simulator through the strand APIs, or (no plan) the raw stream onto
+    the bus. How many events reporting has applied once it has applied them all; None when
+    the services cannot take the simulation (said why)."""
+    if plan is None:
+        console.print(f"feeding a raw stream of {events} contract events for {year} (seed {seed})…")
+        return baseline + asyncio.run(_feed(settings, year, seed, events))
+    console.print(f"simulating {describe(plan)}…")
+    try:
+        summary = asyncio.run(simulate(settings, plan, rate=rate, console=console))
+    except AlreadySimulated as exc:
+        console.print(f"[yellow]![/yellow] {exc} Showing the figures already there.")
+        return baseline
+    except ServicesUnavailable as exc:
+        for problem in exc.problems:
+            console.print(f"[red]✗[/red] {problem}")
+        console.print(f"  {HOW_TO_START}")
+        return None
+    print_summary(console, summary)
+    return baseline + summary.events_for_reporting
+
+
+def _print_ready(settings: Settings, year: str, token: str, started: float) -> None:
+    console.print(_summary(settings, year, token))
+    base = service_url(settings, "reporting")
+    console.print(f"Dashboard:            [bold]{base}/[/bold]")
+    console.print(f"Development token:    {base}/dev-login   (reporting:detail; development secrets only)")
+    console.print(f"Reporting API docs:   {base}/docs")
+    console.print(f"A token for the API:  {token}")
+    console.print(f"Ready in {_elapsed(started)}.")
+
+
+def _stay_up(services: subprocess.Popen[bytes]) -> None:
+    """Until Ctrl-C (or SIGTERM), or until the services stop."""
+    console.print("Press Ctrl-C to stop every service.")
+    stop = False
+
+    def on_signal(*_: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop and services.poll() is None:
+        time.sleep(0.3)
+
+
 def run_demo(
     seed: int = 1,
     year: str = "2022-23",
@@ -225,10 +301,7 @@ def run_demo(
     started = time.monotonic()
     settings = get_settings()
     console.rule("qaloop demo")
-    problems = asyncio.run(_check_servers(settings)) + _ports_in_use(settings)
-    if problems:
-        for p in problems:
-            console.print(f"[red]✗[/red] {p}")
+    if not _servers_ok(settings):
         return 2
     plan = None
     if not raw:
@@ -241,72 +314,25 @@ def run_demo(
     if subprocess.run([sys.executable, "-m", "services.cli", "migrate"]).returncode != 0:
         console.print("[red]✗[/red] migrations failed (see above)")
         return 1
-    console.print("starting every service as its own process…")
-    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise; they
-    # run in development mode, so they start with the development secrets (on loopback only)
-    env = {
-        **os.environ,
-        "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING"),
-        "QALOOP_ENV": "development",
-    }
-    services = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env)
+    services = _start_services()
     try:
         try:
-            _wait_ready(_ports(settings), services)
+            _wait_ready(service_ports(settings), services)
         except RuntimeError as exc:
             console.print(f"[red]✗[/red] {exc}")
             return 1
         token = issue_token(settings, ["reporting:detail"], subject="demo")
         baseline = int(_status(settings, token)["events_applied"])
-        if plan is None:
-            console.print(f"feeding a raw stream of {events} contract events for {year} (seed {seed})…")
-            expected = baseline + asyncio.run(_feed(settings, year, seed, events))
-        else:
-            console.print(f"simulating {describe(plan)}…")
-            try:
-                summary = asyncio.run(simulate(settings, plan, rate=rate, console=console))
-            except AlreadySimulated as exc:
-                console.print(f"[yellow]![/yellow] {exc} Showing the figures already there.")
-                expected = baseline
-            except ServicesUnavailable as exc:
-                for problem in exc.problems:
-                    console.print(f"[red]✗[/red] {problem}")
-                console.print(f"  {HOW_TO_START}")
-                return 2
-            else:
-                print_summary(console, summary)
-                expected = baseline + summary.events_for_reporting
+        expected = _send_year(settings, plan, baseline, year=year, seed=seed, events=events, rate=rate)
+        if expected is None:
+            return 2
         _wait_for_reporting(settings, token, baseline, expected)
-        console.print(_summary(settings, year, token))
-        base = service_url(settings, "reporting")
-        console.print(f"Dashboard:            [bold]{base}/[/bold]")
-        console.print(f"Development token:    {base}/dev-login   (reporting:detail; development secrets only)")
-        console.print(f"Reporting API docs:   {base}/docs")
-        console.print(f"A token for the API:  {token}")
-        console.print(f"Ready in {_elapsed(started)}.")
-        if not stay_up:
-            return 0
-        console.print("Press Ctrl-C to stop every service.")
-        stop = False
-
-        def on_signal(*_: Any) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        while not stop and services.poll() is None:
-            time.sleep(0.3)
+        _print_ready(settings, year, token, started)
+        if stay_up:
+            _stay_up(services)
         return 0
     except KeyboardInterrupt:
         console.print("\ninterrupted")
         return 130
     finally:
-        console.print("stopping every service…")
-        if services.poll() is None:
-            services.send_signal(signal.SIGTERM)
-            try:
-                services.wait(30)
-            except subprocess.TimeoutExpired:
-                services.kill()
-        console.print("stopped.")
+        _stop_services(services)
