@@ -1,4 +1,6 @@
-"""Wiring of the complaints service (HTTP port 8003 by default).
+"""The complaints service's composition root (HTTP port 8003 by default): settings → the
+StrandService (pool, outbox relay, health, limits, error mapping) → the unit of work the
+routes get (`app.state.unit_of_work`) → the routers (`api.router` and the shared actions).
 
 ``service`` (the StrandService) and ``app`` (the FastAPI application) are built at import
 time without touching the network; the application's lifespan migrates, opens the pool and
@@ -22,11 +24,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.complaints import api
-from services.complaints.domain import Rules, Stage2Clock, Timescales
-from services.complaints.handlers import ComplaintsContext
-from services.complaints.store import ComplaintStore
+from services.complaints.domain import CaseSubjects
+from services.complaints.store import PostgresComplaintsUnitOfWork
+from services.complaints.timescales import Rules, Stage2Clock, Timescales
+from shared.actions.api import actions_router
 from shared.calendar import WorkingCalendar, default_calendar
-from shared.service import StrandService
+from shared.service import StrandService, unit_of_work
 from shared.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,23 +57,17 @@ def build(
     """The complaints StrandService and its FastAPI application (nothing is connected)."""
     settings = settings or get_settings()
     rules = rules or rules_from(settings, complaints or ComplaintsSettings())
+    subjects = CaseSubjects(settings.pseudonym_key.get_secret_value(), settings.pseudonym_key_id)
     strand = StrandService(name="complaints", migrations_dir=MIGRATIONS, settings=settings)
-    ctx = ComplaintsContext(
-        service=strand,
-        rules=rules,
-        store=ComplaintStore(strand.schema),
-        pseudonym_key=settings.pseudonym_key.get_secret_value(),
-        pseudonym_key_id=settings.pseudonym_key_id,
-    )
     application = strand.create_app(
-        [api.build_router(ctx)],
+        [api.router, actions_router("complaints", unit_of_work)],
         title="qaloop complaints",
         description=(
             "Complaints through their stages, with working-day timescales, outcomes, "
             "learning and actions. Events carry no complainant details."
         ),
     )
-    api.install_error_handlers(application)
+    application.state.unit_of_work = lambda: PostgresComplaintsUnitOfWork(strand, rules, subjects)
     return strand, application
 
 

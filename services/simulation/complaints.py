@@ -9,7 +9,8 @@ and safeguarding), with a low upheld rate — as the panel heard.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from services.simulation.authority import COMPLAINTS_OFFICERS, COUNTY, LARGEST_TEAMS, AnnualVolumes, team_manager
 from services.simulation.plan import Call, SimulatedYear, Story, in_order, team_in, weighted
@@ -103,6 +104,30 @@ def _categories(rng: random.Random, teams: list[str]) -> list[str]:
     return [next(packs[t in LARGEST_TEAMS]) for t in teams]
 
 
+@dataclass
+class _Complaint:
+    """One complaint's calls as they are planned, each by the officer who handles it."""
+
+    year: SimulatedYear
+    rng: random.Random
+    complaint_id: str
+    officer: str
+    calls: list[Call] = field(default_factory=list)
+
+    def post(self, at: datetime, kind: str, suffix: str, payload: dict[str, object]) -> None:
+        """A call on the complaint, `/v1/complaints/<id><suffix>`."""
+        path = f"/v1/complaints/{self.complaint_id}{suffix}"
+        self.calls.append(Call(at, f"complaints.{kind}", "complaints", "POST", path, payload, self.officer))
+
+    @property
+    def last_at(self) -> datetime:
+        """When the call planned last happens (not necessarily the latest)."""
+        return self.calls[-1].at
+
+    def in_order(self) -> list[Call]:
+        return list(in_order(self.calls))
+
+
 def _complaint(
     year: SimulatedYear,
     rng: random.Random,
@@ -112,9 +137,45 @@ def _complaint(
     team: str,
     category: str,
 ) -> list[Call]:
+    """Received and acknowledged; then withdrawn, or answered at stage 1 and perhaps
+    escalated to stage 2 and (statutory complaints) stage 3. A stage with an upheld point
+    leads to learning and an action, once per complaint."""
     procedure = PROCEDURE[area]
-    officer = rng.choice(COMPLAINTS_OFFICERS)
-    path = f"/v1/complaints/{complaint_id}"
+    story = _Complaint(year, rng, complaint_id, rng.choice(COMPLAINTS_OFFICERS))
+    body = _receipt(year, rng, complaint_id, received, area, team, category)
+    story.calls.append(
+        Call(received, "complaints.receive", "complaints", "POST", "/v1/complaints", body, story.officer)
+    )
+    acknowledged = year.later(received, rng.randint(0, 3), rng)
+    story.post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
+    if rng.random() < WITHDRAWN:
+        withdrawn = max(year.later(received, rng.randint(2, 8), rng), acknowledged + timedelta(minutes=5))
+        story.post(withdrawn, "withdraw", "/withdraw", {"withdrawn_at": withdrawn})
+        return story.in_order()
+    closed, outcome = _stage_one(story, received, acknowledged, category)
+    learning_done = outcome != "not_upheld"
+    if learning_done:
+        _learning_and_action(story, team, closed)
+    # stage 2, when the complainant is not satisfied
+    if rng.random() >= ESCALATED[outcome]:
+        return story.in_order()
+    closed, outcome = _stage_two(story, closed, procedure, category)
+    if outcome != "not_upheld" and not learning_done:
+        _learning_and_action(story, team, closed)
+    # stage 3: a review panel within 30 working days (statutory complaints)
+    if procedure != "statutory_children" or rng.random() >= TO_STAGE_3:
+        return story.in_order()
+    escalated = year.later(closed, rng.randint(5, 15), rng)
+    story.post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
+    closed = year.later(escalated, rng.randint(15, 30), rng)
+    _respond(story, closed, category, 0.2)
+    return story.in_order()
+
+
+def _receipt(
+    year: SimulatedYear, rng: random.Random, complaint_id: str, received: datetime, area: str, team: str, category: str
+) -> dict[str, object]:
+    procedure = PROCEDURE[area]
     body: dict[str, object] = {
         "complaint_id": complaint_id,
         "procedure": procedure,
@@ -128,23 +189,17 @@ def _complaint(
     }
     if area in ("childrens_social_care", "fostering"):
         body["case_ref"] = f"LL{year.seed}-{rng.randint(1, 6000):06d}"
-    calls = [Call(received, "complaints.receive", "complaints", "POST", "/v1/complaints", body, officer)]
+    return body
 
-    def post(at: datetime, kind: str, suffix: str, payload: dict[str, object]) -> None:
-        calls.append(Call(at, f"complaints.{kind}", "complaints", "POST", f"{path}{suffix}", payload, officer))
 
-    acknowledged = year.later(received, rng.randint(0, 3), rng)
-    post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
-    if rng.random() < WITHDRAWN:
-        withdrawn = max(year.later(received, rng.randint(2, 8), rng), acknowledged + timedelta(minutes=5))
-        post(withdrawn, "withdraw", "/withdraw", {"withdrawn_at": withdrawn})
-        return list(in_order(calls))
-
-    # stage 1: due 10 working days after receipt; an extension adds 10 (the maximum is 20)
+def _stage_one(story: _Complaint, received: datetime, acknowledged: datetime, category: str) -> tuple[datetime, str]:
+    """Due 10 working days after receipt; an extension adds 10 (the maximum is 20).
+    (closed at, outcome)."""
+    year, rng = story.year, story.rng
     extended = rng.random() < EXTENDED_STAGE_1
     if extended:
         at = max(year.later(received, rng.randint(5, 9), rng), acknowledged + timedelta(minutes=5))
-        post(
+        story.post(
             at,
             "extend",
             "/extend",
@@ -155,100 +210,79 @@ def _complaint(
     else:
         on_time = rng.random() < ON_TIME_STAGE_1
         took = rng.randint(3, 10) if on_time else rng.randint(11, 20)
-    closed = max(year.later(received, took, rng), calls[-1].at + timedelta(minutes=5))
+    closed = max(year.later(received, took, rng), story.last_at + timedelta(minutes=5))
     upheld_chance = POINT_UPHELD.get(category, POINT_UPHELD_OTHERWISE)
-    outcome = _respond(rng, post, closed, category, upheld_chance)
-    learning_done = False
-    if outcome != "not_upheld":
-        _learning_and_action(year, rng, calls, complaint_id, team, closed)
-        learning_done = True
+    return closed, _respond(story, closed, category, upheld_chance)
 
-    # stage 2, when the complainant is not satisfied
-    if rng.random() >= ESCALATED[outcome]:
-        return list(in_order(calls))
+
+def _stage_two(story: _Complaint, closed: datetime, procedure: str, category: str) -> tuple[datetime, str]:
+    """Escalated and acknowledged; statutory ones sometimes extended by 20 working days.
+    (closed at, outcome)."""
+    year, rng = story.year, story.rng
     escalated = year.later(closed, rng.randint(2, 10), rng)
-    post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
+    story.post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
     acknowledged = year.later(escalated, rng.randint(0, 2), rng)
-    post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
+    story.post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
     due = STAGE_2_DUE[procedure]
     if procedure == "statutory_children" and rng.random() < EXTENDED_STAGE_2:
         at = max(year.later(escalated, rng.randint(15, due - 1), rng), acknowledged + timedelta(minutes=5))
-        post(at, "extend", "/extend", {"extend_by_working_days": 20, "reason": "complex", "extended_at": at})
+        story.post(at, "extend", "/extend", {"extend_by_working_days": 20, "reason": "complex", "extended_at": at})
         due += 20
     took = rng.randint(12, due) if rng.random() < ON_TIME_STAGE_2 else rng.randint(due + 1, due + 15)
-    closed = max(year.later(escalated, took, rng), calls[-1].at + timedelta(minutes=5))
-    outcome = _respond(rng, post, closed, category, POINT_UPHELD_STAGE_2)
-    if outcome != "not_upheld" and not learning_done:
-        _learning_and_action(year, rng, calls, complaint_id, team, closed)
-
-    # stage 3: a review panel within 30 working days (statutory complaints)
-    if procedure != "statutory_children" or rng.random() >= TO_STAGE_3:
-        return list(in_order(calls))
-    escalated = year.later(closed, rng.randint(5, 15), rng)
-    post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
-    closed = year.later(escalated, rng.randint(15, 30), rng)
-    _respond(rng, post, closed, category, 0.2)
-    return list(in_order(calls))
+    closed = max(year.later(escalated, took, rng), story.last_at + timedelta(minutes=5))
+    return closed, _respond(story, closed, category, POINT_UPHELD_STAGE_2)
 
 
-def _respond(rng: random.Random, post, closed: datetime, category: str, upheld_chance: float) -> str:
+def _respond(story: _Complaint, closed: datetime, category: str, upheld_chance: float) -> str:
+    rng = story.rng
     n = rng.choices((1, 2, 3), (0.5, 0.35, 0.15))[0]
     points = [{"upheld": rng.random() < upheld_chance, "summary": rng.choice(POINTS[category])} for _ in range(n)]
-    post(closed, "respond", "/respond", {"closed_at": closed, "points": points})
+    story.post(closed, "respond", "/respond", {"closed_at": closed, "points": points})
     upheld = sum(1 for p in points if p["upheld"])
     return "upheld" if upheld == n else "not_upheld" if upheld == 0 else "partially_upheld"
 
 
-def _learning_and_action(
-    year: SimulatedYear, rng: random.Random, calls: list[Call], complaint_id: str, team: str, closed: datetime
-) -> None:
+def _learning_and_action(story: _Complaint, team: str, closed: datetime) -> None:
     """What the complaint taught, and an action due 20 working days after the response
     (the complaint-learning follow-up's due date); most are completed, some late."""
-    officer = calls[0].actor
-    path = f"/v1/complaints/{complaint_id}"
-    learning_id = f"{complaint_id}-learning"
-    action_id = f"{complaint_id}-action"
+    year, rng = story.year, story.rng
+    learning_id = f"{story.complaint_id}-learning"
+    action_id = f"{story.complaint_id}-action"
     identified = year.later(closed, rng.randint(0, 2), rng)
     identified = max(identified, closed + timedelta(minutes=5))
-    calls.append(
-        Call(
-            identified,
-            "complaints.learning",
-            "complaints",
-            "POST",
-            f"{path}/learning",
-            {
-                "learning_id": learning_id,
-                "summary": "Follow up conversations in writing so that families have a clear record "
-                "of what was agreed.",
-                "identified_at": identified,
-            },
-            officer,
-        )
+    story.post(
+        identified,
+        "learning",
+        "/learning",
+        {
+            "learning_id": learning_id,
+            "summary": "Follow up conversations in writing so that families have a clear record of what was agreed.",
+            "identified_at": identified,
+        },
     )
     raised = max(year.later(closed, rng.randint(1, 4), rng), identified + timedelta(minutes=5))
     due = year.working_days_after(closed, 20)
     owner = team_manager(team)
-    calls.append(
-        Call(
-            raised,
-            "complaints.action.raise",
-            "complaints",
-            "POST",
-            f"{path}/actions",
-            {
-                "action_id": action_id,
-                "learning_id": learning_id,
-                "owner_id": owner,
-                "due_date": due,
-                "summary": "Team briefing on written follow-up after meetings with families",
-                "raised_at": raised,
-            },
-            officer,
-        )
+    story.post(
+        raised,
+        "action.raise",
+        "/actions",
+        {
+            "action_id": action_id,
+            "learning_id": learning_id,
+            "owner_id": owner,
+            "due_date": due,
+            "summary": "Team briefing on written follow-up after meetings with families",
+            "raised_at": raised,
+        },
     )
-    if rng.random() >= ACTION_COMPLETED:
-        return
+    if rng.random() < ACTION_COMPLETED:
+        _completion(story, action_id, owner, raised, due)
+
+
+def _completion(story: _Complaint, action_id: str, owner: str, raised: datetime, due: date) -> None:
+    """The action's owner completes it: on time mostly, else up to 20 days after its due date."""
+    year, rng = story.year, story.rng
     if rng.random() < ACTION_ON_TIME:
         span = (due - london_date(raised)).days
         day = london_date(raised) + timedelta(days=rng.randint(1, max(1, span)))
@@ -256,17 +290,18 @@ def _learning_and_action(
     else:
         day = due + timedelta(days=rng.randint(1, 20))
     completed = max(year.at(day, rng), raised + timedelta(minutes=5))
-    calls.append(
+    payload: dict[str, object] = {
+        "completed_at": completed,
+        "evidence": "Briefing held; written follow-up now part of the team's practice.",
+    }
+    story.calls.append(
         Call(
             completed,
             "complaints.action.complete",
             "complaints",
             "POST",
-            f"{path}/actions/{action_id}/complete",
-            {
-                "completed_at": completed,
-                "evidence": "Briefing held; written follow-up now part of the team's practice.",
-            },
+            f"/v1/actions/{action_id}/complete",
+            payload,
             owner,
         )
     )

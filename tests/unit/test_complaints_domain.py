@@ -14,25 +14,32 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.complaints.domain import (
+    CaseSubjects,
     Complaint,
     ExtensionReason,
-    InvalidTransition,
-    InvalidValue,
+    Learning,
     Point,
+    StatementAgreed,
+    Status,
+    roll_up,
+)
+from services.complaints.timescales import (
     Rules,
     Stage2Clock,
     StageTimescale,
-    Status,
     Timescales,
-    roll_up,
     working_days_left,
 )
+from shared.actions.domain import ActionOrigin
 from shared.calendar import WorkingCalendar, default_calendar
+from shared.errors import Conflict, Invalid
 from shared.events import (
+    ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintExtended,
     ComplaintReceived,
+    LearningIdentified,
     Outcome,
     Procedure,
 )
@@ -52,7 +59,7 @@ def received(
     stage: int = 1,
     rules: Rules = RULES,
 ) -> Complaint:
-    complaint, events = Complaint.receive(
+    complaint = Complaint.receive(
         rules,
         complaint_id="c-1",
         procedure=procedure,
@@ -63,12 +70,13 @@ def received(
         received_at=at(when) if isinstance(when, str) else when,
         stage=stage,
     )
-    assert isinstance(events[0], ComplaintReceived) and events[0].stage == stage
+    event = complaint.received_event()
+    assert isinstance(event, ComplaintReceived) and event.stage == stage
     return complaint
 
 
 def close(complaint: Complaint, day: str, *upheld: bool, rules: Rules = RULES) -> ComplaintClosed:
-    (event,) = complaint.respond(
+    event = complaint.respond(
         rules,
         closed_at=at(day),
         points=[Point(u, f"point {i}") for i, u in enumerate(upheld or (True,))],
@@ -99,7 +107,7 @@ def test_stage1_closed_on_its_11th_working_day_is_late() -> None:
 
 def test_stage1_closed_on_its_11th_working_day_is_in_time_when_extended() -> None:
     c = received("2022-08-01")
-    (extended,) = c.extend(
+    extended = c.extend(
         RULES,
         new_due_date=date(2022, 8, 22),
         reason=ExtensionReason.COMPLEX,
@@ -120,7 +128,7 @@ def test_stage1_extension_may_reach_but_not_pass_20_working_days() -> None:
     # 20th working day after Mon 1 Aug 2022: Tue 30 Aug (Mon 29 Aug is a bank holiday).
     c = received("2022-08-01")
     assert c.stage.maximum_date == date(2022, 8, 30)
-    with pytest.raises(InvalidValue) as refused:
+    with pytest.raises(Invalid) as refused:
         c.extend(
             RULES,
             new_due_date=date(2022, 8, 31),
@@ -145,16 +153,32 @@ def test_extend_by_working_days_counts_from_the_current_due_date() -> None:
     assert c.extension_date(RULES, 3) == date(2022, 8, 18)
 
 
+def test_extend_by_working_days_moves_the_due_date_and_a_refusal_names_that_field() -> None:
+    c = received("2022-08-01")
+    event = c.extend(RULES, by_working_days=3, reason=ExtensionReason.COMPLEX, extended_at=at("2022-08-05"))
+    assert (event.new_due_date, c.stage.due_date) == (date(2022, 8, 18), date(2022, 8, 18))
+    with pytest.raises(Invalid) as refused:  # 11 after Thu 18 Aug: past the maximum, Tue 30 Aug
+        c.extend(RULES, by_working_days=8, reason=ExtensionReason.COMPLEX, extended_at=at("2022-08-05"))
+    assert refused.value.field == "extend_by_working_days"
+    assert refused.value.reason.startswith("8 working days after the current due date: ")
+    assert "2022-08-30" in refused.value.reason
+    for both_or_neither in ({}, {"new_due_date": date(2022, 8, 22), "by_working_days": 2}):
+        with pytest.raises(Invalid, match="exactly one") as refused:
+            c.extend(RULES, reason=ExtensionReason.OTHER, extended_at=at("2022-08-05"), **both_or_neither)  # type: ignore[arg-type]
+        assert refused.value.field == "new_due_date"
+    assert len(c.stage.extensions) == 1
+
+
 def test_an_extension_must_move_the_due_date_later_and_land_on_a_working_day() -> None:
     c = received("2022-08-01")
-    with pytest.raises(InvalidValue, match="after the current due date"):
+    with pytest.raises(Invalid, match="after the current due date"):
         c.extend(
             RULES,
             new_due_date=date(2022, 8, 15),
             reason=ExtensionReason.OTHER,
             extended_at=at("2022-08-02"),
         )
-    with pytest.raises(InvalidValue, match="not a working day"):
+    with pytest.raises(Invalid, match="not a working day"):
         c.extend(
             RULES,
             new_due_date=date(2022, 8, 29),
@@ -165,7 +189,7 @@ def test_an_extension_must_move_the_due_date_later_and_land_on_a_working_day() -
 
 def test_an_extension_after_the_due_date_has_passed_is_refused() -> None:
     c = received("2022-08-01")
-    with pytest.raises(InvalidTransition, match="passed"):
+    with pytest.raises(Conflict, match="passed"):
         c.extend(
             RULES,
             new_due_date=date(2022, 8, 22),
@@ -208,7 +232,7 @@ def test_authority_closure_days_are_not_working_days() -> None:
 def responded_then_escalated(escalated_on: str, rules: Rules = RULES, **kw: object) -> Complaint:
     c = received("2022-08-01", rules=rules, **kw)  # type: ignore[arg-type]
     close(c, "2022-08-12", False, rules=rules)
-    (event,) = c.escalate(rules, escalated_at=at(escalated_on))
+    event = c.escalate(rules, escalated_at=at(escalated_on))
     assert isinstance(event, ComplaintEscalated)
     assert (event.from_stage, event.to_stage) == (1, 2)
     return c
@@ -222,7 +246,7 @@ def test_statutory_stage2_is_due_in_25_working_days_and_at_most_65() -> None:
     assert c.stage.clock_start == date(2022, 9, 1)
     assert c.stage.due_date == date(2022, 10, 7)
     assert c.stage.maximum_date == date(2022, 12, 2)
-    with pytest.raises(InvalidValue, match="2022-12-02"):
+    with pytest.raises(Invalid, match="2022-12-02"):
         c.extend(
             RULES,
             new_due_date=date(2022, 12, 5),
@@ -256,7 +280,7 @@ def test_corporate_stage2_is_20_working_days_with_no_room_to_extend() -> None:
     c = responded_then_escalated("2022-09-01", procedure=Procedure.CORPORATE)
     # 20th working day after Thu 1 Sep 2022: Fri 30 Sep (19 Sep is a bank holiday).
     assert c.stage.due_date == c.stage.maximum_date == date(2022, 9, 30)
-    with pytest.raises(InvalidValue, match="maximum"):
+    with pytest.raises(Invalid, match="maximum"):
         c.extend(
             RULES,
             new_due_date=date(2022, 10, 3),
@@ -277,7 +301,7 @@ def test_stage3_is_30_working_days_and_the_last_stage() -> None:
     )
     closed = close(c, "2022-11-21", False)
     assert closed.stage == 3 and closed.within_timescale and closed.working_days_taken == 30
-    with pytest.raises(InvalidTransition, match="last stage"):
+    with pytest.raises(Conflict, match="last stage"):
         c.escalate(RULES, escalated_at=at("2022-11-22"))
 
 
@@ -289,28 +313,37 @@ def test_received_straight_into_stage2_starts_its_clock_on_receipt() -> None:
 def test_stage2_clock_from_the_agreed_statement_when_configured() -> None:
     c = responded_then_escalated("2022-09-01", rules=AGREED)
     assert c.stage.clock_start is None and c.stage.due_date is None
-    with pytest.raises(InvalidTransition, match="agreed statement"):
+    with pytest.raises(Conflict, match="agreed statement"):
         close(c, "2022-09-20", rules=AGREED)
-    with pytest.raises(InvalidTransition, match="agreed statement"):
+    with pytest.raises(Conflict, match="agreed statement"):
         c.extend(
             AGREED,
             new_due_date=date(2022, 12, 1),
             reason=ExtensionReason.OTHER,
             extended_at=at("2022-09-02"),
         )
-    c.agree_statement(AGREED, agreed_at=at("2022-09-08"))
+    agreed = c.agree_statement(AGREED, agreed_at=at("2022-09-08"))
     # 25th working day after Thu 8 Sep 2022: Fri 14 Oct (19 Sep is a bank holiday).
+    assert agreed == StatementAgreed(
+        complaint_id="c-1", stage=2, agreed_at=at("2022-09-08"), due_date=date(2022, 10, 14)
+    )
+    assert agreed.history_data() == {
+        "complaint_id": "c-1",
+        "stage": 2,
+        "agreed_at": "2022-09-08T10:00:00Z",
+        "due_date": "2022-10-14",
+    }
     assert c.stage.clock_start == date(2022, 9, 8)
     assert c.stage.due_date == date(2022, 10, 14)
     closed = close(c, "2022-10-14", rules=AGREED)
     assert closed.within_timescale and closed.working_days_taken == 25
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(Conflict):
         c.agree_statement(AGREED, agreed_at=at("2022-09-09"))
 
 
 def test_an_agreed_statement_is_refused_when_the_clock_starts_at_escalation() -> None:
     c = responded_then_escalated("2022-09-01")
-    with pytest.raises(InvalidTransition, match="starts at escalation"):
+    with pytest.raises(Conflict, match="starts at escalation"):
         c.agree_statement(RULES, agreed_at=at("2022-09-08"))
 
 
@@ -345,7 +378,7 @@ def test_a_response_needs_a_point_and_its_summaries_stay_out_of_the_event() -> N
     with pytest.raises(ValueError):
         roll_up([])
     c = received("2022-08-01")
-    with pytest.raises(InvalidValue) as refused:
+    with pytest.raises(Invalid) as refused:
         c.respond(RULES, closed_at=at("2022-08-05"), points=[])
     assert refused.value.field == "points"
     closed = close(c, "2022-08-05", True, False)
@@ -361,7 +394,7 @@ def test_a_response_needs_a_point_and_its_summaries_stay_out_of_the_event() -> N
 
 def test_withdrawal_closes_the_stage_in_progress_as_withdrawn() -> None:
     c = received("2022-08-01")
-    (closed,) = c.withdraw(RULES, withdrawn_at=at("2022-08-17"))
+    closed = c.withdraw(RULES, withdrawn_at=at("2022-08-17"))
     assert isinstance(closed, ComplaintClosed)
     assert closed.outcome == Outcome.WITHDRAWN and closed.points == []
     assert (closed.due_date, closed.within_timescale, closed.working_days_taken) == (
@@ -374,15 +407,15 @@ def test_withdrawal_closes_the_stage_in_progress_as_withdrawn() -> None:
         lambda: c.escalate(RULES, escalated_at=at("2022-08-18")),
         lambda: c.withdraw(RULES, withdrawn_at=at("2022-08-18")),
         lambda: close(c, "2022-08-18"),
-        lambda: c.acknowledge(RULES, acknowledged_at=at("2022-08-18")),
+        lambda: c.acknowledge(acknowledged_at=at("2022-08-18")),
     ):
-        with pytest.raises(InvalidTransition, match="withdrawn"):
+        with pytest.raises(Conflict, match="withdrawn"):
             attempt()
 
 
 def test_withdrawal_at_stage2_before_the_statement_is_measured_from_the_request() -> None:
     c = responded_then_escalated("2022-09-01", rules=AGREED)
-    (closed,) = c.withdraw(AGREED, withdrawn_at=at("2022-09-06"))
+    closed = c.withdraw(AGREED, withdrawn_at=at("2022-09-06"))
     assert isinstance(closed, ComplaintClosed)
     assert (closed.stage, closed.due_date, closed.working_days_taken) == (2, date(2022, 10, 7), 3)
 
@@ -394,42 +427,45 @@ def test_a_closed_stage_cannot_be_responded_to_extended_or_withdrawn() -> None:
     c = received("2022-08-01")
     close(c, "2022-08-10")
     assert c.status == Status.RESPONDED
-    with pytest.raises(InvalidTransition, match="closed"):
+    with pytest.raises(Conflict, match="closed"):
         close(c, "2022-08-11")
-    with pytest.raises(InvalidTransition, match="closed"):
+    with pytest.raises(Conflict, match="closed"):
         c.extend(
             RULES,
             new_due_date=date(2022, 8, 22),
             reason=ExtensionReason.OTHER,
             extended_at=at("2022-08-11"),
         )
-    with pytest.raises(InvalidTransition, match="closed"):
+    with pytest.raises(Conflict, match="closed"):
         c.withdraw(RULES, withdrawn_at=at("2022-08-11"))
 
 
 def test_an_open_stage_cannot_be_escalated_and_escalation_follows_the_response() -> None:
     c = received("2022-08-01")
-    with pytest.raises(InvalidTransition, match="no response yet"):
+    with pytest.raises(Conflict, match="no response yet"):
         c.escalate(RULES, escalated_at=at("2022-08-05"))
     close(c, "2022-08-10")
-    with pytest.raises(InvalidValue) as refused:
+    with pytest.raises(Invalid) as refused:
         c.escalate(RULES, escalated_at=at("2022-08-09"))
     assert refused.value.field == "escalated_at"
 
 
 def test_acknowledged_once_per_stage_and_not_before_it_began() -> None:
     c = received("2022-08-03")
-    with pytest.raises(InvalidValue) as refused:
-        c.acknowledge(RULES, acknowledged_at=at("2022-08-02"))
+    with pytest.raises(Invalid) as refused:
+        c.acknowledge(acknowledged_at=at("2022-08-02"))
     assert refused.value.field == "acknowledged_at"
-    c.acknowledge(RULES, acknowledged_at=at("2022-08-04"))
-    with pytest.raises(InvalidTransition, match="already acknowledged"):
-        c.acknowledge(RULES, acknowledged_at=at("2022-08-05"))
+    assert c.acknowledge(acknowledged_at=at("2022-08-04")) == ComplaintAcknowledged(
+        complaint_id="c-1", acknowledged_at=at("2022-08-04")
+    )
+    assert c.stage.acknowledged_at == at("2022-08-04")
+    with pytest.raises(Conflict, match="already acknowledged"):
+        c.acknowledge(acknowledged_at=at("2022-08-05"))
 
 
 def test_a_response_dated_before_the_stage_began_names_the_field() -> None:
     c = received("2022-08-03")
-    with pytest.raises(InvalidValue) as refused:
+    with pytest.raises(Invalid) as refused:
         close(c, "2022-08-02")
     assert refused.value.field == "closed_at"
 
@@ -437,39 +473,60 @@ def test_a_response_dated_before_the_stage_began_names_the_field() -> None:
 # ------------------------------------------------------------------------ learning, actions
 
 
-def test_learning_and_actions_point_back_to_the_complaint() -> None:
+def test_learning_points_back_to_the_complaint_and_takes_its_team_unless_named() -> None:
     c = received("2022-08-01")
-    learning = c.identify_learning(learning_id="l-1", summary="Record calls back to families")
-    assert (learning.origin, learning.origin_id, learning.team) == (
-        "complaint",
-        "c-1",
-        "through-care",
+    learning = c.identify_learning(
+        learning_id="l-1", summary="Record calls back to families", identified_at=at("2022-08-20"), recorded_by="o-1"
     )
-    action, raised = c.raise_action(
-        action_id="a-1",
-        owner_id="manager-7",
-        raised_at=at("2022-08-20"),
-        due_date=date(2022, 9, 30),
-        summary="Add call-back logging to the duty rota",
+    assert learning == Learning(
+        "l-1", "c-1", "through-care", "childrens_social_care", "Record calls back to families", at("2022-08-20"), "o-1"
     )
-    assert (raised.origin, raised.origin_id, raised.due_date) == (
-        "complaint",
-        "c-1",
-        date(2022, 9, 30),
+    assert learning.identified_event() == LearningIdentified(
+        learning_id="l-1",
+        origin="complaint",
+        origin_id="c-1",
+        team="through-care",
+        service_area="childrens_social_care",
+        summary="Record calls back to families",
     )
-    with pytest.raises(InvalidValue) as refused:
-        c.raise_action(
-            action_id="a-2",
-            owner_id="m",
-            raised_at=at("2022-08-20"),
-            due_date=date(2022, 8, 19),
-            summary="x",
-        )
-    assert refused.value.field == "due_date"
-    (completed,) = action.complete(completed_at=at("2022-09-15"), evidence="rota updated")
-    assert completed.action_id == "a-1"  # type: ignore[attr-defined]
-    with pytest.raises(InvalidTransition, match="already completed"):
-        action.complete(completed_at=at("2022-09-16"))
+    elsewhere = c.identify_learning(
+        learning_id="l-2",
+        summary="s",
+        identified_at=at("2022-08-20"),
+        recorded_by=None,
+        team="panel",
+        service_area="send",
+    )
+    assert (elsewhere.team, elsewhere.service_area) == ("panel", "send")
+
+
+def test_an_action_is_raised_on_the_complaint_under_its_team_and_case_pseudonym() -> None:
+    c = received("2022-08-01")
+    c.case_subject = CaseSubjects("key").of("CASE-1")
+    assert c.case_subject is not None and c.case_subject.startswith("case:k1:")
+    assert c.action_origin() == ActionOrigin(
+        origin="complaint",  # type: ignore[arg-type]
+        origin_id="c-1",
+        service_area="childrens_social_care",
+        team="through-care",
+        not_before=at("2022-08-01"),
+        subject=c.case_subject,
+        describes="complaint",
+    )
+    mine = c.identify_learning(learning_id="l-1", summary="s", identified_at=at("2022-08-20"), recorded_by=None)
+    assert c.action_origin(learning_id="l-1", learning=mine).origin_id == "c-1"
+    other = Learning("l-2", "c-2", "t", "send", "s", at("2022-08-20"), None)
+    for learning in (other, None):
+        with pytest.raises(Invalid, match="no learning 'l-2' was recorded for this complaint") as refused:
+            c.action_origin(learning_id="l-2", learning=learning)
+        assert refused.value.field == "learning_id"
+
+
+def test_case_subjects_are_keyed_pseudonyms_and_none_without_a_reference() -> None:
+    subjects = CaseSubjects("key", "k2")
+    assert subjects.of("CASE-1") == subjects.of("CASE-1") != CaseSubjects("other key", "k2").of("CASE-1")
+    assert str(subjects.of("CASE-1")).startswith("case:k2:") and "CASE-1" not in str(subjects.of("CASE-1"))
+    assert subjects.of(None) is None and subjects.of("  ") is None
 
 
 def test_working_days_left_is_negative_once_overdue() -> None:
