@@ -1,62 +1,48 @@
-"""Feedback HTTP API, under `/v1`. Writing needs the role `feedback:write`; reading needs
+"""Feedback HTTP API, under `/v1`: the views (response models) and the routes that turn a
+request into a handler call. Writing needs the role `feedback:write`; reading needs
 `feedback:write` or `reporting:read`. Readers without `feedback:write` see no free text, and
-readers with neither `feedback:write` nor `reporting:detail` see small counts suppressed."""
+readers with neither `feedback:write` nor `reporting:detail` see small counts suppressed.
+The action routes (list, read, complete) are the shared ones (`shared.actions.api`), mounted
+by app.py; the routes here raise actions on this strand's origins."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from fastapi import (
-    APIRouter,
-    Depends,
-    FastAPI,
-    File,
-    HTTPException,
-    Path,
-    Query,
-    Request,
-    Response,
-    UploadFile,
-    status,
-)
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field
 
 from services.feedback import handlers
-from services.feedback.domain import (
-    LABEL,
-    SURVEY_ID,
-    ActionCompletion,
-    ActionContent,
-    ActionOriginKind,
-    ActionStatus,
-    AnswerType,
-    Compliment,
-    ComplimentContent,
-    Conflict,
-    FeedbackAction,
-    ImportReport,
-    InvalidInput,
-    NotFound,
-    RecordId,
-    SurveyContent,
-    SurveyVersion,
-    YouSaidWeDid,
-    YouSaidWeDidContent,
-    suppressed,
-)
+from services.feedback.commands import PublishSurvey, PublishYouSaidWeDid, RecordCompliment, RecordResponse
+from services.feedback.domain import LABEL, SURVEY_ID, AnswerType
+from services.feedback.domain.compliments import Compliment
+from services.feedback.domain.csv_import import ImportReport
+from services.feedback.domain.responses import Answer, SurveyResponse
+from services.feedback.domain.surveys import SurveyVersion
+from services.feedback.domain.tallies import QuestionTally, SurveyResults, suppressed
+from services.feedback.domain.you_said_we_did import YouSaidWeDid
+from services.feedback.store import FeedbackUnitOfWork
 from shared.access_log import PERSONAL_DATA
+from shared.actions.api import ActionView, raised
+from shared.actions.domain import RaiseAction
 from shared.auth import Principal, require_served
-from shared.bounds import INT32_MAX, InCalendar, Int32, Name, Offset, PositiveInt32, text
+from shared.bounds import INT32_MAX, Name
 from shared.calendar import london_date, parse_period
-from shared.events import ComplimentOrigin, LearningOrigin, Respondent, Timestamp, known_service_areas
-from shared.service import StrandService
+from shared.events import ComplimentOrigin, Respondent, known_service_areas
+from shared.service import unit_of_work
+from shared.settings import Settings
+from shared.uow import utc_now
 
 WRITE = "feedback:write"
 Writer = Annotated[Principal, Depends(require_served(WRITE))]
 Reader = Annotated[Principal, Depends(require_served(WRITE, "reporting:read"))]
+UoW = Annotated[FeedbackUnitOfWork, Depends(unit_of_work)]
 SurveyIdPath = Annotated[str, Path(pattern=SURVEY_ID.pattern, examples=["send-family-experience"])]
+ThemePath = Annotated[str, Path(pattern=LABEL.pattern, examples=["easy_to_contact_case_worker"])]
+Version = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
+PeriodQuery = Annotated[Name | None, Query(examples=["2022-23-Q2"])]
 # The CSV import's route: its request body may be as large as `settings.max_import_bytes`
 # (app.py gives the route that limit; every other route has `settings.max_body_bytes`).
 IMPORTS_PATH = "/v1/surveys/{survey_id}/imports"
@@ -64,9 +50,13 @@ IMPORTS_PATH = "/v1/surveys/{survey_id}/imports"
 router = APIRouter(prefix="/v1")
 
 
-def _service(request: Request) -> StrandService:
-    service: StrandService = request.app.state.service
-    return service
+def service_settings(request: Request) -> Settings:
+    """FastAPI dependency: the settings the service was built with."""
+    settings: Settings = request.app.state.service.settings
+    return settings
+
+
+Configured = Annotated[Settings, Depends(service_settings)]
 
 
 def _unprocessable(loc: list[str | int], msg: str) -> HTTPException:
@@ -99,10 +89,16 @@ def _sees_detail(principal: Principal) -> bool:
     return principal.has(WRITE) or principal.has("reporting:detail")
 
 
+def _answered(response: Response, created: bool) -> None:
+    """201 for a new record; 200 for a retry that added nothing."""
+    if not created:
+        response.status_code = status.HTTP_200_OK
+
+
 # --------------------------------------------------------------------------- surveys
 
 
-class QuestionOut(BaseModel):
+class QuestionView(BaseModel):
     question_id: str
     wording: str
     answer_type: AnswerType
@@ -113,17 +109,17 @@ class QuestionOut(BaseModel):
     )
 
 
-class SurveyOut(BaseModel):
+class SurveyView(BaseModel):
     survey_id: str
     version: int
     title: str
     service_area: str
     respondents: list[Respondent]
     published_at: datetime
-    questions: list[QuestionOut]
+    questions: list[QuestionView]
 
     @classmethod
-    def of(cls, s: SurveyVersion) -> SurveyOut:
+    def of(cls, s: SurveyVersion) -> SurveyView:
         return cls(
             survey_id=s.survey_id,
             version=s.version,
@@ -132,7 +128,7 @@ class SurveyOut(BaseModel):
             respondents=list(s.respondents),
             published_at=s.published_at,
             questions=[
-                QuestionOut(
+                QuestionView(
                     question_id=q.question_id,
                     wording=q.wording,
                     answer_type=q.answer_type,
@@ -147,45 +143,35 @@ class SurveyOut(BaseModel):
 @router.put(
     "/surveys/{survey_id}",
     status_code=status.HTTP_201_CREATED,
-    response_model=SurveyOut,
+    response_model=SurveyView,
     tags=["surveys"],
     summary="Publish a survey definition: a new version if it changed (201), else 200",
 )
-async def put_survey(
-    survey_id: SurveyIdPath,
-    body: SurveyContent,
-    principal: Writer,
-    request: Request,
-    response: Response,
-) -> SurveyOut:
-    survey, created = await handlers.publish_survey(_service(request), survey_id, body, published_by=principal.subject)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return SurveyOut.of(survey)
+async def publish_survey(
+    survey_id: SurveyIdPath, body: PublishSurvey, principal: Writer, uow: UoW, response: Response
+) -> SurveyView:
+    survey, created = await handlers.publish_survey(uow, survey_id, body, actor=principal.subject)
+    _answered(response, created)
+    return SurveyView.of(survey)
 
 
-@router.get("/surveys", response_model=list[SurveyOut], tags=["surveys"])
-async def get_surveys(_: Reader, request: Request, service_area: Name | None = None) -> list[SurveyOut]:
-    surveys = await handlers.list_surveys(_service(request), _check_service_area(service_area))
-    return [SurveyOut.of(s) for s in surveys]
+@router.get("/surveys", response_model=list[SurveyView], tags=["surveys"])
+async def list_surveys(_: Reader, uow: UoW, service_area: Name | None = None) -> list[SurveyView]:
+    surveys = await handlers.list_surveys(uow, _check_service_area(service_area))
+    return [SurveyView.of(s) for s in surveys]
 
 
-@router.get("/surveys/{survey_id}", response_model=SurveyOut, tags=["surveys"])
-async def get_survey(
-    survey_id: Name,
-    _: Reader,
-    request: Request,
-    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
-) -> SurveyOut:
-    return SurveyOut.of(await handlers.get_survey(_service(request), survey_id, version))
+@router.get("/surveys/{survey_id}", response_model=SurveyView, tags=["surveys"])
+async def get_survey(survey_id: Name, _: Reader, uow: UoW, version: Version = None) -> SurveyView:
+    return SurveyView.of(await handlers.get_survey(uow, survey_id, version))
 
 
-@router.get("/surveys/{survey_id}/versions", response_model=list[SurveyOut], tags=["surveys"])
-async def get_survey_versions(survey_id: Name, _: Reader, request: Request) -> list[SurveyOut]:
-    return [SurveyOut.of(s) for s in await handlers.survey_history(_service(request), survey_id)]
+@router.get("/surveys/{survey_id}/versions", response_model=list[SurveyView], tags=["surveys"])
+async def survey_history(survey_id: Name, _: Reader, uow: UoW) -> list[SurveyView]:
+    return [SurveyView.of(s) for s in await handlers.survey_history(uow, survey_id)]
 
 
-class QuestionResult(BaseModel):
+class QuestionResultView(BaseModel):
     reported_as: str
     question_id: str
     wording: str
@@ -197,86 +183,65 @@ class QuestionResult(BaseModel):
     counts: dict[str, int] | None
     suppressed: bool
 
+    @classmethod
+    def of(cls, t: QuestionTally, *, hide: bool) -> QuestionResultView:
+        return cls(
+            reported_as=t.reported_as,
+            question_id=t.question_id,
+            wording=t.wording,
+            answer_type=t.answer_type,
+            versions=list(t.versions),
+            answers=None if hide else t.answers,
+            positive=None if hide else t.positive,
+            positive_rate=None if hide else t.positive_rate,
+            counts=None if hide else dict(t.counts),
+            suppressed=hide,
+        )
 
-class SurveyResultsOut(BaseModel):
+
+class SurveyResultsView(BaseModel):
     survey_id: str
     latest_version: int
     period: str | None
     responses: int | None
     suppressed: bool
-    questions: list[QuestionResult] = Field(
+    questions: list[QuestionResultView] = Field(
         description="one entry per wording: answers to a reworded question are counted apart"
     )
+
+    @classmethod
+    def of(cls, results: SurveyResults, period: str | None, *, threshold: int | None) -> SurveyResultsView:
+        """`threshold`: counts from 1 to it are suppressed; None: the reader sees them all."""
+
+        def hidden(count: int) -> bool:
+            return threshold is not None and suppressed(count, threshold)
+
+        return cls(
+            survey_id=results.survey.survey_id,
+            latest_version=results.survey.version,
+            period=period,
+            responses=None if hidden(results.responses) else results.responses,
+            suppressed=hidden(results.responses),
+            questions=[QuestionResultView.of(t, hide=hidden(t.answers)) for t in results.questions],
+        )
 
 
 @router.get(
     "/surveys/{survey_id}/results",
-    response_model=SurveyResultsOut,
+    response_model=SurveyResultsView,
     tags=["surveys"],
     summary="Answers per question and wording (free text counted, never shown)",
 )
-async def get_survey_results(
-    survey_id: Name,
-    principal: Reader,
-    request: Request,
-    period: Annotated[Name | None, Query(examples=["2022-23-Q2"])] = None,
-) -> SurveyResultsOut:
+async def survey_results(
+    survey_id: Name, principal: Reader, uow: UoW, settings: Configured, period: PeriodQuery = None
+) -> SurveyResultsView:
     start, end = _period(period)
-    results = await handlers.survey_results(_service(request), survey_id, start, end)
-    threshold = _service(request).settings.small_number_threshold
-    detail = _sees_detail(principal)
-    questions = []
-    for t in results.questions:
-        hide = not detail and suppressed(t.answers, threshold)
-        questions.append(
-            QuestionResult(
-                reported_as=t.reported_as,
-                question_id=t.question_id,
-                wording=t.wording,
-                answer_type=t.answer_type,
-                versions=list(t.versions),
-                answers=None if hide else t.answers,
-                positive=None if hide else t.positive,
-                positive_rate=None if hide else t.positive_rate,
-                counts=None if hide else dict(t.counts),
-                suppressed=hide,
-            )
-        )
-    hide_total = not detail and suppressed(results.responses, threshold)
-    return SurveyResultsOut(
-        survey_id=results.survey.survey_id,
-        latest_version=results.survey.version,
-        period=period,
-        responses=None if hide_total else results.responses,
-        suppressed=hide_total,
-        questions=questions,
-    )
+    results = await handlers.survey_results(uow, survey_id, start, end)
+    threshold = None if _sees_detail(principal) else settings.small_number_threshold
+    return SurveyResultsView.of(results, period, threshold=threshold)
 
 
 # --------------------------------------------------------------------------- responses
-
-
-class ResponseIn(BaseModel):
-    """One survey response. Skipped questions: leave them out, or send null or ""."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    response_id: RecordId | None = Field(
-        default=None, description="your id for it (a retry with the same id adds nothing)"
-    )
-    survey_id: Name
-    survey_version: PositiveInt32 | None = Field(default=None, description="default: the latest version")
-    respondent: Name | None = Field(
-        default=None,
-        description="respondent group; may be left out when the survey is for one group only",
-    )
-    team: Name | None = None
-    channel: Name | None = Field(default=None, examples=["online", "paper", "visit"])
-    received_at: Annotated[Timestamp, InCalendar] | None = Field(default=None, description="default: now")
-    answers: dict[Name, Annotated[StrictStr, text()] | Annotated[StrictInt, Int32] | None] = Field(
-        description="question_id -> `yes`/`no`, 1-5, or text for a free-text question",
-        examples=[{"feel_safe_where_i_live": "yes", "worker_listens_to_me": 4}],
-    )
 
 
 class ResponseReceipt(BaseModel):
@@ -288,6 +253,18 @@ class ResponseReceipt(BaseModel):
     safeguarding_alert: bool = Field(description="a safeguarding question was answered negatively: same-day follow-up")
     created: bool = Field(description="false: this was a retry of a recorded response")
 
+    @classmethod
+    def of(cls, r: SurveyResponse, created: bool) -> ResponseReceipt:
+        return cls(
+            response_id=r.response_id,
+            survey_id=r.survey_id,
+            survey_version=r.survey_version,
+            received_at=r.received_at,
+            answered=len(r.answers),
+            safeguarding_alert=r.safeguarding_concern,
+            created=created,
+        )
+
 
 @router.post(
     "/responses",
@@ -296,35 +273,13 @@ class ResponseReceipt(BaseModel):
     tags=["responses"],
     summary="Record one survey response (publishes FeedbackReceived)",
 )
-async def post_response(body: ResponseIn, principal: Writer, request: Request, response: Response) -> ResponseReceipt:
-    recorded, created = await handlers.record_response(
-        _service(request),
-        handlers.ResponseSubmission(
-            survey_id=body.survey_id,
-            answers=body.answers,
-            response_id=body.response_id,
-            survey_version=body.survey_version,
-            respondent=body.respondent,
-            team=body.team,
-            channel=body.channel,
-            received_at=body.received_at,
-        ),
-        recorded_by=principal.subject,
-    )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ResponseReceipt(
-        response_id=recorded.response_id,
-        survey_id=recorded.survey.survey_id,
-        survey_version=recorded.survey.version,
-        received_at=recorded.received_at,
-        answered=len(recorded.answers),
-        safeguarding_alert=recorded.safeguarding_concern,
-        created=created,
-    )
+async def record_response(body: RecordResponse, principal: Writer, uow: UoW, response: Response) -> ResponseReceipt:
+    recorded, created = await handlers.record_response(uow, body, actor=principal.subject)
+    _answered(response, created)
+    return ResponseReceipt.of(recorded, created)
 
 
-class AnswerOut(BaseModel):
+class AnswerView(BaseModel):
     question_id: str
     reported_as: str
     wording: str = Field(description="the wording of the version this response answered")
@@ -333,54 +288,21 @@ class AnswerOut(BaseModel):
     value: str | int | None = Field(description="yes/no, 1-5, or the free text")
     withheld: bool = Field(default=False, description="free text is shown only to holders of feedback:write")
 
-
-class ActionOut(BaseModel):
-    action_id: str
-    origin: LearningOrigin = Field(description="always `feedback`")
-    origin_kind: ActionOriginKind = Field(description="`response`: raised on a survey response; `theme`: on a theme")
-    origin_id: str = Field(description="the response id, or `<service_area>:<theme>`")
-    team: str
-    service_area: str
-    owner_id: str
-    summary: str
-    due_date: date
-    raised_at: datetime
-    raised_by: str
-    status: ActionStatus
-    overdue: bool = Field(description="open with its due date passed (London dates)")
-    completed_at: datetime | None
-    completed_by: str | None
-    on_time: bool | None = Field(description="completed on or before its due date; null while open")
-    evidence: str | None
-
     @classmethod
-    def of(cls, a: FeedbackAction, today: date) -> ActionOut:
+    def of(cls, a: Answer, *, may_read_text: bool) -> AnswerView:
+        withheld = a.is_free_text and not may_read_text
         return cls(
-            action_id=a.action_id,
-            origin=LearningOrigin.FEEDBACK,
-            origin_kind=a.origin_kind,
-            origin_id=a.origin_id,
-            team=a.team,
-            service_area=a.service_area,
-            owner_id=a.owner_id,
-            summary=a.summary,
-            due_date=a.due_date,
-            raised_at=a.raised_at,
-            raised_by=a.raised_by,
-            status=a.status,
-            overdue=a.overdue(today),
-            completed_at=a.completed_at,
-            completed_by=a.completed_by,
-            on_time=a.on_time,
-            evidence=a.evidence,
+            question_id=a.question.question_id,
+            reported_as=a.question.reported_as,
+            wording=a.question.wording,
+            answer_type=a.question.answer_type,
+            safeguarding=a.question.safeguarding,
+            value=None if withheld else a.value,
+            withheld=withheld,
         )
 
 
-def _today() -> date:
-    return london_date(datetime.now(UTC))
-
-
-class ResponseOut(BaseModel):
+class ResponseView(BaseModel):
     response_id: str
     survey_id: str
     survey_version: int
@@ -390,51 +312,72 @@ class ResponseOut(BaseModel):
     channel: str | None
     received_at: datetime
     source: str
-    answers: list[AnswerOut]
-    actions: list[ActionOut] = Field(description="actions raised on this response, by due date")
+    answers: list[AnswerView]
+    actions: list[ActionView] = Field(description="actions raised on this response, by due date")
 
 
-@router.get("/responses/{response_id}", response_model=ResponseOut, tags=["responses"], openapi_extra=PERSONAL_DATA)
-async def get_response(response_id: Name, principal: Reader, request: Request) -> ResponseOut:
-    found = await handlers.get_response(_service(request), response_id)
-    may_read_text = principal.has(WRITE)
-    answers = []
-    for a in found["answers"]:
-        free = a["answer_type"] == AnswerType.FREE_TEXT.value
-        value: str | int | None
-        if free:
-            value = a["free_text"] if may_read_text else None
-        else:
-            value = int(a["value"]) if a["value"].isdigit() else a["value"]
-        answers.append(
-            AnswerOut(
-                question_id=a["question_id"],
-                reported_as=a["reported_as"],
-                wording=a["wording"],
-                answer_type=a["answer_type"],
-                safeguarding=a["safeguarding"],
-                value=value,
-                withheld=free and not may_read_text,
-            )
-        )
-    return ResponseOut(
-        response_id=found["response_id"],
-        survey_id=found["survey_id"],
-        survey_version=found["survey_version"],
-        service_area=found["service_area"],
-        team=found["team"],
-        respondent=found["respondent"],
-        channel=found["channel"],
-        received_at=found["received_at"],
-        source=found["source"],
-        answers=answers,
-        actions=[ActionOut.of(a, _today()) for a in found["actions"]],
+@router.get("/responses/{response_id}", response_model=ResponseView, tags=["responses"], openapi_extra=PERSONAL_DATA)
+async def get_response(response_id: Name, principal: Reader, uow: UoW) -> ResponseView:
+    found, actions = await handlers.get_response(uow, response_id)
+    today = london_date(utc_now())
+    return ResponseView(
+        response_id=found.response_id,
+        survey_id=found.survey_id,
+        survey_version=found.survey_version,
+        service_area=found.service_area,
+        team=found.team,
+        respondent=found.respondent,
+        channel=found.channel,
+        received_at=found.received_at,
+        source=found.source,
+        answers=[AnswerView.of(a, may_read_text=principal.has(WRITE)) for a in found.answers],
+        actions=[ActionView.of(a, today) for a in actions],
     )
+
+
+class RowErrorView(BaseModel):
+    line: int = Field(description="line in the file (the header is line 1 in most files)")
+    reason: str
+    response_id: str | None = None
+
+
+class ImportReportView(BaseModel):
+    """What a CSV import did. `rows` = imported + duplicates + rejected."""
+
+    survey_id: str
+    survey_version: int
+    rows: int = Field(description="data rows in the file (blank lines not counted)")
+    imported: int = Field(description="new responses recorded and published")
+    duplicates: int = Field(description="rows already recorded by an earlier import: skipped")
+    rejected: int = Field(description="rows refused; each has an entry in `errors`")
+    errors: list[RowErrorView] = Field(
+        description="why rows (or, at the header line, columns or the whole file) were refused"
+    )
+    readable: bool = Field(default=True, description="false: the file could not be read at all; nothing was imported")
+    safeguarding_responses: list[str] = Field(
+        default_factory=list,
+        description="imported responses with a negative answer to a safeguarding question: "
+        "they need same-day follow-up",
+    )
+
+    @classmethod
+    def of(cls, r: ImportReport) -> ImportReportView:
+        return cls(
+            survey_id=r.survey_id,
+            survey_version=r.survey_version,
+            rows=r.rows,
+            imported=r.imported,
+            duplicates=r.duplicates,
+            rejected=r.rejected,
+            errors=[RowErrorView(line=e.line, reason=e.reason, response_id=e.response_id) for e in r.errors],
+            readable=r.readable,
+            safeguarding_responses=list(r.safeguarding_responses),
+        )
 
 
 @router.post(
     IMPORTS_PATH.removeprefix(router.prefix),
-    response_model=ImportReport,
+    response_model=ImportReportView,
     tags=["responses"],
     summary="Import responses from a survey tool's CSV export (multipart field `file`)",
     description="Header row, then one row per response. Columns: `received_at` (required; "
@@ -443,23 +386,21 @@ async def get_response(response_id: Name, principal: Reader, request: Request) -
     "named by its question_id or its wording. Good rows are kept, bad rows reported by line; "
     "importing the same file again adds nothing. 422 when the file cannot be read at all.",
 )
-async def post_import(
+async def import_csv(
     survey_id: Name,
     principal: Writer,
-    request: Request,
+    uow: UoW,
+    settings: Configured,
     file: Annotated[UploadFile, File(description="the CSV file")],
-    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
+    version: Version = None,
 ) -> Any:
-    limit = _service(request).settings.max_import_bytes
+    limit = settings.max_import_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"the file is larger than {limit:,} bytes; split it",
-        )
-    report = await handlers.import_csv(
-        _service(request), data, survey_id, version=version, recorded_by=principal.subject
-    )
+        too_large = f"the file is larger than {limit:,} bytes; split it"
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=too_large)
+    imported = await handlers.import_csv(uow, survey_id, data, version=version, actor=principal.subject)
+    report = ImportReportView.of(imported)
     if not report.readable:
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -477,7 +418,7 @@ async def post_import(
 # --------------------------------------------------------------------------- compliments
 
 
-class ComplimentOut(BaseModel):
+class ComplimentView(BaseModel):
     compliment_id: str
     origin: ComplimentOrigin
     service_area: str
@@ -486,7 +427,7 @@ class ComplimentOut(BaseModel):
     summary: str | None
 
     @classmethod
-    def of(cls, c: Compliment) -> ComplimentOut:
+    def of(cls, c: Compliment) -> ComplimentView:
         return cls(
             compliment_id=c.compliment_id,
             origin=c.origin,
@@ -500,44 +441,35 @@ class ComplimentOut(BaseModel):
 @router.post(
     "/compliments",
     status_code=status.HTTP_201_CREATED,
-    response_model=ComplimentOut,
+    response_model=ComplimentView,
     tags=["compliments"],
     summary="Record a compliment, internal or external (publishes ComplimentReceived)",
 )
-async def post_compliment(
-    body: ComplimentContent, principal: Writer, request: Request, response: Response
-) -> ComplimentOut:
-    compliment, created = await handlers.record_compliment(_service(request), body, recorded_by=principal.subject)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ComplimentOut.of(compliment)
+async def record_compliment(body: RecordCompliment, principal: Writer, uow: UoW, response: Response) -> ComplimentView:
+    compliment, created = await handlers.record_compliment(uow, body, actor=principal.subject)
+    _answered(response, created)
+    return ComplimentView.of(compliment)
 
 
-@router.get("/compliments", response_model=list[ComplimentOut], tags=["compliments"])
-async def get_compliments(
+@router.get("/compliments", response_model=list[ComplimentView], tags=["compliments"])
+async def list_compliments(
     _: Reader,
-    request: Request,
+    uow: UoW,
     service_area: Name | None = None,
     origin: ComplimentOrigin | None = None,
     team: Name | None = None,
-    period: Annotated[Name | None, Query(examples=["2022-23-Q2"])] = None,
-) -> list[ComplimentOut]:
+    period: PeriodQuery = None,
+) -> list[ComplimentView]:
     start, end = _period(period)
-    found = await handlers.list_compliments(
-        _service(request),
-        service_area=_check_service_area(service_area),
-        origin=origin.value if origin else None,
-        team=team,
-        start=start,
-        end=end,
-    )
-    return [ComplimentOut.of(c) for c in found]
+    area = _check_service_area(service_area)
+    found = await handlers.list_compliments(uow, service_area=area, origin=origin, team=team, start=start, end=end)
+    return [ComplimentView.of(c) for c in found]
 
 
 # --------------------------------------------------------------------------- you said, we did
 
 
-class YouSaidWeDidOut(BaseModel):
+class YouSaidWeDidView(BaseModel):
     item_id: str
     service_area: str
     theme: str
@@ -548,7 +480,7 @@ class YouSaidWeDidOut(BaseModel):
     published_at: datetime
 
     @classmethod
-    def of(cls, y: YouSaidWeDid) -> YouSaidWeDidOut:
+    def of(cls, y: YouSaidWeDid) -> YouSaidWeDidView:
         return cls(
             item_id=y.item_id,
             service_area=y.service_area,
@@ -564,150 +496,69 @@ class YouSaidWeDidOut(BaseModel):
 @router.post(
     "/you-said-we-did",
     status_code=status.HTTP_201_CREATED,
-    response_model=YouSaidWeDidOut,
+    response_model=YouSaidWeDidView,
     tags=["you said, we did"],
     summary='Publish a "you said, we did" item (publishes YouSaidWeDidPublished)',
 )
-async def post_you_said_we_did(
-    body: YouSaidWeDidContent, principal: Writer, request: Request, response: Response
-) -> YouSaidWeDidOut:
-    item, created = await handlers.publish_you_said_we_did(_service(request), body, recorded_by=principal.subject)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return YouSaidWeDidOut.of(item)
+async def publish_you_said_we_did(
+    body: PublishYouSaidWeDid, principal: Writer, uow: UoW, response: Response
+) -> YouSaidWeDidView:
+    item, created = await handlers.publish_you_said_we_did(uow, body, actor=principal.subject)
+    _answered(response, created)
+    return YouSaidWeDidView.of(item)
 
 
 @router.get(
     "/you-said-we-did",
-    response_model=list[YouSaidWeDidOut],
+    response_model=list[YouSaidWeDidView],
     tags=["you said, we did"],
     summary='The public "you said, we did" list, newest first',
 )
-async def get_you_said_we_did(
-    _: Reader,
-    request: Request,
-    service_area: Name | None = None,
-    theme: Name | None = None,
-) -> list[YouSaidWeDidOut]:
-    found = await handlers.list_you_said_we_did(
-        _service(request), service_area=_check_service_area(service_area), theme=theme
-    )
-    return [YouSaidWeDidOut.of(y) for y in found]
+async def list_you_said_we_did(
+    _: Reader, uow: UoW, service_area: Name | None = None, theme: Name | None = None
+) -> list[YouSaidWeDidView]:
+    found = await handlers.list_you_said_we_did(uow, service_area=_check_service_area(service_area), theme=theme)
+    return [YouSaidWeDidView.of(y) for y in found]
 
 
-# --------------------------------------------------------------------------- actions
-
-ThemePath = Annotated[str, Path(pattern=LABEL.pattern, examples=["easy_to_contact_case_worker"])]
+# --------------------------------------------------------------------------- actions on responses and themes
 
 
 @router.post(
     "/responses/{response_id}/actions",
     status_code=status.HTTP_201_CREATED,
-    response_model=ActionOut,
+    response_model=ActionView,
     tags=["actions"],
     summary="Raise an action on a survey response (publishes ActionRaised, origin feedback)",
-    description="origin_id is the response: completing the action closes the safeguarding alert "
-    "that a negative answer to a safeguarding question opens. The action belongs to the "
-    "response's team and service area; `team` is required only when the response names no team. "
-    "A retry with the same `action_id` and content answers 200 and publishes nothing.",
+    description="The action's origin_id is the response id: completing the action closes the "
+    "safeguarding alert that a negative answer to a safeguarding question opens. The action "
+    "belongs to the response's team and service area; `team` is required only when the "
+    "response names no team; `learning_id` is not taken (feedback records no learning). "
+    "A retry with the same `action_id` and content answers 200 and publishes nothing; the same "
+    "id with other content is a 409; an unknown response a 404.",
 )
-async def post_response_action(
-    response_id: Name, body: ActionContent, principal: Writer, request: Request, response: Response
-) -> ActionOut:
-    action, created = await handlers.raise_action_on_response(
-        _service(request), response_id, body, raised_by=principal.subject
-    )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ActionOut.of(action, _today())
+async def raise_action_on_response(
+    response_id: Name, body: RaiseAction, principal: Writer, uow: UoW, response: Response
+) -> ActionView:
+    action, created = await handlers.raise_action_on_response(uow, response_id, body, actor=principal.subject)
+    return raised(action, created, response)
 
 
 @router.post(
     "/themes/{service_area}/{theme}/actions",
     status_code=status.HTTP_201_CREATED,
-    response_model=ActionOut,
+    response_model=ActionView,
     tags=["actions"],
     summary="Raise an action on a service area's theme (publishes ActionRaised, origin feedback)",
-    description="origin_id is `<service_area>:<theme>`, the theme usually a question's "
-    '`reported_as` id, as in "you said, we did" items (which can then name the action). '
-    "`team` is required.",
+    description="The action's origin_id is `<service_area>:<theme>`, the theme usually a "
+    'question\'s `reported_as` id, as in "you said, we did" items (which can then name the '
+    "action). `team` is required; `learning_id` is not taken. A retry with the same "
+    "`action_id` and content answers 200 and publishes nothing; the same id with other "
+    "content is a 409.",
 )
-async def post_theme_action(
-    service_area: Name, theme: ThemePath, body: ActionContent, principal: Writer, request: Request, response: Response
-) -> ActionOut:
+async def raise_action_on_theme(
+    service_area: Name, theme: ThemePath, body: RaiseAction, principal: Writer, uow: UoW, response: Response
+) -> ActionView:
     _check_service_area(service_area, "path")
-    action, created = await handlers.raise_action_on_theme(
-        _service(request), service_area, theme, body, raised_by=principal.subject
-    )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ActionOut.of(action, _today())
-
-
-@router.post(
-    "/actions/{action_id}/complete",
-    response_model=ActionOut,
-    tags=["actions"],
-    summary="Complete an action (publishes ActionCompleted)",
-    description="409 when it is already completed (the same completion sent again answers 200 "
-    "and publishes nothing); 422 when completed_at is before it was raised or in the future.",
-)
-async def post_action_completion(
-    action_id: Name, body: ActionCompletion, principal: Writer, request: Request
-) -> ActionOut:
-    action, _ = await handlers.complete_action(_service(request), action_id, body, completed_by=principal.subject)
-    return ActionOut.of(action, _today())
-
-
-@router.get("/actions", response_model=list[ActionOut], tags=["actions"], summary="Actions, by due date")
-async def get_actions(
-    _: Reader,
-    request: Request,
-    status_: Annotated[Literal["open", "completed", "overdue"] | None, Query(alias="status")] = None,
-    origin_id: Name | None = None,
-    team: Name | None = None,
-    owner_id: Name | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[Offset, Query()] = 0,
-) -> list[ActionOut]:
-    now = datetime.now(UTC)
-    found = await handlers.list_actions(
-        _service(request),
-        status=status_,
-        origin_id=origin_id,
-        team=team,
-        owner_id=owner_id,
-        limit=limit,
-        offset=offset,
-        now=now,
-    )
-    return [ActionOut.of(a, london_date(now)) for a in found]
-
-
-@router.get("/actions/{action_id}", response_model=ActionOut, tags=["actions"])
-async def get_action(action_id: Name, _: Reader, request: Request) -> ActionOut:
-    return ActionOut.of(await handlers.get_action(_service(request), action_id), _today())
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """Domain errors as HTTP: InvalidInput 422 (with each field), NotFound 404, Conflict 409."""
-
-    @app.exception_handler(InvalidInput)
-    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={
-                "detail": [{"loc": ["body", *p.field], "msg": p.reason, "type": "value_error"} for p in exc.problems]
-            },
-        )
-
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
-
-    @app.exception_handler(Conflict)
-    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+    action, created = await handlers.raise_action_on_theme(uow, service_area, theme, body, actor=principal.subject)
+    return raised(action, created, response)

@@ -1,7 +1,9 @@
-"""Feedback service wiring (HTTP port 8002): schema `feedback`, outbox relay, health checks
-and the `/v1` API. `service` and `app` are built at import time without touching the
-network; the lifespan (or `await service.start()`) migrates, opens the pool and starts the
-relay. Tests call `build()` after setting their environment."""
+"""The feedback service's composition root (HTTP port 8002): settings → StrandService (schema
+`feedback`, pool, outbox relay, health, limits, error mapping) → `app.state.unit_of_work` →
+the routers (`api.router` and the shared action routes). `service` and `app` are built at
+import time without touching the network; the lifespan (or `await service.start()`)
+migrates, opens the pool and starts the relay. Tests call `build()` after setting their
+environment."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.feedback import api
-from services.feedback.handlers import import_csv
-from shared.service import StrandService
+from services.feedback.store import PostgresFeedbackUnitOfWork
+from shared.actions.api import actions_router
+from shared.service import StrandService, unit_of_work
 from shared.settings import Settings, get_settings
 
-__all__ = ["app", "build", "import_csv", "service"]  # import_csv: for `qaloop` (CSV import)
+__all__ = ["app", "build", "service"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,7 +26,7 @@ def build(settings: Settings | None = None) -> tuple[StrandService, FastAPI]:
     """A feedback service and its FastAPI application (settings: the environment's)."""
     service = StrandService(name="feedback", migrations_dir=MIGRATIONS, settings=settings or get_settings())
     app = service.create_app(
-        [api.router],
+        [api.router, actions_router("feedback", unit_of_work)],
         body_limits={api.IMPORTS_PATH: service.settings.max_import_bytes},
         title="qaloop feedback",
         description="Surveys (versioned), survey responses (one at a time or from a CSV "
@@ -31,7 +34,7 @@ def build(settings: Settings | None = None) -> tuple[StrandService, FastAPI]:
         "safeguarding answer's follow-up) or themes. Publishes FeedbackReceived, ComplimentReceived, "
         "YouSaidWeDidPublished, ActionRaised and ActionCompleted through the outbox.",
     )
-    api.add_error_handlers(app)
+    app.state.unit_of_work = lambda: PostgresFeedbackUnitOfWork(service)
     return service, app
 
 

@@ -1,468 +1,274 @@
-"""Feedback use cases. Each one validates with the domain, then writes its rows and its
-event (`service.emit`, into the outbox) in one transaction: both commit or neither does.
+"""Feedback's use cases, one function each over a `FeedbackUnitOfWork`: load, apply the rules
+(`domain`), save, and `uow.emit` what happened — all in one transaction (`async with uow:`),
+so the rows and their events commit together or not at all. No SQL, no HTTP.
 
 Every write is idempotent on its id: the same id with the same content again is a retry
-(`created` False, no second event); the same id with different content is a `Conflict`.
+(`created` False, no second event); the same id with other content is a Conflict. Actions
+on responses and themes are the shared lifecycle (`shared.actions`): this strand only finds
+the origin they are raised on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from datetime import date
 
-import asyncpg
-
-from services.feedback import domain, store
-from services.feedback.domain import (
-    ActionCompletion,
-    ActionContent,
-    ActionOrigin,
-    Compliment,
-    ComplimentContent,
-    Conflict,
-    FeedbackAction,
-    ImportReport,
-    InvalidInput,
-    NotFound,
-    QuestionTally,
-    RowError,
-    SurveyContent,
-    SurveyResponse,
-    SurveyVersion,
-    YouSaidWeDid,
-    YouSaidWeDidContent,
-)
-from shared.calendar import london_date
-from shared.service import StrandService
+from services.feedback.commands import PublishSurvey, PublishYouSaidWeDid, RecordCompliment, RecordResponse
+from services.feedback.domain.compliments import Compliment, validate_compliment
+from services.feedback.domain.csv_import import CsvRow, ImportProgress, ImportReport, read_survey_csv
+from services.feedback.domain.responses import SurveyResponse, validate_response
+from services.feedback.domain.surveys import SurveyVersion, check_survey_id, next_survey_version
+from services.feedback.domain.tallies import SurveyResults, tally_questions
+from services.feedback.domain.you_said_we_did import YouSaidWeDid, theme_origin, validate_you_said_we_did
+from services.feedback.store import FeedbackUnitOfWork
+from shared.actions.domain import Action, ActionOrigin, RaiseAction
+from shared.actions.handlers import raise_action_on
+from shared.errors import Conflict, Invalid, NotFound
+from shared.events import ComplimentOrigin
 
 IMPORT_BATCH = 250  # CSV rows per transaction
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-def _pool(service: StrandService) -> asyncpg.Pool:
-    if service.pool is None:
-        raise RuntimeError("the feedback service is not started (await service.start())")
-    return service.pool
-
 
 # --------------------------------------------------------------------------- surveys
 
 
 async def publish_survey(
-    service: StrandService,
-    survey_id: str,
-    content: SurveyContent,
-    *,
-    published_by: str,
-    now: datetime | None = None,
+    uow: FeedbackUnitOfWork, survey_id: str, cmd: PublishSurvey, *, actor: str
 ) -> tuple[SurveyVersion, bool]:
-    """Publish a survey's definition: a new version when it changed (True), else the
-    latest version unchanged (False). Old versions, and the answers given to them, stay."""
-    domain.check_survey_id(survey_id)
-    async with _pool(service).acquire() as conn, conn.transaction():
-        await store.lock_survey(conn, survey_id)
-        history = await store.survey_versions(conn, survey_id=survey_id)
-        new = domain.next_survey_version(survey_id, content, history, now=_now(now))
+    """Publish a survey's definition: a new version when it changed (True), else the latest
+    version unchanged (False). Old versions, and the answers given to them, stay."""
+    check_survey_id(survey_id)
+    async with uow:
+        await uow.surveys.lock(survey_id)
+        history = await uow.surveys.history(survey_id)
+        new = next_survey_version(survey_id, cmd, history, now=uow.now())
         if new is None:
             return history[-1], False
-        await store.insert_survey_version(conn, new, published_by)
-        return new, True
+        await uow.surveys.add(new, published_by=actor)
+    return new, True
 
 
-async def get_survey(service: StrandService, survey_id: str, version: int | None = None) -> SurveyVersion:
-    async with _pool(service).acquire() as conn:
-        found = await store.survey_version(conn, survey_id, version)
+async def get_survey(uow: FeedbackUnitOfWork, survey_id: str, version: int | None = None) -> SurveyVersion:
+    """A survey's latest version, or `version`."""
+    async with uow:
+        found = await uow.surveys.get(survey_id, version)
     if found is None:
         which = f" version {version}" if version is not None else ""
         raise NotFound(f"no survey {survey_id!r}{which}")
     return found
 
 
-async def survey_history(service: StrandService, survey_id: str) -> list[SurveyVersion]:
-    async with _pool(service).acquire() as conn:
-        found = await store.survey_versions(conn, survey_id=survey_id)
+async def survey_history(uow: FeedbackUnitOfWork, survey_id: str) -> list[SurveyVersion]:
+    async with uow:
+        found = await uow.surveys.history(survey_id)
     if not found:
         raise NotFound(f"no survey {survey_id!r}")
     return found
 
 
-async def list_surveys(service: StrandService, service_area: str | None = None) -> list[SurveyVersion]:
-    async with _pool(service).acquire() as conn:
-        return await store.survey_versions(conn, service_area=service_area, latest_only=True)
-
-
-@dataclass(frozen=True)
-class SurveyResults:
-    survey: SurveyVersion  # the latest version
-    responses: int
-    questions: list[QuestionTally]
+async def list_surveys(uow: FeedbackUnitOfWork, service_area: str | None = None) -> list[SurveyVersion]:
+    async with uow:
+        return await uow.surveys.latest(service_area=service_area)
 
 
 async def survey_results(
-    service: StrandService, survey_id: str, start: date | None = None, end: date | None = None
+    uow: FeedbackUnitOfWork, survey_id: str, start: date | None = None, end: date | None = None
 ) -> SurveyResults:
-    async with _pool(service).acquire() as conn:
-        survey = await store.survey_version(conn, survey_id)
-        if survey is None:
+    """Responses received (London date) in [start, end] and the answers per wording."""
+    async with uow:
+        history = await uow.surveys.history(survey_id)
+        if not history:
             raise NotFound(f"no survey {survey_id!r}")
-        responses, tallies = await store.question_tallies(conn, survey_id, start, end)
-    return SurveyResults(survey, responses, tallies)
+        counts = await uow.responses.answer_counts(survey_id, start, end)
+    return SurveyResults(history[-1], counts.responses, tally_questions(history, counts))
 
 
 # --------------------------------------------------------------------------- responses
 
 
-@dataclass(frozen=True)
-class ResponseSubmission:
-    survey_id: str
-    answers: Mapping[str, Any]
-    response_id: str | None = None
-    survey_version: int | None = None
-    respondent: str | None = None
-    team: str | None = None
-    channel: str | None = None
-    received_at: datetime | None = None
-
-
-async def record_response(
-    service: StrandService,
-    submission: ResponseSubmission,
-    *,
-    recorded_by: str,
-    now: datetime | None = None,
-) -> tuple[SurveyResponse, bool]:
-    """Record one response and publish `FeedbackReceived`; (response, created)."""
-    now = _now(now)
-    async with _pool(service).acquire() as conn:
-        survey = await store.survey_version(conn, submission.survey_id, submission.survey_version)
+async def record_response(uow: FeedbackUnitOfWork, cmd: RecordResponse, *, actor: str) -> tuple[SurveyResponse, bool]:
+    """Record one response against its survey's latest version (or `survey_version`) and
+    publish `FeedbackReceived`; (response, created). A retry answers with the response as
+    recorded."""
+    async with uow:
+        survey = await uow.surveys.get(cmd.survey_id, cmd.survey_version)
         if survey is None:
-            which = f" version {submission.survey_version}" if submission.survey_version is not None else ""
-            field_name = "survey_version" if submission.survey_version is not None else "survey_id"
-            raise InvalidInput.one((field_name,), f"no survey {submission.survey_id!r}{which}")
-        response = domain.build_response(
+            which = f" version {cmd.survey_version}" if cmd.survey_version is not None else ""
+            field = "survey_version" if cmd.survey_version is not None else "survey_id"
+            raise Invalid(f"no survey {cmd.survey_id!r}{which}", field)
+        response = validate_response(
             survey,
-            response_id=submission.response_id or str(uuid.uuid4()),
-            answers=submission.answers,
-            received_at=submission.received_at or now,
-            now=now,
-            respondent=submission.respondent,
-            team=submission.team,
-            channel=submission.channel,
+            response_id=cmd.response_id or str(uuid.uuid4()),
+            answers=cmd.answers,
+            received_at=cmd.received_at or uow.now(),
+            now=uow.now(),
+            respondent=cmd.respondent,
+            team=cmd.team,
+            channel=cmd.channel,
         )
-        async with conn.transaction():
-            existing = await store.response_fingerprints(conn, [response.response_id])
-            if response.response_id in existing:
-                if existing[response.response_id] != response.fingerprint:
-                    raise Conflict(f"response {response.response_id!r} is already recorded with other answers")
-                return response, False
-            created = await _save_response(service, conn, response, "api", recorded_by)
-        return response, created
+        known = (await uow.responses.fingerprints([response.response_id])).get(response.response_id)
+        if known is not None:
+            if known != response.fingerprint:
+                raise Conflict(f"response {response.response_id!r} is already recorded with other answers")
+            recorded = await uow.responses.get(response.response_id)
+            assert recorded is not None
+            return recorded, False
+        created = await _record(uow, response, actor)
+    return response, created
 
 
-async def _save_response(
-    service: StrandService,
-    conn: asyncpg.Connection,
-    response: SurveyResponse,
-    source: str,
-    recorded_by: str,
-) -> bool:
-    if not await store.insert_response(conn, response, source=source, recorded_by=recorded_by):
-        return False  # recorded meanwhile by a concurrent request
-    await service.emit(
-        conn, response.to_event(), aggregate=f"response:{response.response_id}", time=response.received_at
+async def _record(uow: FeedbackUnitOfWork, response: SurveyResponse, actor: str) -> bool:
+    """Store a response and emit `FeedbackReceived`; False when its id was taken meanwhile
+    (by a concurrent request: nothing is emitted)."""
+    if not await uow.responses.add(response, recorded_by=actor):
+        return False
+    uow.emit(
+        response.received_event(), aggregate=f"response:{response.response_id}", time=response.received_at, actor=actor
     )
     return True
 
 
-async def get_response(service: StrandService, response_id: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """A stored response with its answers and the actions raised on it."""
-    async with _pool(service).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        found = await store.response_detail(conn, response_id)
-        if found is None:
+async def get_response(uow: FeedbackUnitOfWork, response_id: str) -> tuple[SurveyResponse, list[Action]]:
+    """A recorded response, and the actions raised on it by due date."""
+    async with uow:
+        response = await uow.responses.get(response_id)
+        if response is None:
             raise NotFound(f"no survey response {response_id!r}")
-        found["actions"] = await store.actions(conn, today=london_date(_now(now)), response_id=response_id)
-    return found
+        actions = await uow.actions.of_origin(response_id)
+    return response, sorted(actions, key=lambda a: (a.due_date, a.raised_at, a.action_id))
 
 
 async def import_csv(
-    service: StrandService,
-    path_or_bytes: str | os.PathLike[str] | bytes,
-    survey_id: str,
-    *,
-    version: int | None = None,
-    recorded_by: str = "csv-import",
-    now: datetime | None = None,
+    uow: FeedbackUnitOfWork, survey_id: str, data: bytes, *, version: int | None = None, actor: str
 ) -> ImportReport:
-    """Import a survey tool's CSV export (a path or the file's bytes) against the survey's
-    latest version (or `version`). Every row is validated; good rows are recorded and
-    published, bad ones reported by line; rows imported before are counted as duplicates.
-    Raises NotFound for an unknown survey; a file that cannot be read at all gives a report
-    with `readable` False."""
-    now = _now(now)
-    if isinstance(path_or_bytes, bytes | bytearray | memoryview):
-        data = bytes(path_or_bytes)
-    else:
-        data = await asyncio.to_thread(Path(path_or_bytes).read_bytes)
-    survey = await get_survey(service, survey_id, version)
-    reading = domain.read_survey_csv(data, survey, now=now)
-    outcome = _ImportOutcome(errors=list(reading.errors))
-    rows = reading.rows
+    """Import a survey tool's CSV export against the survey's latest version (or `version`).
+    Every row is validated; good rows are recorded and published (`IMPORT_BATCH` to a
+    transaction), bad ones reported by line; rows imported before count as duplicates.
+    NotFound for an unknown survey; a file that cannot be read at all gives a report with
+    `readable` False."""
+    survey = await get_survey(uow, survey_id, version)
+    progress = ImportProgress(survey, read_survey_csv(data, survey, now=uow.now()))
+    rows = progress.reading.rows
     for first in range(0, len(rows), IMPORT_BATCH):
-        chunk = rows[first : first + IMPORT_BATCH]
-        async with _pool(service).acquire() as conn, conn.transaction():
-            await _import_chunk(service, conn, chunk, outcome, recorded_by)
-    errors = sorted(outcome.errors, key=lambda e: e.line)
-    rejected = len({e.line for e in errors if e.line > reading.header_line})
-    return ImportReport(
-        survey_id=survey.survey_id,
-        survey_version=survey.version,
-        rows=reading.data_rows,
-        imported=outcome.imported,
-        duplicates=outcome.duplicates,
-        rejected=rejected,
-        errors=errors,
-        readable=reading.readable,
-        safeguarding_responses=outcome.safeguarding,
-    )
+        async with uow:
+            await _import_batch(uow, rows[first : first + IMPORT_BATCH], progress, actor)
+    return progress.report()
 
 
-@dataclass
-class _ImportOutcome:
-    errors: list[RowError]
-    imported: int = 0
-    duplicates: int = 0
-    safeguarding: list[str] = field(default_factory=list)
-
-
-async def _import_chunk(
-    service: StrandService,
-    conn: asyncpg.Connection,
-    chunk: Sequence[domain.CsvRow],
-    outcome: _ImportOutcome,
-    recorded_by: str,
-) -> None:
-    existing = await store.response_fingerprints(conn, [r.response.response_id for r in chunk])
-    for row in chunk:
-        response = row.response
-        known = existing.get(response.response_id)
-        if known is not None:
-            if known == response.fingerprint:
-                outcome.duplicates += 1
-            else:
-                outcome.errors.append(
-                    RowError(
-                        line=row.line,
-                        reason="this response was imported before with other answers; "
-                        "a re-import does not change a recorded response",
-                        response_id=response.response_id,
-                    )
-                )
-            continue
-        if await _save_response(service, conn, response, "csv", recorded_by):
-            outcome.imported += 1
-            if response.safeguarding_concern:
-                outcome.safeguarding.append(response.response_id)
-        else:
-            outcome.duplicates += 1
+async def _import_batch(uow: FeedbackUnitOfWork, batch: Sequence[CsvRow], progress: ImportProgress, actor: str) -> None:
+    recorded = await uow.responses.fingerprints([row.response.response_id for row in batch])
+    for row in batch:
+        if row.response.response_id in recorded:
+            progress.recorded_before(row, recorded[row.response.response_id])
+        elif await _record(uow, row.response, actor):
+            progress.recorded_now(row.response)
+        else:  # recorded meanwhile by a concurrent import of the same row: a duplicate
+            progress.recorded_before(row, row.response.fingerprint)
 
 
 # --------------------------------------------------------------------------- compliments
 
 
-async def record_compliment(
-    service: StrandService,
-    content: ComplimentContent,
-    *,
-    recorded_by: str,
-    now: datetime | None = None,
-) -> tuple[Compliment, bool]:
+async def record_compliment(uow: FeedbackUnitOfWork, cmd: RecordCompliment, *, actor: str) -> tuple[Compliment, bool]:
     """Record a compliment (internal or external: both are kept) and publish
     `ComplimentReceived`; (compliment, created)."""
-    compliment = domain.build_compliment(
-        content, compliment_id=content.compliment_id or str(uuid.uuid4()), now=_now(now)
-    )
-    async with _pool(service).acquire() as conn, conn.transaction():
-        known = await store.compliment_fingerprint(conn, compliment.compliment_id)
+    async with uow:
+        compliment = validate_compliment(cmd, compliment_id=cmd.compliment_id or str(uuid.uuid4()), now=uow.now())
+        known = await uow.compliments.get(compliment.compliment_id)
         if known is not None:
-            if known != compliment.fingerprint:
+            if known.fingerprint != compliment.fingerprint:
                 raise Conflict(f"compliment {compliment.compliment_id!r} is already recorded")
+            return known, False
+        if not await uow.compliments.add(compliment, recorded_by=actor):
             return compliment, False
-        if not await store.insert_compliment(conn, compliment, recorded_by=recorded_by):
-            return compliment, False
-        await service.emit(
-            conn, compliment.to_event(), aggregate=f"compliment:{compliment.compliment_id}", time=compliment.received_at
+        uow.emit(
+            compliment.received_event(),
+            aggregate=f"compliment:{compliment.compliment_id}",
+            time=compliment.received_at,
+            actor=actor,
         )
-        return compliment, True
+    return compliment, True
 
 
 async def list_compliments(
-    service: StrandService,
+    uow: FeedbackUnitOfWork,
     *,
     service_area: str | None = None,
-    origin: str | None = None,
+    origin: ComplimentOrigin | None = None,
     team: str | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> list[Compliment]:
-    async with _pool(service).acquire() as conn:
-        return await store.compliments(conn, service_area=service_area, origin=origin, team=team, start=start, end=end)
+    async with uow:
+        return await uow.compliments.find(service_area=service_area, origin=origin, team=team, start=start, end=end)
 
 
 # --------------------------------------------------------------------------- you said, we did
 
 
 async def publish_you_said_we_did(
-    service: StrandService,
-    content: YouSaidWeDidContent,
-    *,
-    recorded_by: str,
-    now: datetime | None = None,
+    uow: FeedbackUnitOfWork, cmd: PublishYouSaidWeDid, *, actor: str
 ) -> tuple[YouSaidWeDid, bool]:
     """Publish a "you said, we did" item (`YouSaidWeDidPublished`); (item, created).
     Linked responses must exist and be about the same service area."""
-    async with _pool(service).acquire() as conn, conn.transaction():
-        areas = await store.response_service_areas(conn, content.feedback_ids)
-        item = domain.build_you_said_we_did(
-            content,
-            item_id=content.item_id or str(uuid.uuid4()),
-            linked_areas=areas,
-            now=_now(now),
-        )
-        known = await store.you_said_we_did_fingerprint(conn, item.item_id)
+    async with uow:
+        areas = await uow.responses.service_areas(cmd.feedback_ids)
+        item_id = cmd.item_id or str(uuid.uuid4())
+        item = validate_you_said_we_did(cmd, item_id=item_id, linked_areas=areas, now=uow.now())
+        known = await uow.you_said_we_did.get(item.item_id)
         if known is not None:
-            if known != item.fingerprint:
+            if known.fingerprint != item.fingerprint:
                 raise Conflict(f"item {item.item_id!r} is already published with other content")
-            stored = await store.you_said_we_did(conn, item_id=item.item_id)
-            return stored[0], False
-        if not await store.insert_you_said_we_did(conn, item, recorded_by=recorded_by):
+            return known, False
+        if not await uow.you_said_we_did.add(item, recorded_by=actor):
             return item, False
-        await service.emit(conn, item.to_event(), aggregate=f"you-said-we-did:{item.item_id}", time=item.published_at)
-        return item, True
+        aggregate = f"you-said-we-did:{item.item_id}"
+        uow.emit(item.published_event(), aggregate=aggregate, time=item.published_at, actor=actor)
+    return item, True
 
 
 async def list_you_said_we_did(
-    service: StrandService, *, service_area: str | None = None, theme: str | None = None
+    uow: FeedbackUnitOfWork, *, service_area: str | None = None, theme: str | None = None
 ) -> list[YouSaidWeDid]:
-    async with _pool(service).acquire() as conn:
-        return await store.you_said_we_did(conn, service_area=service_area, theme=theme)
+    async with uow:
+        return await uow.you_said_we_did.find(service_area=service_area, theme=theme)
 
 
 # --------------------------------------------------------------------------- actions
 
 
 async def raise_action_on_response(
-    service: StrandService,
-    response_id: str,
-    content: ActionContent,
-    *,
-    raised_by: str,
-    now: datetime | None = None,
-) -> tuple[FeedbackAction, bool]:
+    uow: FeedbackUnitOfWork, response_id: str, cmd: RaiseAction, *, actor: str
+) -> tuple[Action, bool]:
     """Raise an action on a survey response — for a negative answer to a safeguarding
     question, the action whose completion closes the safeguarding alert — and publish
-    `ActionRaised` (origin feedback, origin_id the response); (action, created)."""
-    async with _pool(service).acquire() as conn, conn.transaction():
-        origin = await store.action_origin_of_response(conn, response_id)
-        if origin is None:
+    `ActionRaised` (origin feedback, origin_id the response); (action, created). It belongs
+    to the response's team and service area; an unknown response is NotFound."""
+    _answers_no_learning(cmd)
+
+    async def the_response(uow: FeedbackUnitOfWork) -> ActionOrigin:
+        response = await uow.responses.get(response_id)
+        if response is None:
             raise NotFound(f"no survey response {response_id!r}")
-        return await _raise_action(service, conn, origin, content, raised_by, _now(now))
+        return response.action_origin()
+
+    return await raise_action_on(uow, the_response, cmd, actor=actor)
 
 
 async def raise_action_on_theme(
-    service: StrandService,
-    service_area: str,
-    theme: str,
-    content: ActionContent,
-    *,
-    raised_by: str,
-    now: datetime | None = None,
-) -> tuple[FeedbackAction, bool]:
+    uow: FeedbackUnitOfWork, service_area: str, theme: str, cmd: RaiseAction, *, actor: str
+) -> tuple[Action, bool]:
     """Raise an action on a service area's theme (origin_id `<service_area>:<theme>`), e.g.
-    what a "you said, we did" item will report; (action, created)."""
-    origin = ActionOrigin.theme(service_area, theme)
-    async with _pool(service).acquire() as conn, conn.transaction():
-        return await _raise_action(service, conn, origin, content, raised_by, _now(now))
+    what a "you said, we did" item will report; (action, created). It names its team."""
+    _answers_no_learning(cmd)
+    origin = theme_origin(service_area, theme)
+
+    async def the_theme(_: FeedbackUnitOfWork) -> ActionOrigin:
+        return origin
+
+    return await raise_action_on(uow, the_theme, cmd, actor=actor)
 
 
-async def _raise_action(
-    service: StrandService,
-    conn: asyncpg.Connection,
-    origin: ActionOrigin,
-    content: ActionContent,
-    raised_by: str,
-    now: datetime,
-) -> tuple[FeedbackAction, bool]:
-    action = domain.build_action(
-        content, origin, action_id=content.action_id or str(uuid.uuid4()), raised_by=raised_by, now=now
-    )
-    if not await store.insert_action(conn, action):
-        known = await store.action(conn, action.action_id)
-        assert known is not None
-        if known.fingerprint != action.fingerprint:
-            raise Conflict(f"action {action.action_id!r} is already raised with other content")
-        return known, False
-    await service.emit(conn, action.to_event(), aggregate=f"action:{action.action_id}", time=action.raised_at)
-    return action, True
-
-
-async def complete_action(
-    service: StrandService,
-    action_id: str,
-    completion: ActionCompletion,
-    *,
-    completed_by: str,
-    now: datetime | None = None,
-) -> tuple[FeedbackAction, bool]:
-    """Complete an action and publish `ActionCompleted`; (action, completed now). The same
-    completion sent again changes nothing; another completion is a Conflict."""
-    async with _pool(service).acquire() as conn, conn.transaction():
-        found = await store.action(conn, action_id, for_update=True)
-        if found is None:
-            raise NotFound(f"no action {action_id!r}")
-        done, changed = domain.complete_action(found, completion, completed_by=completed_by, now=_now(now))
-        if changed:
-            await store.save_action_completion(conn, done)
-            assert done.completed_at is not None
-            await service.emit(conn, done.completion_event(), aggregate=f"action:{action_id}", time=done.completed_at)
-        return done, changed
-
-
-async def get_action(service: StrandService, action_id: str) -> FeedbackAction:
-    async with _pool(service).acquire() as conn:
-        found = await store.action(conn, action_id)
-    if found is None:
-        raise NotFound(f"no action {action_id!r}")
-    return found
-
-
-async def list_actions(
-    service: StrandService,
-    *,
-    status: str | None = None,
-    origin_id: str | None = None,
-    team: str | None = None,
-    owner_id: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-    now: datetime | None = None,
-) -> list[FeedbackAction]:
-    async with _pool(service).acquire() as conn:
-        return await store.actions(
-            conn,
-            today=london_date(_now(now)),
-            status=status,
-            origin_id=origin_id,
-            team=team,
-            owner_id=owner_id,
-            limit=limit,
-            offset=offset,
-        )
+def _answers_no_learning(cmd: RaiseAction) -> None:
+    if cmd.learning_id is not None:
+        raise Invalid("feedback records no learning: an action on a response or a theme answers none", "learning_id")

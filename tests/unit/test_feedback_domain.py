@@ -1,4 +1,5 @@
-"""Feedback domain rules on plain data: survey versions, answers, CSV rows, texts in events."""
+"""Feedback domain rules on plain data: survey versions, answers, CSV rows, texts in events,
+tallies per wording."""
 
 from __future__ import annotations
 
@@ -7,20 +8,19 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.feedback import domain
-from services.feedback.domain import (
-    AnswerType,
-    ComplimentContent,
-    InvalidInput,
-    SurveyContent,
-    YouSaidWeDidContent,
-)
+from services.feedback.commands import PublishSurvey, PublishYouSaidWeDid, RecordCompliment
+from services.feedback.domain import AnswerType
+from services.feedback.domain.csv_import import CsvReading, read_survey_csv
+from services.feedback.domain.responses import validate_response
+from services.feedback.domain.surveys import SurveyVersion, next_survey_version
+from shared.errors import Invalid
 from shared.events import Respondent
+from shared.text import contact_details_in
 
 NOW = datetime(2022, 9, 30, 12, 0, tzinfo=UTC)
 
 
-def content(**changes: object) -> SurveyContent:
+def content(**changes: object) -> PublishSurvey:
     base: dict[str, object] = {
         "title": "Children's social care",
         "service_area": "childrens_social_care",
@@ -45,19 +45,19 @@ def content(**changes: object) -> SurveyContent:
         ],
     }
     base.update(changes)
-    return SurveyContent.model_validate(base)
+    return PublishSurvey.model_validate(base)
 
 
-def reworded(question_id: str, wording: str, base: SurveyContent | None = None) -> SurveyContent:
+def reworded(question_id: str, wording: str, base: PublishSurvey | None = None) -> PublishSurvey:
     raw = (base or content()).model_dump()
     for q in raw["questions"]:
         if q["question_id"] == question_id:
             q["wording"] = wording
-    return SurveyContent.model_validate(raw)
+    return PublishSurvey.model_validate(raw)
 
 
-def v1() -> domain.SurveyVersion:
-    survey = domain.next_survey_version("csc", content(), [], now=NOW)
+def v1() -> SurveyVersion:
+    survey = next_survey_version("csc", content(), [], now=NOW)
     assert survey is not None
     return survey
 
@@ -67,7 +67,7 @@ def v1() -> domain.SurveyVersion:
 
 def test_a_reworded_question_is_reported_apart_and_old_versions_keep_their_wording():
     first = v1()
-    second = domain.next_survey_version(
+    second = next_survey_version(
         "csc", reworded("worker_listens_to_me", "My worker really listens to me"), [first], now=NOW
     )
     assert second is not None and second.version == 2
@@ -85,8 +85,8 @@ def test_a_reworded_question_is_reported_apart_and_old_versions_keep_their_wordi
     assert unchanged is not None and unchanged.reported_as == "feel_safe_where_i_live"
 
     # An answer to each version carries its own wording's id into the event.
-    def answer(survey: domain.SurveyVersion) -> list[str]:
-        response = domain.build_response(
+    def answer(survey: SurveyVersion) -> list[str]:
+        response = validate_response(
             survey,
             response_id="r",
             answers={"worker_listens_to_me": 2},
@@ -94,7 +94,7 @@ def test_a_reworded_question_is_reported_apart_and_old_versions_keep_their_wordi
             now=NOW,
             respondent="child",
         )
-        return [a.question_id for a in response.to_event().answers]
+        return [a.question_id for a in response.received_event().answers]
 
     assert answer(first) == ["worker_listens_to_me"]
     assert answer(second) == ["worker_listens_to_me.v2"]
@@ -102,17 +102,17 @@ def test_a_reworded_question_is_reported_apart_and_old_versions_keep_their_wordi
 
 def test_publishing_the_same_content_again_makes_no_version():
     first = v1()
-    assert domain.next_survey_version("csc", content(), [first], now=NOW) is None
+    assert next_survey_version("csc", content(), [first], now=NOW) is None
     # white space in wording does not count as a change
     spaced = reworded("worker_listens_to_me", "  My social  worker listens to me ")
-    assert domain.next_survey_version("csc", spaced, [first], now=NOW) is None
+    assert next_survey_version("csc", spaced, [first], now=NOW) is None
 
 
 def test_going_back_to_an_old_wording_reuses_its_id_and_the_flag_alone_keeps_it():
     first = v1()
-    second = domain.next_survey_version("csc", reworded("worker_listens_to_me", "New"), [first], now=NOW)
+    second = next_survey_version("csc", reworded("worker_listens_to_me", "New"), [first], now=NOW)
     assert second is not None
-    third = domain.next_survey_version("csc", content(), [first, second], now=NOW)
+    third = next_survey_version("csc", content(), [first, second], now=NOW)
     assert third is not None and third.version == 3
     q3 = third.question("worker_listens_to_me")
     assert q3 is not None and q3.reported_as == "worker_listens_to_me"
@@ -125,7 +125,7 @@ def test_going_back_to_an_old_wording_reuses_its_id_and_the_flag_alone_keeps_it(
             ]
         }
     )
-    fourth = domain.next_survey_version("csc", flagged, [first, second, third], now=NOW)
+    fourth = next_survey_version("csc", flagged, [first, second, third], now=NOW)
     assert fourth is not None
     q4 = fourth.question("worker_listens_to_me")
     assert q4 is not None and q4.safeguarding and q4.reported_as == "worker_listens_to_me"
@@ -143,12 +143,12 @@ def test_a_changed_answer_type_is_a_new_question_and_the_service_area_is_fixed()
             ]
         }
     )
-    second = domain.next_survey_version("csc", changed, [first], now=NOW)
+    second = next_survey_version("csc", changed, [first], now=NOW)
     assert second is not None
     q = second.question("worker_listens_to_me")
     assert q is not None and q.reported_as == "worker_listens_to_me.v2"
-    with pytest.raises(InvalidInput, match="is a childrens_social_care survey"):
-        domain.next_survey_version("csc", content(service_area="send"), [first], now=NOW)
+    with pytest.raises(Invalid, match="is a childrens_social_care survey"):
+        next_survey_version("csc", content(service_area="send"), [first], now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ def test_survey_definitions_are_checked(change: dict[str, object], message: str)
 
 
 def test_a_response_marks_safeguarding_answers_and_leaves_out_skipped_ones_and_free_text():
-    response = domain.build_response(
+    response = validate_response(
         v1(),
         response_id="resp-1",
         answers={
@@ -199,7 +199,7 @@ def test_a_response_marks_safeguarding_answers_and_leaves_out_skipped_ones_and_f
         team="through-care",
     )
     assert response.safeguarding_concern
-    event = response.to_event()
+    event = response.received_event()
     assert event.respondent is Respondent.YOUNG_PERSON
     assert [(a.question_id, a.value, a.safeguarding) for a in event.answers] == [("feel_safe_where_i_live", "no", True)]
     assert "Sam" not in event.model_dump_json()
@@ -218,15 +218,15 @@ def test_a_response_marks_safeguarding_answers_and_leaves_out_skipped_ones_and_f
     ],
 )
 def test_bad_answers_name_the_question(answers: dict, where: tuple, message: str):
-    with pytest.raises(InvalidInput) as caught:
-        domain.build_response(v1(), response_id="r", answers=answers, received_at=NOW, now=NOW, respondent="child")
+    with pytest.raises(Invalid) as caught:
+        validate_response(v1(), response_id="r", answers=answers, received_at=NOW, now=NOW, respondent="child")
     assert [p.field for p in caught.value.problems] == [where]
     assert message in caught.value.problems[0].reason
 
 
 def test_respondent_team_and_time_are_checked_together():
-    with pytest.raises(InvalidInput) as caught:
-        domain.build_response(
+    with pytest.raises(Invalid) as caught:
+        validate_response(
             v1(),
             response_id="Jane Smith",
             answers={"feel_safe_where_i_live": "yes"},
@@ -237,10 +237,8 @@ def test_respondent_team_and_time_are_checked_together():
         )
     fields = {p.field[0] for p in caught.value.problems}
     assert fields == {"response_id", "team", "respondent", "received_at"}
-    with pytest.raises(InvalidInput, match="is required: this survey is for child or young_person"):
-        domain.build_response(
-            v1(), response_id="r", answers={"feel_safe_where_i_live": "yes"}, received_at=NOW, now=NOW
-        )
+    with pytest.raises(Invalid, match="is required: this survey is for child or young_person"):
+        validate_response(v1(), response_id="r", answers={"feel_safe_where_i_live": "yes"}, received_at=NOW, now=NOW)
 
 
 # --------------------------------------------------------------------------- texts in events
@@ -257,7 +255,7 @@ def test_respondent_team_and_time_are_checked_together():
 )
 def test_contact_details_are_refused_in_published_text(text: str):
     with pytest.raises(ValidationError, match="contact details"):
-        ComplimentContent.model_validate(
+        RecordCompliment.model_validate(
             {
                 "origin": "external",
                 "service_area": "fostering",
@@ -267,11 +265,11 @@ def test_contact_details_are_refused_in_published_text(text: str):
             }
         )
     with pytest.raises(ValidationError, match="contact details"):
-        YouSaidWeDidContent.model_validate({"service_area": "send", "theme": "t", "you_said": text, "we_did": "x"})
+        PublishYouSaidWeDid.model_validate({"service_area": "send", "theme": "t", "you_said": text, "we_did": "x"})
 
 
 def test_ordinary_text_passes_and_a_bare_date_is_midnight_in_london():
-    c = ComplimentContent.model_validate(
+    c = RecordCompliment.model_validate(
         {
             "origin": "external",
             "service_area": "fostering",
@@ -281,14 +279,14 @@ def test_ordinary_text_passes_and_a_bare_date_is_midnight_in_london():
         }
     )
     assert c.received_at.isoformat() == "2022-08-01T00:00:00+01:00"
-    assert domain.contact_details_in("Review on 12/08/2022 with 3 carers, rated 5 out of 5") == []
+    assert contact_details_in("Review on 12/08/2022 with 3 carers, rated 5 out of 5") == []
 
 
 # --------------------------------------------------------------------------- CSV
 
 
-def read(text: str, survey: domain.SurveyVersion | None = None) -> domain.CsvReading:
-    return domain.read_survey_csv(text.encode(), survey or v1(), now=NOW)
+def read(text: str, survey: SurveyVersion | None = None) -> CsvReading:
+    return read_survey_csv(text.encode(), survey or v1(), now=NOW)
 
 
 def test_csv_rows_are_validated_one_by_one_and_reported_by_line():
@@ -351,12 +349,12 @@ def test_csv_without_ids_gets_stable_ids_and_identical_rows_stay_apart():
     ],
 )
 def test_an_unreadable_file_is_refused_whole(data: bytes, message: str):
-    reading = domain.read_survey_csv(data, v1(), now=NOW)
+    reading = read_survey_csv(data, v1(), now=NOW)
     assert not reading.readable and not reading.rows
     assert any(message in e.reason for e in reading.errors)
 
 
 def test_windows_1252_exports_are_read():
     data = "received_at,respondent,anything_else\n2022-08-01,child,caf\xe9 was nice\n".encode("cp1252")
-    reading = domain.read_survey_csv(data, v1(), now=NOW)
+    reading = read_survey_csv(data, v1(), now=NOW)
     assert [a.value for a in reading.rows[0].response.answers] == ["caf\xe9 was nice"]
