@@ -218,7 +218,8 @@ async def test_no_token_is_401_the_wrong_role_403_and_bad_input_422(feedback):
 
 
 async def test_a_csv_export_keeps_good_rows_reports_bad_ones_by_line_and_imports_once(feedback, observer):
-    from services.feedback.handlers import import_csv
+    from services.feedback import handlers
+    from services.feedback.store import PostgresFeedbackUnitOfWork
 
     path = DATA / "csc-export.csv"
     files = {"file": ("csc-export.csv", path.read_bytes(), "text/csv")}
@@ -249,11 +250,13 @@ async def test_a_csv_export_keeps_good_rows_reports_bad_ones_by_line_and_imports
     stored = (await feedback.get(f"/v1/responses/{CSC}:SM-1006")).json()
     assert stored["answers"][-1]["value"] == "Line one\r\nline two"
 
-    # The same file again — over HTTP, and as the CLI does it, from its path: nothing added.
+    # The same file again — over HTTP, and through the use case itself, as a script would:
+    # nothing added.
     again = (await feedback.post(f"/v1/surveys/{CSC}/imports", files=files)).json()
     assert (again["imported"], again["duplicates"], again["rejected"]) == (0, 4, 3)
-    by_cli = await import_csv(feedback.service, path, CSC)
-    assert (by_cli.imported, by_cli.duplicates, by_cli.rejected) == (0, 4, 3)
+    uow = PostgresFeedbackUnitOfWork(feedback.service)
+    direct = await handlers.import_csv(uow, CSC, path.read_bytes(), actor="csv-import")
+    assert (direct.imported, direct.duplicates, direct.rejected) == (0, 4, 3)
     marker = unique("resp")
     await feedback.post(
         "/v1/responses",
@@ -483,7 +486,7 @@ async def test_a_safeguarding_no_is_followed_by_an_action_raised_and_completed_o
     raised = await feedback.post(f"/v1/responses/{rid}/actions", json={**ACTION, "action_id": action_id})
     assert raised.status_code == 201, raised.text
     view = raised.json()
-    assert (view["origin"], view["origin_kind"], view["origin_id"]) == ("feedback", "response", rid)
+    assert (view["origin"], view["origin_id"], view["learning_id"]) == ("feedback", rid, None)
     assert (view["team"], view["service_area"]) == ("through-care", "childrens_social_care")
     assert (view["status"], view["raised_by"], view["completed_at"]) == ("open", "worker-1", None)
 
@@ -556,7 +559,10 @@ async def test_a_safeguarding_no_is_followed_by_an_action_raised_and_completed_o
     assert [(a["action_id"], a["status"]) for a in mine["actions"]] == [(action_id, "completed")]
     reader = bearer("reporting:read")
     listed = await feedback.get("/v1/actions", params={"origin_id": rid}, headers=reader)
-    assert listed.status_code == 200 and [a["action_id"] for a in listed.json()] == [action_id]
+    assert listed.status_code == 200
+    page = listed.json()
+    assert [a["action_id"] for a in page["items"]] == [action_id]
+    assert (page["limit"], page["offset"], page["next_offset"]) == (100, 0, None)
     one = await feedback.get(f"/v1/actions/{action_id}", headers=reader)
     assert one.status_code == 200 and one.json()["evidence"] == "Child seen alone; safety plan reviewed."
 
@@ -573,9 +579,15 @@ async def test_actions_are_listed_open_overdue_or_completed(feedback):
         params = {"origin_id": rid} | ({"status": status} if status else {})
         reply = await feedback.get("/v1/actions", params=params)
         assert reply.status_code == 200, reply.text
-        return [a["action_id"] for a in reply.json()]
+        return [a["action_id"] for a in reply.json()["items"]]
 
     assert sorted(await ids(None)) == sorted([late, later, finished])
+    # pages by due date: the two due on 2 August, then the one due in 2099
+    first = (await feedback.get("/v1/actions", params={"origin_id": rid, "limit": 2})).json()
+    assert sorted(a["action_id"] for a in first["items"]) == sorted([late, finished])
+    assert (first["limit"], first["offset"], first["next_offset"]) == (2, 0, 2)
+    rest = (await feedback.get("/v1/actions", params={"origin_id": rid, "limit": 2, "offset": 2})).json()
+    assert [a["action_id"] for a in rest["items"]] == [later] and rest["next_offset"] is None
     assert sorted(await ids("open")) == sorted([late, later])
     assert await ids("overdue") == [late]
     assert await ids("completed") == [finished]
@@ -610,18 +622,19 @@ async def test_action_requests_are_refused_with_the_reason(feedback):
         in (await refused({"raised_at": "2099-01-01T10:00:00Z", "due_date": "2099-01-02"}))[("body", "raised_at")]
     )
     assert (
-        "before the response was received"
+        "is before the response (2022-08-01T09:00:00+00:00)"
         in (await refused({"raised_at": "2022-08-01T09:00:00+01:00"}))[("body", "raised_at")]
     )
     assert ("body", "raised_at") in await refused({"raised_at": "2022-08-01T11:30:00"})  # no offset
     assert ("body", "summary") in await refused({"summary": "Ring mum on 07700 900123"})
     assert ("body", "child_name") in await refused({"child_name": "Jayden"})
     assert "through-care" in (await refused({"team": "assessment"}))[("body", "team")]
+    assert "feedback records no learning" in (await refused({"learning_id": "learning-1"}))[("body", "learning_id")]
 
     # a response with no team: the action must name one
     teamless = await _safeguarding_response(feedback, team=None)
     on = f"/v1/responses/{teamless}/actions"
-    assert "names no team" in (await refused({}, on))[("body", "team")]
+    assert "a response's action names the team that owns it" in (await refused({}, on))[("body", "team")]
     named = await feedback.post(on, json={**ACTION, "team": "safeguarding"})
     assert named.status_code == 201 and named.json()["team"] == "safeguarding"
 
@@ -644,7 +657,11 @@ async def test_an_action_on_a_theme_can_be_named_by_a_you_said_we_did_item(feedb
     raised = await feedback.post(path, json={**ACTION, "team": team, "owner_id": "send-service-manager"})
     assert raised.status_code == 201, raised.text
     action = raised.json()
-    assert (action["origin_kind"], action["origin_id"]) == ("theme", "send:easy_to_contact_case_worker")
+    assert (action["origin"], action["origin_id"], action["service_area"]) == (
+        "feedback",
+        "send:easy_to_contact_case_worker",
+        "send",
+    )
     [event] = await observer.wait_for("action_id", action["action_id"])
     assert event["data"]["origin"] == "feedback" and event["data"]["team"] == team
 
