@@ -20,8 +20,10 @@ RUN apt-get update \
 # (`uv pip compile pyproject.toml --generate-hashes -c requirements.lock …`, its header says
 # the exact command), so pip verifies every file (--require-hashes) and installs no tooling
 # (requirements.lock, with the dev extra, is for the development venv and CI).
+# Wheels only, but for docopt: notifications-python-client (the notifier's GOV.UK Notify channel)
+# still requires it, and it is published as a source archive alone (hash-checked all the same).
 COPY requirements.prod.lock /tmp/requirements.prod.lock
-RUN pip install --require-hashes --only-binary=:all: -r /tmp/requirements.prod.lock && rm /tmp/requirements.prod.lock
+RUN pip install --require-hashes --only-binary=:all: --no-binary=docopt -r /tmp/requirements.prod.lock && rm /tmp/requirements.prod.lock
 
 # Then qaloop itself, without touching the locked set. .dockerignore lets in only
 # pyproject.toml, README.md, shared/ and services/.
