@@ -13,7 +13,10 @@ from shared.uow import UnitOfWork
 
 
 class ActionsUnitOfWork(UnitOfWork, Protocol):
-    actions: ActionRepository
+    # Read-only, so that a unit of work holding a concrete repository (an in-memory fake's,
+    # a PostgreSQL adapter) is one: a settable Protocol attribute would need the exact type.
+    @property
+    def actions(self) -> ActionRepository: ...
 
 
 U = TypeVar("U", bound=ActionsUnitOfWork)
