@@ -1,4 +1,6 @@
-"""The audit service's HTTP API under /v1: templates, audits, concerns and actions.
+"""The audit service's HTTP API under /v1: templates, audits, concerns, and raising an action
+on an audit or a concern (listing, reading and completing actions: the shared
+`actions_router`, mounted by app.py).
 
 Writes need `audit:write`; reads `reporting:read` or `audit:write`. The raw case reference
 is shown only to `audit:write` callers (auditors); other readers see its keyed hash.
@@ -6,136 +8,66 @@ Errors: 401/403 (token, role, tenant), 404 unknown id, 409 not allowed in the cu
 422 invalid request (FastAPI's shape: `detail: [{loc, msg, type}]`, naming the field).
 """
 
+from __future__ import annotations
+
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
-from services.audit.domain import AreaJudgement, AuditRuleError, Conflict, NotFound, TemplateArea
-from services.audit.handlers import AuditHandlers, view_without_case_reference
-from services.audit.store import ActionQuery, AuditQuery
+from services.audit import handlers
+from services.audit.commands import (
+    CompleteAudit,
+    CreateTemplate,
+    GradeAudit,
+    ModerateAudit,
+    RaiseConcern,
+    ResolveConcern,
+    ScheduleAudit,
+)
+from services.audit.domain import Audit, Concern, Moderation
+from services.audit.handlers import AuditDetail, ConcernDetail
+from services.audit.store import AuditQuery, AuditStatusFilter, AuditUnitOfWork, ConcernQuery, ConcernStatusFilter
+from services.audit.templates import Template, TemplateArea
 from shared.access_log import PERSONAL_DATA
+from shared.actions.api import RAISE_DESCRIPTION, ActionView, raised
+from shared.actions.domain import RaiseAction
 from shared.auth import Principal, require_served
-from shared.bounds import AwareCalendarDateTime, CalendarDate, Name, text
+from shared.bounds import CalendarDate, Name
 from shared.bounds import Offset as Offset64
-from shared.events import AuditType, Grade, LearningOrigin, ServiceArea
+from shared.calendar import london_date
+from shared.events import AuditType, Grade, ServiceArea
+from shared.service import unit_of_work
+from shared.uow import utc_now
 
 WRITE = "audit:write"
 READ = ("reporting:read", WRITE)
 
-Text = Annotated[str, text(200, 1)]
-LongText = Annotated[str, text(4000, 1)]
+Writer = Annotated[Principal, Depends(require_served(WRITE))]
+Reader = Annotated[Principal, Depends(require_served(*READ))]
+UoW = Annotated[AuditUnitOfWork, Depends(unit_of_work)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[Offset64, Query()]
 T = TypeVar("T")
 
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+router = APIRouter(prefix="/v1")
 
 
-# --------------------------------------------------------------------------- requests
-
-
-class TemplateAreaIn(Command):
-    key: Annotated[str, text(64, 1), Field(examples=["voice_of_the_child"])]
-    title: Text
-    guidance: Annotated[str, text(4000)] = ""
-
-
-class CreateTemplate(Command):
-    name: Text
-    service_area: ServiceArea
-    audit_type: AuditType | None = Field(None, description="null: any audit type but EHCP")
-    areas: Annotated[list[TemplateAreaIn], Field(min_length=1)]
-    is_default: bool = Field(False, description="becomes the service area's default for its audit type")
-
-
-class ScheduleAudit(Command):
-    case_reference: Annotated[
-        str,
-        text(100, 1),
-        Field(
-            description="the raw case number; it never leaves this service",
-        ),
-    ]
-    service_area: ServiceArea
-    team: Text
-    audit_type: AuditType
-    theme: Annotated[str, text(200)] | None = Field(None, description="required for themed audits")
-    concern_id: Name | None = Field(None, description="the concern a targeted audit checks (required for targeted)")
-    auditor_id: Text
-    due_date: CalendarDate
-    template_id: Name | None = Field(None, description="default: the service area's default template for the type")
-
-
-class AreaGradeIn(Command):
-    area: Text
-    grade: Grade
-    rationale: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class GradeAudit(Command):
-    grades: Annotated[list[AreaGradeIn], Field(min_length=1)]
-
-
-class CompleteAudit(Command):
-    overall_grade: Grade | None = Field(
-        None,
-        description="rule 'best_fit': required, between the best and worst area grade; rule 'worst': optional",
-    )
-    completed_at: AwareCalendarDateTime | None = Field(None, description="default: now")
-
-
-class ModerateAudit(Command):
-    overall_grade: Grade
-    reason: LongText
-    moderated_at: AwareCalendarDateTime | None = None
-
-
-class RaiseConcern(Command):
-    service_area: ServiceArea
-    theme: Text
-    description: LongText
-    measures: Annotated[list[LongText], Field(min_length=1)]
-    review_by: CalendarDate
-    raised_at: AwareCalendarDateTime | None = None
-
-
-class ResolveConcern(Command):
-    evidence_audit_ids: Annotated[list[Text], Field(min_length=1)]
-    resolved_at: AwareCalendarDateTime | None = None
-
-
-class RaiseAction(Command):
-    owner_id: Text
-    due_date: CalendarDate
-    summary: LongText
-    team: Text | None = Field(None, description="required for a concern's action; an audit's is the audit's team")
-    raised_at: AwareCalendarDateTime | None = None
-
-
-class CompleteAction(Command):
-    evidence: Annotated[str, text(4000)] | None = None
-    completed_at: AwareCalendarDateTime | None = None
+def _today() -> date:
+    return london_date(utc_now())
 
 
 # --------------------------------------------------------------------------- views
 
 
-class View(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class TemplateAreaView(View):
+class TemplateAreaView(BaseModel):
     key: str
     title: str
     guidance: str = ""
 
 
-class TemplateView(View):
+class TemplateView(BaseModel):
     template_id: str
     name: str
     service_area: str
@@ -145,26 +77,27 @@ class TemplateView(View):
     created_by: str
     created_at: datetime
 
-
-class ActionView(View):
-    action_id: str
-    origin: LearningOrigin
-    origin_id: str
-    team: str
-    service_area: str
-    owner_id: str
-    summary: str
-    raised_at: datetime
-    raised_by: str
-    due_date: date
-    status: Literal["open", "completed"]
-    overdue: bool
-    completed_at: datetime | None = None
-    completed_by: str | None = None
-    evidence: str | None = None
+    @classmethod
+    def of(cls, t: Template) -> TemplateView:
+        assert t.created_at is not None  # a stored template
+        areas = [TemplateAreaView(key=a.key, title=a.title, guidance=a.guidance) for a in t.areas]
+        return cls(
+            template_id=t.template_id,
+            name=t.name,
+            service_area=t.service_area,
+            audit_type=t.audit_type,
+            areas=areas,
+            is_default=t.is_default,
+            created_by=t.created_by,
+            created_at=t.created_at,
+        )
 
 
-class AuditAreaView(View):
+class TemplateList(BaseModel):
+    items: list[TemplateView]
+
+
+class AuditAreaView(BaseModel):
     area: str
     title: str
     grade: Grade | None = None
@@ -172,8 +105,22 @@ class AuditAreaView(View):
     graded_by: str | None = None
     graded_at: datetime | None = None
 
+    @classmethod
+    def of(cls, area: TemplateArea, audit: Audit) -> AuditAreaView:
+        judgement = audit.grades.get(area.key)
+        if judgement is None:
+            return cls(area=area.key, title=area.title)
+        return cls(
+            area=area.key,
+            title=area.title,
+            grade=judgement.grade,
+            rationale=judgement.rationale,
+            graded_by=judgement.graded_by,
+            graded_at=judgement.graded_at,
+        )
 
-class ModerationView(View):
+
+class ModerationView(BaseModel):
     grade_before: Grade
     grade_after: Grade
     moderator_id: str
@@ -181,8 +128,19 @@ class ModerationView(View):
     moderated_at: datetime
     recorded_at: datetime
 
+    @classmethod
+    def of(cls, m: Moderation) -> ModerationView:
+        return cls(
+            grade_before=m.grade_before,
+            grade_after=m.grade_after,
+            moderator_id=m.moderator_id,
+            reason=m.reason,
+            moderated_at=m.moderated_at,
+            recorded_at=m.recorded_at,
+        )
 
-class AuditSummary(View):
+
+class AuditSummary(BaseModel):
     audit_id: str
     case_reference: str | None = Field(description="raw case number: shown to audit:write callers only")
     case_ref: str = Field(description="the pseudonymised case reference that events carry")
@@ -203,14 +161,55 @@ class AuditSummary(View):
     scheduled_by: str
     scheduled_at: datetime
 
+    @staticmethod
+    def fields_of(a: Audit, principal: Principal, today: date) -> dict[str, object]:
+        """The summary's fields; the raw case reference only for `audit:write` callers."""
+        return {
+            "audit_id": a.audit_id,
+            "case_reference": a.case_reference if principal.has(WRITE) else None,
+            "case_ref": a.case_ref,
+            "service_area": a.service_area,
+            "team": a.team,
+            "audit_type": a.audit_type,
+            "theme": a.theme,
+            "concern_id": a.concern_id,
+            "template_id": a.template_id,
+            "auditor_id": a.auditor_id,
+            "due_date": a.due_date,
+            "status": a.status.value,
+            "overdue": a.overdue(today),
+            "grade_rule": a.grade_rule.value if a.grade_rule else None,
+            "overall_grade": a.overall_grade,
+            "current_grade": a.current_grade,
+            "completed_at": a.completed_at,
+            "scheduled_by": a.scheduled_by,
+            "scheduled_at": a.scheduled_at,
+        }
+
+    @classmethod
+    def of(cls, a: Audit, principal: Principal) -> AuditSummary:
+        return cls.model_validate(cls.fields_of(a, principal, _today()))
+
 
 class AuditView(AuditSummary):
     areas: list[AuditAreaView]
     moderations: list[ModerationView]
     actions: list[ActionView]
 
+    @classmethod
+    def of_detail(cls, detail: AuditDetail, principal: Principal) -> AuditView:
+        a, today = detail.audit, _today()
+        return cls.model_validate(
+            cls.fields_of(a, principal, today)
+            | {
+                "areas": [AuditAreaView.of(area, a) for area in a.areas],
+                "moderations": [ModerationView.of(m) for m in a.moderations],
+                "actions": [ActionView.of(x, today) for x in detail.actions],
+            }
+        )
 
-class ConcernSummary(View):
+
+class ConcernSummary(BaseModel):
     concern_id: str
     service_area: str
     theme: str
@@ -225,14 +224,40 @@ class ConcernSummary(View):
     resolved_by: str | None
     evidence_audit_ids: list[str] | None
 
+    @staticmethod
+    def fields_of(c: Concern, today: date) -> dict[str, object]:
+        return {
+            "concern_id": c.concern_id,
+            "service_area": c.service_area,
+            "theme": c.theme,
+            "description": c.description,
+            "measures": c.measures,
+            "raised_at": c.raised_at,
+            "raised_by": c.raised_by,
+            "review_by": c.review_by,
+            "review_overdue": c.review_overdue(today),
+            "status": c.status.value,
+            "resolved_at": c.resolved_at,
+            "resolved_by": c.resolved_by,
+            "evidence_audit_ids": c.evidence_audit_ids,
+        }
+
+    @classmethod
+    def of(cls, c: Concern) -> ConcernSummary:
+        return cls.model_validate(cls.fields_of(c, _today()))
+
 
 class ConcernView(ConcernSummary):
     audit_ids: list[str]
     actions: list[ActionView]
 
-
-class TemplateList(BaseModel):
-    items: list[TemplateView]
+    @classmethod
+    def of_detail(cls, detail: ConcernDetail) -> ConcernView:
+        today = _today()
+        return cls.model_validate(
+            cls.fields_of(detail.concern, today)
+            | {"audit_ids": detail.audit_ids, "actions": [ActionView.of(x, today) for x in detail.actions]}
+        )
 
 
 class Page(BaseModel, Generic[T]):
@@ -241,259 +266,159 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-# --------------------------------------------------------------------------- routes
+# --------------------------------------------------------------------------- templates
 
 
-Writer = Annotated[Principal, Depends(require_served(WRITE))]
-Reader = Annotated[Principal, Depends(require_served(*READ))]
+@router.post("/templates", status_code=201, response_model=TemplateView, tags=["templates"])
+async def create_template(body: CreateTemplate, principal: Writer, uow: UoW) -> TemplateView:
+    """A named set of areas that audits of a service area (and audit type) are graded on."""
+    return TemplateView.of(await handlers.create_template(uow, body, actor=principal.subject))
 
 
-def _for(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
-    return view if principal.has(WRITE) else view_without_case_reference(view)
+@router.get("/templates", response_model=TemplateList, tags=["templates"])
+async def list_templates(
+    _: Reader, uow: UoW, service_area: ServiceArea | None = None, audit_type: AuditType | None = None
+) -> TemplateList:
+    found = await handlers.list_templates(uow, service_area=service_area, audit_type=audit_type)
+    return TemplateList(items=[TemplateView.of(t) for t in found])
 
 
-def create_router(handlers: AuditHandlers) -> APIRouter:
-    router = APIRouter(prefix="/v1")
+@router.get("/templates/{template_id}", response_model=TemplateView, tags=["templates"])
+async def get_template(template_id: Name, _: Reader, uow: UoW) -> TemplateView:
+    return TemplateView.of(await handlers.get_template(uow, template_id))
 
-    # ------------------------------------------------------------------- templates
 
-    @router.post("/templates", status_code=201, response_model=TemplateView, tags=["templates"])
-    async def create_template(body: CreateTemplate, principal: Writer) -> dict[str, Any]:
-        """A named set of areas that audits of a service area (and audit type) are graded on."""
-        return await handlers.create_template(
-            name=body.name,
-            service_area=body.service_area,
-            audit_type=body.audit_type,
-            areas=[TemplateArea(a.key, a.title, a.guidance) for a in body.areas],
-            is_default=body.is_default,
-            created_by=principal.subject,
-        )
+# --------------------------------------------------------------------------- audits
 
-    @router.get("/templates", response_model=TemplateList, tags=["templates"])
-    async def list_templates(
-        _: Reader, service_area: ServiceArea | None = None, audit_type: AuditType | None = None
-    ) -> dict[str, Any]:
-        items = await handlers.list_templates(
-            service_area=service_area, audit_type=audit_type.value if audit_type else None
-        )
-        return {"items": items}
 
-    @router.get("/templates/{template_id}", response_model=TemplateView, tags=["templates"])
-    async def get_template(template_id: Name, _: Reader) -> dict[str, Any]:
-        return await handlers.get_template(template_id)
+@router.post("/audits", status_code=201, response_model=AuditView, tags=["audits"])
+async def schedule_audit(body: ScheduleAudit, principal: Writer, uow: UoW) -> AuditView:
+    """Schedule an audit of a case (publishes `AuditScheduled`)."""
+    return AuditView.of_detail(await handlers.schedule_audit(uow, body, actor=principal.subject), principal)
 
-    # ------------------------------------------------------------------- audits
 
-    @router.post("/audits", status_code=201, response_model=AuditView, tags=["audits"])
-    async def schedule_audit(body: ScheduleAudit, principal: Writer) -> dict[str, Any]:
-        """Schedule an audit of a case (publishes `AuditScheduled`)."""
-        return await handlers.schedule_audit(
-            case_reference=body.case_reference,
-            service_area=body.service_area,
-            team=body.team,
-            audit_type=body.audit_type,
-            theme=body.theme,
-            concern_id=body.concern_id,
-            auditor_id=body.auditor_id,
-            due_date=body.due_date,
-            template_id=body.template_id,
-            scheduled_by=principal.subject,
-        )
-
-    @router.get("/audits", response_model=Page[AuditSummary], tags=["audits"])
-    async def list_audits(
-        principal: Reader,
-        status_: Annotated[
-            Literal["scheduled", "in_progress", "completed", "open", "overdue"] | None,
-            Query(
-                alias="status",
-                description="open = not completed; overdue = open and past its due date",
-            ),
-        ] = None,
-        team: Name | None = None,
-        auditor_id: Name | None = None,
-        service_area: ServiceArea | None = None,
-        audit_type: AuditType | None = None,
-        concern_id: Name | None = None,
-        due_by: Annotated[CalendarDate | None, Query(description="due on or before")] = None,
-        due_from: Annotated[CalendarDate | None, Query(description="due on or after")] = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
-    ) -> dict[str, Any]:
-        query = AuditQuery(
-            status=status_,
-            team=team,
-            auditor_id=auditor_id,
-            service_area=service_area,
-            audit_type=audit_type.value if audit_type else None,
-            concern_id=concern_id,
-            due_by=due_by,
-            due_from=due_from,
-            limit=limit,
-            offset=offset,
-        )
-        items = [_for(principal, a) for a in await handlers.list_audits(query)]
-        return {"items": items, "limit": limit, "offset": offset}
-
-    @router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"], openapi_extra=PERSONAL_DATA)
-    async def get_audit(audit_id: Name, principal: Reader) -> dict[str, Any]:
-        """One audit with its area grades, moderation history and actions."""
-        return _for(principal, await handlers.get_audit(audit_id))
-
-    @router.post("/audits/{audit_id}/grades", response_model=AuditView, tags=["audits"])
-    async def grade_audit(audit_id: Name, body: GradeAudit, principal: Writer) -> dict[str, Any]:
-        """Record (or, before completion, change) area grades, each with a short rationale."""
-        return await handlers.grade_audit(
-            audit_id,
-            [AreaJudgement(g.area, g.grade, g.rationale) for g in body.grades],
-            graded_by=principal.subject,
-        )
-
-    @router.post("/audits/{audit_id}/complete", response_model=AuditView, tags=["audits"])
-    async def complete_audit(audit_id: Name, body: CompleteAudit, principal: Writer) -> dict[str, Any]:
-        """Complete a fully graded audit (publishes `AuditGraded`)."""
-        return await handlers.complete_audit(
-            audit_id,
-            overall_grade=body.overall_grade,
-            completed_at=body.completed_at,
-            completed_by=principal.subject,
-        )
-
-    @router.post("/audits/{audit_id}/moderations", status_code=201, response_model=AuditView, tags=["audits"])
-    async def moderate_audit(audit_id: Name, body: ModerateAudit, principal: Writer) -> dict[str, Any]:
-        """A second reader (the caller) changes the overall grade (publishes `AuditModerated`)."""
-        return await handlers.moderate_audit(
-            audit_id,
-            overall_grade=body.overall_grade,
-            reason=body.reason,
-            moderated_at=body.moderated_at,
-            moderator_id=principal.subject,
-        )
-
-    @router.post("/audits/{audit_id}/actions", status_code=201, response_model=ActionView, tags=["actions"])
-    async def raise_audit_action(audit_id: Name, body: RaiseAction, principal: Writer) -> dict[str, Any]:
-        """An action arising from an audit (publishes `ActionRaised`, origin `audit`)."""
-        return await handlers.raise_action(
-            origin=LearningOrigin.AUDIT,
-            origin_id=audit_id,
-            owner_id=body.owner_id,
-            due_date=body.due_date,
-            summary=body.summary,
-            team=body.team,
-            raised_at=body.raised_at,
-            raised_by=principal.subject,
-        )
-
-    # ------------------------------------------------------------------- concerns
-
-    @router.post("/concerns", status_code=201, response_model=ConcernView, tags=["concerns"])
-    async def raise_concern(body: RaiseConcern, principal: Writer) -> dict[str, Any]:
-        """An area of concern, the measures put in place and when to review them (publishes
-        `ConcernRaised`); targeted audits then link to it by `concern_id`."""
-        return await handlers.raise_concern(
-            service_area=body.service_area,
-            theme=body.theme,
-            description=body.description,
-            measures=body.measures,
-            review_by=body.review_by,
-            raised_at=body.raised_at,
-            raised_by=principal.subject,
-        )
-
-    @router.get("/concerns", response_model=Page[ConcernSummary], tags=["concerns"])
-    async def list_concerns(
-        _: Reader,
-        status_: Annotated[Literal["open", "resolved"] | None, Query(alias="status")] = None,
-        service_area: ServiceArea | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
-    ) -> dict[str, Any]:
-        items = await handlers.list_concerns(status=status_, service_area=service_area, limit=limit, offset=offset)
-        return {"items": items, "limit": limit, "offset": offset}
-
-    @router.get("/concerns/{concern_id}", response_model=ConcernView, tags=["concerns"])
-    async def get_concern(concern_id: Name, _: Reader) -> dict[str, Any]:
-        return await handlers.get_concern(concern_id)
-
-    @router.post("/concerns/{concern_id}/resolve", response_model=ConcernView, tags=["concerns"])
-    async def resolve_concern(concern_id: Name, body: ResolveConcern, principal: Writer) -> dict[str, Any]:
-        """Resolve a concern with the completed audits linked to it that evidence the measures
-        work (publishes `ConcernResolved`)."""
-        return await handlers.resolve_concern(
-            concern_id,
-            evidence_audit_ids=body.evidence_audit_ids,
-            resolved_at=body.resolved_at,
-            resolved_by=principal.subject,
-        )
-
-    @router.post(
-        "/concerns/{concern_id}/actions",
-        status_code=201,
-        response_model=ActionView,
-        tags=["actions"],
+@router.get("/audits", response_model=Page[AuditSummary], tags=["audits"])
+async def list_audits(
+    principal: Reader,
+    uow: UoW,
+    status_: Annotated[
+        AuditStatusFilter | None,
+        Query(alias="status", description="open = not completed; overdue = open and past its due date"),
+    ] = None,
+    team: Name | None = None,
+    auditor_id: Name | None = None,
+    service_area: ServiceArea | None = None,
+    audit_type: AuditType | None = None,
+    concern_id: Name | None = None,
+    due_by: Annotated[CalendarDate | None, Query(description="due on or before")] = None,
+    due_from: Annotated[CalendarDate | None, Query(description="due on or after")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AuditSummary]:
+    query = AuditQuery(
+        today=_today(),
+        status=status_,
+        team=team,
+        auditor_id=auditor_id,
+        service_area=service_area,
+        audit_type=audit_type,
+        concern_id=concern_id,
+        due_by=due_by,
+        due_from=due_from,
+        limit=limit,
+        offset=offset,
     )
-    async def raise_concern_action(concern_id: Name, body: RaiseAction, principal: Writer) -> dict[str, Any]:
-        """An action arising from an open concern (publishes `ActionRaised`, origin `concern`)."""
-        return await handlers.raise_action(
-            origin=LearningOrigin.CONCERN,
-            origin_id=concern_id,
-            owner_id=body.owner_id,
-            due_date=body.due_date,
-            summary=body.summary,
-            team=body.team,
-            raised_at=body.raised_at,
-            raised_by=principal.subject,
-        )
-
-    # ------------------------------------------------------------------- actions
-
-    @router.get("/actions", response_model=Page[ActionView], tags=["actions"])
-    async def list_actions(
-        _: Reader,
-        status_: Annotated[Literal["open", "completed", "overdue"] | None, Query(alias="status")] = None,
-        owner_id: Name | None = None,
-        team: Name | None = None,
-        origin_id: Name | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
-    ) -> dict[str, Any]:
-        query = ActionQuery(
-            status=status_,
-            owner_id=owner_id,
-            team=team,
-            origin_id=origin_id,
-            limit=limit,
-            offset=offset,
-        )
-        return {"items": await handlers.list_actions(query), "limit": limit, "offset": offset}
-
-    @router.get("/actions/{action_id}", response_model=ActionView, tags=["actions"])
-    async def get_action(action_id: Name, _: Reader) -> dict[str, Any]:
-        return await handlers.get_action(action_id)
-
-    @router.post("/actions/{action_id}/complete", response_model=ActionView, tags=["actions"])
-    async def complete_action(action_id: Name, body: CompleteAction, principal: Writer) -> dict[str, Any]:
-        """Complete an action (publishes `ActionCompleted`)."""
-        return await handlers.complete_action(
-            action_id,
-            evidence=body.evidence,
-            completed_at=body.completed_at,
-            completed_by=principal.subject,
-        )
-
-    return router
+    items = [AuditSummary.of(a, principal) for a in await handlers.list_audits(uow, query)]
+    return Page[AuditSummary](items=items, limit=limit, offset=offset)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Rule errors as HTTP: 404 unknown id, 409 wrong state, 422 bad request (with the field)."""
+@router.get("/audits/{audit_id}", response_model=AuditView, tags=["audits"], openapi_extra=PERSONAL_DATA)
+async def get_audit(audit_id: Name, principal: Reader, uow: UoW) -> AuditView:
+    """One audit with its area grades, moderation history and actions."""
+    return AuditView.of_detail(await handlers.get_audit(uow, audit_id), principal)
 
-    async def on_rule_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AuditRuleError)
-        if isinstance(exc, NotFound):
-            return JSONResponse({"detail": exc.reason}, status_code=404)
-        if isinstance(exc, Conflict):
-            return JSONResponse({"detail": exc.reason}, status_code=409)
-        loc = ["body", exc.field] if exc.field else ["body"]
-        return JSONResponse({"detail": [{"loc": loc, "msg": exc.reason, "type": "value_error"}]}, status_code=422)
 
-    app.add_exception_handler(AuditRuleError, on_rule_error)
+@router.post("/audits/{audit_id}/grades", response_model=AuditView, tags=["audits"])
+async def grade_audit(audit_id: Name, body: GradeAudit, principal: Writer, uow: UoW) -> AuditView:
+    """Record (or, before completion, change) area grades, each with a short rationale."""
+    return AuditView.of_detail(await handlers.grade_audit(uow, audit_id, body, actor=principal.subject), principal)
+
+
+@router.post("/audits/{audit_id}/complete", response_model=AuditView, tags=["audits"])
+async def complete_audit(audit_id: Name, body: CompleteAudit, principal: Writer, uow: UoW) -> AuditView:
+    """Complete a fully graded audit (publishes `AuditGraded`)."""
+    detail = await handlers.complete_audit(uow, audit_id, body, actor=principal.subject)
+    return AuditView.of_detail(detail, principal)
+
+
+@router.post("/audits/{audit_id}/moderations", status_code=201, response_model=AuditView, tags=["audits"])
+async def moderate_audit(audit_id: Name, body: ModerateAudit, principal: Writer, uow: UoW) -> AuditView:
+    """A second reader (the caller) changes the overall grade (publishes `AuditModerated`)."""
+    detail = await handlers.moderate_audit(uow, audit_id, body, actor=principal.subject)
+    return AuditView.of_detail(detail, principal)
+
+
+@router.post(
+    "/audits/{audit_id}/actions",
+    status_code=201,
+    response_model=ActionView,
+    tags=["actions"],
+    summary="Raise an action on an audit (publishes ActionRaised, origin audit)",
+    description="The action belongs to the audit's team. " + RAISE_DESCRIPTION,
+)
+async def raise_audit_action(
+    audit_id: Name, body: RaiseAction, principal: Writer, uow: UoW, response: Response
+) -> ActionView:
+    action, created = await handlers.raise_audit_action(uow, audit_id, body, actor=principal.subject)
+    return raised(action, created, response)
+
+
+# --------------------------------------------------------------------------- concerns
+
+
+@router.post("/concerns", status_code=201, response_model=ConcernView, tags=["concerns"])
+async def raise_concern(body: RaiseConcern, principal: Writer, uow: UoW) -> ConcernView:
+    """An area of concern, the measures put in place and when to review them (publishes
+    `ConcernRaised`); targeted audits then link to it by `concern_id`."""
+    return ConcernView.of_detail(await handlers.raise_concern(uow, body, actor=principal.subject))
+
+
+@router.get("/concerns", response_model=Page[ConcernSummary], tags=["concerns"])
+async def list_concerns(
+    _: Reader,
+    uow: UoW,
+    status_: Annotated[ConcernStatusFilter | None, Query(alias="status")] = None,
+    service_area: ServiceArea | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ConcernSummary]:
+    query = ConcernQuery(status=status_, service_area=service_area, limit=limit, offset=offset)
+    items = [ConcernSummary.of(c) for c in await handlers.list_concerns(uow, query)]
+    return Page[ConcernSummary](items=items, limit=limit, offset=offset)
+
+
+@router.get("/concerns/{concern_id}", response_model=ConcernView, tags=["concerns"])
+async def get_concern(concern_id: Name, _: Reader, uow: UoW) -> ConcernView:
+    return ConcernView.of_detail(await handlers.get_concern(uow, concern_id))
+
+
+@router.post("/concerns/{concern_id}/resolve", response_model=ConcernView, tags=["concerns"])
+async def resolve_concern(concern_id: Name, body: ResolveConcern, principal: Writer, uow: UoW) -> ConcernView:
+    """Resolve a concern with the completed audits linked to it that evidence the measures
+    work (publishes `ConcernResolved`)."""
+    return ConcernView.of_detail(await handlers.resolve_concern(uow, concern_id, body, actor=principal.subject))
+
+
+@router.post(
+    "/concerns/{concern_id}/actions",
+    status_code=201,
+    response_model=ActionView,
+    tags=["actions"],
+    summary="Raise an action on an open concern (publishes ActionRaised, origin concern)",
+    description="The request names the team that owns it. " + RAISE_DESCRIPTION,
+)
+async def raise_concern_action(
+    concern_id: Name, body: RaiseAction, principal: Writer, uow: UoW, response: Response
+) -> ActionView:
+    action, created = await handlers.raise_concern_action(uow, concern_id, body, actor=principal.subject)
+    return raised(action, created, response)

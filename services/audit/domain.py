@@ -1,7 +1,9 @@
-"""Audit rules, pure: templates, the audit state machine, the overall-grade rule, concerns
-and actions. No I/O; every function takes plain data and either returns the decision or
-raises `Invalid` (the request itself is wrong: HTTP 422) or `Conflict` (not allowed in the
-current state: HTTP 409). See DOMAIN.md, "Audits".
+"""Audit rules, pure: the overall-grade rule, the audit and its lifecycle, areas of concern,
+and where an action can be raised (the templates audits are graded on:
+`services.audit.templates`). No I/O: records are plain dataclasses whose command methods
+check the rules, change the record and return the event they cause; a request the rules
+refuse raises `shared.errors` — `Invalid` (wrong whatever the state, 422),
+`Conflict` (not allowed in the record's current state, 409). See DOMAIN.md, "Audits".
 
 The audit lifecycle::
 
@@ -18,19 +20,37 @@ change the overall grade.
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from services.audit.commands import (
+    MAX_RATIONALE,
+    CompleteAudit,
+    GradeArea,
+    GradeAudit,
+    ModerateAudit,
+    RaiseConcern,
+    ResolveConcern,
+    ScheduleAudit,
+)
+from services.audit.templates import Template, TemplateArea, choose_template
+from shared.actions.domain import ActionOrigin
 from shared.calendar import london_date
-from shared.events import AuditType, Grade
-
-# A clock may run a little ahead of ours; anything later than this is a typo, not a fact.
-CLOCK_SKEW = timedelta(minutes=5)
-AREA_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_AREAS = 30
-MAX_RATIONALE = 2000
+from shared.errors import Conflict, Invalid
+from shared.events import (
+    AreaGrade,
+    AuditGraded,
+    AuditModerated,
+    AuditScheduled,
+    AuditType,
+    ConcernRaised,
+    ConcernResolved,
+    Grade,
+    LearningOrigin,
+)
+from shared.pseudonym import subject_for
+from shared.text import occurred_at
 
 
 class AuditStatus(enum.StrEnum):
@@ -44,38 +64,9 @@ class ConcernStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
-class ActionStatus(enum.StrEnum):
-    OPEN = "open"
-    COMPLETED = "completed"
-
-
 class OverallGradeRule(enum.StrEnum):
     WORST = "worst"  # limiting judgement: the worst area grade
     BEST_FIT = "best_fit"  # the auditor states it, between the best and the worst area grade
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class AuditRuleError(Exception):
-    """A request the rules refuse; `field` names the request field at fault, if one is."""
-
-    def __init__(self, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
-
-
-class Invalid(AuditRuleError):
-    """The request is wrong whatever the state (422)."""
-
-
-class Conflict(AuditRuleError):
-    """The request is not allowed in the current state (409)."""
-
-
-class NotFound(AuditRuleError):
-    """No such audit, concern, action or template (404)."""
 
 
 # --------------------------------------------------------------------------- grades
@@ -122,228 +113,177 @@ def overall_grade(rule: OverallGradeRule, area_grades: Iterable[Grade], stated: 
     return stated
 
 
-# --------------------------------------------------------------------------- templates
+# --------------------------------------------------------------------------- audits
 
 
 @dataclass(frozen=True)
-class TemplateArea:
-    key: str
-    title: str
-    guidance: str = ""
+class AreaJudgement:
+    """An area's grade and why (the rationale stays in this service: never in an event)."""
+
+    area: str
+    grade: Grade
+    rationale: str
+    graded_by: str
+    graded_at: datetime
 
 
 @dataclass(frozen=True)
-class Template:
-    template_id: str
-    name: str
+class Moderation:
+    """A second reader's change of a completed audit's overall grade."""
+
+    grade_before: Grade
+    grade_after: Grade
+    moderator_id: str
+    reason: str
+    moderated_at: datetime
+    recorded_at: datetime
+
+
+@dataclass
+class Audit:
+    """An audit of one case against the areas of its template."""
+
+    audit_id: str
+    case_reference: str  # raw: never leaves this service
+    case_ref: str  # its keyed hash: what events carry
     service_area: str
-    audit_type: AuditType | None  # None: any audit type but EHCP
-    areas: tuple[TemplateArea, ...]
-    is_default: bool = False
+    team: str
+    audit_type: AuditType
+    theme: str | None
+    concern_id: str | None
+    template_id: str
+    areas: tuple[TemplateArea, ...]  # the template's areas (key and title) when it was scheduled
+    auditor_id: str
+    due_date: date
+    scheduled_by: str
+    scheduled_at: datetime
+    status: AuditStatus = AuditStatus.SCHEDULED
+    grade_rule: OverallGradeRule | None = None
+    overall_grade: Grade | None = None  # as completed
+    current_grade: Grade | None = None  # after the latest moderation
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    grades: dict[str, AreaJudgement] = field(default_factory=dict)
+    moderations: list[Moderation] = field(default_factory=list)
 
     @property
     def area_keys(self) -> tuple[str, ...]:
         return tuple(a.key for a in self.areas)
 
+    @property
+    def subject(self) -> str:
+        """The CloudEvents subject of its events: the case's pseudonym."""
+        return subject_for(self.case_ref)
 
-def validate_template(
-    *,
-    name: str,
-    service_area: str,
-    audit_type: AuditType | None,
-    areas: Sequence[TemplateArea],
-    known_service_areas: Collection[str],
-) -> tuple[TemplateArea, ...]:
-    """The template's areas, tidied, or `Invalid` naming what is wrong."""
-    if not name.strip():
-        raise Invalid("a template needs a name", "name")
-    if service_area not in known_service_areas:
-        raise Invalid(
-            f"unknown service_area {service_area!r}; expected one of {sorted(known_service_areas)}",
-            "service_area",
+    def overdue(self, today: date) -> bool:
+        """Not completed and past its due date (London dates)."""
+        return self.status is not AuditStatus.COMPLETED and self.due_date < today
+
+    def scheduled_event(self) -> AuditScheduled:
+        return AuditScheduled(
+            audit_id=self.audit_id,
+            case_ref=self.case_ref,
+            service_area=self.service_area,
+            team=self.team,
+            audit_type=self.audit_type,
+            theme=self.theme,
+            concern_id=self.concern_id,
+            auditor_id=self.auditor_id,
+            due_date=self.due_date,
         )
-    if not areas:
-        raise Invalid("a template needs at least one area", "areas")
-    if len(areas) > MAX_AREAS:
-        raise Invalid(f"a template has at most {MAX_AREAS} areas", "areas")
-    tidy: list[TemplateArea] = []
-    seen: set[str] = set()
-    for area in areas:
-        key = area.key.strip()
-        if not AREA_KEY.match(key):
-            raise Invalid(
-                f"area key {area.key!r} must be lower-case letters, digits and underscores, "
-                "starting with a letter (e.g. voice_of_the_child)",
-                "areas",
+
+    def grade(self, cmd: GradeAudit, *, graded_by: str, now: datetime) -> None:
+        """Record (or, before completion, change) area grades; grading publishes nothing."""
+        if self.status is AuditStatus.COMPLETED:
+            raise Conflict(
+                f"audit {self.audit_id} is completed: its area grades can no longer change "
+                "(a second reader may moderate the overall grade)"
             )
-        if key in seen:
-            raise Invalid(f"area {key!r} appears twice", "areas")
-        if not area.title.strip():
-            raise Invalid(f"area {key!r} needs a title", "areas")
-        seen.add(key)
-        tidy.append(TemplateArea(key, area.title.strip(), area.guidance.strip()))
-    return tuple(tidy)
+        self._check_grades(cmd.grades)
+        for g in cmd.grades:
+            self.grades[g.area] = AreaJudgement(g.area, g.grade, g.rationale.strip(), graded_by, now)
+        self.status = AuditStatus.IN_PROGRESS
 
+    def _check_grades(self, grades: Sequence[GradeArea]) -> None:
+        if not grades:
+            raise Invalid("grade at least one area", "grades")
+        seen: set[str] = set()
+        for g in grades:
+            if g.area in seen:
+                raise Invalid(f"area {g.area!r} is graded twice in one request", "grades")
+            seen.add(g.area)
+            if g.area not in self.area_keys:
+                raise Invalid(
+                    f"area {g.area!r} is not in this audit's template; its areas are {list(self.area_keys)}",
+                    "grades",
+                )
+            if not g.rationale.strip():
+                raise Invalid(f"area {g.area!r} needs a short rationale for its grade", "grades")
+            if len(g.rationale) > MAX_RATIONALE:
+                raise Invalid(f"the rationale for {g.area!r} is longer than {MAX_RATIONALE} characters", "grades")
 
-def choose_template(
-    templates: Iterable[Template],
-    *,
-    service_area: str,
-    audit_type: AuditType,
-    template_id: str | None = None,
-) -> Template:
-    """The template an audit is graded against.
+    def complete(self, cmd: CompleteAudit, rule: OverallGradeRule, *, completed_by: str, now: datetime) -> AuditGraded:
+        """Complete a fully graded audit with its overall grade under `rule`."""
+        completed_at = occurred_at(cmd.completed_at, now, "completed_at")
+        if self.status is AuditStatus.COMPLETED:
+            raise Conflict(f"audit {self.audit_id} is already completed")
+        ungraded = [a for a in self.area_keys if a not in self.grades]
+        if ungraded:
+            raise Conflict(f"audit {self.audit_id} cannot be completed: areas not graded yet: {', '.join(ungraded)}")
+        overall = overall_grade(rule, (self.grades[a].grade for a in self.area_keys), cmd.overall_grade)
+        self.status = AuditStatus.COMPLETED
+        self.grade_rule = rule
+        self.overall_grade = self.current_grade = overall
+        self.completed_at = completed_at
+        self.completed_by = completed_by
+        return AuditGraded(
+            audit_id=self.audit_id,
+            case_ref=self.case_ref,
+            service_area=self.service_area,
+            team=self.team,
+            audit_type=self.audit_type,
+            concern_id=self.concern_id,
+            completed_at=completed_at,
+            area_grades=[AreaGrade(area=a, grade=self.grades[a].grade) for a in self.area_keys],
+            overall_grade=overall,
+            auditor_id=self.auditor_id,
+        )
 
-    A named template must be for the audit's service area, and for its audit type where the
-    template names one; an EHCP audit needs an EHCP template (the EHC plan audit procedure
-    grades its own areas). Without a name: the service area's default template for that
-    audit type, else (not for EHCP) its general default.
-    """
-    candidates = list(templates)
-    if template_id is not None:
-        found = next((t for t in candidates if t.template_id == template_id), None)
-        if found is None:
-            raise Invalid(f"unknown template {template_id!r}", "template_id")
-        if found.service_area != service_area:
-            raise Invalid(
-                f"template {template_id!r} is for {found.service_area}, not {service_area}",
-                "template_id",
-            )
-        if found.audit_type is not None and found.audit_type is not audit_type:
-            raise Invalid(
-                f"template {template_id!r} is for {found.audit_type} audits, not {audit_type}",
-                "template_id",
-            )
-        if audit_type is AuditType.EHCP and found.audit_type is not AuditType.EHCP:
-            raise Invalid(
-                "an EHCP audit is graded against an EHCP template (the EHC plan audit procedure)",
-                "template_id",
-            )
-        return found
-    defaults = [t for t in candidates if t.is_default and t.service_area == service_area]
-    for wanted in (audit_type, None):
-        if wanted is None and audit_type is AuditType.EHCP:
-            break
-        match = next((t for t in defaults if t.audit_type == wanted), None)
-        if match is not None:
-            return match
-    raise Invalid(
-        f"no default {audit_type} template for {service_area}; create one or name template_id",
-        "template_id",
-    )
+    def moderate(self, cmd: ModerateAudit, *, moderator_id: str, now: datetime) -> AuditModerated:
+        """A second reader changes the overall grade of a completed audit."""
+        moderated_at = occurred_at(cmd.moderated_at, now, "moderated_at")
+        before = self.current_grade
+        if self.status is not AuditStatus.COMPLETED or before is None:
+            raise Conflict(f"audit {self.audit_id} is not completed yet; only a completed audit is moderated")
+        if moderator_id == self.auditor_id:
+            raise Conflict("moderation is by a second reader, not the audit's own auditor")
+        if cmd.overall_grade is before:
+            raise Invalid(f"the overall grade is already {before}; a moderation changes it", "overall_grade")
+        if self.completed_at is not None and moderated_at < self.completed_at:
+            raise Invalid("moderated_at is before the audit was completed", "moderated_at")
+        self.moderations.append(Moderation(before, cmd.overall_grade, moderator_id, cmd.reason, moderated_at, now))
+        self.current_grade = cmd.overall_grade
+        return AuditModerated(
+            audit_id=self.audit_id,
+            overall_grade_before=before,
+            overall_grade_after=cmd.overall_grade,
+            moderator_id=moderator_id,
+            moderated_at=moderated_at,
+            reason=cmd.reason,
+        )
 
-
-def _areas(*pairs: tuple[str, str]) -> tuple[TemplateArea, ...]:
-    return tuple(TemplateArea(key, title) for key, title in pairs)
-
-
-_CASE_FILE = (
-    ("voice_of_the_child", "Voice of the child: the child's wishes, feelings and lived experience"),
-    ("assessment_and_analysis", "Assessment and analysis of needs and risks"),
-    ("planning", "Planning: outcome-focused, timely and reviewed"),
-    ("management_oversight", "Management oversight and supervision of the case"),
-    ("recording", "Recording: up to date, clear and written to the child"),
-)
-EHCP_AREAS = _areas(
-    (
-        "timeliness",
-        "Timeliness: plan issued within 20 weeks of the request, or an exception recorded",
-    ),
-    (
-        "child_and_family_views",
-        "The child's and family's views, interests and aspirations (section A)",
-    ),
-    ("needs_described", "Special educational needs described specifically (section B)"),
-    ("outcomes", "Outcomes: specific, measurable and person-centred (section E)"),
-    ("provision_specified", "Provision specified and quantified for each need (section F)"),
-    ("health_and_social_care", "Health and social care needs and provision (sections C, D, G, H)"),
-    ("multi_agency_advice", "Advice from education, health and care reflected in the plan"),
-)
-
-# Seeded on start where absent (one case-file template per default service area, and the
-# EHC plan audit procedure's template for SEND). More are created through the API.
-DEFAULT_TEMPLATES: tuple[Template, ...] = (
-    Template(
-        "case-file-childrens_social_care",
-        "Case file audit: children's social care",
-        "childrens_social_care",
-        None,
-        _areas(*_CASE_FILE),
-        True,
-    ),
-    Template("case-file-send", "Case file audit: SEND", "send", None, _areas(*_CASE_FILE), True),
-    Template(
-        "case-file-fostering",
-        "Case file audit: fostering",
-        "fostering",
-        None,
-        _areas(
-            *_CASE_FILE[:3],
-            ("carer_support_and_supervision", "Support and supervision of the foster carers"),
-            *_CASE_FILE[3:],
-        ),
-        True,
-    ),
-    Template(
-        "case-file-early_help",
-        "Case file audit: early help",
-        "early_help",
-        None,
-        _areas(*_CASE_FILE),
-        True,
-    ),
-    Template(
-        "case-file-youth_justice",
-        "Case file audit: youth justice",
-        "youth_justice",
-        None,
-        _areas(*_CASE_FILE),
-        True,
-    ),
-    Template("ehcp-send", "EHC plan audit", "send", AuditType.EHCP, EHCP_AREAS, True),
-)
-
-
-# --------------------------------------------------------------------------- audits
-
-
-@dataclass(frozen=True)
-class ConcernState:
-    concern_id: str
-    service_area: str
-    status: ConcernStatus
-    raised_at: datetime
-
-
-@dataclass(frozen=True)
-class AuditState:
-    audit_id: str
-    status: AuditStatus
-    auditor_id: str
-    areas: tuple[str, ...]  # the template's area keys, fixed when the audit was scheduled
-    grades: Mapping[str, Grade] = field(default_factory=dict)
-    overall_grade: Grade | None = None  # as completed
-    current_grade: Grade | None = None  # after the latest moderation
-    completed_at: datetime | None = None
-    concern_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AreaJudgement:
-    area: str
-    grade: Grade
-    rationale: str
-
-
-def occurred_at(value: datetime | None, now: datetime, field_name: str) -> datetime:
-    """When a fact happened: `now` unless the caller records an earlier one (back-entry)."""
-    if value is None:
-        return now
-    if value.tzinfo is None:
-        raise Invalid("a timestamp needs a UTC offset", field_name)
-    if value > now + CLOCK_SKEW:
-        raise Invalid(f"{field_name} {value.isoformat()} is in the future", field_name)
-    return value
+    def action_origin(self) -> ActionOrigin:
+        """An action arising from the audit: the audit's team owns it, and its events carry the
+        case's pseudonym. Raised at any time: the audit's own times bound nothing (it is
+        scheduled at the time of the request, never back-dated, while actions may be)."""
+        return ActionOrigin(
+            origin=LearningOrigin.AUDIT,
+            origin_id=self.audit_id,
+            service_area=self.service_area,
+            team=self.team,
+            subject=self.subject,
+            describes="audit",
+        )
 
 
 def check_schedule(
@@ -352,15 +292,12 @@ def check_schedule(
     service_area: str,
     theme: str | None,
     concern_id: str | None,
-    concern: ConcernState | None,
+    concern: Concern | None,
 ) -> None:
     """A targeted audit checks a concern's measures, so it names the (open) concern; a
     themed audit names its theme. Any audit may link to an open concern of its service area."""
     if audit_type is AuditType.TARGETED and concern_id is None:
-        raise Invalid(
-            "a targeted audit checks the measures for a concern: concern_id is required",
-            "concern_id",
-        )
+        raise Invalid("a targeted audit checks the measures for a concern: concern_id is required", "concern_id")
     if audit_type is AuditType.THEMED and not (theme or "").strip():
         raise Invalid("a themed audit needs its theme", "theme")
     if concern_id is None:
@@ -368,140 +305,166 @@ def check_schedule(
     if concern is None:
         raise Invalid(f"unknown concern {concern_id!r}", "concern_id")
     if concern.service_area != service_area:
-        raise Invalid(
-            f"concern {concern_id!r} is about {concern.service_area}, not {service_area}",
-            "concern_id",
-        )
+        raise Invalid(f"concern {concern_id!r} is about {concern.service_area}, not {service_area}", "concern_id")
     if concern.status is ConcernStatus.RESOLVED:
         raise Conflict(f"concern {concern_id!r} is already resolved")
 
 
-def record_grades(audit: AuditState, judgements: Sequence[AreaJudgement]) -> AuditStatus:
-    """Check area grades for an audit still open; returns the audit's new status."""
-    if audit.status is AuditStatus.COMPLETED:
-        raise Conflict(
-            f"audit {audit.audit_id} is completed: its area grades can no longer change "
-            "(a second reader may moderate the overall grade)"
-        )
-    if not judgements:
-        raise Invalid("grade at least one area", "grades")
-    seen: set[str] = set()
-    for j in judgements:
-        if j.area in seen:
-            raise Invalid(f"area {j.area!r} is graded twice in one request", "grades")
-        seen.add(j.area)
-        if j.area not in audit.areas:
-            raise Invalid(
-                f"area {j.area!r} is not in this audit's template; its areas are {list(audit.areas)}",
-                "grades",
-            )
-        if not j.rationale.strip():
-            raise Invalid(f"area {j.area!r} needs a short rationale for its grade", "grades")
-        if len(j.rationale) > MAX_RATIONALE:
-            raise Invalid(f"the rationale for {j.area!r} is longer than {MAX_RATIONALE} characters", "grades")
-    return AuditStatus.IN_PROGRESS
-
-
-def complete(audit: AuditState, rule: OverallGradeRule, stated: Grade | None, completed_at: datetime) -> Grade:
-    """The overall grade the audit completes with."""
-    if audit.status is AuditStatus.COMPLETED:
-        raise Conflict(f"audit {audit.audit_id} is already completed")
-    ungraded = [a for a in audit.areas if a not in audit.grades]
-    if ungraded:
-        raise Conflict(f"audit {audit.audit_id} cannot be completed: areas not graded yet: {', '.join(ungraded)}")
-    return overall_grade(rule, (audit.grades[a] for a in audit.areas), stated)
-
-
-def moderate(audit: AuditState, new_grade: Grade, moderator_id: str, moderated_at: datetime) -> Grade:
-    """Check a moderation; returns the overall grade before it."""
-    if audit.status is not AuditStatus.COMPLETED or audit.current_grade is None:
-        raise Conflict(f"audit {audit.audit_id} is not completed yet; only a completed audit is moderated")
-    if moderator_id == audit.auditor_id:
-        raise Conflict("moderation is by a second reader, not the audit's own auditor")
-    if new_grade is audit.current_grade:
-        raise Invalid(f"the overall grade is already {new_grade}; a moderation changes it", "overall_grade")
-    if audit.completed_at is not None and moderated_at < audit.completed_at:
-        raise Invalid("moderated_at is before the audit was completed", "moderated_at")
-    return audit.current_grade
+def schedule_audit(
+    cmd: ScheduleAudit,
+    *,
+    audit_id: str,
+    case_ref: str,
+    templates: Iterable[Template],
+    concern: Concern | None,
+    scheduled_by: str,
+    now: datetime,
+) -> Audit:
+    """A new audit of a case, graded on the areas of the template chosen for it."""
+    check_schedule(
+        audit_type=cmd.audit_type,
+        service_area=cmd.service_area,
+        theme=cmd.theme,
+        concern_id=cmd.concern_id,
+        concern=concern,
+    )
+    template = choose_template(
+        templates, service_area=cmd.service_area, audit_type=cmd.audit_type, template_id=cmd.template_id
+    )
+    return Audit(
+        audit_id=audit_id,
+        case_reference=cmd.case_reference,
+        case_ref=case_ref,
+        service_area=cmd.service_area,
+        team=cmd.team,
+        audit_type=cmd.audit_type,
+        theme=cmd.theme,
+        concern_id=cmd.concern_id,
+        template_id=template.template_id,
+        areas=tuple(TemplateArea(a.key, a.title) for a in template.areas),
+        auditor_id=cmd.auditor_id,
+        due_date=cmd.due_date,
+        scheduled_by=scheduled_by,
+        scheduled_at=now,
+    )
 
 
 # --------------------------------------------------------------------------- concerns
 
 
-def check_concern(
-    *, theme: str, description: str, measures: Sequence[str], raised_at: datetime, review_by: date
-) -> list[str]:
-    """The concern's measures, tidied. A concern names the new measures put in place and
-    when a (targeted) audit will review whether they work."""
-    if not theme.strip():
-        raise Invalid("a concern needs a theme (e.g. management_oversight)", "theme")
-    if not description.strip():
-        raise Invalid("describe the concern", "description")
-    tidy = [m.strip() for m in measures if m.strip()]
-    if not tidy:
-        raise Invalid("name at least one measure put in place", "measures")
-    if review_by < london_date(raised_at):
-        raise Invalid("review_by is before the concern was raised", "review_by")
-    return tidy
-
-
 @dataclass(frozen=True)
 class EvidenceAudit:
+    """What resolving a concern needs to know of an audit that evidences it."""
+
     audit_id: str
     status: AuditStatus
     concern_id: str | None
     completed_at: datetime | None
 
 
-def check_resolution(
-    concern: ConcernState,
-    evidence_ids: Sequence[str],
-    evidence: Mapping[str, EvidenceAudit],
-    resolved_at: datetime,
-) -> list[str]:
-    """The evidence audit ids (deduplicated, in order) a concern is resolved with: audits
-    linked to the concern and completed by the time it is resolved."""
-    if concern.status is ConcernStatus.RESOLVED:
-        raise Conflict(f"concern {concern.concern_id} is already resolved")
-    ids = list(dict.fromkeys(evidence_ids))
-    if not ids:
-        raise Invalid("a concern is resolved with the audits that evidence it", "evidence_audit_ids")
-    unknown = [i for i in ids if i not in evidence]
-    if unknown:
-        raise Invalid(f"unknown audits: {', '.join(unknown)}", "evidence_audit_ids")
-    unlinked = [i for i in ids if evidence[i].concern_id != concern.concern_id]
-    if unlinked:
-        raise Invalid(
-            f"audits not linked to concern {concern.concern_id}: {', '.join(unlinked)}",
-            "evidence_audit_ids",
+@dataclass
+class Concern:
+    """An area of concern, the measures put in place, and when (targeted) audits review them."""
+
+    concern_id: str
+    service_area: str
+    theme: str
+    description: str
+    measures: list[str]
+    raised_at: datetime
+    review_by: date
+    raised_by: str
+    status: ConcernStatus = ConcernStatus.OPEN
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    evidence_audit_ids: list[str] | None = None
+
+    def review_overdue(self, today: date) -> bool:
+        """Open past its review date (London dates)."""
+        return self.status is not ConcernStatus.RESOLVED and self.review_by < today
+
+    def raised_event(self) -> ConcernRaised:
+        return ConcernRaised(
+            concern_id=self.concern_id,
+            service_area=self.service_area,
+            theme=self.theme,
+            description=self.description,
+            measures=self.measures,
+            raised_at=self.raised_at,
+            review_by=self.review_by,
         )
-    open_ = [i for i in ids if evidence[i].status is not AuditStatus.COMPLETED]
-    if open_:
-        raise Conflict(f"evidence audits not completed yet: {', '.join(open_)}")
-    late = [i for i in ids if (c := evidence[i].completed_at) is not None and c > resolved_at]
-    if late:
-        raise Invalid(f"audits completed after resolved_at: {', '.join(late)}", "resolved_at")
-    if resolved_at < concern.raised_at:
-        raise Invalid("resolved_at is before the concern was raised", "resolved_at")
-    return ids
+
+    def resolve(
+        self, cmd: ResolveConcern, evidence: Mapping[str, EvidenceAudit], *, resolved_by: str, now: datetime
+    ) -> ConcernResolved:
+        """Resolve the concern with the audits that evidence its measures work: linked to it
+        and completed by then (`evidence`: what is known of them, by id)."""
+        resolved_at = occurred_at(cmd.resolved_at, now, "resolved_at")
+        ids = self._evidence(cmd.evidence_audit_ids, evidence, resolved_at)
+        self.status = ConcernStatus.RESOLVED
+        self.resolved_at = resolved_at
+        self.resolved_by = resolved_by
+        self.evidence_audit_ids = ids
+        return ConcernResolved(concern_id=self.concern_id, resolved_at=resolved_at, evidence_audit_ids=ids)
+
+    def _evidence(
+        self, evidence_ids: Sequence[str], evidence: Mapping[str, EvidenceAudit], resolved_at: datetime
+    ) -> list[str]:
+        """The evidence audit ids, deduplicated in order, or why they do not resolve it."""
+        if self.status is ConcernStatus.RESOLVED:
+            raise Conflict(f"concern {self.concern_id} is already resolved")
+        ids = list(dict.fromkeys(evidence_ids))
+        if not ids:
+            raise Invalid("a concern is resolved with the audits that evidence it", "evidence_audit_ids")
+        if unknown := [i for i in ids if i not in evidence]:
+            raise Invalid(f"unknown audits: {', '.join(unknown)}", "evidence_audit_ids")
+        if unlinked := [i for i in ids if evidence[i].concern_id != self.concern_id]:
+            raise Invalid(
+                f"audits not linked to concern {self.concern_id}: {', '.join(unlinked)}", "evidence_audit_ids"
+            )
+        if still_open := [i for i in ids if evidence[i].status is not AuditStatus.COMPLETED]:
+            raise Conflict(f"evidence audits not completed yet: {', '.join(still_open)}")
+        if late := [i for i in ids if (c := evidence[i].completed_at) is not None and c > resolved_at]:
+            raise Invalid(f"audits completed after resolved_at: {', '.join(late)}", "resolved_at")
+        if resolved_at < self.raised_at:
+            raise Invalid("resolved_at is before the concern was raised", "resolved_at")
+        return ids
+
+    def action_origin(self) -> ActionOrigin:
+        """An action arising from an open concern: a concern is about a service area, not one
+        team, so the request names the team; it cannot be raised before the concern was."""
+        if self.status is ConcernStatus.RESOLVED:
+            raise Conflict(f"concern {self.concern_id} is resolved; raise the action on a new concern or audit")
+        return ActionOrigin(
+            origin=LearningOrigin.CONCERN,
+            origin_id=self.concern_id,
+            service_area=self.service_area,
+            team=None,
+            not_before=self.raised_at,
+            describes="concern",
+        )
 
 
-# --------------------------------------------------------------------------- actions
-
-
-def check_action(*, summary: str, raised_at: datetime, due_date: date) -> None:
-    if not summary.strip():
-        raise Invalid("say what the action is", "summary")
-    if due_date < london_date(raised_at):
-        raise Invalid("due_date is before the action was raised", "due_date")
-
-
-def complete_action(action_id: str, status: ActionStatus, raised_at: datetime, completed_at: datetime) -> None:
-    if status is ActionStatus.COMPLETED:
-        raise Conflict(f"action {action_id} is already completed")
-    if completed_at < raised_at:
-        raise Invalid("completed_at is before the action was raised", "completed_at")
-
-
-def is_overdue(due_date: date, done: bool, today: date) -> bool:
-    return not done and due_date < today
+def raise_concern(cmd: RaiseConcern, *, concern_id: str, raised_by: str, now: datetime) -> Concern:
+    """A new concern. It names the new measures put in place and when a (targeted) audit
+    will review whether they work."""
+    raised_at = occurred_at(cmd.raised_at, now, "raised_at")
+    if not cmd.theme.strip():
+        raise Invalid("a concern needs a theme (e.g. management_oversight)", "theme")
+    if not cmd.description.strip():
+        raise Invalid("describe the concern", "description")
+    measures = [m.strip() for m in cmd.measures if m.strip()]
+    if not measures:
+        raise Invalid("name at least one measure put in place", "measures")
+    if cmd.review_by < london_date(raised_at):
+        raise Invalid("review_by is before the concern was raised", "review_by")
+    return Concern(
+        concern_id=concern_id,
+        service_area=cmd.service_area,
+        theme=cmd.theme.strip(),
+        description=cmd.description.strip(),
+        measures=measures,
+        raised_at=raised_at,
+        review_by=cmd.review_by,
+        raised_by=raised_by,
+    )

@@ -1,64 +1,253 @@
-"""SQL for the audit schema (asyncpg). Every function takes the caller's connection, so a
-use case's reads, writes and outbox append share one transaction. `lock_*` functions take
-the row lock (FOR UPDATE) that serialises writers of one audit, concern or action."""
+"""Where the audit strand keeps its records: a repository Protocol per record kind, its
+PostgreSQL adapter (asyncpg SQL on the `audit` schema only), and `AuditUnitOfWork` — what
+the handlers see — with `PostgresAuditUnitOfWork`, which binds every repository (and the
+shared actions') to one transaction.
+
+`tests/fakes/audit.py` is the in-memory twin; `tests/support/contracts_audit.py` runs one
+suite against both, so the twin cannot drift from the SQL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, Literal, Protocol
 
 import asyncpg
 
-from services.audit.domain import AreaJudgement, Template, TemplateArea
+from services.audit.domain import (
+    AreaJudgement,
+    Audit,
+    AuditStatus,
+    Concern,
+    ConcernStatus,
+    EvidenceAudit,
+    Moderation,
+    OverallGradeRule,
+)
+from services.audit.templates import SEED_AUTHOR, Template, TemplateArea
+from shared.actions.store import ActionRepository, PostgresActions
 from shared.db import check_identifier
-from shared.events import AuditType
+from shared.events import AuditType, Grade
+from shared.pseudonym import pseudonymise
+from shared.uow import PostgresUnitOfWork, UnitOfWork
 
-Row = dict[str, Any]
+AuditStatusFilter = Literal["scheduled", "in_progress", "completed", "open", "overdue"]
+ConcernStatusFilter = Literal["open", "resolved"]
 
 
-class AuditStore:
-    def __init__(self, schema: str) -> None:
-        self.s = check_identifier(schema)
+# --------------------------------------------------------------------------- queries
 
-    # ----------------------------------------------------------------------- templates
 
-    async def insert_template(self, conn: asyncpg.Connection, template: Template, created_by: str) -> None:
-        if template.is_default:  # the new default replaces the old one
-            await conn.execute(
-                f"""UPDATE {self.s}.templates SET is_default = false
-                    WHERE is_default AND service_area = $1
-                      AND audit_type IS NOT DISTINCT FROM $2""",
-                template.service_area,
-                _type_or_none(template.audit_type),
-            )
-        await conn.execute(
-            f"""INSERT INTO {self.s}.templates
-                (template_id, name, service_area, audit_type, areas, is_default, created_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            template.template_id,
-            template.name,
-            template.service_area,
-            _type_or_none(template.audit_type),
-            _areas_json(template.areas),
-            template.is_default,
-            created_by,
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audits to list, by due date then id. `open`: not completed; `overdue`: open past
+    its due date on `today`. `due_by` and `due_from` are inclusive."""
+
+    today: date
+    status: AuditStatusFilter | None = None
+    team: str | None = None
+    auditor_id: str | None = None
+    service_area: str | None = None
+    audit_type: AuditType | None = None
+    concern_id: str | None = None
+    due_by: date | None = None
+    due_from: date | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def matches(self, audit: Audit) -> bool:
+        """The same filter in Python (the fake's, and a reading of the SQL)."""
+        wanted = {
+            "team": self.team,
+            "auditor_id": self.auditor_id,
+            "service_area": self.service_area,
+            "audit_type": self.audit_type,
+            "concern_id": self.concern_id,
+        }
+        if any(value is not None and getattr(audit, name) != value for name, value in wanted.items()):
+            return False
+        if self.due_by is not None and audit.due_date > self.due_by:
+            return False
+        if self.due_from is not None and audit.due_date < self.due_from:
+            return False
+        if self.status == "overdue":
+            return audit.overdue(self.today)
+        if self.status == "open":
+            return audit.status is not AuditStatus.COMPLETED
+        return self.status is None or audit.status == self.status
+
+
+@dataclass(frozen=True)
+class ConcernQuery:
+    """Which concerns to list, by review date then id."""
+
+    status: ConcernStatusFilter | None = None
+    service_area: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def matches(self, concern: Concern) -> bool:
+        return (self.status is None or concern.status == self.status) and (
+            self.service_area is None or concern.service_area == self.service_area
         )
 
-    async def seed_templates(self, conn: asyncpg.Connection, templates: Iterable[Template]) -> list[str]:
-        """Insert the default templates that are absent (by id); a seeded template becomes
-        the default only where the service area has none for its type. Returns ids added."""
+
+# --------------------------------------------------------------------------- the Protocols
+
+
+class TemplateRepository(Protocol):
+    async def add(self, template: Template) -> bool:
+        """Store a new template; False (nothing stored) when its name is taken. A default
+        template takes over from the service area's default for its audit type."""
+
+    async def get(self, template_id: str) -> Template | None: ...
+
+    async def find(self, *, service_area: str | None = None, audit_type: AuditType | None = None) -> list[Template]:
+        """By service area, then audit type (the general ones first), the default first, then name."""
+
+
+class AuditRepository(Protocol):
+    async def add(self, audit: Audit) -> None: ...
+
+    async def get(self, audit_id: str, *, for_update: bool = False) -> Audit | None: ...
+
+    async def save(self, audit: Audit) -> None:
+        """Store what grading, completing or moderating changed (moderations are appended)."""
+
+    async def find(self, query: AuditQuery) -> list[Audit]: ...
+
+    async def evidence(self, audit_ids: Sequence[str]) -> list[EvidenceAudit]:
+        """What resolving a concern needs of these audits (the unknown ones left out), kept
+        from changing until the unit of work ends."""
+
+    async def linked_to(self, concern_id: str) -> list[str]:
+        """The ids of the audits linked to a concern, by due date then id."""
+
+
+class ConcernRepository(Protocol):
+    async def add(self, concern: Concern) -> None: ...
+
+    async def get(self, concern_id: str, *, for_update: bool = False, for_share: bool = False) -> Concern | None:
+        """`for_share`: kept from changing (not resolved) until the unit of work ends."""
+
+    async def save(self, concern: Concern) -> None:
+        """Store a concern's resolution."""
+
+    async def find(self, query: ConcernQuery) -> list[Concern]: ...
+
+
+class AuditUnitOfWork(UnitOfWork, Protocol):
+    """What the audit handlers work with: the strand's repositories and the shared actions',
+    in one transaction, and the two settings the rules need. (Read-only members: a unit of
+    work holding concrete repositories — the fake's, PostgreSQL's — is one.)"""
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def audits(self) -> AuditRepository: ...
+
+    @property
+    def concerns(self) -> ConcernRepository: ...
+
+    @property
+    def actions(self) -> ActionRepository: ...
+
+    @property
+    def grade_rule(self) -> OverallGradeRule:
+        """This authority's overall-grade rule."""
+
+    def pseudonym(self, case_reference: str) -> str:
+        """The case reference's keyed hash: what leaves the service instead of it."""
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class PostgresAuditUnitOfWork(PostgresUnitOfWork):
+    templates: TemplateRepository
+    audits: AuditRepository
+    concerns: ConcernRepository
+    actions: ActionRepository
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        schema = self.service.schema
+        self.templates = PostgresTemplates(conn, schema)
+        self.audits = PostgresAudits(conn, schema)
+        self.concerns = PostgresConcerns(conn, schema)
+        self.actions = PostgresActions(conn, schema)
+
+    @property
+    def grade_rule(self) -> OverallGradeRule:
+        return OverallGradeRule(self.service.settings.overall_grade_rule)
+
+    def pseudonym(self, case_reference: str) -> str:
+        settings = self.service.settings
+        return pseudonymise(case_reference, settings.pseudonym_key.get_secret_value(), settings.pseudonym_key_id)
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+def _lock(for_update: bool, for_share: bool = False) -> str:
+    return " FOR UPDATE" if for_update else " FOR SHARE" if for_share else ""
+
+
+TEMPLATE_COLUMNS = (
+    "template_id",
+    "name",
+    "service_area",
+    "audit_type",
+    "areas",
+    "is_default",
+    "created_by",
+    "created_at",
+)
+
+
+class PostgresTemplates:
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.table = f"{check_identifier(schema)}.templates"
+
+    async def add(self, template: Template) -> bool:
+        values = [getattr(template, c) for c in TEMPLATE_COLUMNS]
+        values[3], values[4], values[5] = _type_or_none(template.audit_type), _areas_json(template.areas), False
+        status = await self.conn.execute(
+            _insert(self.table, TEMPLATE_COLUMNS) + " ON CONFLICT (name) DO NOTHING", *values
+        )
+        if status != "INSERT 0 1":
+            return False
+        if template.is_default:  # the new default takes over (one default per area and type)
+            same_kind = "service_area = $1 AND audit_type IS NOT DISTINCT FROM $2"
+            kind = (template.service_area, _type_or_none(template.audit_type))
+            await self.conn.execute(
+                f"UPDATE {self.table} SET is_default = false WHERE is_default AND {same_kind}", *kind
+            )
+            await self.conn.execute(
+                f"UPDATE {self.table} SET is_default = true WHERE template_id = $3 AND {same_kind}",
+                *kind,
+                template.template_id,
+            )
+        return True
+
+    async def seed(self, templates: Iterable[Template]) -> list[str]:
+        """Insert the templates that are absent (by id); a seeded template becomes the default
+        only where the service area has none for its type. Returns the ids added."""
         added = []
         for t in templates:
-            inserted = await conn.fetchval(
-                f"""INSERT INTO {self.s}.templates
+            inserted = await self.conn.fetchval(
+                f"""INSERT INTO {self.table}
                     (template_id, name, service_area, audit_type, areas, is_default, created_by)
                     SELECT $1, $2, $3, $4, $5,
-                           $6 AND NOT EXISTS (SELECT 1 FROM {self.s}.templates
+                           $6 AND NOT EXISTS (SELECT 1 FROM {self.table}
                                               WHERE is_default AND service_area = $3
                                                 AND audit_type IS NOT DISTINCT FROM $4),
-                           'qaloop-seed'
+                           $7
                     ON CONFLICT DO NOTHING
                     RETURNING template_id""",
                 t.template_id,
@@ -67,330 +256,297 @@ class AuditStore:
                 _type_or_none(t.audit_type),
                 _areas_json(t.areas),
                 t.is_default,
+                SEED_AUTHOR,
             )
             if inserted:
                 added.append(str(inserted))
         return added
 
-    async def templates(
-        self,
-        conn: asyncpg.Connection,
-        *,
-        service_area: str | None = None,
-        audit_type: str | None = None,
-    ) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT * FROM {self.s}.templates
-                WHERE ($1::text IS NULL OR service_area = $1)
-                  AND ($2::text IS NULL OR audit_type = $2)
+    async def get(self, template_id: str) -> Template | None:
+        row = await self.conn.fetchrow(f"SELECT * FROM {self.table} WHERE template_id = $1", template_id)
+        return None if row is None else _template(row)
+
+    async def find(self, *, service_area: str | None = None, audit_type: AuditType | None = None) -> list[Template]:
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {self.table}
+                WHERE ($1::text IS NULL OR service_area = $1) AND ($2::text IS NULL OR audit_type = $2)
                 ORDER BY service_area, audit_type NULLS FIRST, is_default DESC, name""",
             service_area,
-            audit_type,
+            _type_or_none(audit_type),
         )
-        return [dict(r) for r in rows]
+        return [_template(r) for r in rows]
 
-    async def template(self, conn: asyncpg.Connection, template_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.templates WHERE template_id = $1", template_id)
-        return dict(row) if row else None
 
-    # ----------------------------------------------------------------------- audits
+AUDIT_COLUMNS = (
+    "audit_id",
+    "case_reference",
+    "case_ref",
+    "service_area",
+    "team",
+    "audit_type",
+    "theme",
+    "concern_id",
+    "template_id",
+    "areas",
+    "auditor_id",
+    "due_date",
+    "scheduled_by",
+    "scheduled_at",
+    "status",
+    "grade_rule",
+    "overall_grade",
+    "current_grade",
+    "completed_at",
+    "completed_by",
+)
+# What grading, completing and moderating change on an audit's own row.
+AUDIT_STATE = ("status", "grade_rule", "overall_grade", "current_grade", "completed_at", "completed_by")
+GRADE_COLUMNS = ("audit_id", "area", "grade", "rationale", "graded_by", "graded_at")
+MODERATION_COLUMNS = (
+    "audit_id",
+    "grade_before",
+    "grade_after",
+    "moderator_id",
+    "reason",
+    "moderated_at",
+    "recorded_at",
+)
 
-    async def insert_audit(self, conn: asyncpg.Connection, audit: Row) -> None:
-        columns = list(audit)
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        await conn.execute(
-            f"INSERT INTO {self.s}.audits ({', '.join(columns)}) VALUES ({placeholders})",
-            *audit.values(),
+
+class PostgresAudits:
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.s = check_identifier(schema)
+
+    async def add(self, audit: Audit) -> None:
+        await self.conn.execute(_insert(f"{self.s}.audits", AUDIT_COLUMNS), *_audit_values(audit, AUDIT_COLUMNS))
+        await self._write_grades(audit)
+        await self._append_moderations(audit, stored=0)
+
+    async def get(self, audit_id: str, *, for_update: bool = False) -> Audit | None:
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM {self.s}.audits WHERE audit_id = $1{_lock(for_update)}", audit_id
         )
+        if row is None:
+            return None
+        [audit] = await self._assemble([row])
+        return audit
 
-    async def lock_audit(self, conn: asyncpg.Connection, audit_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.audits WHERE audit_id = $1 FOR UPDATE", audit_id)
-        return dict(row) if row else None
-
-    async def audit(self, conn: asyncpg.Connection, audit_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.audits WHERE audit_id = $1", audit_id)
-        return dict(row) if row else None
-
-    async def evidence_audits(self, conn: asyncpg.Connection, audit_ids: Sequence[str]) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT audit_id, status, concern_id, completed_at FROM {self.s}.audits
-                WHERE audit_id = ANY($1::text[]) FOR SHARE""",
-            list(audit_ids),
+    async def save(self, audit: Audit) -> None:
+        assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(AUDIT_STATE, start=2))
+        await self.conn.execute(
+            f"UPDATE {self.s}.audits SET {assignments} WHERE audit_id = $1",
+            audit.audit_id,
+            *_audit_values(audit, AUDIT_STATE),
         )
-        return [dict(r) for r in rows]
-
-    async def area_grades(self, conn: asyncpg.Connection, audit_id: str) -> list[Row]:
-        rows = await conn.fetch(
-            f"SELECT * FROM {self.s}.area_grades WHERE audit_id = $1 ORDER BY graded_at, area",
-            audit_id,
+        await self._write_grades(audit)
+        stored = await self.conn.fetchval(
+            f"SELECT count(*) FROM {self.s}.moderations WHERE audit_id = $1", audit.audit_id
         )
-        return [dict(r) for r in rows]
+        await self._append_moderations(audit, stored=stored)
 
-    async def save_area_grades(
-        self,
-        conn: asyncpg.Connection,
-        audit_id: str,
-        judgements: Sequence[AreaJudgement],
-        graded_by: str,
-        status: str,
-    ) -> None:
-        await conn.executemany(
-            f"""INSERT INTO {self.s}.area_grades (audit_id, area, grade, rationale, graded_by)
-                VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (audit_id, area) DO UPDATE
-                SET grade = EXCLUDED.grade, rationale = EXCLUDED.rationale,
-                    graded_by = EXCLUDED.graded_by, graded_at = now()""",
-            [(audit_id, j.area, j.grade.value, j.rationale.strip(), graded_by) for j in judgements],
-        )
-        await conn.execute(f"UPDATE {self.s}.audits SET status = $2 WHERE audit_id = $1", audit_id, status)
-
-    async def save_completion(
-        self,
-        conn: asyncpg.Connection,
-        audit_id: str,
-        *,
-        rule: str,
-        overall_grade: str,
-        completed_at: datetime,
-        completed_by: str,
-    ) -> None:
-        await conn.execute(
-            f"""UPDATE {self.s}.audits
-                SET status = 'completed', grade_rule = $2, overall_grade = $3, current_grade = $3,
-                    completed_at = $4, completed_by = $5
-                WHERE audit_id = $1""",
-            audit_id,
-            rule,
-            overall_grade,
-            completed_at,
-            completed_by,
-        )
-
-    async def save_moderation(
-        self,
-        conn: asyncpg.Connection,
-        audit_id: str,
-        *,
-        grade_before: str,
-        grade_after: str,
-        moderator_id: str,
-        reason: str,
-        moderated_at: datetime,
-    ) -> None:
-        await conn.execute(
-            f"""INSERT INTO {self.s}.moderations
-                (audit_id, grade_before, grade_after, moderator_id, reason, moderated_at)
-                VALUES ($1, $2, $3, $4, $5, $6)""",
-            audit_id,
-            grade_before,
-            grade_after,
-            moderator_id,
-            reason,
-            moderated_at,
-        )
-        await conn.execute(
-            f"UPDATE {self.s}.audits SET current_grade = $2 WHERE audit_id = $1",
-            audit_id,
-            grade_after,
-        )
-
-    async def moderations(self, conn: asyncpg.Connection, audit_id: str) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT grade_before, grade_after, moderator_id, reason, moderated_at, recorded_at
-                FROM {self.s}.moderations WHERE audit_id = $1 ORDER BY moderation_id""",
-            audit_id,
-        )
-        return [dict(r) for r in rows]
-
-    async def list_audits(self, conn: asyncpg.Connection, query: AuditQuery, today: date) -> list[Row]:
-        where, args = ["true"], []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        if query.status == "overdue":
-            where.append(f"status <> 'completed' AND due_date < {arg(today)}")
-        elif query.status == "open":
-            where.append("status <> 'completed'")
-        elif query.status is not None:
-            where.append(f"status = {arg(query.status)}")
-        for column in ("team", "auditor_id", "service_area", "audit_type", "concern_id"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"{column} = {arg(value)}")
-        if query.due_by is not None:
-            where.append(f"due_date <= {arg(query.due_by)}")
-        if query.due_from is not None:
-            where.append(f"due_date >= {arg(query.due_from)}")
-        limit, offset = arg(query.limit), arg(query.offset)
-        rows = await conn.fetch(
-            f"""SELECT * FROM {self.s}.audits WHERE {" AND ".join(where)}
-                ORDER BY due_date, audit_id LIMIT {limit} OFFSET {offset}""",
+    async def find(self, query: AuditQuery) -> list[Audit]:
+        where, args = _audit_filters(query)
+        args += [query.limit, query.offset]
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {self.s}.audits WHERE {" AND ".join(where) or "true"}
+                ORDER BY due_date, audit_id LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
             *args,
         )
-        return [dict(r) for r in rows]
+        return await self._assemble(rows)
 
-    # ----------------------------------------------------------------------- concerns
-
-    async def insert_concern(self, conn: asyncpg.Connection, concern: Row) -> None:
-        columns = list(concern)
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        await conn.execute(
-            f"INSERT INTO {self.s}.concerns ({', '.join(columns)}) VALUES ({placeholders})",
-            *concern.values(),
+    async def evidence(self, audit_ids: Sequence[str]) -> list[EvidenceAudit]:
+        rows = await self.conn.fetch(
+            f"""SELECT audit_id, status, concern_id, completed_at FROM {self.s}.audits
+                WHERE audit_id = ANY($1::text[]) ORDER BY audit_id FOR SHARE""",
+            list(audit_ids),
         )
+        return [
+            EvidenceAudit(r["audit_id"], AuditStatus(r["status"]), r["concern_id"], r["completed_at"]) for r in rows
+        ]
 
-    async def lock_concern(self, conn: asyncpg.Connection, concern_id: str, *, share: bool = False) -> Row | None:
-        mode = "FOR SHARE" if share else "FOR UPDATE"
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.concerns WHERE concern_id = $1 {mode}", concern_id)
-        return dict(row) if row else None
-
-    async def concern(self, conn: asyncpg.Connection, concern_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.concerns WHERE concern_id = $1", concern_id)
-        return dict(row) if row else None
-
-    async def save_resolution(
-        self,
-        conn: asyncpg.Connection,
-        concern_id: str,
-        *,
-        resolved_at: datetime,
-        resolved_by: str,
-        evidence_audit_ids: list[str],
-    ) -> None:
-        await conn.execute(
-            f"""UPDATE {self.s}.concerns
-                SET status = 'resolved', resolved_at = $2, resolved_by = $3, evidence_audit_ids = $4
-                WHERE concern_id = $1""",
-            concern_id,
-            resolved_at,
-            resolved_by,
-            evidence_audit_ids,
-        )
-
-    async def list_concerns(
-        self,
-        conn: asyncpg.Connection,
-        *,
-        status: str | None,
-        service_area: str | None,
-        limit: int,
-        offset: int,
-    ) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT * FROM {self.s}.concerns
-                WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR service_area = $2)
-                ORDER BY review_by, concern_id LIMIT $3 OFFSET $4""",
-            status,
-            service_area,
-            limit,
-            offset,
-        )
-        return [dict(r) for r in rows]
-
-    async def concern_audit_ids(self, conn: asyncpg.Connection, concern_id: str) -> list[str]:
-        rows = await conn.fetch(
-            f"""SELECT audit_id FROM {self.s}.audits WHERE concern_id = $1
-                ORDER BY due_date, audit_id""",
-            concern_id,
+    async def linked_to(self, concern_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            f"SELECT audit_id FROM {self.s}.audits WHERE concern_id = $1 ORDER BY due_date, audit_id", concern_id
         )
         return [r["audit_id"] for r in rows]
 
-    # ----------------------------------------------------------------------- actions
-
-    async def insert_action(self, conn: asyncpg.Connection, action: Row) -> None:
-        columns = list(action)
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        await conn.execute(
-            f"INSERT INTO {self.s}.actions ({', '.join(columns)}) VALUES ({placeholders})",
-            *action.values(),
+    async def _write_grades(self, audit: Audit) -> None:
+        """Upsert the audit's area grades (a row that did not change is left alone)."""
+        if not audit.grades:
+            return
+        changed = " OR ".join(f"area_grades.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in GRADE_COLUMNS[2:])
+        await self.conn.executemany(
+            _insert(f"{self.s}.area_grades", GRADE_COLUMNS)
+            + f""" ON CONFLICT (audit_id, area) DO UPDATE
+                   SET grade = EXCLUDED.grade, rationale = EXCLUDED.rationale,
+                       graded_by = EXCLUDED.graded_by, graded_at = EXCLUDED.graded_at
+                   WHERE {changed}""",
+            [
+                (audit.audit_id, j.area, j.grade.value, j.rationale, j.graded_by, j.graded_at)
+                for j in audit.grades.values()
+            ],
         )
 
-    async def lock_action(self, conn: asyncpg.Connection, action_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.actions WHERE action_id = $1 FOR UPDATE", action_id)
-        return dict(row) if row else None
+    async def _append_moderations(self, audit: Audit, *, stored: int) -> None:
+        """Moderations are a history: those after the `stored` first are new."""
+        new = audit.moderations[stored:]
+        if new:
+            await self.conn.executemany(
+                _insert(f"{self.s}.moderations", MODERATION_COLUMNS),
+                [
+                    (
+                        audit.audit_id,
+                        m.grade_before.value,
+                        m.grade_after.value,
+                        m.moderator_id,
+                        m.reason,
+                        m.moderated_at,
+                        m.recorded_at,
+                    )
+                    for m in new
+                ],
+            )
 
-    async def action(self, conn: asyncpg.Connection, action_id: str) -> Row | None:
-        row = await conn.fetchrow(f"SELECT * FROM {self.s}.actions WHERE action_id = $1", action_id)
-        return dict(row) if row else None
+    async def _assemble(self, rows: Sequence[asyncpg.Record]) -> list[Audit]:
+        """Audits from their rows, with their area grades and moderations (two queries)."""
+        ids = [r["audit_id"] for r in rows]
+        grades: dict[str, dict[str, AreaJudgement]] = {i: {} for i in ids}
+        for g in await self.conn.fetch(
+            f"SELECT * FROM {self.s}.area_grades WHERE audit_id = ANY($1::text[]) ORDER BY graded_at, area", ids
+        ):
+            grades[g["audit_id"]][g["area"]] = AreaJudgement(
+                g["area"], Grade(g["grade"]), g["rationale"], g["graded_by"], g["graded_at"]
+            )
+        moderations: dict[str, list[Moderation]] = {i: [] for i in ids}
+        for m in await self.conn.fetch(
+            f"SELECT * FROM {self.s}.moderations WHERE audit_id = ANY($1::text[]) ORDER BY moderation_id", ids
+        ):
+            moderations[m["audit_id"]].append(
+                Moderation(
+                    Grade(m["grade_before"]),
+                    Grade(m["grade_after"]),
+                    m["moderator_id"],
+                    m["reason"],
+                    m["moderated_at"],
+                    m["recorded_at"],
+                )
+            )
+        return [_audit(r, grades[r["audit_id"]], moderations[r["audit_id"]]) for r in rows]
 
-    async def save_action_completion(
-        self,
-        conn: asyncpg.Connection,
-        action_id: str,
-        *,
-        completed_at: datetime,
-        completed_by: str,
-        evidence: str | None,
-    ) -> None:
-        await conn.execute(
-            f"""UPDATE {self.s}.actions
-                SET status = 'completed', completed_at = $2, completed_by = $3, evidence = $4
-                WHERE action_id = $1""",
-            action_id,
-            completed_at,
-            completed_by,
-            evidence,
+
+def _audit_filters(query: AuditQuery) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    args: list[object] = []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if query.status == "overdue":
+        where.append(f"status <> 'completed' AND due_date < {arg(query.today)}")
+    elif query.status == "open":
+        where.append("status <> 'completed'")
+    elif query.status is not None:
+        where.append(f"status = {arg(query.status)}")
+    for column in ("team", "auditor_id", "service_area", "audit_type", "concern_id"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(f"{column} = {arg(str(value))}")
+    if query.due_by is not None:
+        where.append(f"due_date <= {arg(query.due_by)}")
+    if query.due_from is not None:
+        where.append(f"due_date >= {arg(query.due_from)}")
+    return where, args
+
+
+def _audit_values(audit: Audit, columns: Sequence[str]) -> list[Any]:
+    """The audit's values for `columns`, as the table stores them."""
+    stored: dict[str, Any] = {
+        "audit_type": audit.audit_type.value,
+        "areas": [{"key": a.key, "title": a.title} for a in audit.areas],
+        "status": audit.status.value,
+        "grade_rule": audit.grade_rule.value if audit.grade_rule else None,
+        "overall_grade": audit.overall_grade.value if audit.overall_grade else None,
+        "current_grade": audit.current_grade.value if audit.current_grade else None,
+    }
+    return [stored[c] if c in stored else getattr(audit, c) for c in columns]
+
+
+def _audit(row: asyncpg.Record, grades: dict[str, AreaJudgement], moderations: list[Moderation]) -> Audit:
+    values = {c: row[c] for c in AUDIT_COLUMNS}
+    values["audit_type"] = AuditType(row["audit_type"])
+    values["areas"] = tuple(TemplateArea(a["key"], a["title"]) for a in row["areas"])
+    values["status"] = AuditStatus(row["status"])
+    for grade in ("overall_grade", "current_grade"):
+        values[grade] = Grade(row[grade]) if row[grade] else None
+    values["grade_rule"] = OverallGradeRule(row["grade_rule"]) if row["grade_rule"] else None
+    return Audit(**values, grades=grades, moderations=moderations)
+
+
+CONCERN_COLUMNS = (
+    "concern_id",
+    "service_area",
+    "theme",
+    "description",
+    "measures",
+    "raised_at",
+    "review_by",
+    "raised_by",
+    "status",
+    "resolved_at",
+    "resolved_by",
+    "evidence_audit_ids",
+)
+
+
+class PostgresConcerns:
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.table = f"{check_identifier(schema)}.concerns"
+
+    async def add(self, concern: Concern) -> None:
+        values = [getattr(concern, c) for c in CONCERN_COLUMNS]
+        values[8] = concern.status.value
+        await self.conn.execute(_insert(self.table, CONCERN_COLUMNS), *values)
+
+    async def get(self, concern_id: str, *, for_update: bool = False, for_share: bool = False) -> Concern | None:
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM {self.table} WHERE concern_id = $1{_lock(for_update, for_share)}", concern_id
+        )
+        return None if row is None else _concern(row)
+
+    async def save(self, concern: Concern) -> None:
+        await self.conn.execute(
+            f"""UPDATE {self.table} SET status = $2, resolved_at = $3, resolved_by = $4, evidence_audit_ids = $5
+                WHERE concern_id = $1""",
+            concern.concern_id,
+            concern.status.value,
+            concern.resolved_at,
+            concern.resolved_by,
+            concern.evidence_audit_ids,
         )
 
-    async def actions_of(self, conn: asyncpg.Connection, origin: str, origin_id: str) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT * FROM {self.s}.actions WHERE origin = $1 AND origin_id = $2
-                ORDER BY raised_at, action_id""",
-            origin,
-            origin_id,
-        )
-        return [dict(r) for r in rows]
-
-    async def list_actions(self, conn: asyncpg.Connection, query: ActionQuery, today: date) -> list[Row]:
-        rows = await conn.fetch(
-            f"""SELECT * FROM {self.s}.actions
-                WHERE (CASE $1::text
-                         WHEN 'overdue' THEN status = 'open' AND due_date < $7
-                         WHEN 'open' THEN status = 'open'
-                         WHEN 'completed' THEN status = 'completed'
-                         ELSE true END)
-                  AND ($2::text IS NULL OR owner_id = $2)
-                  AND ($3::text IS NULL OR team = $3)
-                  AND ($4::text IS NULL OR origin_id = $4)
-                ORDER BY due_date, action_id LIMIT $5 OFFSET $6""",
+    async def find(self, query: ConcernQuery) -> list[Concern]:
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {self.table}
+                WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR service_area = $2)
+                ORDER BY review_by, concern_id LIMIT $3 OFFSET $4""",
             query.status,
-            query.owner_id,
-            query.team,
-            query.origin_id,
+            query.service_area,
             query.limit,
             query.offset,
-            today,
         )
-        return [dict(r) for r in rows]
+        return [_concern(r) for r in rows]
 
 
-@dataclass(frozen=True)
-class AuditQuery:
-    status: str | None = None  # scheduled, in_progress, completed, open (not completed), overdue
-    team: str | None = None
-    auditor_id: str | None = None
-    service_area: str | None = None
-    audit_type: str | None = None
-    concern_id: str | None = None
-    due_by: date | None = None
-    due_from: date | None = None
-    limit: int = 100
-    offset: int = 0
+def _concern(row: asyncpg.Record) -> Concern:
+    values = {c: row[c] for c in CONCERN_COLUMNS}
+    values["status"] = ConcernStatus(row["status"])
+    return Concern(**values)
 
 
-@dataclass(frozen=True)
-class ActionQuery:
-    status: str | None = None  # open, completed, overdue
-    owner_id: str | None = None
-    team: str | None = None
-    origin_id: str | None = None
-    limit: int = 100
-    offset: int = 0
-
-
-def template_from_row(row: Row) -> Template:
+def _template(row: asyncpg.Record) -> Template:
     return Template(
         template_id=row["template_id"],
         name=row["name"],
@@ -398,6 +554,8 @@ def template_from_row(row: Row) -> Template:
         audit_type=AuditType(row["audit_type"]) if row["audit_type"] else None,
         areas=tuple(TemplateArea(a["key"], a["title"], a.get("guidance", "")) for a in row["areas"]),
         is_default=row["is_default"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
     )
 
 

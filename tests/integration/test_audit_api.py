@@ -259,7 +259,8 @@ async def test_a_concern_a_targeted_audit_its_actions_and_the_resolution(api: Au
     response = await api.client.post(
         f"/v1/actions/{action['action_id']}/complete", json={"evidence": "supervision notes on file"}, headers=w
     )
-    assert response.status_code == 200 and response.json()["status"] == "completed"
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "completed"
     again = await api.client.post(f"/v1/actions/{action['action_id']}/complete", json={}, headers=w)
     assert again.status_code == 409
 
