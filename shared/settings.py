@@ -38,10 +38,12 @@ class Settings(BaseSettings):
     feedback_database_url: str | None = None
     complaints_database_url: str | None = None
     reporting_database_url: str | None = None
+    notifier_database_url: str | None = None
     audit_amqp_url: str | None = None
     feedback_amqp_url: str | None = None
     complaints_amqp_url: str | None = None
     reporting_amqp_url: str | None = None
+    notifier_amqp_url: str | None = None
     migrate_database_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
@@ -118,6 +120,7 @@ class Settings(BaseSettings):
     audit_port: int = 8001
     feedback_port: int = 8002
     complaints_port: int = 8003
+    notifier_port: int = 8004
     log_level: str = "INFO"
     log_json: bool = True
     # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the
