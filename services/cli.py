@@ -443,6 +443,32 @@ def cmd_ops_access_log(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def cmd_notifier_recipients_import(args: argparse.Namespace) -> int:
+    from services.notifier.command import run_import
+
+    return run_import(args.file, args.tenant)
+
+
+def cmd_notifier_digest(args: argparse.Namespace) -> int:
+    from services.notifier.command import run_digest
+
+    return run_digest(args.day)
+
+
+def _add_notifier(sub: Any) -> None:
+    p = sub.add_parser("notifier", help="the follow-up notifier: its recipient directory, the daily digests")
+    nsub = p.add_subparsers(dest="notifier_command", required=True, metavar="SUBCOMMAND")
+    r = nsub.add_parser("recipients", help="the recipient directory (staff id / team -> e-mail address)")
+    rsub = r.add_subparsers(dest="recipients_command", required=True, metavar="SUBCOMMAND")
+    i = rsub.add_parser("import", help="replace a tenant's directory with a CSV file: kind,id,email[,delivery]")
+    i.add_argument("file", help="the CSV file (kind: staff or team)")
+    i.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
+    i.set_defaults(func=cmd_notifier_recipients_import)
+    d = nsub.add_parser("digest", help="send the day's digests not sent yet (recipients with daily delivery)")
+    d.add_argument("--day", default=None, help="the day, YYYY-MM-DD (default: today in London)")
+    d.set_defaults(func=cmd_notifier_digest)
+
+
 def _add_demo(sub: Any) -> None:
     p = sub.add_parser("demo", help="migrate, start every service, feed a simulated year, print a KPI summary")
     p.add_argument("--year", default="2022-23", help="financial year to simulate")
@@ -578,6 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_services(sub)
     _add_contract_and_reporting(sub)
     _add_ops(sub)
+    _add_notifier(sub)
     return parser
 
 
