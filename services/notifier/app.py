@@ -63,6 +63,7 @@ class NotifierService(StrandService):
     multi_tenant: bool = True  # every tenant on the bus; routes answer for the token's tenant
     mailer: Mailer | None = None
     consume: bool = True
+    send_digests: bool = True  # the daily digest timer (the CLI's one-off runs go without)
     digest_interval: float = 60.0
     broker: RabbitBroker | None = None
     dead_letters: BusDeadLetters | None = None
@@ -102,7 +103,8 @@ class NotifierService(StrandService):
                 self.amqp_url, self.notifier(), self.dead_letters, prefetch=self.settings.notify_prefetch
             )
             await self.broker.start()
-        self._tasks.append(asyncio.create_task(self._digests(), name="notifier-digests"))
+        if self.send_digests:
+            self._tasks.append(asyncio.create_task(self._digests(), name="notifier-digests"))
 
     async def _digests(self) -> None:
         """From `QALOOP_NOTIFY_DIGEST_HOUR` (London) each day, send the day's digests (once per

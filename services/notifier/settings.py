@@ -26,10 +26,7 @@ Delivery = Literal["immediate", "daily"]
 
 
 class NotifierSettings(Settings):
-    # the notifier's own PostgreSQL role and RabbitMQ user (shared/roles.py), like the others'
-    notifier_database_url: str | None = None
-    notifier_amqp_url: str | None = None
-    notifier_port: int = 8004
+    """The shared settings (the notifier's own URLs and port among them) and the notifier's."""
 
     public_url: str = "http://localhost:8000"
     notify_channel: Channel = "none"
