@@ -352,9 +352,7 @@ def _re_audit(year: SimulatedYear, rng: random.Random, audit: AuditSpec) -> Audi
         window = (18, 29) if audit.overall is G.INADEQUATE else (40, 88)
     else:
         window = (32, 50) if audit.overall is G.INADEQUATE else (95, 120)
-    day = london_date(audit.completed) + timedelta(days=rng.randint(*window))
-    while not year.calendar.is_working_day(day):
-        day += timedelta(days=1)
+    day = year.working_day_from(london_date(audit.completed) + timedelta(days=rng.randint(*window)))
     if audit.overall is G.INADEQUATE:
         overall = Grade(weighted(rng, {G.GOOD: 0.5, G.REQUIRES_IMPROVEMENT: 0.4, G.INADEQUATE: 0.1}))
     else:
@@ -374,46 +372,44 @@ def _re_audit(year: SimulatedYear, rng: random.Random, audit: AuditSpec) -> Audi
 
 
 def _concern_raised(year: SimulatedYear) -> date:
-    day = year.fy.start + timedelta(days=CONCERN_RAISED_DAY)
-    while not year.calendar.is_working_day(day):
-        day += timedelta(days=1)
-    return day
+    return year.working_day_from(year.fy.start + timedelta(days=CONCERN_RAISED_DAY))
 
 
-def _concern_story(year: SimulatedYear, rng: random.Random, raised_day: date) -> Story | None:
-    """Management oversight in SEND: new measures (a new template, recorded supervision),
-    actions to put them in place, a targeted audit to see whether they work, resolution."""
-    raised = year.at(raised_day, rng)
-    calls = [
-        Call(
-            raised,
-            "audit.concern.raise",
-            "audit",
-            "POST",
-            "/v1/concerns",
-            {
-                "service_area": "send",
-                "theme": "management_oversight",
-                "description": "Case file audits show management oversight of SEND cases is weak: "
-                "decisions and their reasons are not recorded and supervision is irregular.",
-                "measures": [
-                    "A new management oversight template for SEND case files",
-                    "Monthly case supervision recorded on the case file",
-                ],
-                "review_by": raised_day + timedelta(days=CONCERN_REVIEW_AFTER),
-                "raised_at": raised,
-            },
-            QA_MANAGER,
-            capture=("concern", "concern_id"),
-        )
-    ]
-    for i, (team, summary, on_time) in enumerate(
-        (
-            ("send-north", "Introduce the management oversight template in SEND teams", True),
-            ("send-south", "Audit the recording of monthly supervision in SEND teams", False),
-        ),
-        start=1,
-    ):
+def _raise_concern(raised: datetime, raised_day: date) -> Call:
+    return Call(
+        raised,
+        "audit.concern.raise",
+        "audit",
+        "POST",
+        "/v1/concerns",
+        {
+            "service_area": "send",
+            "theme": "management_oversight",
+            "description": "Case file audits show management oversight of SEND cases is weak: "
+            "decisions and their reasons are not recorded and supervision is irregular.",
+            "measures": [
+                "A new management oversight template for SEND case files",
+                "Monthly case supervision recorded on the case file",
+            ],
+            "review_by": raised_day + timedelta(days=CONCERN_REVIEW_AFTER),
+            "raised_at": raised,
+        },
+        QA_MANAGER,
+        capture=("concern", "concern_id"),
+    )
+
+
+# The concern's actions: (team, summary, completed on time).
+CONCERN_ACTIONS = (
+    ("send-north", "Introduce the management oversight template in SEND teams", True),
+    ("send-south", "Audit the recording of monthly supervision in SEND teams", False),
+)
+
+
+def _concern_actions(year: SimulatedYear, rng: random.Random, raised: datetime) -> list[Call]:
+    """The actions that put the concern's measures in place; both completed, one late."""
+    calls: list[Call] = []
+    for i, (team, summary, on_time) in enumerate(CONCERN_ACTIONS, start=1):
         calls += action_calls(
             year,
             rng,
@@ -428,12 +424,17 @@ def _concern_story(year: SimulatedYear, rng: random.Random, raised_day: date) ->
             completed=True,
             on_time=on_time,
         )
+    return calls
+
+
+def _targeted_audits(year: SimulatedYear, rng: random.Random, raised_day: date) -> tuple[list[Call], list[Ref]]:
+    """The concern's targeted audits, from 80 days after it was raised: all good but the
+    last. Their calls, and refs to the audits (the resolution's evidence)."""
+    calls: list[Call] = []
     evidence = []
     first_targeted = raised_day + timedelta(days=80)
     for i in range(1, TARGETED_AUDITS + 1):
-        day = first_targeted + timedelta(days=rng.randint(0, 45))
-        while not year.calendar.is_working_day(day):
-            day += timedelta(days=1)
+        day = year.working_day_from(first_targeted + timedelta(days=rng.randint(0, 45)))
         audit = AuditSpec(
             key=f"targeted-{i}",
             case_reference=f"WCF-{year.seed}-T{i:02d}",
@@ -450,10 +451,17 @@ def _concern_story(year: SimulatedYear, rng: random.Random, raised_day: date) ->
         )
         calls += audit_calls(year, rng, audit, "audit")
         evidence.append(Ref(f"audit:{audit.key}"))
-    resolved_day = raised_day + timedelta(days=CONCERN_RESOLVED_AFTER)
-    while not year.calendar.is_working_day(resolved_day):
-        resolved_day += timedelta(days=1)
-    resolved = year.at(resolved_day, rng)
+    return calls, evidence
+
+
+def _concern_story(year: SimulatedYear, rng: random.Random, raised_day: date) -> Story | None:
+    """Management oversight in SEND: new measures (a new template, recorded supervision),
+    actions to put them in place, a targeted audit to see whether they work, resolution."""
+    raised = year.at(raised_day, rng)
+    calls = [_raise_concern(raised, raised_day), *_concern_actions(year, rng, raised)]
+    targeted, evidence = _targeted_audits(year, rng, raised_day)
+    calls += targeted
+    resolved = year.at(year.working_day_from(raised_day + timedelta(days=CONCERN_RESOLVED_AFTER)), rng)
     calls.append(
         Call(
             resolved,

@@ -13,12 +13,14 @@ attempts to reach a case worker, as Liquidlogic and Capita One would publish the
 
 from __future__ import annotations
 
+import random
 from bisect import bisect_left
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from services.simulation.authority import COUNTY, SEND_SYSTEM, SOCIAL_CARE_SYSTEM, TEAMS, AnnualVolumes
 from services.simulation.plan import CmsEvent, SimulatedYear, weighted
-from shared.calendar import london_date
+from shared.calendar import Period, london_date
 from shared.events import AssessmentCompleted, CaseworkerContactAttempted, EhcpIssued, ReferralReceived
 
 RE_REFERRAL_CHANCE = {"childrens_social_care": 0.22, "early_help": 0.12}
@@ -50,75 +52,92 @@ def plan_casework(year: SimulatedYear, volumes: AnnualVolumes = COUNTY) -> list[
     return events
 
 
+@dataclass
+class _Referred:
+    """The children referred so far, for re-referrals: ``history`` holds (date, child),
+    oldest first."""
+
+    seed: int
+    history: list[tuple[date, str]] = field(default_factory=list)
+    children: int = 0
+
+    def child_for(self, rng: random.Random, area: str, day: date) -> str:
+        """The child a referral on ``day`` is for: some are re-referrals of a child referred
+        at least a week and at most a year before; the rest are new children."""
+        child = None
+        if rng.random() < RE_REFERRAL_CHANCE[area]:
+            lo = bisect_left(self.history, (day - timedelta(days=364),))
+            hi = bisect_left(self.history, (day - timedelta(days=7),))
+            if hi > lo:
+                child = self.history[rng.randrange(lo, hi)][1]
+        if child is None:
+            self.children += 1
+            child = f"LL{self.seed}-{self.children:06d}"
+        self.history.append((day, child))
+        return child
+
+
+def _referral_days(
+    year: SimulatedYear, rng: random.Random, month: Period, counts: dict[str, int]
+) -> list[tuple[str, date]]:
+    """(area, day) of the month's referrals, by day: mostly on working days."""
+    days = year.days(month)
+    weights = [1.0 if year.calendar.is_working_day(d) else 0.15 for d in days]
+    todo = [(area, rng.choices(days, weights)[0]) for area, n in counts.items() for _ in range(n)]
+    todo.sort(key=lambda t: t[1])
+    return todo
+
+
+def _assessment(year: SimulatedYear, rng: random.Random, referral: ReferralReceived, received: datetime) -> CmsEvent:
+    """The referral's assessment: started within three working days, most completed within 45."""
+    area = referral.service_area
+    start_day = year.working_days_after(received, rng.randint(0, 3))
+    started = year.at(start_day, rng)
+    if rng.random() < ASSESSED_IN_45_DAYS[area]:
+        took = rng.randint(10, 45)
+    else:
+        took = rng.randint(46, 80)
+    completed = year.at(year.working_days_after(start_day, took), rng)
+    if completed <= started:
+        completed = started + timedelta(hours=1)
+    return CmsEvent(
+        f"{year.prefix}:{referral.referral_id}-assessment",
+        SOCIAL_CARE_SYSTEM,
+        completed,
+        AssessmentCompleted(
+            assessment_id=f"{referral.referral_id}-assessment",
+            child_ref=referral.child_ref,
+            referral_id=referral.referral_id,
+            started_at=started,
+            completed_at=completed,
+            team="assessment" if area == "childrens_social_care" else referral.team,
+            service_area=area,
+        ),
+    )
+
+
 def _referrals_and_assessments(year: SimulatedYear, volumes: AnnualVolumes) -> list[CmsEvent]:
     rng = year.rng("referrals")
     out: list[CmsEvent] = []
-    children = 0
-    # Referrals so far, oldest first: (date, child) — the pool a re-referral comes from.
-    history: list[tuple[date, str]] = []
+    referred = _Referred(year.seed)
     serial = 0
     per_area = {
         "childrens_social_care": year.per_month(volumes.referrals_social_care),
         "early_help": year.per_month(volumes.referrals_early_help),
     }
     for m, month in enumerate(year.months):
-        days = year.days(month)
-        weights = [1.0 if year.calendar.is_working_day(d) else 0.15 for d in days]
-        todo = [(area, rng.choices(days, weights)[0]) for area, counts in per_area.items() for _ in range(counts[m])]
-        todo.sort(key=lambda t: t[1])
-        for area, day in todo:
+        for area, day in _referral_days(year, rng, month, {a: counts[m] for a, counts in per_area.items()}):
             serial += 1
-            child = None
-            if rng.random() < RE_REFERRAL_CHANCE[area]:
-                # a child referred before, at least a week and at most a year ago
-                lo = bisect_left(history, (day - timedelta(days=364),))
-                hi = bisect_left(history, (day - timedelta(days=7),))
-                if hi > lo:
-                    child = history[rng.randrange(lo, hi)][1]
-            if child is None:
-                children += 1
-                child = f"LL{year.seed}-{children:06d}"
-            history.append((day, child))
+            child = referred.child_for(rng, area, day)
             referral_id = f"{year.prefix}-ref-{serial:05d}"
             team = weighted(rng, REFERRAL_TEAMS[area])
             received = year.at(day, rng, 8, 19)
-            out.append(
-                CmsEvent(
-                    f"{year.prefix}:{referral_id}",
-                    SOCIAL_CARE_SYSTEM,
-                    received,
-                    ReferralReceived(
-                        referral_id=referral_id, child_ref=child, received_at=received, team=team, service_area=area
-                    ),
-                )
+            referral = ReferralReceived(
+                referral_id=referral_id, child_ref=child, received_at=received, team=team, service_area=area
             )
-            if rng.random() >= ASSESSED[area]:
-                continue
-            start_day = year.working_days_after(received, rng.randint(0, 3))
-            started = year.at(start_day, rng)
-            if rng.random() < ASSESSED_IN_45_DAYS[area]:
-                took = rng.randint(10, 45)
-            else:
-                took = rng.randint(46, 80)
-            completed = year.at(year.working_days_after(start_day, took), rng)
-            if completed <= started:
-                completed = started + timedelta(hours=1)
-            out.append(
-                CmsEvent(
-                    f"{year.prefix}:{referral_id}-assessment",
-                    SOCIAL_CARE_SYSTEM,
-                    completed,
-                    AssessmentCompleted(
-                        assessment_id=f"{referral_id}-assessment",
-                        child_ref=child,
-                        referral_id=referral_id,
-                        started_at=started,
-                        completed_at=completed,
-                        team="assessment" if area == "childrens_social_care" else team,
-                        service_area=area,
-                    ),
-                )
-            )
+            out.append(CmsEvent(f"{year.prefix}:{referral_id}", SOCIAL_CARE_SYSTEM, received, referral))
+            if rng.random() < ASSESSED[area]:
+                out.append(_assessment(year, rng, referral, received))
     return [e for e in out if year.fy.contains(london_date(e.at))]
 
 

@@ -288,6 +288,12 @@ class SimulatedYear:
         local = datetime.combine(day, time(rng.randint(first_hour, last_hour), rng.randint(0, 59)), LONDON)
         return local.astimezone(UTC)
 
+    def working_day_from(self, day: date) -> date:
+        """``day`` when it is a working day, else the next working day."""
+        while not self.calendar.is_working_day(day):
+            day += timedelta(days=1)
+        return day
+
     def working_days_after(self, when: datetime | date, n: int) -> date:
         return self.calendar.add_working_days(london_date(when), n)
 
