@@ -2,8 +2,8 @@
 docs/operations.md "Roles and users").
 
 PostgreSQL. `<prefix>_migrator` runs the migrations (`QALOOP_MIGRATE_DATABASE_URL`): it owns
-the four schemas and their tables. Each service's role (`<prefix>_audit`, `_feedback`,
-`_complaints`, `_reporting`) owns nothing; after migrating, the migrator grants it
+the services' schemas and their tables. Each service's role (`<prefix>_audit`, `_feedback`,
+`_complaints`, `_reporting`, `_notifier`) owns nothing; after migrating, the migrator grants it
 (`grant_service_role`) USAGE on its own schema, DML on its tables, its sequences — and on
 `access_log` SELECT and INSERT only, so the append-only trigger is backed by privileges. No
 role is granted anything in another service's schema.
@@ -11,8 +11,9 @@ role is granted anything in another service's schema.
 RabbitMQ. Each service's user (`<prefix>-audit`, …, and `<prefix>-cms` for case-management
 publishers) may write only to `qa.events`, and its topic permission on `qa.events` lets it
 publish only its own routing keys (`^audit\\.` …; cms `^casework\\.`). None may configure
-(the topology is declared by the setup, `apply`); reporting alone reads, and only
-`reporting.events` (it also writes its own dead letters to `qa.events.dlx`).
+(the topology is declared by the setup, `apply`); reporting reads only `reporting.events`,
+the notifier (`<prefix>-notifier`, which publishes no event) only `reporting.followups` and
+`notifier.actions`; each writes its own dead letters to `qa.events.dlx`.
 
 `python -m shared.roles` applies both with admin URLs and passwords from the environment
 (the Compose `setup` service and the k8s Job `qaloop-setup` run it): see `main`.
@@ -33,7 +34,7 @@ import asyncpg
 
 from shared.db import check_identifier
 
-SERVICES = ("audit", "feedback", "complaints", "reporting")
+SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier")
 PUBLISHERS = {"audit": "audit", "feedback": "feedback", "complaints": "complaints", "cms": "casework"}
 
 
@@ -65,6 +66,14 @@ def mq_permissions(service: str) -> MqPermissions:
             write=r"^qa\.events(\.dlx)?$",
             read=r"^reporting\.events(\.dlq)?$",  # its queue, and its dead letters for ops
             topic_write={"qa.events": r"^reporting\.", "qa.events.dlx": r"^reporting\.events$"},
+        )
+    if service == "notifier":  # reads the follow-ups and actions queues, writes only its dead letters
+        queues = r"(reporting\.followups|notifier\.actions)"
+        return MqPermissions(
+            configure="^$",
+            write=r"^qa\.events\.dlx$",
+            read=f"^{queues}(\\.dlq)?$",
+            topic_write={"qa.events.dlx": f"^{queues}$"},
         )
     strand = PUBLISHERS[service]
     return MqPermissions(configure="^$", write=r"^qa\.events$", read="^$", topic_write={"qa.events": f"^{strand}\\."})
@@ -217,7 +226,7 @@ async def apply(
 def main() -> int:
     """`python -m shared.roles`: QALOOP_SETUP_DATABASE_URL, QALOOP_SETUP_AMQP_URL and
     QALOOP_SETUP_MANAGEMENT_URL (admin), QALOOP_PG_PASSWORD_<MIGRATOR|AUDIT|FEEDBACK|COMPLAINTS|
-    REPORTING> and QALOOP_MQ_PASSWORD_<AUDIT|FEEDBACK|COMPLAINTS|REPORTING|CMS>; optional
+    REPORTING|NOTIFIER> and QALOOP_MQ_PASSWORD_<AUDIT|FEEDBACK|COMPLAINTS|REPORTING|NOTIFIER|CMS>; optional
     QALOOP_ROLE_PREFIX (default `qaloop`)."""
     import asyncio
 
