@@ -205,13 +205,19 @@ async def test_a_complaint_through_stage1_escalation_and_stage2_publishes_each_e
         ),
         201,
     )
+    assert (action["origin"], action["origin_id"], action["team"], action["learning_id"]) == (
+        "complaint",
+        cid,
+        "through-care",
+        learning["learning_id"],
+    )
     done = await ok(
         await client.post(
-            f"/v1/complaints/{cid}/actions/{action['action_id']}/complete",
+            f"/v1/actions/{action['action_id']}/complete",
             json={"completed_at": "2022-11-20T10:00:00Z", "evidence": "rota v3"},
         )
     )
-    assert done["completed_at"].startswith("2022-11-20")
+    assert done["completed_at"].startswith("2022-11-20") and done["status"] == "completed"
 
     expected = [
         "ComplaintReceived",
@@ -231,7 +237,8 @@ async def test_a_complaint_through_stage1_escalation_and_stage2_publishes_each_e
     events = await eventually(mine, lambda e: len(e) >= len(expected), timeout=10, what="9 events")
     assert [body["type"] for _, body, _ in events] == expected
     assert [key for key, _, _ in events] == [f"complaints.{t}" for t in expected]
-    assert [body["sequence"] for _, body, _ in events] == [str(i) for i in range(1, 10)]
+    # the complaint's own events in one sequence; the action's in its own (aggregate action:<id>)
+    assert [body["sequence"] for _, body, _ in events] == [str(i) for i in range(1, 8)] + ["1", "2"]
     subjects = {str(body.get("subject")) for _, body, _ in events}
     assert len(subjects) == 1 and subjects.pop().startswith("case:")  # pseudonymised
     for _, body, raw in events:
@@ -277,6 +284,11 @@ async def test_a_complaint_through_stage1_escalation_and_stage2_publishes_each_e
     # One complaint with its history, for an officer and (redacted) for a reporting reader.
     full = await ok(await client.get(f"/v1/complaints/{cid}"))
     assert [h["kind"] for h in full["history"]] == expected
+    assert [h["event_id"] for h in full["history"]] == [body["id"] for _, body, _ in events]
+    assert {h["actor"] for h in full["history"]} == {"officer-1"}
+    assert [(a["action_id"], a["status"], a["evidence"]) for a in full["actions"]] == [
+        (f"{cid}-a1", "completed", "rota v3")
+    ]
     assert full["case_ref"] == "CASE-0042"
     assert full["stages"][0]["points"][0]["summary"] == "Jane Brown was not called back"
     redacted_response = await client.get(f"/v1/complaints/{cid}", headers=bearer("reporting:read"))
@@ -284,6 +296,83 @@ async def test_a_complaint_through_stage1_escalation_and_stage2_publishes_each_e
     assert redacted["case_ref"] is None and redacted["complainant_details"] is None
     for secret in PERSONAL:
         assert secret not in redacted_response.text
+
+
+async def test_an_action_on_a_complaint_is_raised_once_and_completed_on_the_shared_route(
+    client: httpx.AsyncClient,
+) -> None:
+    cid, other = "it-actions", "it-actions-other"
+    for complaint_id in (cid, other):
+        await ok(
+            await client.post(
+                "/v1/complaints",
+                json={
+                    "complaint_id": complaint_id,
+                    "procedure": "corporate",
+                    "category": "record_keeping",
+                    "team": "learning-team",
+                    "service_area": "send",
+                    "complainant": "parent_carer",
+                    "received_at": "2022-08-01T10:00:00Z",
+                    "case_ref": "CASE-0042",
+                },
+            ),
+            201,
+        )
+    await ok(
+        await client.post(f"/v1/complaints/{other}/learning", json={"learning_id": f"{other}-l1", "summary": "s"}), 201
+    )
+    body = {
+        "action_id": f"{cid}-a1",
+        "owner_id": "manager-7",
+        "due_date": "2022-09-30",
+        "summary": "Call-back log on the duty rota",
+        "raised_at": "2022-08-12T10:00:00Z",
+    }
+    raised = await ok(await client.post(f"/v1/complaints/{cid}/actions", json=body), 201)
+    assert (raised["origin"], raised["origin_id"], raised["team"], raised["service_area"]) == (
+        "complaint",
+        cid,
+        "learning-team",
+        "send",
+    )
+    assert (raised["raised_by"], raised["status"], raised["learning_id"]) == ("officer-1", "open", None)
+    assert await ok(await client.post(f"/v1/complaints/{cid}/actions", json=body)) == raised  # a retry: 200
+    changed = await client.post(f"/v1/complaints/{cid}/actions", json={**body, "summary": "Something else"})
+    assert changed.status_code == 409 and "other content" in changed.json()["detail"]
+    assert (await client.post("/v1/complaints/nope/actions", json={**body, "action_id": "x-1"})).status_code == 404
+
+    def field_of(response: httpx.Response) -> list[list[str]]:
+        assert response.status_code == 422, response.text
+        return [e["loc"] for e in response.json()["detail"]]
+
+    not_ours = {**body, "action_id": f"{cid}-a2", "learning_id": f"{other}-l1"}
+    assert field_of(await client.post(f"/v1/complaints/{cid}/actions", json=not_ours)) == [["body", "learning_id"]]
+    early = {**body, "action_id": f"{cid}-a3", "due_date": "2022-08-11"}
+    assert field_of(await client.post(f"/v1/complaints/{cid}/actions", json=early)) == [["body", "due_date"]]
+
+    listed = await ok(await client.get("/v1/actions", params={"origin_id": cid}, headers=bearer("reporting:read")))
+    assert [a["action_id"] for a in listed["items"]] == [f"{cid}-a1"]
+    gone = await client.post(f"/v1/complaints/{cid}/actions/{cid}-a1/complete", json={})
+    assert gone.status_code == 404  # completion moved to the shared route
+    completion = {"completed_at": "2022-09-20T10:00:00Z", "evidence": "rota v3"}
+    refused = await client.post(f"/v1/actions/{cid}-a1/complete", json=completion, headers=bearer("reporting:read"))
+    assert refused.status_code == 403
+    owner = {"Authorization": f"Bearer {issue_token(get_settings(), [WRITER], subject='manager-7')}"}
+    done = await ok(await client.post(f"/v1/actions/{cid}-a1/complete", json=completion, headers=owner))
+    assert (done["status"], done["completed_by"], done["on_time"]) == ("completed", "manager-7", True)
+    assert await ok(await client.post(f"/v1/actions/{cid}-a1/complete", json=completion, headers=owner)) == done
+    again = await client.post(f"/v1/actions/{cid}-a1/complete", json={**completion, "evidence": "other"}, headers=owner)
+    assert again.status_code == 409
+
+    # what was published is in the complaint's history (written with each event), once
+    full = await ok(await client.get(f"/v1/complaints/{cid}"))
+    assert [(h["kind"], h["actor"]) for h in full["history"]] == [
+        ("ComplaintReceived", "officer-1"),
+        ("ActionRaised", "officer-1"),
+        ("ActionCompleted", "manager-7"),
+    ]
+    assert [a["action_id"] for a in full["actions"]] == [f"{cid}-a1"]
 
 
 async def test_open_and_overdue_queries_filter_by_team_and_category(client: httpx.AsyncClient) -> None:

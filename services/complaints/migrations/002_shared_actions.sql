@@ -13,6 +13,11 @@
 --                 complaint's history ('unknown' where it names no one); NULL while open.
 -- The old foreign keys (to the complaint and to its learning) go, as the shared table has
 -- none: the complaint and its learning are checked when an action is raised.
+--
+-- An action's events were published in its complaint's sequence (aggregate = the complaint);
+-- they are now published in its own (aggregate `action:<id>`). So that a later event of an
+-- action raised before (its completion) still comes after the ones it had, its own sequence
+-- starts from its complaint's last.
 
 ALTER TABLE {schema}.actions DROP CONSTRAINT actions_complaint_id_fkey;
 ALTER TABLE {schema}.actions DROP CONSTRAINT actions_learning_id_fkey;
@@ -43,3 +48,9 @@ ALTER TABLE {schema}.actions ALTER COLUMN raised_by SET NOT NULL;
 DROP INDEX {schema}.actions_by_complaint;
 CREATE INDEX actions_by_origin ON {schema}.actions (origin_id, raised_at);
 CREATE INDEX actions_open_by_due ON {schema}.actions (due_date) WHERE completed_at IS NULL;
+
+INSERT INTO {schema}.event_sequences (aggregate, last)
+SELECT 'action:' || a.action_id, s.last
+FROM {schema}.actions a
+JOIN {schema}.event_sequences s ON s.aggregate = a.origin_id
+ON CONFLICT (aggregate) DO NOTHING;
