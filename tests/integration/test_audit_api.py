@@ -456,7 +456,7 @@ async def test_best_fit_lets_the_auditor_judge_overall_within_the_area_grades(ap
         await service.stop()
 
 
-async def test_concurrent_completions_grade_the_audit_once(api: AuditApi):
+async def test_concurrent_completions_grade_the_audit_once(api: AuditApi, pool: Any):
     audit = await api.schedule()
     audit_id = audit["audit_id"]
     assert (await api.grade(audit_id, {a: "good" for a in CASE_FILE_AREAS})).status_code == 200
@@ -464,8 +464,76 @@ async def test_concurrent_completions_grade_the_audit_once(api: AuditApi):
         *(api.client.post(f"/v1/audits/{audit_id}/complete", json={}, headers=api.writer()) for _ in range(5))
     )
     assert sorted(r.status_code for r in responses) == [200, 409, 409, 409, 409]
+    # Every request has answered, so every event it wrote is in the outbox: one AuditGraded.
+    async with pool.acquire() as conn:
+        written = await conn.fetch(
+            """SELECT event_type FROM audit.outbox
+               WHERE convert_from(body, 'UTF8')::jsonb #>> '{data,audit_id}' = $1 ORDER BY position""",
+            audit_id,
+        )
+    assert [r["event_type"] for r in written] == ["AuditScheduled", "AuditGraded"]
     await api.observer.wait_for("audit_id", audit_id, ["AuditGraded"])
-    await asyncio.sleep(0.2)  # a second AuditGraded, were there one, would have arrived by now
     assert [e["type"] for e in api.observer.about("audit_id", audit_id)] == ["AuditScheduled", "AuditGraded"]
     bad = await api.client.get("/v1/audits", params={"service_area": "adults"}, headers=api.writer())
     assert bad.status_code == 422
+
+
+async def test_actions_on_an_audit_and_a_concern_retried_refused_listed_and_completed(api: AuditApi):
+    w = api.writer()
+    audit = await api.schedule(team="through-care")
+    audit_id, action_id = audit["audit_id"], f"act-{uuid.uuid4().hex[:8]}"
+    body = {"action_id": action_id, "owner_id": "team-manager-3", "due_date": "2030-02-28", "summary": "supervise"}
+    first = await api.client.post(f"/v1/audits/{audit_id}/actions", json=body, headers=w)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["overdue"], first.json()["team"]) == ("open", False, "through-care")
+    retry = await api.client.post(f"/v1/audits/{audit_id}/actions", json=body, headers=w)
+    assert retry.status_code == 200 and retry.json() == first.json()  # a retry adds nothing
+    other = await api.client.post(f"/v1/audits/{audit_id}/actions", json={**body, "summary": "else"}, headers=w)
+    assert other.status_code == 409 and "other content" in other.json()["detail"]
+    team = await api.client.post(
+        f"/v1/audits/{audit_id}/actions", json={**body, "action_id": None, "team": "elsewhere"}, headers=w
+    )
+    assert team.status_code == 422 and team.json()["detail"][0]["loc"] == ["body", "team"]
+    early = await api.client.post(
+        f"/v1/audits/{audit_id}/actions", json={**body, "action_id": None, "due_date": "2020-01-01"}, headers=w
+    )
+    assert early.status_code == 422 and early.json()["detail"][0]["loc"] == ["body", "due_date"]
+    unknown = await api.client.post("/v1/audits/no-such-audit/actions", json=body, headers=w)
+    assert unknown.status_code == 404
+
+    concern = await api.client.post(
+        "/v1/concerns",
+        json={
+            "service_area": "childrens_social_care",
+            "theme": "planning",
+            "description": "plans are not reviewed on time",
+            "measures": ["review dates in supervision"],
+            "review_by": "2030-03-31",
+        },
+        headers=w,
+    )
+    concern_id = concern.json()["concern_id"]
+    untitled = {"owner_id": "lead", "due_date": "2030-02-28", "summary": "train managers"}
+    no_team = await api.client.post(f"/v1/concerns/{concern_id}/actions", json=untitled, headers=w)
+    assert no_team.status_code == 422 and no_team.json()["detail"][0]["loc"] == ["body", "team"]
+    unknown = await api.client.post("/v1/concerns/no-such-concern/actions", json=untitled, headers=w)
+    assert unknown.status_code == 404
+    on_concern = await api.client.post(
+        f"/v1/concerns/{concern_id}/actions", json={**untitled, "team": "through-care"}, headers=w
+    )
+    assert on_concern.status_code == 201 and on_concern.json()["origin"] == "concern"
+
+    listed = await api.client.get("/v1/actions", params={"origin_id": audit_id}, headers=api.token("reporting:read"))
+    assert listed.status_code == 200 and [a["action_id"] for a in listed.json()["items"]] == [action_id]
+    read = await api.client.get(f"/v1/actions/{action_id}", headers=api.token("reporting:read"))
+    assert read.status_code == 200 and read.json() == first.json()
+    done = {"evidence": "supervision notes on file"}
+    completed = await api.client.post(f"/v1/actions/{action_id}/complete", json=done, headers=w)
+    assert completed.status_code == 200 and completed.json()["on_time"] is True
+    again = await api.client.post(f"/v1/actions/{action_id}/complete", json=done, headers=w)
+    assert again.status_code == 200 and again.json() == completed.json()  # the same completion: nothing new
+
+    events = await api.observer.wait_for("action_id", action_id, ["ActionRaised", "ActionCompleted"])
+    assert [e["type"] for e in events] == ["ActionRaised", "ActionCompleted"]
+    assert {e["subject"] for e in events} == {subject_for(audit["case_ref"])}
+    assert [e["sequence"] for e in events] == ["1", "2"]
