@@ -156,8 +156,42 @@ def _envelope_name(event_type: str) -> str:
     return f"{event_type}Event"
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0.0 document of qaloop's bus, generated from `shared.events`."""
+def _envelope_of(event_type: str) -> dict[str, Any]:
+    """The schema of one event type's envelope: the CloudEvent with its type and data."""
+    return {
+        "title": _envelope_name(event_type),
+        "description": _summary(event_type),
+        "allOf": [
+            _ref("components", "schemas", "CloudEvent"),
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"const": event_type, "type": "string"},
+                    "dataschema": {"type": "string", "examples": [schema_id(event_type)]},
+                    "data": _ref("components", "schemas", event_type),
+                },
+            },
+        ],
+    }
+
+
+def _message(event_type: str) -> dict[str, Any]:
+    return {
+        "name": event_type,
+        "title": event_type,
+        "summary": _summary(event_type),
+        "contentType": CONTENT_TYPE,
+        "payload": _ref("components", "schemas", _envelope_name(event_type)),
+        "correlationId": {
+            "description": "The CloudEvents id, also sent as the AMQP message_id.",
+            "location": "$message.payload#/id",
+        },
+        "bindings": {"amqp": {"messageType": event_type, "bindingVersion": AMQP_BINDING_VERSION}},
+    }
+
+
+def _components() -> dict[str, Any]:
+    """Every event type's data schema (with the schemas it refers to), envelope and message."""
     schemas: dict[str, Any] = {"CloudEvent": _envelope_schema()}
     messages: dict[str, Any] = {}
     for event_type in EVENT_MODELS:
@@ -165,100 +199,95 @@ def asyncapi_document() -> dict[str, Any]:
         for name, definition in defs.items():
             _add_schema(schemas, name, _rewrite_refs(definition))
         _add_schema(schemas, event_type, _rewrite_refs(data))
-        _add_schema(
-            schemas,
-            _envelope_name(event_type),
-            {
-                "title": _envelope_name(event_type),
-                "description": _summary(event_type),
-                "allOf": [
-                    _ref("components", "schemas", "CloudEvent"),
-                    {
-                        "type": "object",
-                        "properties": {
-                            "type": {"const": event_type, "type": "string"},
-                            "dataschema": {"type": "string", "examples": [schema_id(event_type)]},
-                            "data": _ref("components", "schemas", event_type),
-                        },
-                    },
-                ],
-            },
-        )
-        messages[event_type] = {
-            "name": event_type,
-            "title": event_type,
-            "summary": _summary(event_type),
-            "contentType": CONTENT_TYPE,
-            "payload": _ref("components", "schemas", _envelope_name(event_type)),
-            "correlationId": {
-                "description": "The CloudEvents id, also sent as the AMQP message_id.",
-                "location": "$message.payload#/id",
-            },
-            "bindings": {"amqp": {"messageType": event_type, "bindingVersion": AMQP_BINDING_VERSION}},
-        }
+        _add_schema(schemas, _envelope_name(event_type), _envelope_of(event_type))
+        messages[event_type] = _message(event_type)
+    return {"schemas": schemas, "messages": messages}
 
+
+def _channel(strand: str, event_type: str) -> dict[str, Any]:
+    key = f"{strand}.{event_type}"
+    return {
+        "address": key,
+        "title": key,
+        "description": f"{event_type} events published by {PRODUCERS[strand]}.",
+        "servers": [_ref("servers", SERVER)],
+        "messages": {event_type: _ref("components", "messages", event_type)},
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": {
+                    "name": EXCHANGE,
+                    "type": "topic",
+                    "durable": True,
+                    "autoDelete": False,
+                    "vhost": "/",
+                },
+                "bindingVersion": AMQP_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _send(strand: str, key: str, message_ref: dict[str, str]) -> dict[str, Any]:
+    return {
+        "action": "send",
+        "title": f"Publish {key}",
+        "summary": f"Published by {PRODUCERS[strand]}: persistent, mandatory, confirmed.",
+        "channel": _ref("channels", key),
+        "messages": [message_ref],
+        "tags": [{"name": strand}],
+        "bindings": {
+            "amqp": {
+                "deliveryMode": 2,
+                "mandatory": True,
+                "bindingVersion": AMQP_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _receive(key: str, message_ref: dict[str, str]) -> dict[str, Any]:
+    return {
+        "action": "receive",
+        "title": f"Consume {key}",
+        "summary": (
+            f"The reporting service consumes {key} from the quorum queue "
+            f"{REPORTING_QUEUE}, acking only after its transaction commits; "
+            f"poison messages go to {DLX} and {REPORTING_QUEUE}.dlq."
+        ),
+        "channel": _ref("channels", key),
+        "messages": [message_ref],
+        "tags": [{"name": "reporting"}],
+        "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+        "x-qaloop-queue": {
+            "name": REPORTING_QUEUE,
+            "type": "quorum",
+            "durable": True,
+            "deadLetterExchange": DLX,
+            "deadLetterQueue": f"{REPORTING_QUEUE}.dlq",
+        },
+    }
+
+
+def _channels_and_operations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel per routing key; its producers' send operation and, but for reporting's
+    own events, reporting's receive operation."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for strand, event_type in routing_keys():
         key = f"{strand}.{event_type}"
-        channels[key] = {
-            "address": key,
-            "title": key,
-            "description": f"{event_type} events published by {PRODUCERS[strand]}.",
-            "servers": [_ref("servers", SERVER)],
-            "messages": {event_type: _ref("components", "messages", event_type)},
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {
-                        "name": EXCHANGE,
-                        "type": "topic",
-                        "durable": True,
-                        "autoDelete": False,
-                        "vhost": "/",
-                    },
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
-        }
+        channels[key] = _channel(strand, event_type)
         message_ref = _ref("channels", key, "messages", event_type)
-        operations[f"send.{key}"] = {
-            "action": "send",
-            "title": f"Publish {key}",
-            "summary": f"Published by {PRODUCERS[strand]}: persistent, mandatory, confirmed.",
-            "channel": _ref("channels", key),
-            "messages": [message_ref],
-            "tags": [{"name": strand}],
-            "bindings": {
-                "amqp": {
-                    "deliveryMode": 2,
-                    "mandatory": True,
-                    "bindingVersion": AMQP_BINDING_VERSION,
-                }
-            },
-        }
+        operations[f"send.{key}"] = _send(strand, key, message_ref)
         if strand != "reporting":  # reporting.events is bound to every strand but its own
-            operations[f"receive.{key}"] = {
-                "action": "receive",
-                "title": f"Consume {key}",
-                "summary": (
-                    f"The reporting service consumes {key} from the quorum queue "
-                    f"{REPORTING_QUEUE}, acking only after its transaction commits; "
-                    f"poison messages go to {DLX} and {REPORTING_QUEUE}.dlq."
-                ),
-                "channel": _ref("channels", key),
-                "messages": [message_ref],
-                "tags": [{"name": "reporting"}],
-                "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
-                "x-qaloop-queue": {
-                    "name": REPORTING_QUEUE,
-                    "type": "quorum",
-                    "durable": True,
-                    "deadLetterExchange": DLX,
-                    "deadLetterQueue": f"{REPORTING_QUEUE}.dlq",
-                },
-            }
+            operations[f"receive.{key}"] = _receive(key, message_ref)
+    return channels, operations
 
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of qaloop's bus, generated from `shared.events`."""
+    components = _components()
+    channels, operations = _channels_and_operations()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "id": "urn:qaloop:events",
@@ -289,7 +318,7 @@ def asyncapi_document() -> dict[str, Any]:
         },
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": schemas, "messages": messages},
+        "components": components,
     }
 
 
