@@ -72,17 +72,24 @@ class SourceRule:
         return source == self.pattern
 
 
-def _rule(pattern: str, spec: Mapping[str, Any], default_tenants: frozenset[str] | None) -> SourceRule:
+def _where(pattern: str) -> str:
+    return f"QALOOP_BUS_SOURCES[{pattern!r}]"
+
+
+def _check_entry(pattern: str, spec: Any) -> None:
     if not isinstance(spec, Mapping):
-        raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}] must be an object")
+        raise ValueError(f"{_where(pattern)} must be an object")
     unknown = set(spec) - {"events", "tenants", "user"}
     if unknown:
-        raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}]: unknown keys {sorted(unknown)}")
+        raise ValueError(f"{_where(pattern)}: unknown keys {sorted(unknown)}")
     if "*" in pattern[:-1]:
         raise ValueError(f"QALOOP_BUS_SOURCES key {pattern!r}: '*' may only end a source prefix")
-    events = spec.get("events")
+
+
+def _event_types(pattern: str, events: Any) -> frozenset[str]:
+    """The event types an entry's `events` names: every type of a strand, or a type."""
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}].events must be a non-empty list of strands or event types")
+        raise ValueError(f"{_where(pattern)}.events must be a non-empty list of strands or event types")
     types: set[str] = set()
     for item in events:
         if item in STRANDS:
@@ -90,19 +97,30 @@ def _rule(pattern: str, spec: Mapping[str, Any], default_tenants: frozenset[str]
         elif item in EVENT_MODELS:
             types.add(item)
         else:
-            raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}].events: {item!r} is neither a strand nor an event type")
-    tenants = spec.get("tenants")
-    if tenants is not None and (not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)):
-        raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}].tenants must be a list of tenants or null")
-    user = spec.get("user")
+            raise ValueError(f"{_where(pattern)}.events: {item!r} is neither a strand nor an event type")
+    return frozenset(types)
+
+
+def _tenants(pattern: str, tenants: Any, default_tenants: frozenset[str] | None) -> frozenset[str] | None:
+    if tenants is None:
+        return default_tenants
+    if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
+        raise ValueError(f"{_where(pattern)}.tenants must be a list of tenants or null")
+    return frozenset(tenants)
+
+
+def _user(pattern: str, user: Any) -> str | None:
     if user is not None and (not isinstance(user, str) or not user):
-        raise ValueError(f"QALOOP_BUS_SOURCES[{pattern!r}].user must be an AMQP user name or null")
-    return SourceRule(
-        pattern=pattern,
-        event_types=frozenset(types),
-        tenants=frozenset(tenants) if tenants is not None else default_tenants,
-        user=user,
-    )
+        raise ValueError(f"{_where(pattern)}.user must be an AMQP user name or null")
+    return user
+
+
+def _rule(pattern: str, spec: Mapping[str, Any], default_tenants: frozenset[str] | None) -> SourceRule:
+    """One `QALOOP_BUS_SOURCES` entry as a rule; a ValueError naming the entry when it is not one."""
+    _check_entry(pattern, spec)
+    event_types = _event_types(pattern, spec.get("events"))
+    tenants = _tenants(pattern, spec.get("tenants"), default_tenants)
+    return SourceRule(pattern=pattern, event_types=event_types, tenants=tenants, user=_user(pattern, spec.get("user")))
 
 
 class IntakeChecks:
