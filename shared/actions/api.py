@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: the routes' parameter types are bu
 `actions_router` (they name the strand's roles), and FastAPI resolves string annotations
 against the module's globals only, where those local types are not."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -72,6 +72,17 @@ class ActionPage(BaseModel):
     offset: int
     next_offset: int | None = Field(description="the offset of the next page; null on the last")
 
+    @classmethod
+    def of(cls, found: Sequence[Action], *, limit: int, offset: int, today: date) -> "ActionPage":
+        """The page at ``offset`` from ``found``: at most ``limit`` actions, one more found
+        when a next page follows."""
+        return cls(
+            items=[ActionView.of(a, today) for a in found[:limit]],
+            limit=limit,
+            offset=offset,
+            next_offset=offset + limit if len(found) > limit else None,
+        )
+
 
 def raised(action: Action, created: bool, response: Response) -> ActionView:
     """The answer to a "raise an action" request: 201, or 200 for a retry that added nothing."""
@@ -118,13 +129,7 @@ def actions_router(strand: str, unit_of_work: Callable[..., Any]) -> APIRouter:
             limit=limit + 1,
             offset=offset,
         )
-        found = await handlers.list_actions(uow, query)
-        return ActionPage(
-            items=[ActionView.of(a, today) for a in found[:limit]],
-            limit=limit,
-            offset=offset,
-            next_offset=offset + limit if len(found) > limit else None,
-        )
+        return ActionPage.of(await handlers.list_actions(uow, query), limit=limit, offset=offset, today=today)
 
     @router.get("/actions/{action_id}", response_model=ActionView)
     async def get_action(action_id: Name, _: reader, uow: uow_of) -> ActionView:
