@@ -183,6 +183,8 @@ KNOWN = {
         ("GET", "/v1/complaints", {"params": {"as_of": "0001-01-01"}}),
         ("GET", "/v1/complaints/c1", {"params": {"as_of": "9999-12-31"}}),
         ("GET", "/v1/complaints", {"params": {"team": "t\x00"}}),  # 5xx
+        ("GET", "/v1/actions", {"params": {"offset": BIG}}),
+        ("POST", "/v1/complaints/c1/actions", {"json": {"owner_id": "o", "due_date": "9999-12-31", "summary": "s"}}),
         *(_complaint(at) for at in ("9999-12-31T23:00:00-05:00", "0001-01-01", "2101-06-01", "1850-06-01")),  # 5xx
         (
             "POST",
