@@ -37,6 +37,7 @@ ROLES = (
     "complaints:write",
     "feedback:write",
     "ops:admin",
+    "notifier:admin",  # the notifier's recipient directory (services/notifier)
 )
 # What a role also grants.
 IMPLIES: dict[str, set[str]] = {
