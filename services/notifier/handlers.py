@@ -66,6 +66,7 @@ async def record_followup_opened(
 ) -> Told:
     """Know the follow-up's rule, team and due date; then chase what was held waiting for it."""
     async with uow:
+        await uow.followups.lock(tenant, event.followup_id)
         followup = await uow.followups.get(tenant, event.followup_id) or FollowUp(event.followup_id)
         await uow.followups.save(tenant, followup.opened(event))
         held = await uow.notices.held(tenant, event.followup_id)
@@ -78,6 +79,7 @@ async def record_followup_opened(
 async def record_followup_closed(uow: NotifierUnitOfWork, tenant: str, event: FollowUpClosed) -> None:
     """Nobody is chased about a closed follow-up any more (nor in a digest not yet sent)."""
     async with uow:
+        await uow.followups.lock(tenant, event.followup_id)
         followup = await uow.followups.get(tenant, event.followup_id) or FollowUp(event.followup_id)
         await uow.followups.save(tenant, followup.closed(london_date(event.closed_at)))
 
@@ -89,6 +91,7 @@ async def chase_followup(uow: NotifierUnitOfWork, tenant: str, chase: Chase, *, 
     """Tell the action's owner and the team's manager that a follow-up is due or overdue —
     once each — or record why nobody was told (held, closed, late, nobody)."""
     async with uow:
+        await uow.followups.lock(tenant, chase.followup_id)
         followup = await uow.followups.get(tenant, chase.followup_id)
         outcome = policy.screen(followup, chase)
         recipients: list[Recipient] = []

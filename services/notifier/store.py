@@ -24,6 +24,12 @@ from shared.uow import PostgresUnitOfWork, UnitOfWork
 
 
 class FollowUpRepository(Protocol):
+    async def lock(self, tenant: str, followup_id: str) -> None:
+        """Hold the follow-up until the transaction ends (known or not yet), so that its
+        transitions, handled concurrently, never pass each other unseen (a Due held while
+        its Opened is being saved)."""
+        ...
+
     async def get(self, tenant: str, followup_id: str) -> FollowUp | None: ...
 
     async def save(self, tenant: str, followup: FollowUp) -> None: ...
@@ -92,6 +98,11 @@ class NotifierUnitOfWork(UnitOfWork, Protocol):
 class PostgresFollowUps:
     def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
         self.conn, self.table = conn, f"{check_identifier(schema)}.followups"
+
+    async def lock(self, tenant: str, followup_id: str) -> None:
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{self.table}:{tenant}:{followup_id}"
+        )
 
     async def get(self, tenant: str, followup_id: str) -> FollowUp | None:
         row = await self.conn.fetchrow(

@@ -27,6 +27,10 @@ NoticeKey = tuple[str, str, Transition, str]
 @dataclass
 class FakeFollowUps:
     rows: dict[tuple[str, str], FollowUp] = field(default_factory=dict)
+    locked: list[tuple[str, str]] = field(default_factory=list)
+
+    async def lock(self, tenant: str, followup_id: str) -> None:
+        self.locked.append((tenant, followup_id))  # one unit of work at a time: nothing to wait for
 
     async def get(self, tenant: str, followup_id: str) -> FollowUp | None:
         return self.rows.get((tenant, followup_id))
