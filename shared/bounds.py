@@ -4,7 +4,7 @@ refused with FastAPI's 422 instead, naming the field.
 
 * Text never holds NUL (U+0000: PostgreSQL's text cannot store it) and has a maximum length.
 * Integers that reach SQL fit the column or parameter type: int4 (`Int32`, versions, stage
-  numbers, counts) or int8 (`Int64`, offsets).
+  numbers, counts) or int8 (`Offset`).
 * Dates and date-times lie within `FIRST_DATE`..`LAST_DATE`, inside the years the
   working-day calendar covers (`shared.calendar`) with a margin for the clocks that count
   working days forward from them.
@@ -30,7 +30,7 @@ INT64_MAX = 2**63 - 1
 # statutory clock of months to run forward from the last date.
 FIRST_DATE = date(1900, 1, 1)
 LAST_DATE = date(2099, 12, 31)
-assert calendar._HOLIDAY_FIRST_YEAR <= FIRST_DATE.year and LAST_DATE.year < calendar._HOLIDAY_LAST_YEAR
+assert calendar.HOLIDAY_FIRST_YEAR <= FIRST_DATE.year and LAST_DATE.year < calendar.HOLIDAY_LAST_YEAR
 
 NO_NUL = r"^[^\x00]*$"
 # The longest text any field takes (free text such as a complaint's summary is bounded lower).
@@ -49,9 +49,7 @@ Name = Annotated[str, text(200, 1)]
 Text = Annotated[str, text()]
 
 Int32 = Annotated[int, Ge(-(2**31)), Le(INT32_MAX)]
-NonNegativeInt32 = Annotated[int, Ge(0), Le(INT32_MAX)]
 PositiveInt32 = Annotated[int, Ge(1), Le(INT32_MAX)]
-Int64 = Annotated[int, Ge(-(2**63)), Le(INT64_MAX)]
 # An OFFSET (bigint in SQL).
 Offset = Annotated[int, Ge(0), Le(INT64_MAX)]
 
@@ -77,7 +75,6 @@ def _instant_within_calendar(value: datetime) -> datetime:
 
 
 CalendarDate = Annotated[date, AfterValidator(_within_calendar)]
-CalendarDateTime = Annotated[datetime, AfterValidator(_instant_within_calendar)]
 AwareCalendarDateTime = Annotated[AwareDatetime, AfterValidator(_instant_within_calendar)]
 
 

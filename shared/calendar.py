@@ -6,10 +6,12 @@ Pure: no I/O and no import of other project modules. See DOMAIN.md, "Calendar" a
 * All day arithmetic uses the Europe/London calendar date of a timestamp
   (:func:`london_date`); every function here that takes a ``date`` also accepts a
   ``datetime`` and uses its London date.
-* A **working day** is any day but Saturday, Sunday, Christmas Day, Boxing Day, Good Friday,
-  an England bank holiday (the ``holidays`` package, country GB, subdivision ENG, which
-  includes substitute days and one-off days such as 19 September 2022 and 8 May 2023) or a
-  closure day the authority configures.
+* A **working day** is any day but Saturday, Sunday, an England public holiday or a closure
+  day the authority configures. The public holidays are the ``holidays`` package's, country
+  GB, subdivision ENG: the bank holidays with their substitute days, the common-law holidays
+  Good Friday and Christmas Day (on their own day every year), Boxing Day, and one-off days
+  such as 19 September 2022 and 8 May 2023. The closures are the authority's own: no
+  package can know them.
 * "Within N working days of D": the deadline is the N-th working day after D; D is day 0.
 * The **financial year** runs 1 April - 31 March (``2022-23``); quarters Q1 Apr-Jun,
   Q2 Jul-Sep, Q3 Oct-Dec, Q4 Jan-Mar (``2022-23-Q4`` is Jan-Mar 2023); months ``2022-07``.
@@ -30,6 +32,8 @@ from zoneinfo import ZoneInfo
 import holidays
 
 __all__ = [
+    "HOLIDAY_FIRST_YEAR",
+    "HOLIDAY_LAST_YEAR",
     "LONDON",
     "Period",
     "WorkingCalendar",
@@ -71,21 +75,6 @@ def _as_date(value: date) -> date:
 # --------------------------------------------------------------------------- working days
 
 
-def _easter_sunday(year: int) -> date:
-    """Western (Gregorian) Easter Sunday: the anonymous Gregorian algorithm."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    el = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * el) // 451
-    month, day = divmod(h + el - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
 def _holiday_years() -> tuple[int, int]:
     """The years the ``holidays`` package knows England's bank holidays for."""
     probe = holidays.country_holidays("GB", subdiv="ENG")
@@ -94,7 +83,9 @@ def _holiday_years() -> tuple[int, int]:
     return start, end
 
 
-_HOLIDAY_FIRST_YEAR, _HOLIDAY_LAST_YEAR = _holiday_years()
+# The first and last years working days are known for (1872-2100 with the holidays package
+# of the lock).
+HOLIDAY_FIRST_YEAR, HOLIDAY_LAST_YEAR = _holiday_years()
 _EXTEND_BY_YEARS = 10
 
 
@@ -134,9 +125,9 @@ class WorkingCalendar:
 
     @staticmethod
     def _check_years(first_year: int, last_year: int) -> None:
-        if first_year < _HOLIDAY_FIRST_YEAR or last_year > _HOLIDAY_LAST_YEAR:
+        if first_year < HOLIDAY_FIRST_YEAR or last_year > HOLIDAY_LAST_YEAR:
             raise ValueError(
-                f"working days are only known for {_HOLIDAY_FIRST_YEAR}-{_HOLIDAY_LAST_YEAR} "
+                f"working days are only known for {HOLIDAY_FIRST_YEAR}-{HOLIDAY_LAST_YEAR} "
                 f"(the years the holidays package covers England's bank holidays); "
                 f"asked for {first_year}-{last_year}"
             )
@@ -145,10 +136,6 @@ class WorkingCalendar:
         closed = set(self._closures)
         years = range(first_year, last_year + 1)
         closed.update(d.toordinal() for d in holidays.country_holidays("GB", subdiv="ENG", years=years))
-        for year in years:
-            closed.add(date(year, 12, 25).toordinal())  # Christmas Day
-            closed.add(date(year, 12, 26).toordinal())  # Boxing Day
-            closed.add((_easter_sunday(year) - timedelta(days=2)).toordinal())  # Good Friday
         lo = date(first_year, 1, 1).toordinal()
         hi = date(last_year, 12, 31).toordinal()
         # date.fromordinal(o).weekday() == (o - 1) % 7 (ordinal 1 is Monday 1 January 1).
@@ -182,17 +169,17 @@ class WorkingCalendar:
         if table.lo <= lo and hi <= table.hi:
             return table
         first, last = date.fromordinal(lo).year, date.fromordinal(hi).year
-        if first < _HOLIDAY_FIRST_YEAR or last > _HOLIDAY_LAST_YEAR:
-            outside = date.fromordinal(lo if first < _HOLIDAY_FIRST_YEAR else hi)
+        if first < HOLIDAY_FIRST_YEAR or last > HOLIDAY_LAST_YEAR:
+            outside = date.fromordinal(lo if first < HOLIDAY_FIRST_YEAR else hi)
             raise ValueError(
-                f"{outside.isoformat()} is outside {_HOLIDAY_FIRST_YEAR}-{_HOLIDAY_LAST_YEAR}, "
+                f"{outside.isoformat()} is outside {HOLIDAY_FIRST_YEAR}-{HOLIDAY_LAST_YEAR}, "
                 f"the years the holidays package covers England's bank holidays"
             )
         # Extend by whole chunks of years so that a run of nearby dates extends once.
         if first < table.first_year:
-            first = min(first, max(table.first_year - _EXTEND_BY_YEARS, _HOLIDAY_FIRST_YEAR))
+            first = min(first, max(table.first_year - _EXTEND_BY_YEARS, HOLIDAY_FIRST_YEAR))
         if last > table.last_year:
-            last = max(last, min(table.last_year + _EXTEND_BY_YEARS, _HOLIDAY_LAST_YEAR))
+            last = max(last, min(table.last_year + _EXTEND_BY_YEARS, HOLIDAY_LAST_YEAR))
         return self._extend(first, last)
 
     # -- queries
@@ -221,14 +208,14 @@ class WorkingCalendar:
                 return date.fromordinal(table.days[i])
             # Not enough working days left in the table: extend it by about the shortfall
             # (at least 250 working days a year) and try again.
-            if table.last_year >= _HOLIDAY_LAST_YEAR:
+            if table.last_year >= HOLIDAY_LAST_YEAR:
                 raise ValueError(
-                    f"{n} working days after {d.isoformat()} is past {_HOLIDAY_LAST_YEAR}, "
+                    f"{n} working days after {d.isoformat()} is past {HOLIDAY_LAST_YEAR}, "
                     f"the last year the holidays package covers England's bank holidays"
                 )
             short = i - len(table.days) + 1
             years = max(_EXTEND_BY_YEARS, short // 250 + 1)
-            table = self._extend(table.first_year, min(table.last_year + years, _HOLIDAY_LAST_YEAR))
+            table = self._extend(table.first_year, min(table.last_year + years, HOLIDAY_LAST_YEAR))
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end``; 0 when ``end <= start``."""

@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import holidays
 import pytest
+from dateutil.easter import EASTER_WESTERN, easter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.bounds import FIRST_DATE, LAST_DATE
 from shared.calendar import (
     LONDON,
     Period,
@@ -232,6 +234,36 @@ def test_matches_the_holidays_package_day_by_day() -> None:
     while day <= date(2040, 12, 31):
         expected = day.weekday() < 5 and day not in england and (day.month, day.day) not in {(12, 25), (12, 26)}
         assert CAL.is_working_day(day) is expected, day
+        day += timedelta(days=1)
+
+
+def test_christmas_boxing_day_and_good_friday_are_the_packages_every_year() -> None:
+    """The calendar once added Christmas Day, Boxing Day and Good Friday by hand on top of
+    the holidays package; the package has each on its own day (Good Friday: two days before
+    Western Easter, from dateutil) in every year a request may carry (shared.bounds), and
+    none of them is a working day."""
+    years = range(FIRST_DATE.year, LAST_DATE.year + 1)
+    assert (years.start, years.stop - 1) == (1900, 2099)
+    england = holidays.country_holidays("GB", subdiv="ENG", years=years)
+    for year in years:
+        for day, name in (
+            (date(year, 12, 25), "Christmas Day"),
+            (date(year, 12, 26), "Boxing Day"),
+            (easter(year, EASTER_WESTERN) - timedelta(days=2), "Good Friday"),
+        ):
+            assert name in england.get_list(day), f"{day}: {england.get_list(day)}"
+            assert not CAL.is_working_day(day), day
+
+
+def test_working_days_are_the_packages_weekdays_every_year() -> None:
+    """Day by day over the years a request may carry: a working day is a weekday that is
+    not an England holiday of the package (with the test above: the same days as when the
+    three were added by hand)."""
+    england = holidays.country_holidays("GB", subdiv="ENG", years=range(FIRST_DATE.year, LAST_DATE.year + 1))
+    cal = WorkingCalendar(first_year=FIRST_DATE.year, last_year=LAST_DATE.year)
+    day = FIRST_DATE
+    while day <= LAST_DATE:
+        assert cal.is_working_day(day) is (day.weekday() < 5 and day not in england), day
         day += timedelta(days=1)
 
 
