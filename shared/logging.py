@@ -1,4 +1,5 @@
-"""Structured JSON logs carrying the event id and the trace id (W3C `traceparent`)."""
+"""Structured JSON logs carrying the service's name, the event id and the trace id (W3C
+`traceparent`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def current_traceparent() -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the service (when named),
+    the current event and trace ids, a record's `fields` extra and any exception."""
+
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -49,15 +57,18 @@ class JsonFormatter(logging.Formatter):
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)
+        if self.service is not None:
+            entry["service"] = self.service
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
 def configure(level: str = "INFO", json_lines: bool = True, service: str | None = None) -> None:
+    """Log to stderr, as JSON lines that name `service` (or as plain text) at `level`."""
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -65,9 +76,3 @@ def configure(level: str = "INFO", json_lines: bool = True, service: str | None 
     root.setLevel(level.upper())
     logging.getLogger("aiormq").setLevel(logging.WARNING)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    if service:
-        logging.LoggerAdapter(root, {"fields": {"service": service}})
-
-
-def log_fields(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:
-    logger.log(level, msg, extra={"fields": fields})
