@@ -1,8 +1,9 @@
 """The errors a strand's rules raise, one set for every strand (docs/architecture.md).
 
-Pure Python: `domain.py` modules raise them, `shared.service.rule_error_response` (installed by `StrandService.create_app`) maps
-them to HTTP once — 404 unknown id, 409 not allowed in this state, 422 bad request with the
-field and the reason, in FastAPI’s own `{"detail": [{"loc", "msg", "type"}]}` shape.
+Pure Python: `domain.py` modules raise them; `shared.service.rule_error_response`, installed
+by `StrandService.create_app`, maps them to HTTP once — 404 unknown id, 409 not allowed in
+this state, 422 bad request with the field and the reason, in FastAPI's own
+`{"detail": [{"loc", "msg", "type"}]}` shape.
 """
 
 from __future__ import annotations
