@@ -333,7 +333,14 @@ async def test_ops_endpoints_need_the_ops_admin_role(reporting):
     r = await client.get("/v1/ops/queues", headers=admin())
     assert r.status_code == 200
     names = [q["name"] for q in r.json()["queues"]]
-    assert names == ["reporting.events", "reporting.events.dlq", "reporting.followups", "reporting.followups.dlq"]
+    assert names == [
+        "reporting.events",
+        "reporting.events.dlq",
+        "reporting.followups",
+        "reporting.followups.dlq",
+        "notifier.actions",  # the notifier's queue (shared/bus.py CONSUMER_QUEUES)
+        "notifier.actions.dlq",
+    ]
     assert all(isinstance(q["consumers"], int) and isinstance(q["messages"], int) for q in r.json()["queues"])
     lag = (await client.get("/v1/ops/lag", headers=admin())).json()
     assert lag["projection"]["queue_depth"] is not None and lag["projection"]["events_applied"] == 0
