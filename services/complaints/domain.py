@@ -387,17 +387,17 @@ class Complaint:
         if (new_due_date is None) == (by_working_days is None):
             raise Invalid("give either new_due_date or extend_by_working_days (exactly one)", "new_due_date")
         if new_due_date is not None:
-            return self.extend_to(rules, new_due_date, reason=reason, extended_at=extended_at, note=note)
+            return self._extend_to(rules, new_due_date, reason=reason, extended_at=extended_at, note=note)
         assert by_working_days is not None
         due = self.extension_date(rules, by_working_days)
         try:
-            return self.extend_to(rules, due, reason=reason, extended_at=extended_at, note=note)
+            return self._extend_to(rules, due, reason=reason, extended_at=extended_at, note=note)
         except Invalid as exc:
             raise Invalid(
                 f"{by_working_days} working days after the current due date: {exc.reason}", "extend_by_working_days"
             ) from None
 
-    def extend_to(
+    def _extend_to(
         self, rules: Rules, new_due_date: date, *, reason: ExtensionReason, extended_at: datetime, note: str | None
     ) -> ComplaintExtended:
         """Move the current stage's due date later, never past the procedure's maximum.
