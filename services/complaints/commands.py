@@ -23,7 +23,7 @@ ShortText = Annotated[str, text(500, 1)]
 Id = Annotated[Identifier, NoNul]
 At = Annotated[Timestamp, InCalendar]
 OnDay = Annotated[Day, InCalendar]
-NOW = "the service's clock when absent"
+NOW_WHEN_ABSENT = "the service's clock when absent"
 
 
 class Command(BaseModel):
@@ -38,14 +38,14 @@ class ReceiveComplaint(Command):
     team: Id
     service_area: ServiceArea
     complainant: Complainant
-    received_at: At | None = Field(None, description=NOW)
+    received_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
     case_ref: ShortText | None = Field(None, description="the case it concerns; stays here (events carry a pseudonym)")
     complainant_name: ShortText | None = Field(None, description="stays in this service")
     complainant_contact: ShortText | None = Field(None, description="stays in this service")
 
 
 class AcknowledgeComplaint(Command):
-    acknowledged_at: At | None = Field(None, description=NOW)
+    acknowledged_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class ExtendComplaint(Command):
@@ -55,11 +55,11 @@ class ExtendComplaint(Command):
     )
     reason: ExtensionReason
     note: Text | None = Field(None, description="the officer's words; stay in this service")
-    extended_at: At | None = Field(None, description=NOW)
+    extended_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class AgreeStatement(Command):
-    agreed_at: At | None = Field(None, description=NOW)
+    agreed_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class ResponsePoint(Command):
@@ -68,16 +68,16 @@ class ResponsePoint(Command):
 
 
 class RespondToComplaint(Command):
-    closed_at: At | None = Field(None, description=NOW)
+    closed_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
     points: list[ResponsePoint] = Field(min_length=1, max_length=100)
 
 
 class EscalateComplaint(Command):
-    escalated_at: At | None = Field(None, description=NOW)
+    escalated_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class WithdrawComplaint(Command):
-    withdrawn_at: At | None = Field(None, description=NOW)
+    withdrawn_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class IdentifyLearning(Command):
@@ -85,4 +85,4 @@ class IdentifyLearning(Command):
     summary: Text
     team: Id | None = Field(None, description="the complaint's team when absent")
     service_area: ServiceArea | None = None
-    identified_at: At | None = Field(None, description=NOW)
+    identified_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
