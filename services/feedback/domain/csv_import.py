@@ -81,7 +81,11 @@ class CsvReading:
 
     @property
     def rejected(self) -> int:
-        return len({e.line for e in self.errors if e.line > self.header_line})
+        return self.rows_refused(self.errors)
+
+    def rows_refused(self, errors: list[RowError]) -> int:
+        """How many data rows `errors` refuse (an error at the header line is no row's)."""
+        return len({e.line for e in errors if e.line > self.header_line})
 
     def unreadable(self, line: int, reason: str) -> CsvReading:
         self.errors.append(RowError(line=line, reason=reason))
@@ -330,7 +334,7 @@ class ImportProgress:
             rows=self.reading.data_rows,
             imported=self.imported,
             duplicates=self.duplicates,
-            rejected=len({e.line for e in errors if e.line > self.reading.header_line}),
+            rejected=self.reading.rows_refused(errors),
             errors=tuple(errors),
             readable=self.reading.readable,
             safeguarding_responses=tuple(self.safeguarding),
