@@ -102,18 +102,9 @@ async def reporting(servers):
     await service.stop()
 
 
-async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter_queue(reporting, servers):
-    _service, client = reporting
-    settings = get_settings()
-    detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
-    reader = {"Authorization": "Bearer " + issue_token(settings, ["reporting:read"])}
-
-    connection = await aio_pika.connect(servers.amqp_url)
-    channel = await connection.channel()
-    exchange = await declare_topology(channel)
-    dlq = await channel.get_queue(f"{REPORTING_QUEUE}.dlq")
-    await dlq.purge()
-
+def audits_and_poison(max_message_bytes: int) -> list[tuple[str, bytes]]:
+    """(routing key, body): audits a1 (moderated to good, the moderation first, and a
+    duplicate), a2 and a3 in 2022-23 Q2, between five kinds of poison."""
     graded = audit(1, "requires_improvement", "2022-08-10T10:00:00Z")
     moderated = new_event(
         AuditModerated(
@@ -128,14 +119,14 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
         sequence=2,
     )
     too_big = json.loads(audit(9, "good", "2022-08-10T10:00:00Z").to_json())
-    too_big["padding"] = "x" * (settings.max_message_bytes + 10)
+    too_big["padding"] = "x" * (max_message_bytes + 10)
     bad_data = json.loads(audit(8, "good", "2022-08-10T10:00:00Z").to_json())
     bad_data["data"]["overall_grade"] = "brilliant"
     unknown = json.loads(audit(7, "good", "2022-08-10T10:00:00Z").to_json())
     unknown["type"] = "AuditDreamed"
     not_cloudevent = {"hello": "world"}
 
-    stream = [
+    return [
         ("audit.AuditModerated", moderated.to_json()),  # the moderation before its audit
         ("audit.AuditGraded", b"this is not json"),
         ("audit.AuditGraded", graded.to_json()),
@@ -147,7 +138,42 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
         ("audit.AuditGraded", json.dumps(too_big).encode()),
         ("audit.AuditGraded", audit(3, "outstanding", "2022-06-30T23:30:00Z").to_json()),  # 1 July in London
     ]
-    for key, body in stream:
+
+
+async def dead_letter_reasons(dlq, count: int) -> dict[str, str]:
+    """{kind: reason} of the next `count` dead letters, each taken off the queue."""
+    kinds = {}
+    for _ in range(count):
+        message = await eventually(lambda: dlq.get(fail=False), lambda m: m is not None, what="a dead letter")
+        kinds[message.headers[KIND_HEADER]] = message.headers[REASON_HEADER]
+        await message.ack()
+    return kinds
+
+
+async def assert_status_counts_four_events(client, reader: dict[str, str]) -> None:
+    """Status shows what was applied: three audits and a moderation; the duplicate and the
+    poison are not counted."""
+    status = (await client.get("/v1/projections/status", headers=reader)).json()
+    assert status["events_applied"] == 4  # three audits and a moderation; the duplicate is not counted
+    assert status["queue_depth"] == 0
+    assert {p["name"] for p in status["projections"]} >= {"read_models", "audits", "followups"}
+    applied = {p["name"]: p["events_applied"] for p in status["projections"]}
+    assert applied["read_models"] == applied["audits"] == 4
+
+
+async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter_queue(reporting, servers):
+    _service, client = reporting
+    settings = get_settings()
+    detail = {"Authorization": "Bearer " + issue_token(settings, ["reporting:detail"])}
+    reader = {"Authorization": "Bearer " + issue_token(settings, ["reporting:read"])}
+
+    connection = await aio_pika.connect(servers.amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    dlq = await channel.get_queue(f"{REPORTING_QUEUE}.dlq")
+    await dlq.purge()
+
+    for key, body in audits_and_poison(settings.max_message_bytes):
         await _publish(exchange, key, body)
 
     async def values():
@@ -163,11 +189,7 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
     assert got["complaints.upheld_rate"]["value"] is None
 
     # Five kinds of poison, each with its reason.
-    kinds = {}
-    for _ in range(5):
-        message = await eventually(lambda: dlq.get(fail=False), lambda m: m is not None, what="a dead letter")
-        kinds[message.headers[KIND_HEADER]] = message.headers[REASON_HEADER]
-        await message.ack()
+    kinds = await dead_letter_reasons(dlq, 5)
     assert set(kinds) == {"not-json", "not-cloudevent", "unknown-type", "invalid-data", "oversized"}
     assert "data.overall_grade" in kinds["invalid-data"]
     assert "AuditDreamed" in kinds["unknown-type"]
@@ -185,13 +207,7 @@ async def test_published_events_reach_the_api_and_poison_goes_to_the_dead_letter
         "rag": None,
     }
 
-    # Status shows what was applied.
-    status = (await client.get("/v1/projections/status", headers=reader)).json()
-    assert status["events_applied"] == 4  # three audits and a moderation; the duplicate is not counted
-    assert status["queue_depth"] == 0
-    assert {p["name"] for p in status["projections"]} >= {"read_models", "audits", "followups"}
-    applied = {p["name"]: p["events_applied"] for p in status["projections"]}
-    assert applied["read_models"] == applied["audits"] == 4
+    await assert_status_counts_four_events(client, reader)
 
     # The re-audit follow-up of a2 (inadequate, 1 July 2022) is overdue at the clock's 30 June 2023.
     r = await client.get("/v1/followups", params={"status": "overdue"}, headers=reader)
