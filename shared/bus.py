@@ -11,6 +11,10 @@ vanishing) and confirmed by the broker, and carries the connection's user as the
 `user_id` property (validated by RabbitMQ). Services never touch aio-pika directly: they use
 `Publisher` (through the outbox relay) and `shared.inbox.BatchConsumer`.
 
+Staying connected: the outbox relay and the consumer each run a session (connect, then work
+until told to stop) under `keep_connected`, which runs it again after any failure with
+jittered exponential back-off (`backoff`, from tenacity) that a stop cuts short.
+
 Why aio-pika and not FastStream here: FastStream's RabbitMQ subscriber handles one message
 at a time and acks each one; the reporting consumer's speed comes from taking a batch,
 committing it in one transaction and settling it with one multi-ack, and the relay's from
@@ -21,14 +25,18 @@ pipelining many confirmed publishes. FastStream drives the naive per-message bas
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random_exponential
+from tenacity.wait import wait_base
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +127,49 @@ async def ensure_topology(connection: AbstractConnection, *, delivery_limit: int
 
 async def connect(url: str) -> AbstractConnection:
     return await aio_pika.connect(url, client_properties={"connection_name": "qaloop"})
+
+
+def backoff(first: float, most: float) -> wait_base:
+    """Exponential back-off with "equal jitter": the n-th wait is at least half and at most
+    all of `first * 2**(n-1)`, and never more than `most` seconds. Replicas that lost the
+    broker or the database together do not all come back at the same moment, and none
+    retries at once."""
+    half = wait_exponential(multiplier=first / 2, max=most / 2)
+    return half + wait_random_exponential(multiplier=first / 2, max=most / 2)
+
+
+async def keep_connected(
+    session: Callable[[], Awaitable[None]],
+    stopping: asyncio.Event,
+    *,
+    first_wait: float,
+    max_wait: float,
+    on_failure: Callable[[BaseException | None, float], None],
+) -> None:
+    """Run `session` (connect, then work until `stopping` is set) until it returns. Each time
+    it fails, `on_failure(error, wait)` is called and it runs again after a `backoff` wait
+    that `stopping` cuts short; once `stopping` is set no new session starts. Cancellation is
+    not a failure: it ends this at once."""
+
+    def failed(state: RetryCallState) -> None:
+        on_failure(state.outcome.exception() if state.outcome else None, state.upcoming_sleep)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=backoff(first_wait, max_wait),
+        sleep=functools.partial(_sleep_unless_set, stopping),
+        before_sleep=failed,
+    )
+    async for attempt in retrying:
+        if stopping.is_set():
+            return
+        with attempt:
+            await session()
+
+
+async def _sleep_unless_set(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 def connection_user(connection: AbstractConnection) -> str | None:

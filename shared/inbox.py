@@ -17,21 +17,23 @@ batches and little added latency; heavy traffic: large batches). For each batch 
    ones not seen before, the handler applies those, and the transaction commits;
 3. acks the whole batch with one multi-ack.
 
-A database outage is not poison: the batch is retried with back-off, unacked, so nothing is
-lost and no delivery count is spent. A handler error that is not an outage is isolated by
-applying the batch one message at a time; the message that still fails is dead-lettered with
-the error as its reason and the rest are applied.
+A database outage is not poison: the batch is retried with jittered back-off
+(`shared.bus.backoff`), unacked, so nothing is lost and no delivery count is spent. A handler
+error that is not an outage is isolated by applying the batch one message at a time; the
+message that still fails is dead-lettered with the error as its reason and the rest are
+applied. A lost broker connection is taken up again by `shared.bus.keep_connected`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -39,6 +41,7 @@ from typing import Any, Protocol
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from shared import metrics
 from shared.bus import (
@@ -50,8 +53,10 @@ from shared.bus import (
     REASON_HEADER,
     OutgoingMessage,
     Publisher,
+    backoff,
     connect,
     ensure_topology,
+    keep_connected,
 )
 from shared.db import Migration, check_identifier
 from shared.events import CloudEvent, EventData, PoisonEvent, parse_event
@@ -207,6 +212,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 SAME_FAILURE_RETRIES = 5
 
 
+class FailedAlike(Exception):
+    """Every event of an attempt failed with the same error: more likely the database than
+    the events, so the attempt is made again (a bounded number of times)."""
+
+
 @dataclass
 class ConsumerStats:
     batches: int = 0
@@ -258,19 +268,15 @@ class BatchConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
-        backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                await self._run_connected()
-                backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.ready.clear()
-                log.warning("consumer of %s lost the broker: %s; retrying in %.1fs", self.queue, exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+        """Consume until `stop()`; survives broker outages (and the batch in hand, database
+        outages)."""
+        await keep_connected(
+            self._run_connected, self._stopping, first_wait=0.2, max_wait=10.0, on_failure=self._lost_broker
+        )
+
+    def _lost_broker(self, error: BaseException | None, wait: float) -> None:
+        self.ready.clear()
+        log.warning("consumer of %s lost the broker: %s; retrying in %.1fs", self.queue, error, wait)
 
     async def _run_connected(self) -> None:
         connection = await connect(self._amqp_url)
@@ -358,39 +364,60 @@ class BatchConsumer:
         return received
 
     async def _apply_with_retry(self, events: list[Received]) -> dict[tuple[str, str], str]:
-        """Apply in one transaction; returns {key: error} for events that cannot be applied."""
-        backoff = 0.1
-        same_failures = 0
-        while True:
-            try:
-                await self._apply(events)
-                return {}
-            except TRANSIENT_ERRORS as exc:
-                self.stats.retries += 1
-                metrics.CONSUMER_RETRIES.labels(self.queue).inc()
-                log.warning("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(events), backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            except Exception as exc:
-                if len(events) == 1:
-                    if same_failures < 1:
-                        # Poison fails again on a fresh connection; a glitch does not.
-                        same_failures += 1
-                        await asyncio.sleep(backoff)
-                        continue
-                    log.error("event %s cannot be applied: %s", events[0].envelope.id, exc)
-                    return {events[0].key: f"{type(exc).__name__}: {exc}"}
-                failed: dict[tuple[str, str], str] = {}
-                for event in events:  # isolate the culprit; the rest still commit
-                    failed.update(await self._apply_with_retry([event]))
-                reasons = {reason.split(":", 1)[0] for reason in failed.values()}
-                if len(failed) < len(events) or len(reasons) != 1 or same_failures >= SAME_FAILURE_RETRIES:
-                    return failed
-                # Every event failed the same way: more likely the database than the events.
-                same_failures += 1
-                log.warning("every event of a batch of %d failed with %s; retrying it whole", len(events), reasons)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        """Apply in one transaction; returns {key: error} for events that cannot be applied.
+
+        A database outage (`TRANSIENT_ERRORS`) is retried until it ends, with jittered
+        back-off. Any other error is tried again when every event failed alike: one event
+        once, a batch up to `SAME_FAILURE_RETRIES` times, each time split to isolate the
+        culprit."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((*TRANSIENT_ERRORS, FailedAlike)),
+            wait=backoff(0.1, 10.0),
+            before_sleep=functools.partial(self._retrying, len(events)),
+        )
+        alike_retries = iter(range(1 if len(events) == 1 else SAME_FAILURE_RETRIES))
+        return await retrying(self._apply_or_isolate, events, alike_retries)
+
+    async def _apply_or_isolate(
+        self, events: list[Received], alike_retries: Iterator[int]
+    ) -> dict[tuple[str, str], str]:
+        """One attempt of `_apply_with_retry`: apply, or, on an error that is not an outage,
+        find which events fail. Raises `FailedAlike` to be tried again."""
+        try:
+            await self._apply(events)
+            return {}
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            if len(events) == 1:
+                return self._one_failed(events[0], exc, alike_retries)
+            failed: dict[tuple[str, str], str] = {}
+            for event in events:  # isolate the culprit; the rest still commit
+                failed.update(await self._apply_with_retry([event]))
+            reasons = {reason.split(":", 1)[0] for reason in failed.values()}
+            if len(failed) == len(events) and len(reasons) == 1 and next(alike_retries, None) is not None:
+                message = f"every event of a batch of {len(events)} failed with {reasons.pop()}; retrying it whole"
+                raise FailedAlike(message) from exc
+            return failed
+
+    @staticmethod
+    def _one_failed(event: Received, exc: Exception, alike_retries: Iterator[int]) -> dict[tuple[str, str], str]:
+        """Poison fails again on a fresh connection; a glitch does not."""
+        if next(alike_retries, None) is not None:
+            raise FailedAlike(
+                f"event {event.envelope.id} failed ({type(exc).__name__}: {exc}); trying it again"
+            ) from exc
+        log.error("event %s cannot be applied: %s", event.envelope.id, exc)
+        return {event.key: f"{type(exc).__name__}: {exc}"}
+
+    def _retrying(self, size: int, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, FailedAlike):
+            log.warning("%s in %.1fs", error, state.upcoming_sleep)
+            return
+        self.stats.retries += 1
+        metrics.CONSUMER_RETRIES.labels(self.queue).inc()
+        log.warning("database unavailable (%s); retrying batch of %d in %.1fs", error, size, state.upcoming_sleep)
 
     async def _apply(self, events: list[Received]) -> None:
         started = time.perf_counter()
@@ -445,14 +472,8 @@ class BatchConsumer:
                 )
             )
             log.warning("dead-lettered a message from %s: %s", self.queue, exc)
-        while True:  # the dead letter must be confirmed before the original is acked
-            try:
-                confirmed = await publisher.publish_many(messages)
-            except aio_pika.exceptions.AMQPError:
-                raise
-            if confirmed == len(messages):
-                break
-            messages = messages[confirmed:]
+        while messages:  # the dead letter must be confirmed before the original is acked
+            messages = messages[await publisher.publish_many(messages) :]
         self.stats.dead_lettered += len(items)
         metrics.dead_lettered(self.queue, [exc.kind for _, exc in items])
 

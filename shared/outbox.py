@@ -6,7 +6,8 @@ publisher confirms and marks them sent only after the confirm.
 
 Guarantees and how:
 - Nothing is lost: a row is marked sent only after the broker confirmed it; while RabbitMQ
-  is unreachable the relay retries with capped exponential back-off.
+  or PostgreSQL is unreachable the relay retries with jittered exponential back-off of at
+  most `max_backoff` seconds (`shared.bus.keep_connected`).
 - In order: rows go out in `position` order, and a row is only eligible once every
   transaction that started before it has finished (`txid < pg_snapshot_xmin`), so a late
   commit can never slip an earlier position behind a later one.
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from shared import metrics
-from shared.bus import OutgoingMessage, Publisher, connect
+from shared.bus import OutgoingMessage, Publisher, connect, ensure_topology, keep_connected
 from shared.db import Migration, check_identifier
 from shared.events import CloudEvent
 
@@ -103,27 +104,22 @@ class OutboxRelay:
         )
         self.published = 0  # events confirmed by the broker since start (for metrics and tests)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
 
     async def run(self) -> None:
         """Relay until `stop()`; survives broker and database outages."""
-        backoff = 0.1
-        while not self._stopping.is_set():
-            try:
-                await self._run_connected()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database away: wait and try again
-                log.warning("outbox relay for %s: %s; retrying in %.1fs", self.schema, exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+        await keep_connected(
+            self._run_connected,
+            self._stopping,
+            first_wait=0.1,
+            max_wait=self._max_backoff,
+            on_failure=self._failed,
+        )
+
+    def _failed(self, error: BaseException | None, wait: float) -> None:
+        log.warning("outbox relay for %s: %s; retrying in %.1fs", self.schema, error, wait)
 
     async def _run_connected(self) -> None:
         connection = await connect(self._amqp_url)
@@ -131,8 +127,6 @@ class OutboxRelay:
         publisher = Publisher(connection)
         try:
             await conn.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())
-            from shared.bus import ensure_topology
-
             await ensure_topology(connection)
             while not self._stopping.is_set():
                 self._wake.clear()

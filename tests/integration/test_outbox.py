@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import urllib.parse
 
 import aio_pika
@@ -55,7 +56,8 @@ async def _observer(amqp_url: str, name: str):
     return connection, seen
 
 
-async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commit_order(servers):
+async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commit_order(servers, caplog):
+    caplog.set_level(logging.WARNING, logger="shared.outbox")
     conn = await connect(servers.database_url)
     await migrate(conn, SCHEMA, [outbox.outbox_migration(SCHEMA)])
     observer, seen = await _observer(servers.amqp_url, "outbox-observer-1")
@@ -71,7 +73,7 @@ async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commi
         for i in range(1, 151):  # each in its own business transaction
             async with conn.transaction():
                 await outbox.append(conn, SCHEMA, [(referral(i), "casework.ReferralReceived")])
-        await asyncio.sleep(0.5)
+        await _relay_tried_again(caplog)
         assert seen == []
         assert await outbox.backlog(conn, SCHEMA) == 150
 
@@ -83,12 +85,14 @@ async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commi
         for i in range(151, 201):
             async with conn.transaction():
                 await outbox.append(conn, SCHEMA, [(referral(i), "casework.ReferralReceived")])
-        await asyncio.sleep(0.5)
+        await _relay_tried_again(caplog)
+        assert await outbox.backlog(conn, SCHEMA) == 50
         proxy.restore()
         await eventually(lambda: outbox.backlog(conn, SCHEMA), lambda n: n == 0, timeout=30, what="empty outbox")
-        await eventually(lambda: _len(seen), lambda n: n >= 200, what="all 200 events")
-        await asyncio.sleep(0.3)  # nothing more may arrive after the backlog is empty
+        await _flushed(conn, SCHEMA, seen, 201)
         ids = [e["data"]["referral_id"] for e in seen]
+        assert ids[-1] == "r201", "the flush marker comes last"
+        ids = ids[:-1]
         assert len(set(ids)) == 200, "every event arrives"
         assert len(ids) == 200, f"each exactly once (got {len(ids)} deliveries)"
         assert ids == [f"r{i}" for i in range(1, 201)], "in commit order"
@@ -105,6 +109,59 @@ async def _len(items: list) -> int:
     return len(items)
 
 
+async def _relay_tried_again(caplog) -> None:
+    """Wait until the relay has failed to reach the broker twice more: at least one whole
+    attempt began after this point (what the relay does while the broker is away)."""
+
+    async def failures() -> int:
+        return sum(1 for r in caplog.records if r.name == "shared.outbox" and "retrying in" in r.getMessage())
+
+    before = await failures()
+    await eventually(failures, lambda n: n >= before + 2, timeout=15, what="the relay to try again")
+
+
+async def _flushed(conn, schema: str, seen: list, marker: int) -> None:
+    """Send one more event through the outbox and wait for it: the relay publishes in
+    position order, so whatever it published before (a re-sent duplicate included) has
+    reached the observer's queue, and so `seen`, by the time the marker is there."""
+    async with conn.transaction():
+        await outbox.append(conn, schema, [(referral(marker), "casework.ReferralReceived")])
+    await eventually(
+        lambda: _len(seen),
+        lambda _: any(e["data"]["referral_id"] == f"r{marker}" for e in seen),
+        what=f"the marker r{marker}",
+    )
+
+
+async def test_a_relay_waiting_to_retry_stops_at_once(servers, caplog):
+    """The back-off grows (with jitter) while the broker stays away; `stop()` ends the wait
+    and the relay at once, however long the wait was to be."""
+    caplog.set_level(logging.WARNING, logger="shared.outbox")
+    amqp = urllib.parse.urlsplit(servers.amqp_url)
+    proxy = CuttableProxy(amqp.hostname or "localhost", amqp.port or 5672)
+    await proxy.start()
+    proxy.cut()
+    relay = outbox.OutboxRelay(servers.database_url, proxy.url_for(servers.amqp_url), "outbox_test_stop")
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _waits(caplog), lambda w: len(w) >= 5, timeout=15, what="five failed attempts")
+        waits = await _waits(caplog)
+        # The n-th wait is between half and all of 0.1 * 2**(n-1) seconds.
+        for n, wait in enumerate(waits[:5]):
+            assert 0.05 * 2**n - 0.05 <= wait <= 0.1 * 2**n + 0.05, waits
+        relay.stop()
+        await asyncio.wait_for(task, 0.5)  # the wait under way is at least 0.8 s
+    finally:
+        task.cancel()
+        await proxy.close()
+    assert task.done() and not task.cancelled(), "the relay returned by itself"
+
+
+async def _waits(caplog) -> list[float]:
+    messages = [r.getMessage() for r in caplog.records if r.name == "shared.outbox"]
+    return [float(m.rsplit("retrying in ", 1)[1].rstrip("s")) for m in messages if "retrying in " in m]
+
+
 async def test_two_relays_never_publish_the_same_row_twice(servers):
     schema = "outbox_test_two"
     conn = await connect(servers.database_url)
@@ -119,11 +176,10 @@ async def test_two_relays_never_publish_the_same_row_twice(servers):
                     conn, schema, [(referral(chunk * 30 + i), "casework.ReferralReceived") for i in range(30)]
                 )
         await eventually(lambda: outbox.backlog(conn, schema), lambda n: n == 0, timeout=30, what="empty outbox")
-        await eventually(lambda: _len(seen), lambda n: n >= 300, what="300 events")
-        await asyncio.sleep(0.3)
-        assert len(seen) == 300
-        assert [e["data"]["referral_id"] for e in seen] == [f"r{i}" for i in range(300)]
-        assert sum(r.published for r in relays) == 300
+        await _flushed(conn, schema, seen, 300)
+        assert len(seen) == 301, "each event once, and the marker"
+        assert [e["data"]["referral_id"] for e in seen] == [f"r{i}" for i in range(301)]
+        assert sum(r.published for r in relays) == 301
     finally:
         for r in relays:
             r.stop()
