@@ -35,7 +35,7 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app q
 WORKDIR /app
 USER 10001:10001
 
-# reporting 8000, audit 8001, feedback 8002, complaints 8003 (CONTRACT.md); set QALOOP_HOST=0.0.0.0.
-EXPOSE 8000 8001 8002 8003
+# reporting 8000, audit 8001, feedback 8002, complaints 8003 (CONTRACT.md), notifier 8005; set QALOOP_HOST=0.0.0.0.
+EXPOSE 8000 8001 8002 8003 8005
 ENTRYPOINT ["qaloop"]
 CMD ["--help"]

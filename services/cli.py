@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.service == "all":
         return _run_all()
-    qlog.configure(settings.log_level, settings.log_json)
+    qlog.configure(settings.log_level, settings.log_json, service=args.service)
     if settings.development_secrets_in_use():
         print(
             f"qaloop {args.service}: development mode (QALOOP_ENV=development) with the development "

@@ -89,7 +89,7 @@ def issue_token(
 
 
 @functools.cache
-def _jwks_client(url: str) -> jwt.PyJWKClient:
+def jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True)
 
 
@@ -111,7 +111,7 @@ def verify_token(token: str, settings: Settings) -> Principal:
     common["options"] = {"require": required}
     if settings.jwks_url:
         try:
-            key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+            key = jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientConnectionError:
             raise  # the identity provider's keys cannot be fetched: authenticate answers 503
         except jwt.PyJWKClientError as exc:  # no `kid`, or one the identity provider never issued

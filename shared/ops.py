@@ -225,8 +225,9 @@ class DeadLetter:
     @property
     def dead_lettered_at(self) -> str | None:
         at = self.headers.get(DEAD_AT_HEADER)
-        if at is None and isinstance(self._death().get("time"), datetime):
-            return self._death()["time"].isoformat()
+        died = self._death().get("time")
+        if at is None and isinstance(died, datetime):
+            return died.isoformat()
         return _text(at)
 
     def event(self) -> Any:
@@ -244,9 +245,8 @@ class DeadLetter:
     @property
     def event_type(self) -> str | None:
         event = self.event()
-        if isinstance(event, dict) and isinstance(event.get("type"), str):
-            return event["type"]
-        return None
+        kind = event.get("type") if isinstance(event, dict) else None
+        return kind if isinstance(kind, str) else None
 
     def summary(self) -> dict[str, Any]:
         return {

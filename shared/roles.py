@@ -29,6 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -135,7 +136,7 @@ async def grant_service_role(conn: asyncpg.Connection, schema: str, role: str) -
 # --------------------------------------------------------------------------- RabbitMQ
 
 
-def _management(base: str, method: str, path: str, body: dict | None = None) -> int:
+def _management(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> int:
     parts = urllib.parse.urlsplit(base)
     user, password = urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
     url = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{path}"

@@ -420,7 +420,7 @@ def add_trace_middleware(app: FastAPI) -> None:
         return response
 
 
-def add_health_routes(app: FastAPI, readiness) -> None:
+def add_health_routes(app: FastAPI, readiness: Callable[[], Awaitable[dict[str, str]]]) -> None:
     """`/healthz` and `/readyz` (no token) say only ok / ready or not; why not goes to the log
     (when it changes) and to `/v1/ops/readiness`, which needs an ops:admin token for the
     tenant the service is configured for."""

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     audit_port: int = 8001
     feedback_port: int = 8002
     complaints_port: int = 8003
-    notifier_port: int = 8004
+    notifier_port: int = 8005
     log_level: str = "INFO"
     log_json: bool = True
     # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the

@@ -130,14 +130,7 @@ class ModerationView(BaseModel):
 
     @classmethod
     def of(cls, m: Moderation) -> ModerationView:
-        return cls(
-            grade_before=m.grade_before,
-            grade_after=m.grade_after,
-            moderator_id=m.moderator_id,
-            reason=m.reason,
-            moderated_at=m.moderated_at,
-            recorded_at=m.recorded_at,
-        )
+        return cls.model_validate(m, from_attributes=True)
 
 
 class AuditSummary(BaseModel):

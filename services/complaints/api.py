@@ -168,7 +168,7 @@ class HistoryOut(BaseModel):
 
     @classmethod
     def of(cls, h: HistoryEntry) -> HistoryOut:
-        return cls(kind=h.kind, event_id=h.event_id, data=h.data, actor=h.actor, recorded_at=h.recorded_at)
+        return cls.model_validate(h, from_attributes=True)
 
 
 class LearningOut(BaseModel):
@@ -181,14 +181,7 @@ class LearningOut(BaseModel):
 
     @classmethod
     def of(cls, r: Learning) -> LearningOut:
-        return cls(
-            learning_id=r.learning_id,
-            complaint_id=r.complaint_id,
-            team=r.team,
-            service_area=r.service_area,
-            summary=r.summary,
-            identified_at=r.identified_at,
-        )
+        return cls.model_validate(r, from_attributes=True)
 
 
 class ComplainantDetailsOut(BaseModel):

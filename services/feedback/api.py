@@ -428,14 +428,7 @@ class ComplimentView(BaseModel):
 
     @classmethod
     def of(cls, c: Compliment) -> ComplimentView:
-        return cls(
-            compliment_id=c.compliment_id,
-            origin=c.origin,
-            service_area=c.service_area,
-            team=c.team,
-            received_at=c.received_at,
-            summary=c.summary,
-        )
+        return cls.model_validate(c, from_attributes=True)
 
 
 @router.post(

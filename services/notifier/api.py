@@ -1,4 +1,4 @@
-"""The notifier's HTTP routes (port 8004): the recipient directory and what operations staff
+"""The notifier's HTTP routes (port 8005): the recipient directory and what operations staff
 need to see — notices of follow-ups with nobody to tell, held, refused. Each answers for the
 token's tenant (`Principal.tenant`), like reporting: the notifier serves every tenant on the
 bus, and one tenant's admin sees and changes only that tenant's rows."""
@@ -44,18 +44,7 @@ class NoticeView(BaseModel):
 
     @classmethod
     def of(cls, notice: Notice) -> NoticeView:
-        return cls(
-            followup_id=notice.followup_id,
-            transition=notice.transition,
-            address=notice.address,
-            status=notice.status,
-            role=notice.role,
-            reason=notice.reason,
-            channel=notice.channel,
-            due_date=notice.due_date,
-            days_overdue=notice.days_overdue,
-            digest_day=notice.digest_day,
-        )
+        return cls.model_validate(notice, from_attributes=True)
 
 
 @router.put(

@@ -1,4 +1,4 @@
-"""Wiring of the notifier (HTTP port 8004): settings → StrandService (schema, pool, health,
+"""Wiring of the notifier (HTTP port 8005): settings → StrandService (schema, pool, health,
 metrics, limits, error mapping) → the FastStream broker with the notifier's subscribers →
 the daily digest timer → `app.state.unit_of_work` → the /v1 router.
 

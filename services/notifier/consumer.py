@@ -42,8 +42,7 @@ from typing import Any, Literal, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
-from faststream import AckPolicy
-from faststream._internal.middlewares import BaseMiddleware
+from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import SubscriberNotFound
 from faststream.message import StreamMessage
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue

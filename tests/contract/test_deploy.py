@@ -15,7 +15,7 @@ pytestmark = pytest.mark.contract
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 NAMESPACE = "qaloop"
-SERVICES = {"audit": 8001, "feedback": 8002, "complaints": 8003, "reporting": 8000, "notifier": 8004}
+SERVICES = {"audit": 8001, "feedback": 8002, "complaints": 8003, "reporting": 8000, "notifier": 8005}
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY$|_URL$")
 
 

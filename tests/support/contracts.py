@@ -107,7 +107,7 @@ class ActionStoreContract:
         async with uow:
             await uow.actions.add(action())
             uow.emit(action().raised_event(), aggregate="action:act-1")
-            done, event = action().complete(CompleteAction(), completed_by="x", now=RAISED + timedelta(days=1))
+            _done, event = action().complete(CompleteAction(), completed_by="x", now=RAISED + timedelta(days=1))
             uow.emit(event, aggregate="action:act-1")
         assert await self.published(uow) == ["ActionRaised", "ActionCompleted"]
 

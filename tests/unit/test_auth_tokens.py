@@ -220,7 +220,7 @@ async def test_over_http_the_identity_providers_tokens_answer_200_or_401(rsa_key
 
 
 def test_the_jwks_client_is_the_cached_production_one(jwks_url):
-    assert auth._jwks_client(jwks_url) is auth._jwks_client(jwks_url)
+    assert auth.jwks_client(jwks_url) is auth.jwks_client(jwks_url)
 
 
 async def test_an_unreachable_identity_provider_is_503_not_a_crash(rsa_key, idp_environment, monkeypatch):
