@@ -24,13 +24,14 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.generation.modes import GenerationMode
 
+from services.installed import installed_services
 from shared.auth import ROLES, issue_token
 from shared.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("QALOOP_FUZZ_EXAMPLES", "40"))
-SERVICES = ("audit", "feedback", "complaints", "reporting")
+SERVICES = tuple(installed_services())  # every installed service, a new one included
 # Operations not fuzzed, and why: purging or replaying the dead-letter queue acts on the run's
 # shared RabbitMQ vhost (its behaviour has its own tests in test_ops.py).
 SKIPPED = {("reporting", "POST", "/v1/ops/dlq/purge"), ("reporting", "POST", "/v1/ops/dlq/replay")}
@@ -204,6 +205,13 @@ KNOWN = {
     "reporting": [
         ("GET", "/v1/followups", {"params": {"rule": "r\x00"}}),  # 5xx
         ("GET", "/v1/followups", {"params": {"offset": BIG}}),
+    ],
+    "notifier": [
+        ("GET", "/v1/notices", {"params": {"limit": 0}}),
+        ("GET", "/v1/notices", {"params": {"limit": BIG}}),
+        ("GET", "/v1/notices", {"params": {"status": "sent\x00"}}),
+        ("PUT", "/v1/recipients", {"content": b"kind,id,email\n\xff\xfe"}),  # not UTF-8
+        ("PUT", "/v1/recipients", {"content": b"kind,id,email\nowner,o1,not-an-address\n"}),
     ],
 }
 
