@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,10 @@ KIND_HEADER = "x-qaloop-error-kind"
 ORIGINAL_KEY_HEADER = "x-qaloop-original-routing-key"
 ORIGINAL_QUEUE_HEADER = "x-qaloop-original-queue"
 DEAD_AT_HEADER = "x-qaloop-dead-lettered-at"
+# Stamped by `Publisher` on every message it sends (milliseconds since the epoch, UTC): the
+# consumer measures publish -> visible from it (shared.metrics, PUBLISH_TO_VISIBLE). A replay
+# is a new publication and gets a new stamp.
+PUBLISHED_AT_HEADER = "x-qaloop-published-at"
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,7 @@ class Publisher:
         if not messages:
             return 0
         pending = []
+        stamp = int(time.time() * 1000)
         for m in messages:
             exchange = await self._exchange(m.exchange)
             pending.append(
@@ -227,7 +233,7 @@ class Publisher:
                             content_type=CONTENT_TYPE,
                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                             message_id=m.message_id,
-                            headers=m.headers or None,
+                            headers={**m.headers, PUBLISHED_AT_HEADER: stamp},
                             user_id=self.user_id,
                         ),
                         routing_key=m.routing_key,

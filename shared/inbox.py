@@ -50,6 +50,7 @@ from shared.bus import (
     KIND_HEADER,
     ORIGINAL_KEY_HEADER,
     ORIGINAL_QUEUE_HEADER,
+    PUBLISHED_AT_HEADER,
     REASON_HEADER,
     OutgoingMessage,
     Publisher,
@@ -74,6 +75,7 @@ class Received:
     body: bytes
     routing_key: str
     user_id: str | None = None  # the AMQP user_id property (RabbitMQ checks it is the publisher's user)
+    published_at: float | None = None  # seconds since the epoch: the publisher's stamp, if it sent one
 
     @property
     def key(self) -> tuple[str, str]:
@@ -353,7 +355,8 @@ class BatchConsumer:
         if len(message.body) > self._max_bytes:
             raise PoisonEvent("oversized", f"body is {len(message.body)} bytes; the limit is {self._max_bytes}")
         envelope, data = parse_message(message.body)
-        received = Received(envelope, data, message.body, message.routing_key or "", message.user_id)
+        stamp = metrics.published_at((message.headers or {}).get(PUBLISHED_AT_HEADER))
+        received = Received(envelope, data, message.body, message.routing_key or "", message.user_id, stamp)
         if self._validate is not None:
             try:
                 self._validate(received)
@@ -437,6 +440,7 @@ class BatchConsumer:
         metrics.applied(
             self.queue, new=len(new), duplicates=len(events) - len(new), seconds=time.perf_counter() - started
         )
+        metrics.visible(self.queue, [r.published_at for r in new], time.time())
         if new:
             token_event = event_id_var.set(new[-1].envelope.id)
             token_trace = trace_id_var.set(trace_id_of(new[-1].envelope.traceparent))

@@ -6,15 +6,18 @@ describe state outside the process (outbox backlog, queue depth, projection lag)
 when /metrics is scraped, so they are as fresh as the scrape and cost nothing in between.
 
 Label values are bounded: a queue or schema name, a dead-letter kind from a fixed set, an
-HTTP method, a route *template* (`/v1/kpis/{kpi}/series`, never the raw path) and a status
-code. Requests that match no route are counted under route `unmatched`.
+HTTP method, a route *template* (`/v1/kpis/{kpi}/series`, never the raw path), a status
+code, and a tenant (configured, a few hundred at most; counts only, no case data).
+Requests that match no route are counted under route `unmatched`.
 
 Who may read /metrics is decided in `shared.service` (see docs/operations.md).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -60,6 +63,22 @@ APPLY_SECONDS = Histogram(
 CONSUMER_CONNECTED = Gauge(
     "qaloop_consumer_connected", "1 while the consumer is connected and consuming its queue.", ["queue"]
 )
+# Publish -> visible: from the moment a publisher handed the event to the broker (the header
+# `x-qaloop-published-at` that `shared.bus.Publisher` stamps on every message, replays
+# included) to the commit of the batch that applied it, when its effect became visible to
+# readers. First copies only; messages without the stamp (another publisher) are not counted.
+# The two clocks are different hosts' (NTP): a negative difference is counted as 0.
+PUBLISH_TO_VISIBLE = Histogram(
+    "qaloop_event_publish_to_visible_seconds",
+    "Seconds from an event's publication to the commit that applied it (first copies).",
+    ["queue"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
+)
+OUTBOX_RELAY_CONNECTED = Gauge(
+    "qaloop_outbox_relay_connected",
+    "1 while the outbox relay is connected to the broker and the database and relaying.",
+    ["schema"],
+)
 
 # --------------------------------------------------------------------------- sampled at scrape
 
@@ -72,6 +91,11 @@ QUEUE_DEPTH = Gauge(
 PROJECTION_LAST_APPLIED_AGE = Gauge(
     "qaloop_projection_last_applied_age_seconds",
     "Seconds since the projections last applied an event (sampled at scrape).",
+)
+FOLLOWUPS_OVERDUE = Gauge(
+    "qaloop_followups_overdue",
+    "Follow-ups overdue today per tenant: opened, still open, due date passed (sampled at scrape by reporting).",
+    ["tenant"],
 )
 METRICS_SAMPLE_ERRORS = Counter(
     "qaloop_metrics_sample_errors", "Scrapes whose sampled gauges could not all be refreshed.", ["service"]
@@ -112,6 +136,39 @@ def applied(queue: str, *, new: int, duplicates: int, seconds: float) -> None:
 def dead_lettered(queue: str, kinds: list[str]) -> None:
     for kind in kinds:
         EVENTS_DEAD_LETTERED.labels(queue, kind).inc()
+
+
+def published_at(stamp: object) -> float | None:
+    """The `x-qaloop-published-at` header (integer milliseconds since the epoch) as seconds
+    since the epoch; None when absent or not a finite non-negative number (any publisher
+    can send any header)."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        return None
+    if not math.isfinite(stamp) or stamp < 0:
+        return None
+    return stamp / 1000
+
+
+def visible(queue: str, published: Sequence[float | None], now: float) -> None:
+    """Publish -> visible for the events a batch just committed (`now`: time.time())."""
+    histogram = PUBLISH_TO_VISIBLE.labels(queue)
+    for at in published:
+        if at is not None:
+            histogram.observe(max(0.0, now - at))
+
+
+_overdue_tenants: set[str] = set()  # tenants given a count by this process
+
+
+def followups_overdue(counts: Mapping[str, int]) -> None:
+    """Set the per-tenant overdue counts. A tenant reported before and absent now (none
+    overdue any more) is set to 0, not left at its last count; a tenant never overdue since
+    the process started has no series (the alert and dashboard read absent as 0)."""
+    for tenant in _overdue_tenants - counts.keys():
+        FOLLOWUPS_OVERDUE.labels(tenant).set(0)
+    for tenant, count in counts.items():
+        FOLLOWUPS_OVERDUE.labels(tenant).set(count)
+    _overdue_tenants.update(counts)
 
 
 class HttpMetrics:

@@ -119,6 +119,7 @@ class OutboxRelay:
         )
 
     def _failed(self, error: BaseException | None, wait: float) -> None:
+        metrics.OUTBOX_RELAY_CONNECTED.labels(self.schema).set(0)
         log.warning("outbox relay for %s: %s; retrying in %.1fs", self.schema, error, wait)
 
     async def _run_connected(self) -> None:
@@ -128,6 +129,7 @@ class OutboxRelay:
         try:
             await conn.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())
             await ensure_topology(connection)
+            metrics.OUTBOX_RELAY_CONNECTED.labels(self.schema).set(1)
             while not self._stopping.is_set():
                 self._wake.clear()
                 sent = await self.relay_once(conn, publisher)
@@ -136,6 +138,7 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
         finally:
+            metrics.OUTBOX_RELAY_CONNECTED.labels(self.schema).set(0)
             with contextlib.suppress(Exception):
                 await conn.close()
             with contextlib.suppress(Exception):

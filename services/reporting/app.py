@@ -154,13 +154,15 @@ class ReportingService(StrandService):
 
     async def sample_metrics(self) -> None:
         """Outbox backlog (StrandService), plus the consumer's connection, the depth of
-        reporting.events and its DLQ, and the age of the last applied event."""
+        reporting.events and its DLQ, the age of the last applied event and the follow-ups
+        overdue per tenant."""
         if self.consumer is not None:
             metrics.CONSUMER_CONNECTED.labels(self.consumer.queue).set(1 if self.consumer.ready.is_set() else 0)
         await super().sample_metrics()
         if self.pool is not None:
             async with self.pool.acquire() as conn:
                 _, age = await ops.last_applied(conn)
+                metrics.followups_overdue(await ops.overdue_followups(conn, self.clock()))
             if age is not None:
                 metrics.PROJECTION_LAST_APPLIED_AGE.set(age)
         depth, dead = await self.queue_depths()

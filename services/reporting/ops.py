@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import aio_pika
@@ -76,6 +76,19 @@ async def last_applied(conn: asyncpg.Connection) -> tuple[datetime | None, float
             FROM {SCHEMA}.event_store ORDER BY position DESC LIMIT 1"""
     )
     return (row["applied_at"], row["age"]) if row else (None, None)
+
+
+async def overdue_followups(conn: asyncpg.Connection, today: date) -> dict[str, int]:
+    """Follow-ups overdue today per tenant (tenants with none are left out): the same rows as
+    `GET /v1/followups?status=overdue` — opened by today, not closed by today, due before
+    today — for the gauge `qaloop_followups_overdue`."""
+    rows = await conn.fetch(
+        f"""SELECT tenant, count(*) AS n FROM {SCHEMA}.followups
+            WHERE opened_on <= $1 AND (closed_on IS NULL OR closed_on > $1) AND due_date < $1
+            GROUP BY tenant""",
+        today,
+    )
+    return {r["tenant"]: int(r["n"]) for r in rows}
 
 
 async def projection_lag(conn: asyncpg.Connection, operations: Operations) -> ProjectionLag | None:

@@ -29,6 +29,9 @@ from shared.bus import (
     ORIGINAL_QUEUE_HEADER,
     REASON_HEADER,
     REPORTING_QUEUE,
+    OutgoingMessage,
+    Publisher,
+    connect,
     declare_topology,
 )
 from shared.events import AuditGraded, new_event
@@ -377,6 +380,7 @@ async def test_metrics_count_consumed_applied_duplicates_and_dead_letters(report
     assert _metric("qaloop_events_dead_lettered_total", kind="not-json", **q) == before["not-json"] + 1
     assert _metric("qaloop_consumer_batch_size_count", **q) > before["batches"]
 
+    await client.get("/metrics", headers=admin())  # a request is counted once answered: the next scrape shows it
     r = await client.get("/metrics", headers=admin())
     assert r.status_code == 200
     text = r.text
@@ -449,3 +453,55 @@ async def test_readyz_follows_the_database_going_away_and_coming_back(servers):
     finally:
         await service.stop()
         await proxy.close()
+
+
+FOLLOWUP_ROWS = [  # (tenant, id, opened_on, due_date, closed_on) at the clock's 30 June 2023
+    (TENANT, "f-overdue", date(2023, 6, 1), date(2023, 6, 29), None),  # due yesterday, open
+    (TENANT, "f-due-today", date(2023, 6, 1), date(2023, 6, 30), None),  # due today: not overdue yet
+    (TENANT, "f-closed-late", date(2023, 5, 1), date(2023, 5, 10), date(2023, 6, 20)),  # closed: not overdue
+    (TENANT, "f-closes-later", date(2023, 5, 1), date(2023, 5, 10), date(2023, 7, 3)),  # closed after today
+    (TENANT, "f-opens-later", date(2023, 7, 3), date(2023, 7, 20), None),  # not opened yet
+    ("E10000035", "f-other-tenant", date(2023, 5, 1), date(2023, 5, 31), None),
+]
+
+
+async def test_overdue_followups_gauge_counts_what_the_api_calls_overdue(reporting, servers):
+    _, client = reporting
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        await conn.executemany(
+            """INSERT INTO reporting.followups (tenant, followup_id, rule, origin, origin_id, opened_on, due_date,
+                   closed_on, opened_published, due_published, overdue_published, closed_published)
+               VALUES ($1, $2, 're-audit', 'audit', $2, $3, $4, $5, true, true, true, true)""",
+            FOLLOWUP_ROWS,
+        )
+    finally:
+        await conn.close()
+    r = await client.get("/metrics", headers=admin())
+    assert r.status_code == 200
+    assert f'qaloop_followups_overdue{{tenant="{TENANT}"}} 2.0' in r.text
+    assert 'qaloop_followups_overdue{tenant="E10000035"} 1.0' in r.text
+    reader = {"Authorization": "Bearer " + issue_token(get_settings(), ["reporting:read"], tenant=TENANT)}
+    api = await client.get("/v1/followups", params={"status": "overdue"}, headers=reader)
+    assert sorted(f["followup_id"] for f in api.json()["followups"]) == ["f-closes-later", "f-overdue"]
+
+
+async def test_publish_to_visible_is_measured_from_the_publishers_stamp(reporting, servers):
+    _, client = reporting
+    q = {"queue": REPORTING_QUEUE}
+    before = _metric("qaloop_event_publish_to_visible_seconds_count", **q)
+    event = graded("v-1")
+    connection = await connect(servers.amqp_url)
+    try:
+        await Publisher(connection).publish(
+            OutgoingMessage(routing_key="audit.AuditGraded", body=event.to_json(), message_id=event.id)
+        )
+        await eventually(
+            lambda: current(lambda: _metric("qaloop_event_publish_to_visible_seconds_count", **q)),
+            lambda n: n == before + 1,
+            what="the stamped event applied and measured",
+        )
+    finally:
+        await connection.close()
+    r = await client.get("/metrics", headers=admin())
+    assert 'qaloop_event_publish_to_visible_seconds_bucket{le="60.0",queue="reporting.events"}' in r.text

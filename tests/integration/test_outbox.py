@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import urllib.parse
 
 import aio_pika
 import pytest
+from prometheus_client import REGISTRY
 
 from shared import outbox
-from shared.bus import EXCHANGE, declare_topology
+from shared.bus import EXCHANGE, PUBLISHED_AT_HEADER, declare_topology
 from shared.db import connect, migrate
 from shared.events import ReferralReceived, new_event
 from tests.support.proxy import CuttableProxy
@@ -50,6 +52,8 @@ async def _observer(amqp_url: str, name: str):
             assert message.content_type == "application/cloudevents+json"
             body = json.loads(message.body)
             assert message.message_id == body["id"]
+            stamp = (message.headers or {}).get(PUBLISHED_AT_HEADER)  # publish -> visible starts here
+            assert isinstance(stamp, int) and abs(stamp / 1000 - time.time()) < 60, stamp
             seen.append(body)
 
     await queue.consume(collect)
@@ -76,9 +80,11 @@ async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commi
         await _relay_tried_again(caplog)
         assert seen == []
         assert await outbox.backlog(conn, SCHEMA) == 150
+        assert _relay_connected() == 0.0
 
         proxy.restore()
         await eventually(lambda: outbox.backlog(conn, SCHEMA), lambda n: n == 0, timeout=30, what="sent")
+        assert _relay_connected() == 1.0
         # The broker goes away again, between publishes (a cut during a publish may make the
         # relay re-send a batch it cannot know was confirmed; consumers dedupe that case).
         proxy.cut()
@@ -103,6 +109,10 @@ async def test_events_written_while_the_broker_is_away_arrive_once_each_in_commi
         await proxy.close()
         await observer.close()
         await conn.close()
+
+
+def _relay_connected() -> float | None:
+    return REGISTRY.get_sample_value("qaloop_outbox_relay_connected", {"schema": SCHEMA})
 
 
 async def _len(items: list) -> int:

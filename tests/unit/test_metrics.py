@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from prometheus_client import REGISTRY
 
@@ -92,3 +93,37 @@ def test_recorders():
     assert _value("qaloop_events_dead_lettered_total", queue="unit.q", kind="not-json") == before + 2
     assert _value("qaloop_consumer_batch_size_bucket", queue="unit.q", le="10.0") >= 1
     assert _value("qaloop_consumer_apply_seconds_count", queue="unit.q") >= 1
+
+
+def test_published_at_reads_the_publishers_stamp_and_nothing_else():
+    assert metrics.published_at(1_700_000_000_123) == 1_700_000_000.123
+    assert metrics.published_at(1_700_000_000_123.0) == 1_700_000_000.123
+    for bad in (None, "1700000000123", b"1", True, -5, float("nan"), float("inf"), [1]):
+        assert metrics.published_at(bad) is None, bad
+
+
+def test_publish_to_visible_observes_each_stamped_event_once_and_never_below_zero():
+    name = "qaloop_event_publish_to_visible_seconds"
+    q = {"queue": "unit.visible"}
+    count, total = _value(f"{name}_count", **q), _value(f"{name}_sum", **q)
+    within_1s, within_10ms = _value(f"{name}_bucket", le="1.0", **q), _value(f"{name}_bucket", le="0.01", **q)
+    now = 1_700_000_100.0
+    # 0.75 s and 40 s after publication; an unstamped event; a publisher clock 2 s ahead.
+    metrics.visible("unit.visible", [now - 0.75, now - 40.0, None, now + 2.0], now)
+    assert _value(f"{name}_count", **q) == count + 3
+    assert _value(f"{name}_sum", **q) == pytest.approx(total + 40.75)
+    assert _value(f"{name}_bucket", le="1.0", **q) == within_1s + 2  # 0.75 and the clamped 0
+    assert _value(f"{name}_bucket", le="0.01", **q) == within_10ms + 1  # the clamped 0 alone
+    assert _value(f"{name}_bucket", le="60.0", **q) >= count + 3
+
+
+def test_followups_overdue_per_tenant_and_back_to_zero_when_none_are_left():
+    metrics.followups_overdue({"U1": 4, "U2": 1})
+    assert _value("qaloop_followups_overdue", tenant="U1") == 4
+    assert _value("qaloop_followups_overdue", tenant="U2") == 1
+    metrics.followups_overdue({"U1": 6})  # U2's one follow-up was closed
+    assert _value("qaloop_followups_overdue", tenant="U1") == 6
+    assert REGISTRY.get_sample_value("qaloop_followups_overdue", {"tenant": "U2"}) == 0.0
+    metrics.followups_overdue({})
+    assert REGISTRY.get_sample_value("qaloop_followups_overdue", {"tenant": "U1"}) == 0.0
+    assert REGISTRY.get_sample_value("qaloop_followups_overdue", {"tenant": "U3"}) is None  # never overdue
