@@ -161,9 +161,8 @@ _overdue_tenants: set[str] = set()  # tenants given a count by this process
 
 
 def followups_overdue(counts: Mapping[str, int]) -> None:
-    """Set the per-tenant overdue counts. A tenant reported before and absent now (none
-    overdue any more) is set to 0, not left at its last count; a tenant never overdue since
-    the process started has no series (the alert and dashboard read absent as 0)."""
+    """Set the per-tenant overdue counts (reporting gives every tenant it knows, 0 included).
+    A tenant counted before and left out now is set to 0, never left at its last count."""
     for tenant in _overdue_tenants - counts.keys():
         FOLLOWUPS_OVERDUE.labels(tenant).set(0)
     for tenant, count in counts.items():

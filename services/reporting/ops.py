@@ -79,16 +79,19 @@ async def last_applied(conn: asyncpg.Connection) -> tuple[datetime | None, float
 
 
 async def overdue_followups(conn: asyncpg.Connection, today: date) -> dict[str, int]:
-    """Follow-ups overdue today per tenant (tenants with none are left out): the same rows as
-    `GET /v1/followups?status=overdue` — opened by today, not closed by today, due before
-    today — for the gauge `qaloop_followups_overdue`."""
+    """Follow-ups overdue today per tenant, for the gauge `qaloop_followups_overdue`: the rows
+    `GET /v1/followups?status=overdue` lists (opened by today, not closed by today, due before
+    today), and 0 for every other tenant whose events reporting has applied, so that a tenant
+    with none has a series (an alert on a jump then compares with a real 0, never with an
+    absent series)."""
+    known = await conn.fetch(f"SELECT tenant FROM {SCHEMA}.tenant_projection_state WHERE name = 'event_store'")
     rows = await conn.fetch(
         f"""SELECT tenant, count(*) AS n FROM {SCHEMA}.followups
             WHERE opened_on <= $1 AND (closed_on IS NULL OR closed_on > $1) AND due_date < $1
             GROUP BY tenant""",
         today,
     )
-    return {r["tenant"]: int(r["n"]) for r in rows}
+    return {r["tenant"]: 0 for r in known} | {r["tenant"]: int(r["n"]) for r in rows}
 
 
 async def projection_lag(conn: asyncpg.Connection, operations: Operations) -> ProjectionLag | None:

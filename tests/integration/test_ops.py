@@ -475,12 +475,17 @@ async def test_overdue_followups_gauge_counts_what_the_api_calls_overdue(reporti
                VALUES ($1, $2, 're-audit', 'audit', $2, $3, $4, $5, true, true, true, true)""",
             FOLLOWUP_ROWS,
         )
+        await conn.execute(  # a tenant reporting knows, with no follow-up at all
+            """INSERT INTO reporting.tenant_projection_state (tenant, name, events_applied)
+               VALUES ('E10000036', 'event_store', 3)"""
+        )
     finally:
         await conn.close()
     r = await client.get("/metrics", headers=admin())
     assert r.status_code == 200
     assert f'qaloop_followups_overdue{{tenant="{TENANT}"}} 2.0' in r.text
     assert 'qaloop_followups_overdue{tenant="E10000035"} 1.0' in r.text
+    assert 'qaloop_followups_overdue{tenant="E10000036"} 0.0' in r.text  # none overdue: 0, not absent
     reader = {"Authorization": "Bearer " + issue_token(get_settings(), ["reporting:read"], tenant=TENANT)}
     api = await client.get("/v1/followups", params={"status": "overdue"}, headers=reader)
     assert sorted(f["followup_id"] for f in api.json()["followups"]) == ["f-closes-later", "f-overdue"]
