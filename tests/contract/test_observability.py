@@ -209,7 +209,7 @@ def check_expression(where: str, expr: str, exposed: dict[str, Exposed]) -> list
         unknown = selector.labels - metric.labels - TARGET_LABELS
         if unknown:
             problems.append(f"{where}: {selector.metric} has no label {sorted(unknown)}")
-        counter_like = metric.kind == "counter" or (metric.kind == "histogram")
+        counter_like = metric.kind in {"counter", "histogram"}  # a histogram's samples are counters
         if selector.function in COUNTER_FUNCTIONS and not counter_like:
             problems.append(f"{where}: {selector.function}() of the gauge {selector.metric}")
         if selector.function in GAUGE_FUNCTIONS and counter_like:
@@ -288,7 +288,9 @@ def test_the_dashboard_is_grafana_dashboard_json() -> None:
         grid = panel["gridPos"]
         assert all(isinstance(grid[k], int) for k in ("h", "w", "x", "y")), where
         assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, where
-        mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+        mine = {
+            (x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])
+        }
         assert not cells & mine, f"{where} overlaps another panel"
         cells |= mine
         if panel["type"] == "row":
