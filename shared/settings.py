@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     reporting_amqp_url: str | None = None
     notifier_amqp_url: str | None = None
     migrate_database_url: str | None = None
+    # Reporting's reads (KPIs, follow-ups, the dashboard and the quarterly report) from a
+    # streaming read replica; unset, they go to reporting's database. Writes never go there.
+    # `/v1/projections/status` shows how far the replica is behind.
+    database_read_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwks_url: str | None = None  # production: RS256 tokens from the identity provider

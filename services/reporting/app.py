@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 from fastapi import FastAPI
 
 from services.reporting import api, kpis, ops, rebuild, store
@@ -23,6 +24,7 @@ from services.reporting.report import router as report_router
 from shared import metrics
 from shared.bus import REPORTING_QUEUE, connect
 from shared.calendar import WorkingCalendar
+from shared.db import create_pool
 from shared.inbox import BatchConsumer
 from shared.service import StrandService
 from shared.trust import IntakeChecks
@@ -49,6 +51,7 @@ class ReportingService(StrandService):
     consumer: BatchConsumer | None = None
     queries: ReportingQueries | None = None
     transitions: TransitionPublisher | None = None
+    read_pool: asyncpg.Pool | None = None  # QALOOP_DATABASE_READ_URL: the read replica
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _new_events: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -72,9 +75,12 @@ class ReportingService(StrandService):
             )
             for kpi, spec in settings.kpi_targets().items()
         }
+        if settings.database_read_url:
+            self.read_pool = await create_pool(settings.database_read_url, server_settings=self.server_settings)
         self.queries = ReportingQueries(
             self.pool,
             calendar,
+            read_pool=self.read_pool,
             clock=self.clock,
             targets=targets,
             small_number_threshold=settings.small_number_threshold,
@@ -143,6 +149,9 @@ class ReportingService(StrandService):
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
+        if self.read_pool is not None:
+            await self.read_pool.close()
+            self.read_pool = None
         await super().stop()
 
     async def readiness(self) -> dict[str, str]:
@@ -206,6 +215,28 @@ class ReportingService(StrandService):
                 for name in ("read_models", *PROJECTIONS)
             ]
             + [{"name": "followups", "events_applied": followups, "last_event_time": None}],
+            "read_replica": await self.replica_status(tenant, applied),
+        }
+
+    async def replica_status(self, tenant: str, applied: int) -> dict[str, Any] | None:
+        """How stale the read replica is (None without one): the events of this tenant it
+        has not applied yet, and how long ago it replayed the primary's newest transaction it
+        has (0 when it has replayed all it has received; a replica cut off from its primary
+        shows a growing lag). `reachable` false when it cannot be asked."""
+        if self.read_pool is None:
+            return None
+        try:
+            async with self.read_pool.acquire() as conn:
+                replica_applied = (await store.tenant_status(conn, tenant)).get("event_store", (0, None))[0]
+                lag = await conn.fetchrow(store.REPLICA_LAG)
+        except (OSError, asyncpg.PostgresError):
+            return {"reachable": False, "events_behind": None, "replay_lag_seconds": None}
+        assert lag is not None
+        return {
+            "reachable": True,
+            "in_recovery": lag["in_recovery"],
+            "events_behind": max(0, applied - replica_applied),
+            "replay_lag_seconds": float(lag["seconds"]),
         }
 
     async def queue_depths(self) -> tuple[int | None, int | None]:

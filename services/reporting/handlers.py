@@ -26,6 +26,10 @@ def london_today() -> date:
 
 @dataclass
 class ReportingQueries:
+    """Reporting's read side. `pool` is the primary (commentary is written there); `reads`
+    is the read replica's pool when one is configured (QALOOP_DATABASE_READ_URL), else the
+    primary's: every query below reads through it."""
+
     pool: asyncpg.Pool
     calendar: WorkingCalendar
     clock: Clock = london_today
@@ -33,6 +37,11 @@ class ReportingQueries:
     small_number_threshold: int = 5
     timescales: kpis.ComplaintTimescales = field(default_factory=kpis.ComplaintTimescales)
     sql: KpiQueries = field(default_factory=KpiQueries)
+    read_pool: asyncpg.Pool | None = None
+
+    @property
+    def reads(self) -> asyncpg.Pool:
+        return self.read_pool or self.pool
 
     async def values(
         self,
@@ -56,7 +65,7 @@ class ReportingQueries:
         kpi_ids: Iterable[str] | None = None,
     ) -> list[list[kpis.KpiValue]]:
         """The KPI values of each period, all periods in the same statements."""
-        async with self.pool.acquire() as conn:
+        async with self.reads.acquire() as conn:
             raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=kpi_ids)
         return [
             kpis.apply_publication_rules(
@@ -66,7 +75,7 @@ class ReportingQueries:
         ]
 
     async def catalogue(self, tenant: str) -> list[kpis.KpiDefinition]:
-        async with self.pool.acquire() as conn:
+        async with self.reads.acquire() as conn:
             members = await self.sql.members(conn, tenant)
         return kpis.catalogue(question_ids=members[kpis.POSITIVE_RATE], categories=members[kpis.BY_CATEGORY])
 
@@ -91,7 +100,7 @@ class ReportingQueries:
             "overdue": "AND (closed_on IS NULL OR closed_on > $2) AND due_date < $2",
             "closed": "AND closed_on <= $2",
         }[status]
-        async with self.pool.acquire() as conn:
+        async with self.reads.acquire() as conn:
             rows = await conn.fetch(
                 f"""SELECT * FROM {SCHEMA}.followups
                     WHERE tenant = $1 AND opened_on <= $2 {where}

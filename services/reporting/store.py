@@ -73,6 +73,14 @@ async def tenant_status(conn: asyncpg.Connection, tenant: str) -> dict[str, tupl
     return {r["name"]: (int(r["events_applied"]), r["last_event_time"]) for r in rows}
 
 
+# On a streaming replica: is it one, and how many seconds ago did it replay the newest
+# transaction it has received (0 once it has replayed all it received). On a primary: 0.
+REPLICA_LAG = """SELECT pg_is_in_recovery() AS in_recovery,
+    CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+         ELSE coalesce(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
+    END AS seconds"""
+
+
 async def rebuild_owed(conn: asyncpg.Connection) -> bool:
     """The event store holds events the read models have not applied (an upgrade from the
     facts table, or a rebuild that never finished)."""

@@ -149,9 +149,10 @@ class ReportingProcess:
     a process that was SIGKILLed they were read just before the kill, so they are lower
     bounds then."""
 
-    def __init__(self, scenario: Scenario, *, database_url: str | None = None) -> None:
+    def __init__(self, scenario: Scenario, *, database_url: str | None = None, **extra_env: str) -> None:
         self.scenario = scenario
         self.database_url = database_url or scenario.database_url
+        self.extra_env = extra_env
         self.port = free_port()
         self.log = scenario.workdir / "reporting.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -166,6 +167,7 @@ class ReportingProcess:
             self.log,
             QALOOP_METRICS_PUBLIC="true",
             QALOOP_DATABASE_URL=self.database_url,
+            **self.extra_env,
         )
         self.starts += 1
 

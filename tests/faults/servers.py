@@ -286,6 +286,25 @@ class PrivatePostgres:
         self._pg_ctl("start")
         self.started = self.running = True
 
+    def start_replica_of(self, primary: PrivatePostgres) -> None:
+        """A streaming read replica of `primary` (`pg_basebackup -R`: a base backup that
+        starts as a standby and follows the primary's WAL), on a port of its own."""
+        self._bin = primary._bin or postgres_bindir()
+        if self._bin is None:
+            raise ServerError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl)")
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        result = self._run(
+            str(self._bin / "pg_basebackup"),
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.data), "-R", "-X", "stream", "--no-sync"),
+        )
+        if result.returncode != 0:
+            raise ServerError(f"pg_basebackup failed: {result.stdout}{result.stderr}")
+        self._pg_ctl("start")
+        self.started = self.running = True
+
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every session is disconnected, then the server comes back."""
         self.running = False

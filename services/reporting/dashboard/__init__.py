@@ -105,7 +105,7 @@ async def dev_login() -> JSONResponse:
 
 @router.get("/v1/dashboard/stamp", summary="Changes whenever an event of the tenant is applied")
 async def dashboard_stamp(principal: Reader, queries: Queries) -> dict[str, Any]:
-    async with queries.pool.acquire() as conn:
+    async with queries.reads.acquire() as conn:
         stamp = await _stamp(conn, principal.tenant)
     return {"stamp": stamp, "as_of": queries.clock().isoformat()}
 
@@ -138,7 +138,7 @@ async def dashboard_breakdowns(
     filters = query_filters(service_area, team)
     today = queries.clock()
     tenant = principal.tenant
-    async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with queries.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         first_day = await _first_day(conn, tenant)
         default = await _default_period(conn, tenant, today)
         shown = p or default

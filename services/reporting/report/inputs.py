@@ -246,7 +246,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
     previous = period.previous()
     end = today if period.contains(today) else period.end
     readmodels = ReadModels(queries.calendar, queries.timescales)
-    async with queries.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with queries.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         read = _Reader(conn, readmodels, tenant)
         lists, clocks = await read.complaints(period)
         lists |= await read.concerns(period, end)
