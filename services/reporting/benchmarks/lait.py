@@ -278,15 +278,16 @@ def _read_figures(rows: _Rows) -> FigureFile:
     first: dict[tuple[str, str, str], int] = {}
     for line, row in rows.rows:
         figure, found = _figure_row(line, row)
-        problems.extend(found)
-        key = (row.get("measure", ""), _year(row.get("year", "")) or "", row.get("la_code", ""))
+        if found:
+            problems.extend(found)
+            continue
+        key = (row["measure"], _year(row["year"]) or "", row["la_code"])
         if key in first:
             problems.append(
                 Problem((line, "la_code"), f"a second figure for this area, measure and year (line {first[key]})")
             )
-        first.setdefault(key, line)
-        if found:
             continue
+        first[key] = line
         if measure_of(key[0]) is None:
             ignored[key[0]] += 1
             continue
