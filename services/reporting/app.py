@@ -14,8 +14,8 @@ import aio_pika
 from fastapi import FastAPI
 
 from services.reporting import api, kpis, ops, rebuild, store
-from services.reporting.benchmarks import IMPORT_PATH as BENCHMARKS_IMPORT
-from services.reporting.benchmarks import router as benchmarks_router
+from services.reporting.benchmarks.api import IMPORT_PATH as BENCHMARKS_IMPORT
+from services.reporting.benchmarks.api import router as benchmarks_router
 from services.reporting.consumer import Projector
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.handlers import Clock, ReportingQueries, london_today

@@ -9,8 +9,6 @@
 * `api.py` — `GET /v1/benchmarks`, `POST /v1/benchmarks/import`, the live-comparison
   opt-in, and the dashboard's benchmarking view (`static/`);
 * `command.py` — `qaloop benchmarks import FILE` and `qaloop benchmarks live-comparison`.
+
+The quarterly report's benchmarking page is `report/sections/benchmarking.py`.
 """
-
-from .api import IMPORT_PATH, router
-
-__all__ = ["IMPORT_PATH", "router"]

@@ -5,26 +5,21 @@ view (`GET /benchmarking`, static like the dashboard, signed in with the dashboa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 
-from services.reporting import kpis
 from services.reporting.api import Queries, query_period, unprocessable
-from services.reporting.handlers import ReportingQueries
 from shared.auth import Principal, require
-from shared.calendar import Period
 
 from . import handlers
 from .domain import Authority, Benchmark, Standing
 from .measures import PERCENT
-from .store import PostgresBenchmarkStore
+from .store import PostgresBenchmarkStore, QueriedKpis
 
-__all__ = ["IMPORT_PATH", "QueriedKpis", "router"]
+__all__ = ["IMPORT_PATH", "benchmark_view", "router"]
 
 router = APIRouter(tags=["benchmarks"])
 Reader = Annotated[Principal, Depends(require("reporting:read"))]
@@ -41,23 +36,6 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-@dataclass
-class QueriedKpis:
-    """`handlers.LiveKpis` from reporting's KPI queries: the whole authority, the ids this
-    build computes (a mapped KPI of a strand not deployed is compared on published figures)."""
-
-    queries: ReportingQueries
-
-    async def values(
-        self, tenant: str, period: Period, kpi_ids: Sequence[str], *, detail: bool
-    ) -> dict[str, kpis.KpiValue]:
-        known = [k for k in kpi_ids if kpis.is_known_kpi(k)]
-        if not known:
-            return {}
-        found = await self.queries.values(tenant, period, kpis.NO_FILTERS, detail=detail, kpi_ids=known)
-        return {v.kpi: v for v in found}
 
 
 def _standing(s: Standing) -> dict[str, Any]:

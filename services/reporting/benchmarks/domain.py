@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from services.reporting import kpis
+from shared.calendar import Period
 
 from .measures import MEASURES, Measure
 
@@ -39,6 +40,7 @@ __all__ = [
     "ENGLAND",
     "Authority",
     "Benchmark",
+    "BenchmarkTable",
     "Comparators",
     "LivePeer",
     "Standing",
@@ -262,3 +264,17 @@ def benchmarks(
         for m in MEASURES
         if comparators.figures.get(m.measure)
     ]
+
+
+@dataclass(frozen=True)
+class BenchmarkTable:
+    """One authority beside its comparators for a financial year: the table
+    `GET /v1/benchmarks`, the benchmarking view and the quarterly report show."""
+
+    tenant: str
+    period: Period
+    authority: Authority | None  # its row of the neighbour file (None: not in it)
+    neighbours: Sequence[Authority | str]  # an authority of the file, or a code it lacks
+    live_opted_in: bool
+    live_peers: Sequence[str]
+    benchmarks: Sequence[Benchmark]

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.reporting import kpis
-from shared.calendar import Period
+from shared.calendar import Period, parse_period, period_of
 
 from . import domain
-from .domain import Authority, Benchmark, Comparators, LivePeer
+from .domain import BenchmarkTable, Comparators, LivePeer
 from .lait import FigureFile, NeighbourFile, read_comparator_file
 from .measures import MEASURES
 
@@ -23,6 +23,7 @@ __all__ = [
     "LiveKpis",
     "benchmark_table",
     "import_comparator_file",
+    "report_benchmarks",
     "set_live_comparison",
 ]
 
@@ -33,6 +34,7 @@ class BenchmarkStore(Protocol):
     async def comparators(self, tenant: str, year: str, measures: Sequence[str]) -> Comparators: ...
     async def set_live_comparison(self, tenant: str, opted_in: bool, actor: str) -> None: ...
     async def live_peers(self, tenant: str) -> tuple[bool, list[str]]: ...
+    async def latest_year(self, tenant: str, up_to: str) -> str | None: ...
 
 
 class LiveKpis(Protocol):
@@ -64,17 +66,6 @@ async def import_comparator_file(store: BenchmarkStore, tenant: str, data: bytes
     return ImportSummary("figures", len(file.figures), file.ignored, file.not_published)
 
 
-@dataclass(frozen=True)
-class BenchmarkTable:
-    tenant: str
-    period: Period
-    authority: Authority | None
-    neighbours: Sequence[Authority | str]  # an authority of the file, or a code it lacks
-    live_opted_in: bool
-    live_peers: Sequence[str]
-    benchmarks: Sequence[Benchmark]
-
-
 async def benchmark_table(
     store: BenchmarkStore,
     live: LiveKpis,
@@ -84,14 +75,16 @@ async def benchmark_table(
     detail: bool,
     targets: Mapping[str, kpis.Target],
     threshold: int,
+    live_comparison: bool = True,
 ) -> BenchmarkTable:
-    """The tenant beside its comparators for a financial year (ValueError otherwise)."""
+    """The tenant beside its comparators for a financial year (ValueError otherwise); with
+    ``live_comparison``, what it sees of the other opted-in tenants."""
     if period.kind != "year":
         raise ValueError(f"benchmarks are by financial year, such as 2022-23, not a {period.kind}")
     comparators = await store.comparators(tenant, period.label, [m.measure for m in MEASURES])
     kpi_ids = [m.kpi for m in MEASURES if comparators.figures.get(m.measure)]
     own = await live.values(tenant, period, kpi_ids, detail=detail) if kpi_ids else {}
-    opted_in, peers = await store.live_peers(tenant)
+    opted_in, peers = await store.live_peers(tenant) if live_comparison else (False, [])
     seen: dict[str, list[LivePeer]] = {}
     if peers and kpi_ids:
         raw = {peer: await live.values(peer, period, kpi_ids, detail=True) for peer in peers}
@@ -107,6 +100,35 @@ async def benchmark_table(
         live_opted_in=opted_in,
         live_peers=peers,
         benchmarks=domain.benchmarks(comparators, tenant, live=own, targets=targets, peers=seen),
+    )
+
+
+async def report_benchmarks(
+    store: BenchmarkStore,
+    live: LiveKpis,
+    tenant: str,
+    quarter: Period,
+    *,
+    targets: Mapping[str, kpis.Target],
+    threshold: int,
+) -> BenchmarkTable | None:
+    """The quarterly report's benchmarking page: the latest financial year up to the
+    quarter's that has comparator figures (published figures lag a year), the authority's
+    own values of that same year, published (small numbers suppressed), and no other
+    tenant's live figures (a published report compares with published figures only).
+    None when the tenant has imported no figures for such a year."""
+    year = await store.latest_year(tenant, period_of(quarter.start, "year").label)
+    if year is None:
+        return None
+    return await benchmark_table(
+        store,
+        live,
+        tenant,
+        parse_period(year),
+        detail=False,
+        targets=targets,
+        threshold=threshold,
+        live_comparison=False,
     )
 
 

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.reporting import kpis
+from services.reporting.handlers import ReportingQueries
 from services.reporting.store import SCHEMA
+from shared.calendar import Period
 
 from .domain import Authority, Comparators
 from .lait import FigureFile, NeighbourFile
 
-__all__ = ["MAX_LIVE_PEERS", "PostgresBenchmarkStore"]
+__all__ = ["MAX_LIVE_PEERS", "PostgresBenchmarkStore", "QueriedKpis"]
 
 MAX_LIVE_PEERS = 200  # opted-in tenants one comparison reads (a national deployment has ~150)
 
@@ -100,6 +103,14 @@ class PostgresBenchmarkStore:
             figures=dict(by_measure),
         )
 
+    async def latest_year(self, tenant: str, up_to: str) -> str | None:
+        """The latest financial year, up to ``up_to``, with any of the tenant's figures."""
+        async with self.pool.acquire() as conn:
+            year = await conn.fetchval(
+                f"SELECT max(year) FROM {SCHEMA}.benchmark_figure WHERE tenant = $1 AND year <= $2", tenant, up_to
+            )
+        return None if year is None else str(year)
+
     async def set_live_comparison(self, tenant: str, opted_in: bool, actor: str) -> None:
         async with self.pool.acquire() as conn:
             if opted_in:
@@ -126,3 +137,20 @@ class PostgresBenchmarkStore:
         if not found:
             return False, []
         return True, [t for t in found if t != tenant]
+
+
+@dataclass
+class QueriedKpis:
+    """`handlers.LiveKpis` from reporting's KPI queries: the whole authority, the ids this
+    build computes (a mapped KPI of a strand not deployed is compared on published figures)."""
+
+    queries: ReportingQueries
+
+    async def values(
+        self, tenant: str, period: Period, kpi_ids: Sequence[str], *, detail: bool
+    ) -> dict[str, kpis.KpiValue]:
+        known = [k for k in kpi_ids if kpis.is_known_kpi(k)]
+        if not known:
+            return {}
+        found = await self.queries.values(tenant, period, kpis.NO_FILTERS, detail=detail, kpi_ids=known)
+        return {v.kpi: v for v in found}
