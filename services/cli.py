@@ -455,6 +455,35 @@ def cmd_notifier_digest(args: argparse.Namespace) -> int:
     return run_digest(args.day)
 
 
+def cmd_benchmarks_import(args: argparse.Namespace) -> int:
+    from services.reporting.benchmarks.command import run_import
+
+    return run_import(args.file, args.tenant)
+
+
+def cmd_benchmarks_live_comparison(args: argparse.Namespace) -> int:
+    from services.reporting.benchmarks.command import run_live_comparison
+
+    return run_live_comparison(args.action, args.tenant)
+
+
+def _add_benchmarks(sub: Any) -> None:
+    p = sub.add_parser("benchmarks", help="benchmarking across authorities: comparator data, live comparison")
+    bsub = p.add_subparsers(dest="benchmarks_command", required=True, metavar="SUBCOMMAND")
+    i = bsub.add_parser(
+        "import",
+        help="import a comparator CSV: statistical neighbours or published figures (LAIT shape); "
+        "a file with any bad row imports nothing",
+    )
+    i.add_argument("file")
+    i.add_argument("--tenant", default=None, help="the importing authority (default: QALOOP_TENANT)")
+    i.set_defaults(func=cmd_benchmarks_import)
+    c = bsub.add_parser("live-comparison", help="opt the authority in to (or out of) live comparison, or show it")
+    c.add_argument("action", choices=("on", "off", "status"))
+    c.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
+    c.set_defaults(func=cmd_benchmarks_live_comparison)
+
+
 def _add_notifier(sub: Any) -> None:
     p = sub.add_parser("notifier", help="the follow-up notifier: its recipient directory, the daily digests")
     nsub = p.add_subparsers(dest="notifier_command", required=True, metavar="SUBCOMMAND")
@@ -605,6 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contract_and_reporting(sub)
     _add_ops(sub)
     _add_notifier(sub)
+    _add_benchmarks(sub)
     return parser
 
 

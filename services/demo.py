@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -263,10 +264,31 @@ def _send_year(
     return baseline + summary.events_for_reporting
 
 
+BENCHMARK_SAMPLE = Path(__file__).parent / "reporting" / "benchmarks" / "sample"
+
+
+def _load_benchmarks(settings: Settings) -> None:
+    """Load the illustrative comparator files (not real data) through the reporting API, so
+    that the benchmarking view (`/benchmarking`) shows a table; a refusal is reported, not fatal."""
+    token = issue_token(settings, ["reporting:admin"], subject="demo")
+    for name in ("neighbours.csv", "figures.csv"):
+        reply = httpx.post(
+            f"{service_url(settings, 'reporting')}/v1/benchmarks/import",
+            content=(BENCHMARK_SAMPLE / name).read_bytes(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+            timeout=60,
+        )
+        if reply.status_code != 200:
+            console.print(f"[yellow]![/yellow] the sample comparator file {name} was refused: {reply.text[:300]}")
+            return
+    console.print("loaded the illustrative comparator files (sample data, not real figures) for benchmarking")
+
+
 def _print_ready(settings: Settings, year: str, token: str, started: float) -> None:
     console.print(_summary(settings, year, token))
     base = service_url(settings, "reporting")
     console.print(f"Dashboard:            [bold]{base}/[/bold]")
+    console.print(f"Benchmarking:         {base}/benchmarking?period={year}   (illustrative comparators)")
     console.print(f"Development token:    {base}/dev-login   (reporting:detail; development secrets only)")
     console.print(f"Reporting API docs:   {base}/docs")
     console.print(f"A token for the API:  {token}")
@@ -327,6 +349,7 @@ def run_demo(
         if expected is None:
             return 2
         _wait_for_reporting(settings, token, baseline, expected)
+        _load_benchmarks(settings)
         _print_ready(settings, year, token, started)
         if stay_up:
             _stay_up(services)

@@ -38,11 +38,13 @@ ROLES = (
     "feedback:write",
     "ops:admin",
     "notifier:admin",  # the notifier's recipient directory (services/notifier)
+    "reporting:admin",  # reporting's comparator data and live-comparison opt-in (services/reporting/benchmarks)
 )
 # What a role also grants.
 IMPLIES: dict[str, set[str]] = {
     "reporting:detail": {"reporting:read"},
     "ops:admin": {"reporting:read"},
+    "reporting:admin": {"reporting:read"},
 }
 
 

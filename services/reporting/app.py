@@ -15,6 +15,8 @@ import asyncpg
 from fastapi import FastAPI
 
 from services.reporting import api, kpis, ops, rebuild, store
+from services.reporting.benchmarks.api import IMPORT_PATH as BENCHMARKS_IMPORT
+from services.reporting.benchmarks.api import router as benchmarks_router
 from services.reporting.consumer import Projector
 from services.reporting.dashboard import router as dashboard_router
 from services.reporting.handlers import Clock, ReportingQueries, london_today
@@ -259,9 +261,10 @@ class ReportingService(StrandService):
 
     def build_app(self) -> FastAPI:
         app = self.create_app(
-            [api.router, report_router, ops.router, dashboard_router],
+            [api.router, report_router, ops.router, dashboard_router, benchmarks_router],
             title="qaloop reporting",
             description="Live KPI projections and the learning loop's follow-ups (CONTRACT.md §2).",
+            body_limits={BENCHMARKS_IMPORT: self.settings.max_import_bytes},
         )
         app.state.status = self.status
 

@@ -205,6 +205,10 @@ KNOWN = {
     "reporting": [
         ("GET", "/v1/followups", {"params": {"rule": "r\x00"}}),  # 5xx
         ("GET", "/v1/followups", {"params": {"offset": BIG}}),
+        ("GET", "/v1/benchmarks", {"params": {"period": "2022-23-Q1"}}),  # benchmarks are by year
+        ("GET", "/v1/benchmarks", {"params": {"period": "2022\x00-23"}}),
+        ("POST", "/v1/benchmarks/import", {"content": b"la_code,la_name\x00,measure\n"}),
+        ("POST", "/v1/benchmarks/import", {"content": b"la_code,la_name,measure,year,value\nE1,x,m,9999-00,1e999\n"}),
     ],
     "notifier": [
         ("GET", "/v1/notices", {"params": {"limit": 0}}),

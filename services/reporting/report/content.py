@@ -25,6 +25,7 @@ from .labels import long_date
 from .model import KpiRequest, QuarterlyReport, ReportInputs, Section
 from .sections.about import about_section
 from .sections.audit import audit_section, audit_slices
+from .sections.benchmarking import benchmarking_section
 from .sections.complaints import complaint_slices, complaints_section
 from .sections.feedback import feedback_section, feedback_slices
 from .sections.kpis import kpi_section, kpi_slices
@@ -41,6 +42,7 @@ SECTIONS: tuple[Callable[[ReportQuarter], Section], ...] = (
     audit_section,
     complaints_section,
     learning_section,
+    benchmarking_section,
 )
 SLICES: tuple[Callable[[ReportQuarter], list[KpiRequest]], ...] = (
     kpi_slices,

@@ -30,6 +30,7 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting import kpis, store
+from services.reporting.benchmarks.inputs import benchmarks_of
 from services.reporting.followups import GradedAudit
 from services.reporting.handlers import ReportingQueries
 from services.reporting.readmodels import ReadModels
@@ -276,7 +277,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
         while missing := [r for r in kpi_requests(inputs) if r not in values]:
             values |= await _kpi_values(queries, conn, tenant, today, missing)
             inputs = replace(inputs, kpi_values=values)
-    return inputs
+    return replace(inputs, benchmarks=await benchmarks_of(queries, tenant, period))
 
 
 def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQueries:

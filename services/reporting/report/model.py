@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from services.reporting import kpis
+from services.reporting.benchmarks.domain import BenchmarkTable
 from services.reporting.facts import Facts
 from services.reporting.followups import GradedAudit
 from shared.calendar import Period
@@ -155,3 +156,5 @@ class ReportInputs:
     commentary: Mapping[str, str] = field(default_factory=dict)  # kpi id -> text, this period, whole authority
     commentary_on_slices: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (kpi, filters) -> text
     you_said_we_did: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # fact key -> (said, did)
+    # the benchmarking page: the tenant beside its comparators (`benchmarks.handlers.report_benchmarks`)
+    benchmarks: BenchmarkTable | None = None
