@@ -50,6 +50,7 @@ class Respondent(enum.StrEnum):
     PARENT_CARER = "parent_carer"
     PROFESSIONAL = "professional"
     OTHER = "other"
+    FOSTER_CARER = "foster_carer"  # CONTRACT.md §4
 
 
 class Procedure(enum.StrEnum):
@@ -71,6 +72,15 @@ class Complainant(enum.StrEnum):
     PARENT_CARER = "parent_carer"
     ADVOCATE = "advocate"
     OTHER = "other"
+    FOSTER_CARER = "foster_carer"  # CONTRACT.md §4
+
+
+class OmbudsmanFinding(enum.StrEnum):
+    """The Local Government and Social Care Ombudsman's decision on a complaint."""
+
+    FAULT = "fault"
+    NO_FAULT = "no_fault"
+    NOT_INVESTIGATED = "not_investigated"
 
 
 class AuditType(enum.StrEnum):
@@ -374,6 +384,9 @@ class ComplaintEscalated(EventData):
     from_stage: Annotated[int, Field(ge=1, le=2)]
     to_stage: Annotated[int, Field(ge=2, le=3)]
     escalated_at: Timestamp
+    # CONTRACT.md §4: a stage-2 request more than 20 working days after the stage-1 response
+    # (accepted, flagged); never set for 2 -> 3. Absent reads as false.
+    late_request: bool | None = None
 
 
 class ComplaintClosed(EventData):
@@ -387,6 +400,39 @@ class ComplaintClosed(EventData):
     due_date: Day
     within_timescale: bool
     working_days_taken: Annotated[int, Field(ge=0)]
+
+
+class ComplaintStatementAgreed(EventData):
+    """The stage-2 statement of complaint was agreed (where configured, stage 2's day 0)."""
+
+    event_type = "ComplaintStatementAgreed"
+    strand = "complaints"
+    complaint_id: Identifier
+    agreed_at: Timestamp
+
+
+class ComplaintPanelHeld(EventData):
+    """A stage-3 review panel met: the stage-3 response is due 20 working days after the latest."""
+
+    event_type = "ComplaintPanelHeld"
+    strand = "complaints"
+    complaint_id: Identifier
+    held_at: Timestamp
+
+
+class ComplaintReferredToOmbudsman(EventData):
+    event_type = "ComplaintReferredToOmbudsman"
+    strand = "complaints"
+    complaint_id: Identifier
+    referred_at: Timestamp
+
+
+class OmbudsmanDecided(EventData):
+    event_type = "OmbudsmanDecided"
+    strand = "complaints"
+    complaint_id: Identifier
+    decided_at: Timestamp
+    finding: OmbudsmanFinding
 
 
 class LearningIdentified(EventData):
@@ -530,6 +576,10 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         ComplaintExtended,
         ComplaintEscalated,
         ComplaintClosed,
+        ComplaintStatementAgreed,
+        ComplaintPanelHeld,
+        ComplaintReferredToOmbudsman,
+        OmbudsmanDecided,
         LearningIdentified,
         ActionRaised,
         ActionCompleted,

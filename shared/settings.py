@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.complaint_timescales import AuthorityTimescales, authority_timescales
+
 # Development defaults. They let `qaloop demo` run on a laptop; a deployment sets its own
 # (deploy/ reads them from secrets). A service refuses to start with either of them unless
 # QALOOP_ENV=development and it listens on a loopback address only (`check_secure_start`).
@@ -109,6 +111,12 @@ class Settings(BaseSettings):
     overall_grade_rule: Literal["worst", "best_fit"] = "worst"
     calendar_closures: list[date] = Field(default_factory=list)  # days the authority adds
     small_number_threshold: int = 5
+    # Complaint timescales (shared.complaint_timescales): the complaints service's due dates and
+    # reporting's on-time KPIs read this one setting, per tenant. QALOOP_COMPLAINTS_TIMESCALES
+    # (JSON: today's procedure -> stage -> {due, maximum}, or {"default": {...}, "tenants":
+    # {"<ONS code>": {...}}}) and QALOOP_COMPLAINTS_STAGE2_CLOCK (escalation | agreed_statement).
+    complaints_timescales: dict[str, Any] = Field(default_factory=dict)
+    complaints_stage2_clock: str | None = None
     targets_file: Path | None = (
         None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
     )
@@ -165,6 +173,10 @@ class Settings(BaseSettings):
         if self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY:
             out.append("QALOOP_PSEUDONYM_KEY")
         return out
+
+    def complaint_timescales(self) -> AuthorityTimescales:
+        """Every tenant's complaint timescales (ValueError when the setting is not valid)."""
+        return authority_timescales(self.complaints_timescales, self.complaints_stage2_clock)
 
     def kpi_targets(self) -> dict[str, dict[str, float | bool]]:
         if self.targets_file is None:

@@ -27,22 +27,33 @@ from services.complaints.commands import (
     AgreeStatement,
     EscalateComplaint,
     ExtendComplaint,
+    HoldPanel,
     IdentifyLearning,
     ReceiveComplaint,
+    RecordOmbudsmanDecision,
+    ReferToOmbudsman,
     RespondToComplaint,
     WithdrawComplaint,
 )
-from services.complaints.domain import Complaint, ExtensionReason, HistoryEntry, Learning, Stage, Status
+from services.complaints.domain import (
+    Complaint,
+    ExtensionReason,
+    HistoryEntry,
+    Learning,
+    OmbudsmanReferral,
+    Stage,
+    Status,
+    working_days_left,
+)
 from services.complaints.handlers import ComplaintRecord
 from services.complaints.store import ComplaintQuery, ComplaintsUnitOfWork, Listing
-from services.complaints.timescales import working_days_left
 from shared.access_log import PERSONAL_DATA
 from shared.actions.api import RAISE_DESCRIPTION, ActionView, raised
 from shared.actions.domain import RaiseAction
 from shared.auth import Principal, require_served
 from shared.bounds import CalendarDate, Name, Offset
 from shared.calendar import WorkingCalendar
-from shared.events import Complainant, Outcome, Procedure
+from shared.events import Complainant, OmbudsmanFinding, Outcome, Procedure
 from shared.service import unit_of_work
 
 WRITE = "complaints:write"
@@ -80,6 +91,8 @@ class StageOut(BaseModel):
     due_date: date | None
     maximum_date: date | None
     extensions: list[ExtensionOut]
+    panels_held_at: list[datetime] = Field(description="stage 3: the review panels held")
+    late_request: bool = Field(description="stage 2: requested after the escalation window (accepted)")
     closed_at: datetime | None
     outcome: Outcome | None
     points: list[PointOut]
@@ -110,6 +123,8 @@ class StageOut(BaseModel):
                 )
                 for x in stage.extensions
             ],
+            panels_held_at=sorted(stage.panels),
+            late_request=stage.late_request,
             closed_at=stage.closed_at,
             outcome=stage.outcome,
             points=[PointOut(upheld=p.upheld, summary=p.summary if private else None) for p in stage.points],
@@ -184,6 +199,16 @@ class LearningOut(BaseModel):
         return cls.model_validate(r, from_attributes=True)
 
 
+class OmbudsmanOut(BaseModel):
+    referred_at: datetime
+    decided_at: datetime | None
+    finding: OmbudsmanFinding | None
+
+    @classmethod
+    def of(cls, r: OmbudsmanReferral) -> OmbudsmanOut:
+        return cls(referred_at=r.referred_at, decided_at=r.decided_at, finding=r.finding)
+
+
 class ComplainantDetailsOut(BaseModel):
     name: str | None
     contact: str | None
@@ -191,6 +216,7 @@ class ComplainantDetailsOut(BaseModel):
 
 class ComplaintOut(ComplaintSummary):
     stages: list[StageOut]
+    ombudsman: list[OmbudsmanOut]
     learning: list[LearningOut]
     actions: list[ActionView]
     history: list[HistoryOut]
@@ -206,6 +232,7 @@ class ComplaintOut(ComplaintSummary):
         return cls(
             **ComplaintSummary.of(c, as_of, calendar).model_dump(),
             stages=[StageOut.of(s, as_of, private is not None, calendar) for s in c.stages],
+            ombudsman=[OmbudsmanOut.of(r) for r in c.ombudsman],
             learning=[LearningOut.of(r) for r in record.learning],
             actions=[ActionView.of(a, as_of) for a in record.actions],
             history=[HistoryOut.of(h) for h in record.history],
@@ -289,8 +316,31 @@ async def extend(complaint_id: Name, body: ExtendComplaint, principal: Writer, u
 
 @router.post("/complaints/{complaint_id}/agree-statement", response_model=ComplaintOut)
 async def agree_statement(complaint_id: Name, body: AgreeStatement, principal: Writer, uow: UoW) -> ComplaintOut:
-    """Record the agreed stage-2 statement of complaint (where it starts the clock)."""
+    """Record the agreed stage-2 statement of complaint (where configured, it starts the clock)."""
     await handlers.agree_statement(uow, complaint_id, body, actor=principal.subject)
+    return await _view(uow, complaint_id, principal)
+
+
+@router.post("/complaints/{complaint_id}/hold-panel", response_model=ComplaintOut)
+async def hold_panel(complaint_id: Name, body: HoldPanel, principal: Writer, uow: UoW) -> ComplaintOut:
+    """Record a stage-3 review panel: the response is due 20 working days after the latest."""
+    await handlers.hold_panel(uow, complaint_id, body, actor=principal.subject)
+    return await _view(uow, complaint_id, principal)
+
+
+@router.post("/complaints/{complaint_id}/refer-to-ombudsman", response_model=ComplaintOut)
+async def refer_to_ombudsman(complaint_id: Name, body: ReferToOmbudsman, principal: Writer, uow: UoW) -> ComplaintOut:
+    """The complainant took the complaint to the Ombudsman (one referral at a time)."""
+    await handlers.refer_to_ombudsman(uow, complaint_id, body, actor=principal.subject)
+    return await _view(uow, complaint_id, principal)
+
+
+@router.post("/complaints/{complaint_id}/ombudsman-decision", response_model=ComplaintOut)
+async def ombudsman_decision(
+    complaint_id: Name, body: RecordOmbudsmanDecision, principal: Writer, uow: UoW
+) -> ComplaintOut:
+    """The Ombudsman's decision on the pending referral: fault, no_fault or not_investigated."""
+    await handlers.record_ombudsman_decision(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 

@@ -6,13 +6,11 @@ routes get (`app.state.unit_of_work`) → the routers (`api.router` and the shar
 time without touching the network; the application's lifespan migrates, opens the pool and
 starts the outbox relay. Tests call :func:`build` after setting their environment.
 
-Configuration beyond ``shared.settings`` (complaint timescales are this service's own):
-
-* ``QALOOP_COMPLAINTS_STAGE2_CLOCK`` — ``escalation`` (default) or ``agreed_statement``:
-  whether stage 2's clock starts at escalation or when the statement of complaint is agreed.
-* ``QALOOP_COMPLAINTS_TIMESCALES`` — JSON overriding the default working-day timescales,
-  e.g. ``{"corporate": {"2": {"due": 15, "maximum": 30}}}``.
-* ``QALOOP_CALENDAR_CLOSURES`` (shared) — the authority's own closure days.
+Configuration (``shared.settings``, read by reporting too, so that the two never disagree on
+a due date): the served tenant's complaint timescales (``shared.complaint_timescales``:
+``QALOOP_COMPLAINTS_TIMESCALES``, with a default and per-tenant sections, and
+``QALOOP_COMPLAINTS_STAGE2_CLOCK``) and ``QALOOP_CALENDAR_CLOSURES``, the authority's own
+closure days.
 """
 
 from __future__ import annotations
@@ -20,13 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.complaints import api
-from services.complaints.domain import CaseSubjects
+from services.complaints.domain import CaseSubjects, Rules
 from services.complaints.store import PostgresComplaintsUnitOfWork
-from services.complaints.timescales import Rules, Stage2Clock, Timescales
 from shared.actions.api import actions_router
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.service import StrandService, unit_of_work
@@ -35,28 +30,18 @@ from shared.settings import Settings, get_settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class ComplaintsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QALOOP_COMPLAINTS_", env_file=".env", extra="ignore")
-
-    stage2_clock: Stage2Clock = Stage2Clock.ESCALATION
-    timescales: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
-
-
-def rules_from(settings: Settings, complaints: ComplaintsSettings) -> Rules:
-    timescales = Timescales().with_overrides(complaints.timescales, complaints.stage2_clock)
+def rules_from(settings: Settings) -> Rules:
+    """The served tenant's timescales on the authority's working-day calendar."""
+    timescales = settings.complaint_timescales().for_tenant(settings.tenant)
     closures = settings.calendar_closures
     calendar = WorkingCalendar(closures=closures) if closures else default_calendar()
     return Rules(timescales, calendar)
 
 
-def build(
-    settings: Settings | None = None,
-    complaints: ComplaintsSettings | None = None,
-    rules: Rules | None = None,
-) -> tuple[StrandService, FastAPI]:
+def build(settings: Settings | None = None, rules: Rules | None = None) -> tuple[StrandService, FastAPI]:
     """The complaints StrandService and its FastAPI application (nothing is connected)."""
     settings = settings or get_settings()
-    rules = rules or rules_from(settings, complaints or ComplaintsSettings())
+    rules = rules or rules_from(settings)
     subjects = CaseSubjects(settings.pseudonym_key.get_secret_value(), settings.pseudonym_key_id)
     strand = StrandService(name="complaints", migrations_dir=MIGRATIONS, settings=settings)
     application = strand.create_app(

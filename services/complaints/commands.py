@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.complaints.domain import ExtensionReason
 from shared.bounds import InCalendar, NoNul, text
-from shared.events import Complainant, Day, Identifier, Procedure, ServiceArea, Timestamp
+from shared.events import Complainant, Day, Identifier, OmbudsmanFinding, Procedure, ServiceArea, Timestamp
 
 Text = Annotated[str, text(4000, 1)]
 ShortText = Annotated[str, text(500, 1)]
@@ -60,6 +60,19 @@ class ExtendComplaint(Command):
 
 class AgreeStatement(Command):
     agreed_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
+
+
+class HoldPanel(Command):
+    held_at: At | None = Field(None, description="when the stage-3 review panel met; " + NOW_WHEN_ABSENT)
+
+
+class ReferToOmbudsman(Command):
+    referred_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
+
+
+class RecordOmbudsmanDecision(Command):
+    finding: OmbudsmanFinding
+    decided_at: At | None = Field(None, description=NOW_WHEN_ABSENT)
 
 
 class ResponsePoint(Command):

@@ -1,5 +1,6 @@
 """Complaints: the records and rules, pure (no I/O). See DOMAIN.md "Complaints" and
-"Precise readings"; the timescales and the working-day clock are in ``timescales.py``.
+"Precise readings" (and their 2026-12 additions); the timescales are the authority's
+(``shared.complaint_timescales``, read by reporting too), counted on the working-day calendar.
 
 A complaint runs through up to three stages (1 local resolution, 2 investigation,
 3 review panel). Each stage starts on a date that is day 0 of its clock — the receipt date
@@ -7,8 +8,12 @@ for the stage a complaint is received into, the escalation date for a later stag
 configured, the date the stage-2 statement of complaint was agreed) — and ends in one
 response, published as ``ComplaintClosed`` with its points, outcome, due date, whether it
 was within timescale and how many working days it took. A complainant who is not satisfied
-escalates to the next stage, which starts a new clock. Withdrawal closes the stage in
-progress with the outcome ``withdrawn`` and ends the complaint.
+escalates to the next stage, which starts a new clock (a stage-2 request after the
+escalation window is accepted and flagged ``late_request``). Stage 3's response is due 20
+working days after the latest review panel (``ComplaintPanelHeld``), or 50 after the request
+while no panel is recorded, with no extension. Withdrawal closes the stage in progress with
+the outcome ``withdrawn`` and ends the complaint. At any time the complainant may go to the
+Ombudsman (``ComplaintReferredToOmbudsman``), whose decision is ``OmbudsmanDecided``.
 
 Each command method of :class:`Complaint` returns the event it causes, built from
 ``shared.events`` models so that it validates. What an event must not carry stays in these
@@ -28,18 +33,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
-from services.complaints.timescales import (
-    FIRST_STAGE,
-    LAST_STAGE,
-    Rules,
-    Stage2Clock,
-    StageTimescale,
-    Timescales,
-)
 from shared.actions.domain import ActionOrigin
 from shared.calendar import WorkingCalendar, london_date
+from shared.complaint_timescales import FIRST_STAGE, LAST_STAGE, PANEL_STAGE, StageTimescale, Timescales
 from shared.errors import Conflict, Invalid
 from shared.events import (
     Complainant,
@@ -47,14 +43,47 @@ from shared.events import (
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintExtended,
+    ComplaintPanelHeld,
     ComplaintPoint,
     ComplaintReceived,
+    ComplaintReferredToOmbudsman,
+    ComplaintStatementAgreed,
     LearningIdentified,
     LearningOrigin,
+    OmbudsmanDecided,
+    OmbudsmanFinding,
     Outcome,
     Procedure,
 )
 from shared.pseudonym import DEFAULT_KEY_ID, pseudonymise, subject_for
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What every transition needs: the authority's timescales (shared.complaint_timescales,
+    the same that reporting reads) and the working-day calendar."""
+
+    timescales: Timescales
+    calendar: WorkingCalendar
+
+
+def working_days_left(calendar: WorkingCalendar, due_date: date, as_of: date) -> int:
+    """Working days from ``as_of`` to ``due_date``: 0 on the due date, negative when past it
+    (minus the working days since the due date)."""
+    if due_date >= as_of:
+        return calendar.working_days_between(as_of, due_date)
+    return -calendar.working_days_between(due_date, as_of)
+
+
+def late_escalation(rules: Rules, responded_on: date, requested_on: date) -> bool:
+    """A stage-2 request is late when it is after the escalation window's last day: the
+    20th working day (by default) after the stage-1 response's date ("within N working days
+    of D" ends on the N-th working day after D, DOMAIN.md "Calendar"), so a request on the
+    Saturday after a Friday deadline is late."""
+    return requested_on > rules.calendar.add_working_days(responded_on, rules.timescales.escalation_window)
+
 
 # --------------------------------------------------------------------------- outcome
 
@@ -149,18 +178,18 @@ class HistoryEntry:
     recorded_at: datetime
 
 
-class StatementAgreed(BaseModel):
-    """The stage-2 statement of complaint was agreed: no contract event carries it; the
-    complaint's history records it."""
+@dataclass
+class OmbudsmanReferral:
+    """A referral of the complaint to the Local Government and Social Care Ombudsman, and
+    (once made) the Ombudsman's decision."""
 
-    kind: str = "StatementAgreed"
-    complaint_id: str
-    stage: int
-    agreed_at: datetime
-    due_date: date | None
+    referred_at: datetime
+    decided_at: datetime | None = None
+    finding: OmbudsmanFinding | None = None
 
-    def history_data(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"kind"})
+    @property
+    def decided(self) -> bool:
+        return self.decided_at is not None
 
 
 @dataclass(frozen=True)
@@ -198,6 +227,8 @@ class Stage:
     statement_agreed_at: datetime | None = None
     acknowledged_at: datetime | None = None
     extensions: list[Extension] = field(default_factory=list)
+    panels: list[datetime] = field(default_factory=list)  # stage 3: the review panels held
+    late_request: bool = False  # stage 2: requested after the escalation window
     closed_at: datetime | None = None
     outcome: Outcome | None = None
     points: list[Point] = field(default_factory=list)
@@ -227,16 +258,30 @@ class Stage:
         due = self.extensions[-1].new_due_date if self.extensions else self.base_due_date
         return min(due, self.maximum_date)
 
+    @property
+    def latest_panel_on(self) -> date | None:
+        """The London date of the latest review panel held (stage 3), None before any."""
+        return max((london_date(p) for p in self.panels), default=None)
+
     def start_clock(self, start: date, timescale: StageTimescale, calendar: WorkingCalendar) -> None:
         self.clock_start = start
         self.base_due_date = calendar.add_working_days(start, timescale.due)
         self.maximum_date = calendar.add_working_days(start, timescale.maximum)
 
+    def due_after_panel(self, timescales: Timescales, calendar: WorkingCalendar) -> None:
+        """Stage 3 with a panel recorded: due ``panel_response`` working days after the latest
+        panel's London date, with no extension (the maximum is that date too). The clock
+        still starts at the stage-3 request (working days taken count from it)."""
+        latest = self.latest_panel_on
+        if latest is not None:
+            self.base_due_date = calendar.add_working_days(latest, timescales.panel_response)
+            self.maximum_date = self.base_due_date
+
 
 def _waits_for_statement(stage: int, timescales: Timescales) -> bool:
     """Stage 2 waits for its agreed statement of complaint to start its clock, where so
     configured (whether escalated to or received straight into)."""
-    return stage == 2 and timescales.stage2_clock == Stage2Clock.AGREED_STATEMENT
+    return stage == 2 and timescales.starts_stage2_at_statement
 
 
 def _not_before(field_name: str, when: datetime, earliest: date, what: str) -> date:
@@ -260,6 +305,7 @@ class Complaint:
     received_at: datetime
     stages: list[Stage]
     case_subject: str | None = None  # the pseudonymised CloudEvents subject, if any
+    ombudsman: list[OmbudsmanReferral] = field(default_factory=list)
 
     # -- reading
 
@@ -366,6 +412,7 @@ class Complaint:
     def extension_date(self, rules: Rules, working_days: int) -> date:
         """The date ``working_days`` after the current due date (for "extend by N days")."""
         current = self._open_stage("extended")
+        self._no_extension_at_panel_stage(current)
         if current.due_date is None:
             raise self._awaiting_statement("extended")
         if working_days < 1:
@@ -407,6 +454,7 @@ class Complaint:
         the fact.
         """
         current = self._open_stage("extended")
+        self._no_extension_at_panel_stage(current)
         if current.due_date is None or current.maximum_date is None or current.clock_start is None:
             raise self._awaiting_statement("extended")
         extended_on = _not_before("extended_at", extended_at, current.requested_on, f"stage {current.number} began")
@@ -420,6 +468,13 @@ class Complaint:
         return ComplaintExtended(
             complaint_id=self.complaint_id, stage=current.number, new_due_date=new_due_date, reason=reason.value
         )
+
+    def _no_extension_at_panel_stage(self, current: Stage) -> None:
+        if current.number == PANEL_STAGE:
+            raise Conflict(
+                f"stage {PANEL_STAGE} has no extension: its response is due a fixed number of working days "
+                "after the review panel (or after the request while no panel is recorded)"
+            )
 
     def _check_new_due_date(self, rules: Rules, current: Stage, new_due_date: date) -> None:
         assert current.due_date is not None and current.maximum_date is not None and current.clock_start is not None
@@ -441,17 +496,15 @@ class Complaint:
         if not rules.calendar.is_working_day(new_due_date):
             raise Invalid(f"the new due date {new_due_date.isoformat()} is not a working day", "new_due_date")
 
-    def agree_statement(self, rules: Rules, *, agreed_at: datetime) -> StatementAgreed:
-        """Record the agreed statement of complaint: where configured, stage 2's day 0."""
+    def agree_statement(self, rules: Rules, *, agreed_at: datetime) -> ComplaintStatementAgreed:
+        """Record the agreed stage-2 statement of complaint (once). Where the authority
+        configures it, it is stage 2's day 0 (its clock starts); elsewhere it is recorded and
+        the clock stays at the escalation."""
         current = self._open_stage("given an agreed statement")
         if current.number != 2:
             raise Conflict(
                 f"a statement of complaint is agreed at stage 2; complaint {self.complaint_id} "
                 f"is at stage {current.number}"
-            )
-        if rules.timescales.stage2_clock != Stage2Clock.AGREED_STATEMENT:
-            raise Conflict(
-                "the stage-2 clock starts at escalation in this configuration; an agreed statement would not change it"
             )
         if current.statement_agreed_at is not None:
             raise Conflict(
@@ -460,10 +513,53 @@ class Complaint:
             )
         agreed_on = _not_before("agreed_at", agreed_at, current.requested_on, "stage 2 was requested")
         current.statement_agreed_at = agreed_at
-        current.start_clock(agreed_on, rules.timescales.stage(self.procedure, 2), rules.calendar)
-        return StatementAgreed(
-            complaint_id=self.complaint_id, stage=current.number, agreed_at=agreed_at, due_date=current.due_date
-        )
+        if rules.timescales.starts_stage2_at_statement:
+            current.start_clock(agreed_on, rules.timescales.stage(self.procedure, 2), rules.calendar)
+        return ComplaintStatementAgreed(complaint_id=self.complaint_id, agreed_at=agreed_at)
+
+    def hold_panel(self, rules: Rules, *, held_at: datetime) -> ComplaintPanelHeld:
+        """A stage-3 review panel met: the response is due ``panel_response`` working days
+        after the latest panel held (a panel reconvened moves it; one recorded late, with an
+        earlier date, does not)."""
+        current = self._open_stage("given a review panel")
+        if current.number != PANEL_STAGE:
+            raise Conflict(
+                f"a review panel is held at stage {PANEL_STAGE}; complaint {self.complaint_id} "
+                f"is at stage {current.number}"
+            )
+        _not_before("held_at", held_at, current.requested_on, f"stage {PANEL_STAGE} was requested")
+        current.panels.append(held_at)
+        current.due_after_panel(rules.timescales, rules.calendar)
+        return ComplaintPanelHeld(complaint_id=self.complaint_id, held_at=held_at)
+
+    # -- the Ombudsman
+
+    def refer_to_ombudsman(self, *, referred_at: datetime) -> ComplaintReferredToOmbudsman:
+        """The complainant took the complaint to the Ombudsman (at any stage: the Ombudsman
+        decides whether it is premature). One referral at a time: a new one only after the
+        Ombudsman decided the last."""
+        pending = self._pending_referral()
+        if pending is not None:
+            raise Conflict(
+                f"complaint {self.complaint_id} was referred to the Ombudsman on "
+                f"{london_date(pending.referred_at).isoformat()} and awaits its decision"
+            )
+        _not_before("referred_at", referred_at, london_date(self.received_at), "the complaint was received")
+        self.ombudsman.append(OmbudsmanReferral(referred_at))
+        return ComplaintReferredToOmbudsman(complaint_id=self.complaint_id, referred_at=referred_at)
+
+    def record_ombudsman_decision(self, *, decided_at: datetime, finding: OmbudsmanFinding) -> OmbudsmanDecided:
+        """The Ombudsman's decision on the pending referral."""
+        pending = self._pending_referral()
+        if pending is None:
+            raise Conflict(f"complaint {self.complaint_id} has no referral to the Ombudsman awaiting a decision")
+        _not_before("decided_at", decided_at, london_date(pending.referred_at), "the referral")
+        pending.decided_at = decided_at
+        pending.finding = finding
+        return OmbudsmanDecided(complaint_id=self.complaint_id, decided_at=decided_at, finding=finding)
+
+    def _pending_referral(self) -> OmbudsmanReferral | None:
+        return next((r for r in self.ombudsman if not r.decided), None)
 
     # -- closing a stage
 
@@ -545,12 +641,17 @@ class Complaint:
             following.start_clock(
                 escalated_on, rules.timescales.stage(self.procedure, following.number), rules.calendar
             )
+        # Accepted (the authority's discretion), flagged; never for 2 -> 3.
+        following.late_request = current.number == FIRST_STAGE and late_escalation(
+            rules, london_date(current.closed_at), escalated_on
+        )
         self.stages.append(following)
         return ComplaintEscalated(
             complaint_id=self.complaint_id,
             from_stage=current.number,
             to_stage=following.number,
             escalated_at=escalated_at,
+            late_request=following.late_request,
         )
 
     # -- the learning loop

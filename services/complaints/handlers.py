@@ -19,8 +19,11 @@ from services.complaints.commands import (
     AgreeStatement,
     EscalateComplaint,
     ExtendComplaint,
+    HoldPanel,
     IdentifyLearning,
     ReceiveComplaint,
+    RecordOmbudsmanDecision,
+    ReferToOmbudsman,
     RespondToComplaint,
     WithdrawComplaint,
 )
@@ -132,13 +135,47 @@ async def extend_complaint(
 async def agree_statement(
     uow: ComplaintsUnitOfWork, complaint_id: str, cmd: AgreeStatement, *, actor: str
 ) -> Complaint:
-    """The stage-2 statement of complaint was agreed: where configured, its clock starts.
-    No contract event carries this; it goes into the complaint's history only."""
+    """The stage-2 statement of complaint was agreed (``ComplaintStatementAgreed``): where
+    configured, stage 2's clock starts."""
     async with uow:
         complaint = await _complaint(uow, complaint_id)
-        agreed = complaint.agree_statement(uow.rules, agreed_at=_when(cmd.agreed_at, uow))
+        event = complaint.agree_statement(uow.rules, agreed_at=_when(cmd.agreed_at, uow))
         await uow.complaints.save(complaint)
-        await uow.history.add(complaint_id, kind=agreed.kind, data=agreed.history_data(), event_id=None, actor=actor)
+        _emit(uow, complaint, event, actor=actor)
+    return complaint
+
+
+async def hold_panel(uow: ComplaintsUnitOfWork, complaint_id: str, cmd: HoldPanel, *, actor: str) -> Complaint:
+    """A stage-3 review panel met (``ComplaintPanelHeld``): the response is due after it."""
+    async with uow:
+        complaint = await _complaint(uow, complaint_id)
+        event = complaint.hold_panel(uow.rules, held_at=_when(cmd.held_at, uow))
+        await uow.complaints.save(complaint)
+        _emit(uow, complaint, event, actor=actor)
+    return complaint
+
+
+async def refer_to_ombudsman(
+    uow: ComplaintsUnitOfWork, complaint_id: str, cmd: ReferToOmbudsman, *, actor: str
+) -> Complaint:
+    """The complainant went to the Ombudsman (``ComplaintReferredToOmbudsman``)."""
+    async with uow:
+        complaint = await _complaint(uow, complaint_id)
+        event = complaint.refer_to_ombudsman(referred_at=_when(cmd.referred_at, uow))
+        await uow.complaints.save(complaint)
+        _emit(uow, complaint, event, actor=actor)
+    return complaint
+
+
+async def record_ombudsman_decision(
+    uow: ComplaintsUnitOfWork, complaint_id: str, cmd: RecordOmbudsmanDecision, *, actor: str
+) -> Complaint:
+    """The Ombudsman decided the pending referral (``OmbudsmanDecided``)."""
+    async with uow:
+        complaint = await _complaint(uow, complaint_id)
+        event = complaint.record_ombudsman_decision(decided_at=_when(cmd.decided_at, uow), finding=cmd.finding)
+        await uow.complaints.save(complaint)
+        _emit(uow, complaint, event, actor=actor)
     return complaint
 
 

@@ -26,15 +26,24 @@ from services.complaints.domain import (
     ExtensionReason,
     HistoryEntry,
     Learning,
+    OmbudsmanReferral,
     Point,
     PrivateDetails,
+    Rules,
     Stage,
     Status,
 )
-from services.complaints.timescales import Rules
 from shared.actions.store import ActionRepository, PostgresActions
 from shared.db import check_identifier
-from shared.events import ActionCompleted, ActionRaised, CloudEvent, Complainant, Outcome, Procedure
+from shared.events import (
+    ActionCompleted,
+    ActionRaised,
+    CloudEvent,
+    Complainant,
+    OmbudsmanFinding,
+    Outcome,
+    Procedure,
+)
 from shared.uow import Clock, Emitted, PostgresUnitOfWork, UnitOfWork, utc_now
 
 if TYPE_CHECKING:
@@ -185,7 +194,9 @@ STAGE_COLUMNS = (
     "due_date_at_close",
     "within_timescale",
     "working_days_taken",
+    "late_request",
 )
+OMBUDSMAN_COLUMNS = ("complaint_id", "position", "referred_at", "decided_at", "finding")
 
 
 class PostgresComplaints:
@@ -270,6 +281,23 @@ class PostgresComplaints:
                 for i, p in enumerate(st.points, start=1)
             ],
         )
+        # Panels are only ever added; an Ombudsman referral gains its decision.
+        await self.conn.executemany(
+            f"""INSERT INTO {self.s}.complaint_panels (complaint_id, stage, position, held_at)
+                VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING""",
+            [(cid, st.number, i, at) for st in complaint.stages for i, at in enumerate(st.panels, start=1)],
+        )
+        await self.conn.executemany(
+            f"""INSERT INTO {self.s}.complaint_ombudsman ({", ".join(OMBUDSMAN_COLUMNS)})
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (complaint_id, position) DO UPDATE
+                SET decided_at = EXCLUDED.decided_at, finding = EXCLUDED.finding""",
+            [
+                (cid, i, r.referred_at, r.decided_at, r.finding.value if r.finding else None)
+                for i, r in enumerate(complaint.ombudsman, start=1)
+            ],
+        )
 
     async def get(self, complaint_id: str, *, for_update: bool = False) -> Complaint | None:
         lock = " FOR UPDATE" if for_update else ""
@@ -324,6 +352,12 @@ class PostgresComplaints:
             by_key[(r["complaint_id"], r["stage"])].extensions.append(extension)
         for r in await self._rows_of("complaint_points", "stage, position", ids):
             by_key[(r["complaint_id"], r["stage"])].points.append(Point(upheld=r["upheld"], summary=r["summary"]))
+        for r in await self._rows_of("complaint_panels", "stage, position", ids):
+            by_key[(r["complaint_id"], r["stage"])].panels.append(r["held_at"])
+        referrals: dict[str, list[OmbudsmanReferral]] = {cid: [] for cid in ids}
+        for r in await self._rows_of("complaint_ombudsman", "position", ids):
+            finding = OmbudsmanFinding(r["finding"]) if r["finding"] else None
+            referrals[r["complaint_id"]].append(OmbudsmanReferral(r["referred_at"], r["decided_at"], finding))
         return [
             Complaint(
                 complaint_id=r["complaint_id"],
@@ -335,6 +369,7 @@ class PostgresComplaints:
                 received_at=r["received_at"],
                 stages=stages[r["complaint_id"]],
                 case_subject=r["case_subject"],
+                ombudsman=referrals[r["complaint_id"]],
             )
             for r in rows
         ]
@@ -362,6 +397,7 @@ def _stage_row(complaint_id: str, st: Stage) -> tuple[object, ...]:
         st.due_date_at_close,
         st.within_timescale,
         st.working_days_taken,
+        st.late_request,
     )
 
 
@@ -379,6 +415,7 @@ def _stage(r: asyncpg.Record) -> Stage:
         due_date_at_close=r["due_date_at_close"],
         within_timescale=r["within_timescale"],
         working_days_taken=r["working_days_taken"],
+        late_request=r["late_request"],
     )
 
 

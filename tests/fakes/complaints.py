@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.complaints.domain import CaseSubjects, Complaint, HistoryEntry, Learning, PrivateDetails
+from services.complaints.domain import CaseSubjects, Complaint, HistoryEntry, Learning, PrivateDetails, Rules
 from services.complaints.store import (
     ComplaintQuery,
     ComplaintRepository,
@@ -16,9 +16,9 @@ from services.complaints.store import (
     LearningRepository,
     record_in_history,
 )
-from services.complaints.timescales import Rules, Timescales
 from shared.actions.store import ActionRepository
 from shared.calendar import default_calendar
+from shared.complaint_timescales import Timescales
 from shared.events import CloudEvent
 from shared.uow import Clock, Emitted
 from tests.fakes.actions import FakeActions

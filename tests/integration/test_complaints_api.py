@@ -269,7 +269,13 @@ async def test_a_complaint_through_stage1_escalation_and_stage2_publishes_each_e
         "within_timescale": True,
         "working_days_taken": 11,
     }
-    assert data[4] == {"complaint_id": cid, "from_stage": 1, "to_stage": 2, "escalated_at": "2022-09-01T10:00:00Z"}
+    assert data[4] == {
+        "complaint_id": cid,
+        "from_stage": 1,
+        "to_stage": 2,
+        "escalated_at": "2022-09-01T10:00:00Z",
+        "late_request": False,
+    }
     assert {k: data[5][k] for k in ("stage", "outcome", "due_date", "within_timescale", "working_days_taken")} == {
         "stage": 2,
         "outcome": "not_upheld",
@@ -525,9 +531,11 @@ async def test_malformed_or_rule_breaking_fields_are_422_naming_the_field(client
 
 
 async def test_the_stage2_clock_can_start_at_the_agreed_statement(own_servers: Settings) -> None:
-    from services.complaints.app import ComplaintsSettings, build
+    from services.complaints.app import build
 
-    service, app = build(settings=own_servers, complaints=ComplaintsSettings(stage2_clock="agreed_statement"))
+    # The one setting reporting reads too, with this tenant's own section.
+    sections = {"default": {}, "tenants": {own_servers.tenant: {"stage2_clock": "agreed_statement"}}}
+    service, app = build(settings=own_servers.model_copy(update={"complaints_timescales": sections}))
     await service.start(relay=False)  # the module's service relays this schema's outbox
     try:
         async with httpx.AsyncClient(
@@ -558,6 +566,68 @@ async def test_the_stage2_clock_can_start_at_the_agreed_statement(own_servers: S
                 await http.post(f"/v1/complaints/{cid}/agree-statement", json={"agreed_at": "2022-09-08"})
             )
             assert (agreed["due_date"], agreed["stages"][0]["clock_start"]) == ("2022-10-14", "2022-09-08")
-            assert agreed["history"][-1]["kind"] == "StatementAgreed"
+            assert agreed["history"][-1]["kind"] == "ComplaintStatementAgreed"
     finally:
         await service.stop()
+
+
+async def test_stage3_panels_the_ombudsman_and_a_late_request_over_http(
+    client: httpx.AsyncClient, observer: Observer
+) -> None:
+    cid = "it-panel-1"
+    await ok(
+        await client.post(
+            "/v1/complaints",
+            json={
+                "complaint_id": cid,
+                "procedure": "statutory_children",
+                "category": "communication",
+                "team": "through-care",
+                "service_area": "childrens_social_care",
+                "complainant": "foster_carer",
+                "received_at": "2022-08-01T10:00:00Z",
+            },
+        ),
+        201,
+    )
+    respond = {"closed_at": "2022-08-12T10:00:00Z", "points": [{"upheld": False}]}
+    await ok(await client.post(f"/v1/complaints/{cid}/respond", json=respond))
+    late = await ok(await client.post(f"/v1/complaints/{cid}/escalate", json={"escalated_at": "2022-09-13"}))
+    assert late["stages"][1]["late_request"] is True
+    await ok(await client.post(f"/v1/complaints/{cid}/agree-statement", json={"agreed_at": "2022-09-14"}))
+    respond = {"closed_at": "2022-10-03T10:00:00Z", "points": [{"upheld": False}]}
+    await ok(await client.post(f"/v1/complaints/{cid}/respond", json=respond))
+    await ok(await client.post(f"/v1/complaints/{cid}/escalate", json={"escalated_at": "2022-10-10"}))
+    bad = await client.post(f"/v1/complaints/{cid}/hold-panel", json={"held_at": "2022-10-07"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "held_at"
+    panel = await ok(await client.post(f"/v1/complaints/{cid}/hold-panel", json={"held_at": "2022-11-18"}))
+    assert (panel["due_date"], panel["stages"][2]["panels_held_at"]) == ("2022-12-16", ["2022-11-18T00:00:00Z"])
+    await ok(await client.post(f"/v1/complaints/{cid}/refer-to-ombudsman", json={"referred_at": "2022-11-20"}))
+    wrong = await client.post(f"/v1/complaints/{cid}/ombudsman-decision", json={"finding": "partly"})
+    assert wrong.status_code == 422
+    decided = await ok(
+        await client.post(
+            f"/v1/complaints/{cid}/ombudsman-decision", json={"finding": "fault", "decided_at": "2023-02-01"}
+        )
+    )
+    assert decided["ombudsman"][0]["finding"] == "fault"
+    wanted = [
+        "complaints.ComplaintReceived",
+        "complaints.ComplaintClosed",
+        "complaints.ComplaintEscalated",
+        "complaints.ComplaintStatementAgreed",
+        "complaints.ComplaintClosed",
+        "complaints.ComplaintEscalated",
+        "complaints.ComplaintPanelHeld",
+        "complaints.ComplaintReferredToOmbudsman",
+        "complaints.OmbudsmanDecided",
+    ]
+
+    async def mine() -> list[tuple[str, dict[str, Any], bytes]]:
+        return observer.of(cid)
+
+    seen = await eventually(mine, lambda e: len(e) >= len(wanted), timeout=20, what="9 events")
+    assert [key for key, _, _ in seen] == wanted
+    for _, _, body in seen:
+        parse_event(body)  # each one validates against the catalogue
+    assert seen[2][1]["data"]["late_request"] is True and seen[5][1]["data"]["late_request"] is False

@@ -136,7 +136,7 @@ async def test_the_migrated_actions_table_is_the_shared_one_with_every_row_kept(
     await migrate(conn, s, migrations(s, up_to=1))
     await old_rows(conn, s)
 
-    assert await migrate(conn, s, migrations(s, up_to=999)) == ["002_shared_actions"]
+    assert await migrate(conn, s, migrations(s, up_to=999)) == ["002_shared_actions", "003_panels_ombudsman"]
 
     names = await conn.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'actions'", s

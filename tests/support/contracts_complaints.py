@@ -22,12 +22,13 @@ from services.complaints.domain import (
     Learning,
     Point,
     PrivateDetails,
+    Rules,
 )
 from services.complaints.store import ComplaintQuery
-from services.complaints.timescales import Rules, Timescales
 from shared.actions.domain import CompleteAction
 from shared.calendar import default_calendar
-from shared.events import Complainant, LearningOrigin, Procedure
+from shared.complaint_timescales import Timescales
+from shared.events import Complainant, LearningOrigin, OmbudsmanFinding, Procedure
 from tests.support.contracts import action
 
 RULES = Rules(Timescales(), default_calendar())
@@ -115,6 +116,33 @@ class ComplaintStoreContract:
             found = await uow.complaints.get("c-1")
         assert found == changed
         assert found is not None and [len(s.extensions) for s in found.stages] == [2, 0]
+
+    async def test_panels_late_requests_statements_and_ombudsman_referrals_read_back(self) -> None:
+        uow = await self.make_uow()
+        changed = complaint()
+        async with uow:
+            await uow.complaints.add(changed, PRIVATE)
+        changed.respond(RULES, closed_at=at("2022-08-02"), points=[Point(False)])
+        changed.escalate(RULES, escalated_at=at("2022-09-20"))  # late: past the 20-working-day window
+        changed.agree_statement(RULES, agreed_at=at("2022-09-22"))
+        changed.refer_to_ombudsman(referred_at=at("2022-09-23"))
+        async with uow:
+            await uow.complaints.save(changed)
+        changed.respond(RULES, closed_at=at("2022-10-03"), points=[Point(False)])
+        changed.escalate(RULES, escalated_at=at("2022-10-10"))
+        changed.hold_panel(RULES, held_at=at("2022-11-21"))
+        changed.hold_panel(RULES, held_at=at("2022-11-18"))
+        changed.record_ombudsman_decision(decided_at=at("2022-10-20"), finding=OmbudsmanFinding.NOT_INVESTIGATED)
+        changed.refer_to_ombudsman(referred_at=at("2023-01-05"))
+        async with uow:
+            await uow.complaints.save(changed)
+        async with uow:
+            found = await uow.complaints.get("c-1")
+        assert found == changed
+        assert found is not None and found.stages[1].late_request and not found.stages[2].late_request
+        assert found.stages[2].panels == [at("2022-11-21"), at("2022-11-18")]
+        assert found.stages[2].due_date == date(2022, 12, 19)
+        assert [r.finding for r in found.ombudsman] == [OmbudsmanFinding.NOT_INVESTIGATED, None]
 
     async def test_find_filters_by_status_and_team_orders_by_due_date_and_pages(self) -> None:
         uow = await self.make_uow()

@@ -19,27 +19,27 @@ from services.complaints.domain import (
     ExtensionReason,
     Learning,
     Point,
-    StatementAgreed,
+    Rules,
     Status,
     roll_up,
-)
-from services.complaints.timescales import (
-    Rules,
-    Stage2Clock,
-    StageTimescale,
-    Timescales,
     working_days_left,
 )
 from shared.actions.domain import ActionOrigin
 from shared.calendar import WorkingCalendar, default_calendar
+from shared.complaint_timescales import Stage2Clock, StageTimescale, Timescales
 from shared.errors import Conflict, Invalid
 from shared.events import (
     ComplaintAcknowledged,
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintExtended,
+    ComplaintPanelHeld,
     ComplaintReceived,
+    ComplaintReferredToOmbudsman,
+    ComplaintStatementAgreed,
     LearningIdentified,
+    OmbudsmanDecided,
+    OmbudsmanFinding,
     Outcome,
     Procedure,
 )
@@ -289,20 +289,124 @@ def test_corporate_stage2_is_20_working_days_with_no_room_to_extend() -> None:
         )
 
 
-def test_stage3_is_30_working_days_and_the_last_stage() -> None:
+def at_stage3(escalated_on: str = "2022-10-10") -> Complaint:
     c = responded_then_escalated("2022-09-01")
     close(c, "2022-10-03")
-    c.escalate(RULES, escalated_at=at("2022-10-10"))
-    # 30th working day after Mon 10 Oct 2022: Mon 21 Nov.
-    assert (c.stage.number, c.stage.due_date, c.stage.maximum_date) == (
-        3,
-        date(2022, 11, 21),
-        date(2022, 11, 21),
-    )
-    closed = close(c, "2022-11-21", False)
-    assert closed.stage == 3 and closed.within_timescale and closed.working_days_taken == 30
+    event = c.escalate(RULES, escalated_at=at(escalated_on))
+    assert (event.from_stage, event.to_stage, event.late_request) == (2, 3, False)  # never late for 2 -> 3
+    return c
+
+
+def test_stage3_without_a_panel_is_due_50_working_days_after_the_request_and_is_the_last_stage() -> None:
+    c = at_stage3()
+    # 50th working day after Mon 10 Oct 2022: Mon 19 Dec (no bank holiday between).
+    assert (c.stage.number, c.stage.due_date, c.stage.maximum_date) == (3, date(2022, 12, 19), date(2022, 12, 19))
+    # Working day 49 (Fri 16 Dec) is on time: the "called late" case.
+    closed = close(c, "2022-12-16", False)
+    assert closed.stage == 3 and closed.within_timescale and closed.working_days_taken == 49
     with pytest.raises(Conflict, match="last stage"):
-        c.escalate(RULES, escalated_at=at("2022-11-22"))
+        c.escalate(RULES, escalated_at=at("2022-12-19"))
+
+
+def test_stage3_without_a_panel_closed_on_working_day_51_is_late() -> None:
+    c = at_stage3()
+    closed = close(c, "2022-12-20", False)
+    assert (closed.due_date, closed.within_timescale, closed.working_days_taken) == (date(2022, 12, 19), False, 51)
+
+
+def test_stage3_is_due_20_working_days_after_the_latest_panel_and_counts_days_from_the_request() -> None:
+    c = at_stage3()
+    held = c.hold_panel(RULES, held_at=at("2022-11-18"))
+    assert held == ComplaintPanelHeld(complaint_id="c-1", held_at=at("2022-11-18"))
+    # 20th working day after Fri 18 Nov 2022: Fri 16 Dec.
+    assert c.stage.due_date == c.stage.maximum_date == date(2022, 12, 16)
+    c.hold_panel(RULES, held_at=at("2022-11-21"))  # reconvened: the latest panel counts
+    # 20th working day after Mon 21 Nov 2022: Mon 19 Dec.
+    assert c.stage.due_date == date(2022, 12, 19)
+    c.hold_panel(RULES, held_at=at("2022-11-17"))  # recorded late, held earlier: changes nothing
+    assert c.stage.due_date == date(2022, 12, 19) and c.stage.latest_panel_on == date(2022, 11, 21)
+    closed = close(c, "2022-12-19", False)
+    # Working days taken still count from the stage-3 request (Mon 10 Oct): 50.
+    assert (closed.due_date, closed.within_timescale, closed.working_days_taken) == (date(2022, 12, 19), True, 50)
+
+
+def test_stage3_after_a_panel_one_day_past_is_late() -> None:
+    c = at_stage3()
+    c.hold_panel(RULES, held_at=at("2022-11-18"))
+    closed = close(c, "2022-12-19", False)
+    assert (closed.due_date, closed.within_timescale) == (date(2022, 12, 16), False)
+
+
+def test_a_panel_just_after_bst_midnight_counts_from_its_london_date_a_bank_holiday() -> None:
+    c = received("2023-04-03", stage=3)
+    # 23:30 UTC on Sun 7 May 2023 is 00:30 BST on Mon 8 May, the coronation bank holiday.
+    c.hold_panel(RULES, held_at=at("2023-05-07", "23:30:00"))
+    assert c.stage.latest_panel_on == date(2023, 5, 8)
+    # 20th working day after Mon 8 May 2023 (29 May is a bank holiday): Tue 6 Jun.
+    assert c.stage.due_date == date(2023, 6, 6)
+
+
+def test_a_panel_is_held_at_an_open_stage3_not_before_its_request() -> None:
+    c = responded_then_escalated("2022-09-01")
+    with pytest.raises(Conflict, match="stage 3"):
+        c.hold_panel(RULES, held_at=at("2022-09-20"))
+    c = at_stage3()
+    with pytest.raises(Invalid) as refused:
+        c.hold_panel(RULES, held_at=at("2022-10-07"))  # the panel before the request
+    assert refused.value.field == "held_at"
+    with pytest.raises(Conflict, match="no extension"):
+        c.extend(RULES, new_due_date=date(2022, 12, 20), reason=ExtensionReason.COMPLEX, extended_at=at("2022-10-11"))
+    close(c, "2022-11-30", False)
+    with pytest.raises(Conflict, match="closed"):
+        c.hold_panel(RULES, held_at=at("2022-12-01"))
+
+
+@pytest.mark.parametrize(
+    ("escalated_at", "late"),
+    [
+        # Stage 1 answered Fri 12 Aug 2022; the 20th working day after it (29 Aug a bank
+        # holiday) is Mon 12 Sep 2022.
+        (at("2022-09-12"), False),
+        (at("2022-09-12", "22:30:00"), False),  # 23:30 BST, still 12 Sep in London
+        (at("2022-09-12", "23:30:00"), True),  # 00:30 BST on 13 Sep
+        (at("2022-09-13"), True),
+    ],
+)
+def test_a_stage2_request_after_the_escalation_window_is_accepted_and_flagged(
+    escalated_at: datetime, late: bool
+) -> None:
+    c = received("2022-08-01")
+    close(c, "2022-08-12", False)
+    event = c.escalate(RULES, escalated_at=escalated_at)
+    assert (event.to_stage, event.late_request, c.stage.late_request) == (2, late, late)
+
+
+def test_a_request_on_the_saturday_after_the_windows_last_day_is_late() -> None:
+    c = received("2022-09-01")
+    close(c, "2022-09-01", False)
+    # 20th working day after Thu 1 Sep 2022 (19 Sep a bank holiday): Fri 30 Sep.
+    assert c.escalate(RULES, escalated_at=at("2022-10-01")).late_request is True
+
+
+def test_ombudsman_referral_then_decision_one_at_a_time() -> None:
+    c = received("2022-08-01")
+    with pytest.raises(Conflict, match="no referral"):
+        c.record_ombudsman_decision(decided_at=at("2022-09-01"), finding=OmbudsmanFinding.FAULT)
+    with pytest.raises(Invalid) as refused:
+        c.refer_to_ombudsman(referred_at=at("2022-07-29"))
+    assert refused.value.field == "referred_at"
+    referred = c.refer_to_ombudsman(referred_at=at("2022-09-01"))
+    assert referred == ComplaintReferredToOmbudsman(complaint_id="c-1", referred_at=at("2022-09-01"))
+    with pytest.raises(Conflict, match="awaits its decision"):
+        c.refer_to_ombudsman(referred_at=at("2022-09-02"))
+    with pytest.raises(Invalid) as refused:
+        c.record_ombudsman_decision(decided_at=at("2022-08-31"), finding=OmbudsmanFinding.FAULT)
+    assert refused.value.field == "decided_at"
+    decided = c.record_ombudsman_decision(decided_at=at("2023-01-10"), finding=OmbudsmanFinding.NO_FAULT)
+    assert decided == OmbudsmanDecided(complaint_id="c-1", decided_at=at("2023-01-10"), finding="no_fault")
+    assert c.ombudsman[0].finding == OmbudsmanFinding.NO_FAULT
+    c.refer_to_ombudsman(referred_at=at("2023-02-01"))  # again, after the decision
+    assert len(c.ombudsman) == 2
 
 
 def test_received_straight_into_stage2_starts_its_clock_on_receipt() -> None:
@@ -322,17 +426,12 @@ def test_stage2_clock_from_the_agreed_statement_when_configured() -> None:
             reason=ExtensionReason.OTHER,
             extended_at=at("2022-09-02"),
         )
+    with pytest.raises(Invalid) as refused:
+        c.agree_statement(AGREED, agreed_at=at("2022-08-31"))
+    assert refused.value.field == "agreed_at"
     agreed = c.agree_statement(AGREED, agreed_at=at("2022-09-08"))
+    assert agreed == ComplaintStatementAgreed(complaint_id="c-1", agreed_at=at("2022-09-08"))
     # 25th working day after Thu 8 Sep 2022: Fri 14 Oct (19 Sep is a bank holiday).
-    assert agreed == StatementAgreed(
-        complaint_id="c-1", stage=2, agreed_at=at("2022-09-08"), due_date=date(2022, 10, 14)
-    )
-    assert agreed.history_data() == {
-        "complaint_id": "c-1",
-        "stage": 2,
-        "agreed_at": "2022-09-08T10:00:00Z",
-        "due_date": "2022-10-14",
-    }
     assert c.stage.clock_start == date(2022, 9, 8)
     assert c.stage.due_date == date(2022, 10, 14)
     closed = close(c, "2022-10-14", rules=AGREED)
@@ -341,10 +440,29 @@ def test_stage2_clock_from_the_agreed_statement_when_configured() -> None:
         c.agree_statement(AGREED, agreed_at=at("2022-09-09"))
 
 
-def test_an_agreed_statement_is_refused_when_the_clock_starts_at_escalation() -> None:
+def test_stage2_from_the_agreed_statement_is_on_time_at_65_working_days_with_an_extension() -> None:
+    c = responded_then_escalated("2022-09-01", rules=AGREED)
+    c.agree_statement(AGREED, agreed_at=at("2022-09-08"))
+    # 65th working day after Thu 8 Sep 2022 (19 Sep a bank holiday): Fri 9 Dec.
+    assert c.stage.maximum_date == date(2022, 12, 9)
+    c.extend(AGREED, new_due_date=date(2022, 12, 9), reason=ExtensionReason.COMPLEX, extended_at=at("2022-10-03"))
+    closed = close(c, "2022-12-09", rules=AGREED)
+    assert (closed.within_timescale, closed.working_days_taken) == (True, 65)
+
+
+def test_an_agreed_statement_is_recorded_but_does_not_move_the_clock_when_it_starts_at_escalation() -> None:
     c = responded_then_escalated("2022-09-01")
-    with pytest.raises(Conflict, match="starts at escalation"):
-        c.agree_statement(RULES, agreed_at=at("2022-09-08"))
+    due = c.stage.due_date
+    event = c.agree_statement(RULES, agreed_at=at("2022-09-08"))
+    assert event == ComplaintStatementAgreed(complaint_id="c-1", agreed_at=at("2022-09-08"))
+    assert c.stage.clock_start == date(2022, 9, 1) and c.stage.due_date == due
+    assert c.stage.statement_agreed_at == at("2022-09-08")
+
+
+def test_a_statement_is_agreed_at_stage2_only() -> None:
+    c = received("2022-09-01")
+    with pytest.raises(Conflict, match="stage 2"):
+        c.agree_statement(AGREED, agreed_at=at("2022-09-02"))
 
 
 def test_configured_timescales_override_the_defaults() -> None:

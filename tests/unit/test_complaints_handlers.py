@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.complaints import handlers
 from services.complaints.commands import (
@@ -19,17 +20,27 @@ from services.complaints.commands import (
     AgreeStatement,
     EscalateComplaint,
     ExtendComplaint,
+    HoldPanel,
     IdentifyLearning,
     ReceiveComplaint,
+    RecordOmbudsmanDecision,
+    ReferToOmbudsman,
     RespondToComplaint,
     WithdrawComplaint,
 )
-from services.complaints.domain import ComplainantDetails, ExtensionReason, HistoryEntry, PrivateDetails, Status
+from services.complaints.domain import (
+    ComplainantDetails,
+    ExtensionReason,
+    HistoryEntry,
+    PrivateDetails,
+    Rules,
+    Status,
+)
 from services.complaints.store import ComplaintQuery
-from services.complaints.timescales import Rules, Stage2Clock, Timescales
 from shared.actions import handlers as actions
 from shared.actions.domain import CompleteAction, RaiseAction
 from shared.calendar import default_calendar
+from shared.complaint_timescales import Stage2Clock, Timescales
 from shared.errors import Conflict, Invalid, NotFound, RuleError
 from shared.events import (
     ActionCompleted,
@@ -38,8 +49,13 @@ from shared.events import (
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintExtended,
+    ComplaintPanelHeld,
     ComplaintReceived,
+    ComplaintReferredToOmbudsman,
+    ComplaintStatementAgreed,
     LearningIdentified,
+    OmbudsmanDecided,
+    OmbudsmanFinding,
     Outcome,
 )
 from tests.fakes.complaints import SUBJECTS, FakeComplaintsUnitOfWork
@@ -248,33 +264,65 @@ async def test_an_extension_past_the_maximum_or_after_the_due_date_is_refused_an
     assert (await uow.complaints.get("c-1")).stage.extensions == []  # type: ignore[union-attr]
 
 
-async def test_an_agreed_statement_starts_the_stage2_clock_and_goes_into_the_history_only() -> None:
+async def test_an_agreed_statement_starts_the_stage2_clock_and_is_published() -> None:
     uow = FakeComplaintsUnitOfWork(rules=AGREED)
     await received(uow, stage=2, received_at="2022-09-01T10:00:00Z")
     assert (await uow.complaints.get("c-1")).stage.due_date is None  # type: ignore[union-attr]
-    published = len(uow.published)
     cmd = AgreeStatement.model_validate({"agreed_at": "2022-09-08T10:00:00Z"})
     complaint = await handlers.agree_statement(uow, "c-1", cmd, actor="officer-2")
     assert complaint.stage.due_date == date(2022, 10, 14)  # 25 working days after Thu 8 Sep
-    assert len(uow.published) == published  # no contract event carries it
-    assert kinds(uow) == ["ComplaintReceived", "StatementAgreed"]
+    assert uow.published[-1].data == ComplaintStatementAgreed(complaint_id="c-1", agreed_at=at("2022-09-08"))
+    assert kinds(uow) == ["ComplaintReceived", "ComplaintStatementAgreed"]
     entry = history(uow)[-1]
-    assert (entry.event_id, entry.actor) == (None, "officer-2")
-    assert entry.data == {
-        "complaint_id": "c-1",
-        "stage": 2,
-        "agreed_at": "2022-09-08T10:00:00Z",
-        "due_date": "2022-10-14",
-    }
+    assert entry.actor == "officer-2" and entry.data == {"complaint_id": "c-1", "agreed_at": "2022-09-08T10:00:00Z"}
     await refused(uow, Conflict, "already agreed", handlers.agree_statement(uow, "c-1", cmd, actor=OFFICER))
 
 
-async def test_an_agreed_statement_is_refused_where_the_clock_starts_at_escalation() -> None:
+async def test_an_agreed_statement_is_recorded_where_the_clock_starts_at_escalation() -> None:
     uow = FakeComplaintsUnitOfWork()
     await received(uow, stage=2)
+    complaint = await handlers.agree_statement(uow, "c-1", AgreeStatement(), actor=OFFICER)
+    assert complaint.stage.clock_start == date(2022, 8, 1)  # still the receipt
+    assert kinds(uow)[-1] == "ComplaintStatementAgreed"
     await refused(
-        uow, Conflict, "starts at escalation", handlers.agree_statement(uow, "c-1", AgreeStatement(), actor=OFFICER)
+        uow, Conflict, "already agreed", handlers.agree_statement(uow, "c-1", AgreeStatement(), actor=OFFICER)
     )
+
+
+async def test_a_panel_moves_the_stage3_due_date_and_is_published() -> None:
+    uow = FakeComplaintsUnitOfWork()
+    await received(uow, stage=3, received_at="2022-10-10T10:00:00Z")
+    assert (await uow.complaints.get("c-1")).stage.due_date == date(2022, 12, 19)  # type: ignore[union-attr]
+    early = HoldPanel.model_validate({"held_at": "2022-10-07T10:00:00Z"})
+    error = await refused(uow, Invalid, "before", handlers.hold_panel(uow, "c-1", early, actor=OFFICER))
+    assert isinstance(error, Invalid) and error.field == "held_at"
+    cmd = HoldPanel.model_validate({"held_at": "2022-11-18T10:00:00Z"})
+    complaint = await handlers.hold_panel(uow, "c-1", cmd, actor=OFFICER)
+    assert complaint.stage.due_date == date(2022, 12, 16)  # 20 working days after Fri 18 Nov
+    assert uow.published[-1].data == ComplaintPanelHeld(complaint_id="c-1", held_at=at("2022-11-18"))
+    stored_again = await uow.complaints.get("c-1")
+    assert stored_again is not None and stored_again.stage.panels == [at("2022-11-18")]
+    extend = ExtendComplaint.model_validate({"extend_by_working_days": 5, "reason": "complex"})
+    await refused(uow, Conflict, "no extension", handlers.extend_complaint(uow, "c-1", extend, actor=OFFICER))
+
+
+async def test_the_ombudsman_referral_and_decision_are_published_in_turn() -> None:
+    uow = FakeComplaintsUnitOfWork()
+    await received(uow)
+    decide = RecordOmbudsmanDecision.model_validate({"finding": "fault", "decided_at": "2022-12-01T10:00:00Z"})
+    await refused(uow, Conflict, "no referral", handlers.record_ombudsman_decision(uow, "c-1", decide, actor=OFFICER))
+    refer = ReferToOmbudsman.model_validate({"referred_at": "2022-09-01T10:00:00Z"})
+    await handlers.refer_to_ombudsman(uow, "c-1", refer, actor=OFFICER)
+    assert uow.published[-1].data == ComplaintReferredToOmbudsman(complaint_id="c-1", referred_at=at("2022-09-01"))
+    await refused(uow, Conflict, "awaits", handlers.refer_to_ombudsman(uow, "c-1", refer, actor=OFFICER))
+    complaint = await handlers.record_ombudsman_decision(uow, "c-1", decide, actor=OFFICER)
+    assert uow.published[-1].data == OmbudsmanDecided(
+        complaint_id="c-1", decided_at=at("2022-12-01"), finding=OmbudsmanFinding.FAULT
+    )
+    assert [(r.referred_at, r.finding) for r in complaint.ombudsman] == [(at("2022-09-01"), OmbudsmanFinding.FAULT)]
+    with pytest.raises(ValidationError):
+        RecordOmbudsmanDecision.model_validate({"finding": "partly"})
+    await refused(uow, NotFound, "no complaint", handlers.refer_to_ombudsman(uow, "c-9", refer, actor=OFFICER))
 
 
 # --------------------------------------------------------------------------- closing, escalating
@@ -313,7 +361,7 @@ async def test_escalation_follows_the_response_and_starts_the_next_stage() -> No
     complaint = await handlers.escalate_complaint(uow, "c-1", cmd, actor=OFFICER)
     assert (complaint.stage.number, complaint.status, complaint.stage.due_date) == (2, Status.OPEN, date(2022, 10, 7))
     assert uow.published[-1].data == ComplaintEscalated(
-        complaint_id="c-1", from_stage=1, to_stage=2, escalated_at=at("2022-09-01")
+        complaint_id="c-1", from_stage=1, to_stage=2, escalated_at=at("2022-09-01"), late_request=False
     )
     assert (await uow.complaints.get("c-1")) == complaint
     await refused(uow, Conflict, "no response yet", handlers.escalate_complaint(uow, "c-1", cmd, actor=OFFICER))
