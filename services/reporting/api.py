@@ -40,16 +40,31 @@ def query_period(field: str, text: str) -> Period:
         raise unprocessable(field, str(exc), text) from None
 
 
-def query_filters(service_area: str | None, team: str | None) -> kpis.Filters:
-    """The slice the service_area and team query parameters name; a 422 for an unknown
-    service area or a team that is not an identifier."""
+def query_filters(service_area: str | None, team: str | None, category: str | None = None) -> kpis.Filters:
+    """The slice the service_area, team and category query parameters name; a 422 for an
+    unknown service area, or a team or category that is not an identifier. The category
+    filters the complaints.* KPIs only (DOMAIN.md); the others read as if it were not set."""
     if service_area is not None and service_area not in known_service_areas():
         raise unprocessable(
             "service_area", f"unknown service_area; expected one of {sorted(known_service_areas())}", service_area
         )
     if team is not None and not _TEAM.match(team):
         raise unprocessable("team", "a team is an identifier such as 'through-care'", team)
-    return kpis.Filters(service_area=service_area, team=team)
+    if category is not None and not _TEAM.match(category):
+        raise unprocessable("category", "a complaint category is an identifier such as 'communication'", category)
+    return kpis.Filters(service_area=service_area, team=team, category=category)
+
+
+def _echo(filters: kpis.Filters) -> dict[str, str | None]:
+    """The filters as the answer repeats them (category only where it was given)."""
+    out = {"service_area": filters.service_area, "team": filters.team}
+    return out | ({"category": filters.category} if filters.category is not None else {})
+
+
+Category = Annotated[
+    str | None,
+    Query(description="a complaint category: filters the complaints.* KPIs only (the others ignore it)"),
+]
 
 
 def _value(v: kpis.KpiValue) -> dict[str, Any]:
@@ -78,13 +93,14 @@ async def kpi_values(
     period: Annotated[str, Query(description="2022-23-Q2, 2022-23 or 2022-07")],
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> dict[str, Any]:
     p = query_period("period", period)
-    filters = query_filters(service_area, team)
+    filters = query_filters(service_area, team, category)
     values = await queries.values(principal.tenant, p, filters, detail=principal.has("reporting:detail"))
     return {
         "period": p.label,
-        "filters": {"service_area": service_area, "team": team},
+        "filters": _echo(filters),
         "values": [_value(v) for v in values],
     }
 
@@ -98,6 +114,7 @@ async def kpi_series(
     to: Annotated[str | None, Query(description="last period (default: the current quarter)")] = None,
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> dict[str, Any]:
     if not kpis.is_known_kpi(kpi):
         raise HTTPException(
@@ -116,11 +133,11 @@ async def kpi_series(
     periods = periods_between(first, last)
     if len(periods) > 240:
         raise unprocessable("from", "at most 240 periods in one series", from_)
-    filters = query_filters(service_area, team)
+    filters = query_filters(service_area, team, category)
     detail = principal.has("reporting:detail")
     values = await queries.series(principal.tenant, periods, filters, detail=detail, kpi_ids=[kpi])
     series = [{"period": p.label, **_value(v)} for p, (v,) in zip(periods, values, strict=True)]
-    return {"kpi": kpi, "filters": {"service_area": service_area, "team": team}, "series": series}
+    return {"kpi": kpi, "filters": _echo(filters), "series": series}
 
 
 def _back(period: Period, n: int) -> Period:

@@ -62,12 +62,13 @@ class ReportingService(StrandService):
         assert self.pool is not None
         settings = self.settings
         calendar = WorkingCalendar(closures=settings.calendar_closures)
-        readmodels = ReadModels(calendar)
+        timescales = settings.complaint_timescales()  # the complaints service's own, per tenant
+        readmodels = ReadModels(calendar, timescales)
         async with self.pool.acquire() as conn:
             owed = await store.rebuild_owed(conn)
         if owed:
             log.warning("the read models have not applied every stored event: rebuilding them from the event store")
-            await rebuild.rebuild(self.migrate_url, calendar=calendar)  # DDL: the schema's owner
+            await rebuild.rebuild(self.migrate_url, calendar=calendar, timescales=timescales)  # DDL: the schema's owner
             await self.regrant()  # the swapped-in tables are new: the service's role again
         targets = {
             kpi: kpis.Target(
@@ -86,6 +87,7 @@ class ReportingService(StrandService):
             clock=self.clock,
             targets=targets,
             small_number_threshold=settings.small_number_threshold,
+            timescales=timescales,
         )
         self.transitions = TransitionPublisher(self.pool, self.clock)
         if self.consume:

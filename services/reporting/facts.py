@@ -144,6 +144,44 @@ class ComplaintEscalatedFact:
     to_stage: int
     escalated_at: datetime
     escalated_on: date
+    late_request: bool = False  # as the producer flagged it (absent: false)
+
+
+@dataclass(frozen=True)
+class ComplaintStatementAgreedFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    agreed_at: datetime
+    agreed_on: date
+
+
+@dataclass(frozen=True)
+class ComplaintPanelHeldFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    held_at: datetime
+    held_on: date
+
+
+@dataclass(frozen=True)
+class OmbudsmanReferralFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    referred_at: datetime
+    referred_on: date
+
+
+@dataclass(frozen=True)
+class OmbudsmanDecisionFact:
+    key: str
+    event_id: str
+    complaint_id: str
+    decided_at: datetime
+    decided_on: date
+    finding: str  # shared.events.OmbudsmanFinding value
 
 
 @dataclass(frozen=True)
@@ -245,6 +283,10 @@ class Facts:
     complaints_extended: list[ComplaintExtendedFact] = field(default_factory=list)
     complaints_escalated: list[ComplaintEscalatedFact] = field(default_factory=list)
     complaints_closed: list[ComplaintClosedFact] = field(default_factory=list)
+    complaints_statements: list[ComplaintStatementAgreedFact] = field(default_factory=list)
+    complaints_panels: list[ComplaintPanelHeldFact] = field(default_factory=list)
+    ombudsman_referrals: list[OmbudsmanReferralFact] = field(default_factory=list)
+    ombudsman_decisions: list[OmbudsmanDecisionFact] = field(default_factory=list)
     actions_raised: list[ActionRaisedFact] = field(default_factory=list)
     actions_completed: list[ActionCompletedFact] = field(default_factory=list)
     referrals: list[ReferralFact] = field(default_factory=list)
@@ -281,6 +323,10 @@ _FACT_LISTS: dict[str, type] = {
     "complaints_extended": ComplaintExtendedFact,
     "complaints_escalated": ComplaintEscalatedFact,
     "complaints_closed": ComplaintClosedFact,
+    "complaints_statements": ComplaintStatementAgreedFact,
+    "complaints_panels": ComplaintPanelHeldFact,
+    "ombudsman_referrals": OmbudsmanReferralFact,
+    "ombudsman_decisions": OmbudsmanDecisionFact,
     "actions_raised": ActionRaisedFact,
     "actions_completed": ActionCompletedFact,
     "referrals": ReferralFact,
@@ -434,6 +480,38 @@ def _complaint_escalated(envelope: CloudEvent, d: ev.ComplaintEscalated) -> Comp
         to_stage=d.to_stage,
         escalated_at=d.escalated_at,
         escalated_on=london_date(d.escalated_at),
+        late_request=bool(d.late_request),
+    )
+
+
+def _complaint_statement_agreed(envelope: CloudEvent, d: ev.ComplaintStatementAgreed) -> ComplaintStatementAgreedFact:
+    return ComplaintStatementAgreedFact(
+        **_ids(envelope), complaint_id=d.complaint_id, agreed_at=d.agreed_at, agreed_on=london_date(d.agreed_at)
+    )
+
+
+def _complaint_panel_held(envelope: CloudEvent, d: ev.ComplaintPanelHeld) -> ComplaintPanelHeldFact:
+    return ComplaintPanelHeldFact(
+        **_ids(envelope), complaint_id=d.complaint_id, held_at=d.held_at, held_on=london_date(d.held_at)
+    )
+
+
+def _complaint_referred_to_ombudsman(envelope: CloudEvent, d: ev.ComplaintReferredToOmbudsman) -> OmbudsmanReferralFact:
+    return OmbudsmanReferralFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        referred_at=d.referred_at,
+        referred_on=london_date(d.referred_at),
+    )
+
+
+def _ombudsman_decided(envelope: CloudEvent, d: ev.OmbudsmanDecided) -> OmbudsmanDecisionFact:
+    return OmbudsmanDecisionFact(
+        **_ids(envelope),
+        complaint_id=d.complaint_id,
+        decided_at=d.decided_at,
+        decided_on=london_date(d.decided_at),
+        finding=ev.OmbudsmanFinding(d.finding).value,
     )
 
 
@@ -533,6 +611,10 @@ FACT_BUILDERS: dict[type[EventData], Callable[[CloudEvent, Any], object]] = {
     ev.ComplaintExtended: _complaint_extended,
     ev.ComplaintEscalated: _complaint_escalated,
     ev.ComplaintClosed: _complaint_closed,
+    ev.ComplaintStatementAgreed: _complaint_statement_agreed,
+    ev.ComplaintPanelHeld: _complaint_panel_held,
+    ev.ComplaintReferredToOmbudsman: _complaint_referred_to_ombudsman,
+    ev.OmbudsmanDecided: _ombudsman_decided,
     ev.ActionRaised: _action_raised,
     ev.ActionCompleted: _action_completed,
     ev.ReferralReceived: _referral_received,

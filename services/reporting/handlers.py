@@ -16,6 +16,7 @@ from services.reporting.learning import followup_of
 from services.reporting.queries import KpiQueries
 from services.reporting.store import SCHEMA
 from shared.calendar import LONDON, Period, WorkingCalendar
+from shared.complaint_timescales import AuthorityTimescales
 
 Clock = Callable[[], date]
 
@@ -35,7 +36,7 @@ class ReportingQueries:
     clock: Clock = london_today
     targets: dict[str, kpis.Target] = field(default_factory=dict)
     small_number_threshold: int = 5
-    timescales: kpis.ComplaintTimescales = field(default_factory=kpis.ComplaintTimescales)
+    timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
     sql: KpiQueries = field(default_factory=KpiQueries)
     read_pool: asyncpg.Pool | None = None
 

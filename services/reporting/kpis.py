@@ -29,27 +29,24 @@ General rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from shared.calendar import WorkingCalendar
-from shared.events import Procedure
+from shared.complaint_timescales import PANEL_STAGE, Timescales
 
-from .facts import ComplaintClosedFact, Facts
+from .facts import ComplaintClosedFact, ComplaintPanelHeldFact, Facts
 from .followups import first_received, unique
 
 __all__ = [
     "BY_CATEGORY",
     "COUNT",
-    "DEFAULT_TIMESCALES",
     "POSITIVE_RATE",
     "RATE",
-    "ComplaintTimescales",
     "ComplaintView",
     "Filters",
     "KpiDefinition",
     "KpiValue",
-    "StageTimescale",
     "Target",
     "apply_publication_rules",
     "assemble",
@@ -190,6 +187,37 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "it is a ratio: numerator = total working days, denominator = closings; null when "
         "there are none, and suppressed like a rate when there are few. Its value is a number "
         "of days, not a fraction.",
+    ),
+    _d(
+        "complaints.panel_within_timescale_rate",
+        "Complaint review panels within 30 working days",
+        RATE,
+        "Stage-3 review panels held in the period (every ComplaintPanelHeld) on or before the "
+        "30th working day after the stage-3 request / panels held in the period; a panel whose "
+        "stage-3 request (escalation to stage 3, or receipt straight into it) is unknown is in "
+        "neither part.",
+    ),
+    _d(
+        "complaints.late_escalations",
+        "Late requests for stage 2",
+        COUNT,
+        "Escalations dated in the period that the complaints service flagged late_request: a "
+        "stage-2 request more than 20 working days after the stage-1 response (accepted at the "
+        "authority's discretion).",
+    ),
+    _d(
+        "complaints.ombudsman_referrals",
+        "Complaints referred to the Ombudsman",
+        COUNT,
+        "Referrals to the Local Government and Social Care Ombudsman dated (referred_at) in the "
+        "period, in the slice of their complaint (an unknown complaint counts only unfiltered).",
+    ),
+    _d(
+        "complaints.ombudsman_fault_rate",
+        "Ombudsman decisions finding fault",
+        RATE,
+        "Ombudsman decisions dated (decided_at) in the period finding fault / decisions in the "
+        "period other than not_investigated.",
     ),
     _d(
         "casework.assessment_within_45_days_rate",
@@ -337,60 +365,18 @@ def _unit(kpi_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class StageTimescale:
-    """Working days from the stage start (day 0): the response is due by ``due``; an
-    extension may move it, but never past ``maximum``."""
-
-    due: int
-    maximum: int
-
-
-def _default_timescales() -> dict[str, dict[int, StageTimescale]]:
-    local = {1: StageTimescale(10, 20), 2: StageTimescale(20, 20), 3: StageTimescale(30, 30)}
-    return {
-        Procedure.STATUTORY_CHILDREN.value: {
-            1: StageTimescale(10, 20),
-            2: StageTimescale(25, 65),
-            3: StageTimescale(30, 30),
-        },
-        Procedure.CORPORATE.value: dict(local),
-        Procedure.SEND.value: dict(local),
-    }
-
-
-@dataclass(frozen=True)
-class ComplaintTimescales:
-    """Complaint response timescales per procedure and stage (configuration).
-
-    Defaults (DOMAIN.md): statutory children's — stage 1 due 10 / at most 20 working days,
-    stage 2 25 / 65, stage 3 30 / 30; corporate and SEND — stage 1 10 / 20, stage 2 20 / 20,
-    stage 3 30 / 30. An unknown procedure reads as statutory children's.
-    """
-
-    procedures: Mapping[str, Mapping[int, StageTimescale]] = field(default_factory=_default_timescales)
-
-    def stage(self, procedure: str | None, stage: int) -> StageTimescale | None:
-        table = self.procedures.get(procedure or "") or self.procedures.get(Procedure.STATUTORY_CHILDREN.value, {})
-        return table.get(stage)
-
-    def max_working_days(self, procedure: str | None, stage: int) -> int | None:
-        s = self.stage(procedure, stage)
-        return s.maximum if s else None
-
-
-DEFAULT_TIMESCALES = ComplaintTimescales()
-
-
-@dataclass(frozen=True)
 class Filters:
-    """A slice: one service area and/or one team (None = all)."""
+    """A slice: one service area and/or one team (None = all), and a complaint category,
+    which filters the ``complaints.*`` KPIs only (DOMAIN.md "Precise readings of the 2026-12
+    rules"): every other KPI reads as if it were not set."""
 
     service_area: str | None = None
     team: str | None = None
+    category: str | None = None
 
     @property
     def any(self) -> bool:
-        return self.service_area is not None or self.team is not None
+        return self.service_area is not None or self.team is not None or self.category is not None
 
     def matches(self, service_area: str | None, team: str | None) -> bool:
         """True when the fact's own service area and team are in the slice; a fact with no
@@ -489,9 +475,10 @@ def assemble(
 
 class ComplaintView:
     """What the complaint KPIs need to know about each complaint and stage, from one or more
-    complaints' facts (every fact of each complaint it is asked about)."""
+    complaints' facts (every fact of each complaint it is asked about), under the tenant's
+    timescales (the complaints service's own, `shared.complaint_timescales`)."""
 
-    def __init__(self, facts: Facts, calendar: WorkingCalendar, timescales: ComplaintTimescales) -> None:
+    def __init__(self, facts: Facts, calendar: WorkingCalendar, timescales: Timescales) -> None:
         self.calendar = calendar
         self.timescales = timescales
         self.received = first_received(facts)
@@ -511,42 +498,87 @@ class ComplaintView:
             key=lambda e: (e.escalated_on, e.escalated_at, e.event_id),
         ):
             self.escalated_to.setdefault((e.complaint_id, e.to_stage), e.escalated_on)
+        # The first agreed statement of each complaint (by date, time, id), and the London
+        # date of its latest review panel, whatever order they arrived in.
+        self.statement: dict[str, date] = {}
+        for a in sorted(unique(facts.complaints_statements), key=lambda a: (a.agreed_on, a.agreed_at, a.event_id)):
+            self.statement.setdefault(a.complaint_id, a.agreed_on)
+        self.latest_panel: dict[str, date] = {}
+        for p in unique(facts.complaints_panels):
+            self.latest_panel[p.complaint_id] = max(p.held_on, self.latest_panel.get(p.complaint_id, p.held_on))
 
     def in_slice(self, complaint_id: str, filters: Filters) -> bool:
         """The complaint's ComplaintReceived is in the slice (unknown: only when unfiltered)."""
         if not filters.any:
             return True
         r = self.received.get(complaint_id)
-        return r is not None and filters.matches(r.service_area, r.team)
+        return (
+            r is not None
+            and filters.matches(r.service_area, r.team)
+            and (filters.category is None or r.category == filters.category)
+        )
+
+    def requested_on(self, complaint_id: str, stage: int) -> date | None:
+        """When the stage was requested: the receipt for the stage the complaint was received
+        into (stage 1 always), else the earliest escalation to it; None when unknown."""
+        r = self.received.get(complaint_id)
+        if r is not None and (stage == 1 or stage == r.stage):
+            return r.received_on
+        return self.escalated_to.get((complaint_id, stage))
 
     def stage_start(self, c: ComplaintClosedFact) -> date | None:
-        """Day 0 of the closed stage: the received date for stage 1 or for the stage the
-        complaint was received straight into; otherwise the date of the earliest
-        escalation to that stage; None when unknown."""
-        r = self.received.get(c.complaint_id)
-        if r is not None and (c.stage == 1 or c.stage == r.stage):
-            return r.received_on
-        return self.escalated_to.get((c.complaint_id, c.stage))
+        """Day 0 of the closed stage: its request (`requested_on`), except that stage 2
+        starts at the complaint's first agreed statement where the tenant's timescales say
+        so and one is known; None when unknown."""
+        if c.stage == 2 and self.timescales.starts_stage2_at_statement and c.complaint_id in self.statement:
+            return self.statement[c.complaint_id]
+        return self.requested_on(c.complaint_id, c.stage)
+
+    def _procedure(self, complaint_id: str) -> str | None:
+        r = self.received.get(complaint_id)
+        return r.procedure if r else None
 
     def due_date(self, c: ComplaintClosedFact) -> date:
-        """The stage's effective due date: the latest extension's new due date, else the
-        closing's own due date; never past the stage's maximum when its start is known."""
+        """The stage's effective due date. Stage 3: the ``panel_response``-th working day
+        after the latest panel's London date, else the stage's due working days after the
+        request, no extension (the reported due date when neither is known). Other stages:
+        the latest extension's new due date, else the closing's own due date; never past the
+        stage's maximum when its start is known."""
+        if c.stage == PANEL_STAGE:
+            return self._stage3_due(c)
         due = self.extension.get((c.complaint_id, c.stage), c.due_date)
         start = self.stage_start(c)
         if start is not None:
-            r = self.received.get(c.complaint_id)
-            maximum = self.timescales.max_working_days(r.procedure if r else None, c.stage)
-            if maximum is not None:
-                due = min(due, self.calendar.add_working_days(start, maximum))
+            maximum = self.timescales.stage(self._procedure(c.complaint_id), c.stage).maximum
+            due = min(due, self.calendar.add_working_days(start, maximum))
         return due
 
+    def _stage3_due(self, c: ComplaintClosedFact) -> date:
+        panel = self.latest_panel.get(c.complaint_id)
+        if panel is not None:
+            return self.calendar.add_working_days(panel, self.timescales.panel_response)
+        start = self.stage_start(c)
+        if start is None:
+            return c.due_date
+        return self.calendar.add_working_days(start, self.timescales.stage(self._procedure(c.complaint_id), 3).due)
+
     def working_days(self, c: ComplaintClosedFact) -> int:
-        """Working days after the stage start up to and including the closing date; the
-        reported ``working_days_taken`` when the start is unknown."""
+        """Working days after the stage start up to and including the closing date (stage 3:
+        from its request, whatever panels were held); the reported ``working_days_taken``
+        when the start is unknown."""
         start = self.stage_start(c)
         if start is None:
             return c.working_days_taken
         return self.calendar.working_days_between(start, c.closed_on)
+
+    def panel_within(self, p: ComplaintPanelHeldFact) -> bool | None:
+        """The panel was held on or before the ``panel_within``-th working day after the
+        stage-3 request; None when the request is unknown (the panel is then in neither part
+        of the rate)."""
+        requested = self.requested_on(p.complaint_id, PANEL_STAGE)
+        if requested is None:
+            return None
+        return p.held_on <= self.calendar.add_working_days(requested, self.timescales.panel_within)
 
 
 # --------------------------------------------------------------------------- publication

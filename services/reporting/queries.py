@@ -36,6 +36,14 @@ def _slice(alias: str, area: str = "service_area", team: str = "team") -> str:
     return f"($4::text IS NULL OR {alias}.{area} = $4) AND ($5::text IS NULL OR {alias}.{team} = $5)"
 
 
+def _complaint_slice(alias: str, category: str = "d_category", *, derived: bool = True) -> str:
+    """The slice of a complaint's fact: its complaint's service area and team ($4, $5; the
+    `d_*` columns, or the fact's own for ComplaintReceived) and category ($6: complaints
+    KPIs only)."""
+    area_team = _slice(alias, "d_service_area", "d_team") if derived else _slice(alias)
+    return f"{area_team} AND ($6::text IS NULL OR {alias}.{category} = $6)"
+
+
 @dataclass(frozen=True)
 class Group:
     """A group of KPIs computed by one statement; ``values`` turns one period's row into
@@ -86,9 +94,10 @@ def _positive(s: str) -> str:
 
 def _categories(s: str) -> str:
     """complaints.by_category.<c>: complaints received in the period, per category."""
+    received_slice = _complaint_slice("r", "category", derived=False)
     return f"""SELECT p.i, r.category, count(*) AS n
             FROM {PERIODS}
-            JOIN {s}.complaint_received r ON r.tenant = $1 AND r.received_on BETWEEN p.s AND p.e AND {_slice("r")}
+            JOIN {s}.complaint_received r ON r.tenant = $1 AND r.received_on BETWEEN p.s AND p.e AND {received_slice}
             GROUP BY p.i, r.category"""
 
 
@@ -99,11 +108,12 @@ def _complaints(s: str) -> str:
     <= the stage's effective due date (`d_due_date`); average = working days (`d_working_days`)
     / closings; resolved at stage 1 = stage-1 closings not withdrawn / closings; escalation
     rate = escalations 1 -> 2 dated in the period / stage-1 closings."""
-    closing_slice = _slice("c", "d_service_area", "d_team")
-    escalation_slice = _slice("x", "d_service_area", "d_team")
+    closing_slice = _complaint_slice("c")
+    escalation_slice = _complaint_slice("x")
+    received_slice = _complaint_slice("x", "category", derived=False)
     return f"""SELECT p.i,
                    (SELECT count(*) FROM {s}.complaint_received x
-                    WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) AS received,
+                    WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {received_slice}) AS received,
                    (SELECT count(*) FROM {s}.complaint_escalated x
                     WHERE x.tenant = $1 AND x.from_stage = 1 AND x.to_stage = 2
                       AND x.escalated_on BETWEEN p.s AND p.e AND {escalation_slice}) AS escalations,
@@ -122,6 +132,28 @@ def _complaints(s: str) -> str:
                 FROM {s}.complaint_closed c
                 WHERE c.tenant = $1 AND c.closed_on BETWEEN p.s AND p.e AND {closing_slice}
             ) c"""
+
+
+def _complaint_reviews(s: str) -> str:
+    """complaints.* of the 2026-12 rules, each fact in its complaint's slice (unknown: only
+    unfiltered): panels held in the period within 30 working days of the stage-3 request
+    (`d_within`; null — request unknown — in neither part); escalations dated in the period
+    flagged late_request; Ombudsman referrals by referred_at; decisions by decided_at, fault
+    over those other than not_investigated."""
+    return f"""SELECT p.i, pn.*, le.*, o.*, d.*
+            FROM {PERIODS}
+            CROSS JOIN LATERAL (SELECT count(x.d_within) AS panels, count(*) FILTER (WHERE x.d_within) AS panels_in_time
+                FROM {s}.complaint_panel_held x
+                WHERE x.tenant = $1 AND x.held_on BETWEEN p.s AND p.e AND {_complaint_slice("x")}) pn
+            CROSS JOIN LATERAL (SELECT count(*) AS late_escalations FROM {s}.complaint_escalated x
+                WHERE x.tenant = $1 AND x.late_request AND x.escalated_on BETWEEN p.s AND p.e
+                  AND {_complaint_slice("x")}) le
+            CROSS JOIN LATERAL (SELECT count(*) AS referrals FROM {s}.ombudsman_referral x
+                WHERE x.tenant = $1 AND x.referred_on BETWEEN p.s AND p.e AND {_complaint_slice("x")}) o
+            CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE x.finding <> 'not_investigated') AS decisions,
+                       count(*) FILTER (WHERE x.finding = 'fault') AS faults
+                FROM {s}.ombudsman_decision x
+                WHERE x.tenant = $1 AND x.decided_on BETWEEN p.s AND p.e AND {_complaint_slice("x")}) d"""
 
 
 def _casework(s: str) -> str:
@@ -199,6 +231,12 @@ _BUILDERS: dict[str, Any] = {
         rate_value("complaints.escalation_rate", _n(r, "escalations"), _n(r, "stage1")),
         rate_value("complaints.average_response_working_days", _n(r, "days"), _n(r, "n")),
     ],
+    "complaint_reviews": lambda r: [
+        rate_value("complaints.panel_within_timescale_rate", _n(r, "panels_in_time"), _n(r, "panels")),
+        count_value("complaints.late_escalations", _n(r, "late_escalations")),
+        count_value("complaints.ombudsman_referrals", _n(r, "referrals")),
+        rate_value("complaints.ombudsman_fault_rate", _n(r, "faults"), _n(r, "decisions")),
+    ],
     "casework": lambda r: [
         rate_value("casework.assessment_within_45_days_rate", _n(r, "assessed_in_time"), _n(r, "assessments")),
         rate_value("casework.re_referral_rate", _n(r, "re_referrals"), _n(r, "referrals")),
@@ -213,7 +251,15 @@ _BUILDERS: dict[str, Any] = {
     ],
 }
 
-_GROUP_SQL = {"audits": _audits, "feedback": _feedback, "complaints": _complaints, "casework": _casework}
+_GROUP_SQL = {
+    "audits": _audits,
+    "feedback": _feedback,
+    "complaints": _complaints,
+    "complaint_reviews": _complaint_reviews,
+    "casework": _casework,
+}
+# The statements that read the category filter ($6): the complaints KPIs' only.
+_CATEGORY_GROUPS = frozenset({"complaints", "complaint_reviews"})
 _KPIS_OF_GROUP = {name: tuple(v.kpi for v in build({})) for name, build in _BUILDERS.items()}
 _GROUP_OF_KPI = {kpi: name for name, kpis in _KPIS_OF_GROUP.items() for kpi in kpis}
 
@@ -256,9 +302,12 @@ class KpiQueries:
         wanted = None if kpi_ids is None else list(dict.fromkeys(kpi_ids))
         args = (tenant, [p.start for p in periods], [p.end for p in periods], filters.service_area, filters.team)
         n = len(periods)
-        per = await self._groups(conn, _groups_for(wanted), args, periods, today)
+        per = await self._groups(conn, _groups_for(wanted), args, periods, today, filters.category)
         positive = await self._positive_answers(conn, args, n) if _wants_family(wanted, POSITIVE_RATE) else _nothing(n)
-        categories = await self._category_counts(conn, args, n) if _wants_family(wanted, BY_CATEGORY) else _nothing(n)
+        by_category = (*args, filters.category)
+        categories = (
+            await self._category_counts(conn, by_category, n) if _wants_family(wanted, BY_CATEGORY) else _nothing(n)
+        )
         return [assemble(per[i], positive[i], categories[i], wanted) for i in range(n)]
 
     async def _groups(
@@ -268,6 +317,7 @@ class KpiQueries:
         args: tuple[Any, ...],
         periods: Sequence[Period],
         today: date,
+        category: str | None = None,
     ) -> list[dict[str, KpiValue]]:
         """Per period, the values of the groups' KPIs, one statement per group (in name order)."""
         per: list[dict[str, KpiValue]] = [{} for _ in periods]
@@ -275,6 +325,8 @@ class KpiQueries:
             if name == "learning":
                 ends = [today if p.contains(today) else p.end for p in periods]
                 rows = await conn.fetch(_learning(self.schema), *args, ends)
+            elif name in _CATEGORY_GROUPS:
+                rows = await conn.fetch(_GROUP_SQL[name](self.schema), *args, category)
             else:
                 rows = await conn.fetch(_GROUP_SQL[name](self.schema), *args)
             by_i = {r["i"]: dict(r) for r in rows}

@@ -11,8 +11,9 @@ transaction, and the derived columns of every aggregate a batch touches.
   (`followups.py`, `kpis.py`). The cost is per touched aggregate, never per history.
 * `load_*` read an aggregate's rows back as facts, for the derivations and the follow-ups.
 
-Configuration read here (working calendar, complaint timescales) is fixed for the life of
-the process; changing it calls for `qaloop reporting rebuild`.
+Configuration read here (working calendar, every tenant's complaint timescales — the
+complaints service's own setting) is fixed for the life of the process; changing it calls
+for `qaloop reporting rebuild`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting.followups import action_completions, first_raised, graded_audits, re_referrals
-from services.reporting.kpis import BY_CATEGORY, POSITIVE_RATE, ComplaintTimescales, ComplaintView
+from services.reporting.kpis import BY_CATEGORY, POSITIVE_RATE, ComplaintView
 from shared.calendar import WorkingCalendar
+from shared.complaint_timescales import AuthorityTimescales
 
 SCHEMA = "reporting"
 
@@ -50,6 +52,10 @@ TABLES: dict[type, tuple[str, str]] = {
     f.ComplaintExtendedFact: ("complaint_extended", "complaints"),
     f.ComplaintEscalatedFact: ("complaint_escalated", "complaints"),
     f.ComplaintClosedFact: ("complaint_closed", "complaints"),
+    f.ComplaintStatementAgreedFact: ("complaint_statement_agreed", "complaints"),
+    f.ComplaintPanelHeldFact: ("complaint_panel_held", "complaints"),
+    f.OmbudsmanReferralFact: ("ombudsman_referral", "complaints"),
+    f.OmbudsmanDecisionFact: ("ombudsman_decision", "complaints"),
     f.ActionRaisedFact: ("action_raised", "actions"),
     f.ActionCompletedFact: ("action_completed", "actions"),
     f.ReferralFact: ("referral", "casework"),
@@ -234,6 +240,10 @@ _TOUCH: dict[type, Callable[[Touched, Any], None]] = {
     f.ComplaintExtendedFact: lambda t, x: t.complaints.add(x.complaint_id),
     f.ComplaintEscalatedFact: lambda t, x: t.complaints.add(x.complaint_id),
     f.ComplaintClosedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ComplaintStatementAgreedFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.ComplaintPanelHeldFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.OmbudsmanReferralFact: lambda t, x: t.complaints.add(x.complaint_id),
+    f.OmbudsmanDecisionFact: lambda t, x: t.complaints.add(x.complaint_id),
     f.ActionRaisedFact: _touch_action,
     f.ActionCompletedFact: lambda t, x: t.actions.add(x.action_id),
     f.ReferralFact: lambda t, x: t.children.add(x.child_ref),
@@ -249,7 +259,9 @@ class ReadModels:
     rebuild's)."""
 
     calendar: WorkingCalendar
-    timescales: ComplaintTimescales = field(default_factory=ComplaintTimescales)
+    # Every tenant's complaint timescales: the complaints service's own setting
+    # (`shared.settings.Settings.complaint_timescales`), so the two never disagree.
+    timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
     schema: str = SCHEMA
     specs: dict[type, TableSpec] = field(init=False)
 
@@ -338,20 +350,26 @@ class ReadModels:
         return {g.case_ref for g in gradings}
 
     async def _derive_complaints(self, loader: BatchLoader, complaint_ids: set[str]) -> None:
-        """Per complaint: each closing's effective due date, working days and slice, and each
-        escalation's slice (`kpis.ComplaintView`)."""
+        """Per complaint, under its tenant's timescales: each closing's effective due date,
+        working days and slice; each escalation's, panel's and Ombudsman referral's and
+        decision's slice (service area, team, category); each panel's timeliness
+        (`kpis.ComplaintView`)."""
         load = loader.load
         facts = f.Facts(
             complaints_received=await load(f.ComplaintReceivedFact, "complaint_id", complaint_ids),
             complaints_extended=await load(f.ComplaintExtendedFact, "complaint_id", complaint_ids),
             complaints_escalated=await load(f.ComplaintEscalatedFact, "complaint_id", complaint_ids),
             complaints_closed=await load(f.ComplaintClosedFact, "complaint_id", complaint_ids),
+            complaints_statements=await load(f.ComplaintStatementAgreedFact, "complaint_id", complaint_ids),
+            complaints_panels=await load(f.ComplaintPanelHeldFact, "complaint_id", complaint_ids),
+            ombudsman_referrals=await load(f.OmbudsmanReferralFact, "complaint_id", complaint_ids),
+            ombudsman_decisions=await load(f.OmbudsmanDecisionFact, "complaint_id", complaint_ids),
         )
-        view = ComplaintView(facts, self.calendar, self.timescales)
+        view = ComplaintView(facts, self.calendar, self.timescales.for_tenant(loader.tenant))
 
-        def slice_of(complaint_id: str) -> tuple[bool, str | None, str | None]:
+        def slice_of(complaint_id: str) -> tuple[bool, str | None, str | None, str | None]:
             r = view.received.get(complaint_id)
-            return (r is not None, r.service_area if r else None, r.team if r else None)
+            return (r is not None, r.service_area if r else None, r.team if r else None, r.category if r else None)
 
         await loader.update(
             "complaint_closed",
@@ -359,19 +377,22 @@ class ReadModels:
                 (c.key, *slice_of(c.complaint_id), view.due_date(c), view.working_days(c))
                 for c in facts.complaints_closed
             ],
-            ("d_known", "boolean"),
-            ("d_service_area", "text"),
-            ("d_team", "text"),
+            *_COMPLAINT_SLICE,
             ("d_due_date", "date"),
             ("d_working_days", "numeric"),
         )
         await loader.update(
-            "complaint_escalated",
-            [(e.key, *slice_of(e.complaint_id)) for e in facts.complaints_escalated],
-            ("d_known", "boolean"),
-            ("d_service_area", "text"),
-            ("d_team", "text"),
+            "complaint_panel_held",
+            [(p.key, *slice_of(p.complaint_id), view.panel_within(p)) for p in facts.complaints_panels],
+            *_COMPLAINT_SLICE,
+            ("d_within", "boolean"),
         )
+        for table, rows in (
+            ("complaint_escalated", facts.complaints_escalated),
+            ("ombudsman_referral", facts.ombudsman_referrals),
+            ("ombudsman_decision", facts.ombudsman_decisions),
+        ):
+            await loader.update(table, [(x.key, *slice_of(x.complaint_id)) for x in rows], *_COMPLAINT_SLICE)
 
     async def _derive_actions(self, loader: BatchLoader, action_ids: set[str]) -> set[str]:
         """Per action: the first ActionRaised describes it; its first completion is the one
@@ -417,6 +438,10 @@ class ReadModels:
         referrals = await loader.load(f.ReferralFact, "child_ref", children)
         again = re_referrals(referrals)
         await loader.update("referral", [(r.key, r.key in again) for r in referrals], ("d_re_referral", "boolean"))
+
+
+# The derived columns that put a complaint's fact in its complaint's slice.
+_COMPLAINT_SLICE = (("d_known", "boolean"), ("d_service_area", "text"), ("d_team", "text"), ("d_category", "text"))
 
 
 @dataclass

@@ -45,6 +45,7 @@ from services.reporting.readmodels import (
     family_members,
 )
 from shared.calendar import WorkingCalendar
+from shared.complaint_timescales import AuthorityTimescales
 from shared.events import CloudEvent, model_for
 from shared.inbox import Received
 
@@ -145,7 +146,11 @@ _AGGREGATES: tuple[tuple[str, Callable[[Touched, list[Any]], None]], ...] = (
         "SELECT DISTINCT complaint_id FROM {s}.complaint_received WHERE tenant = $1 "
         "UNION SELECT complaint_id FROM {s}.complaint_closed WHERE tenant = $1 "
         "UNION SELECT complaint_id FROM {s}.complaint_escalated WHERE tenant = $1 "
-        "UNION SELECT complaint_id FROM {s}.complaint_extended WHERE tenant = $1",
+        "UNION SELECT complaint_id FROM {s}.complaint_extended WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.complaint_statement_agreed WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.complaint_panel_held WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.ombudsman_referral WHERE tenant = $1 "
+        "UNION SELECT complaint_id FROM {s}.ombudsman_decision WHERE tenant = $1",
         lambda t, ids: t.complaints.update(ids),
     ),
     (
@@ -227,11 +232,12 @@ async def rebuild(
     dsn: str,
     *,
     calendar: WorkingCalendar | None = None,
+    timescales: AuthorityTimescales | None = None,
     progress: Progress | None = None,
     chunk: int = 20_000,
 ) -> RebuildResult:
     started = time.perf_counter()
-    readmodels = ReadModels(calendar or WorkingCalendar(), schema=NEW)
+    readmodels = ReadModels(calendar or WorkingCalendar(), timescales or AuthorityTimescales(), schema=NEW)
     deriver = FollowUpDeriver(readmodels)
     # A plain connection: jsonb travels as JSON text both ways, as COPY wants it.
     conn = await asyncpg.connect(dsn, server_settings=PLANNING)
@@ -315,6 +321,13 @@ def run_rebuild_cli() -> int:
             bar.update(task, completed=done, total=max(total, done))
 
         calendar = WorkingCalendar(closures=settings.calendar_closures)
-        result = asyncio.run(rebuild(settings.database_url, calendar=calendar, progress=progress))
+        result = asyncio.run(
+            rebuild(
+                settings.database_url,
+                calendar=calendar,
+                timescales=settings.complaint_timescales(),
+                progress=progress,
+            )
+        )
     print(f"rebuilt from {result.events} events in {result.seconds:.1f}s: {result.events_per_second:,.0f} events/s")
     return 0

@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 import asyncpg
 
 from services.reporting.followups import FollowUp
-from services.reporting.kpis import ComplaintTimescales, Filters, KpiValue
+from services.reporting.kpis import Filters, KpiValue
 from services.reporting.learning import FollowUpDeriver, followup_of, upsert_followups
 from services.reporting.queries import KpiQueries
 from services.reporting.readmodels import ReadModels
 from shared.calendar import Period, WorkingCalendar
+from shared.complaint_timescales import AuthorityTimescales
 from shared.db import connect, load_migrations, migrate
 
 T = TypeVar("T")
@@ -58,12 +59,13 @@ class ReadModelHarness:
         facts: Iterable[Any],
         *,
         calendar: WorkingCalendar,
-        timescales: ComplaintTimescales | None = None,
+        timescales: AuthorityTimescales | None = None,
         batch_sizes: Sequence[int] = (),
+        tenant: str | None = None,
     ) -> str:
         """Write ``facts`` (in the order given, split into batches of ``batch_sizes``, cycled;
-        one batch when empty) into a fresh tenant; return the tenant."""
-        tenant = f"T{uuid.uuid4().hex[:12]}"
+        one batch when empty) into a fresh tenant (or ``tenant``); return the tenant."""
+        tenant = tenant or f"T{uuid.uuid4().hex[:12]}"
         self._run(self._load(tenant, list(facts), calendar, timescales, batch_sizes))
         return tenant
 
@@ -72,10 +74,10 @@ class ReadModelHarness:
         tenant: str,
         facts: list[Any],
         calendar: WorkingCalendar,
-        timescales: ComplaintTimescales | None,
+        timescales: AuthorityTimescales | None,
         batch_sizes: Sequence[int],
     ) -> None:
-        readmodels = ReadModels(calendar, timescales or ComplaintTimescales())
+        readmodels = ReadModels(calendar, timescales or AuthorityTimescales())
         deriver = FollowUpDeriver(readmodels)
         sizes = list(batch_sizes) or [max(len(facts), 1)]
         i = n = 0

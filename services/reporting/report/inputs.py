@@ -296,4 +296,5 @@ def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQu
         WorkingCalendar(closures=settings.calendar_closures),
         targets=targets,
         small_number_threshold=settings.small_number_threshold,
+        timescales=settings.complaint_timescales(),
     )
