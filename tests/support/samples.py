@@ -122,7 +122,12 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "from_stage": 1,
         "to_stage": 2,
         "escalated_at": "2022-09-20T14:00:00Z",
+        "late_request": True,
     },
+    "ComplaintStatementAgreed": {"complaint_id": "cmp-1", "agreed_at": "2022-09-27T10:00:00Z"},
+    "ComplaintPanelHeld": {"complaint_id": "cmp-1", "held_at": "2022-11-21T10:00:00Z"},
+    "ComplaintReferredToOmbudsman": {"complaint_id": "cmp-1", "referred_at": "2023-01-16T10:00:00Z"},
+    "OmbudsmanDecided": {"complaint_id": "cmp-1", "decided_at": "2023-04-20T10:00:00Z", "finding": "no_fault"},
     "ComplaintClosed": {
         "complaint_id": "cmp-1",
         "stage": 1,
