@@ -294,6 +294,25 @@ async def test_complaint_closed_before_received_still_counts_in_its_team(reporti
         headers=detail,
     )
     assert [p["value"] for p in r.json()["series"]] == [0, 1, 0]
+    # category= filters the complaints KPIs only (the referral counts whatever it says)
+    for category, n in (("communication", 1), ("delay", 0)):
+        r = await client.get(
+            "/v1/kpis/values",
+            params={"period": "2022-08", "team": "through-care", "category": category},
+            headers=detail,
+        )
+        body = r.json()
+        assert body["filters"] == {"service_area": None, "team": "through-care", "category": category}
+        by_kpi = {v["kpi"]: v for v in body["values"]}
+        assert (by_kpi["complaints.closed"]["value"], by_kpi["complaints.received"]["value"]) == (n, n)
+        assert by_kpi["casework.re_referral_rate"]["denominator"] == 1
+        assert "complaints.late_escalations" in by_kpi and "complaints.ombudsman_fault_rate" in by_kpi
+    r = await client.get(
+        "/v1/kpis/complaints.closed/series",
+        params={"from": "2022-07", "to": "2022-09", "category": "delay"},
+        headers=detail,
+    )
+    assert [p["value"] for p in r.json()["series"]] == [0, 0, 0]
     await connection.close()
 
 
@@ -311,6 +330,7 @@ async def test_http_errors(reporting):
         ({"period": "2022-24"}, "period"),
         ({"period": "2022-23-Q5"}, "period"),
         ({"period": "2022-23", "service_area": "astrology"}, "service_area"),
+        ({"period": "2022-23", "category": "no such thing!"}, "category"),
     ):
         r = await client.get("/v1/kpis/values", params=params, headers=reader)
         assert r.status_code == 422, r.text

@@ -45,6 +45,10 @@ _SUMMARY = (
     ("Resolved at stage 1", "complaints.resolved_at_stage1_rate"),
     ("Escalated to stage 2", "complaints.escalation_rate"),
     ("Average response time", AVERAGE_DAYS),
+    ("Review panels held within 30 working days of the request", "complaints.panel_within_timescale_rate"),
+    ("Late requests for stage 2 (accepted)", "complaints.late_escalations"),
+    ("Referred to the Ombudsman", "complaints.ombudsman_referrals"),
+    ("Ombudsman decisions finding fault", "complaints.ombudsman_fault_rate"),
 )
 
 
@@ -204,7 +208,9 @@ def _by_stage(q: ReportQuarter, complaints: _Complaints) -> Table:
         rows,
         note="Timescales: statutory children's complaints 10 working days at stage 1 (20 with an "
         "extension) and 25 at stage 2 (65 at most); the authority's own timescales for corporate and "
-        "SEND complaints. Working days count from receipt or escalation.",
+        "SEND complaints; stage 3, 20 working days after the review panel (50 after the request while "
+        "no panel is recorded), with no extension. Working days count from receipt or escalation (or, "
+        "where the authority so configures, from the agreed stage-2 statement of complaint).",
     )
 
 

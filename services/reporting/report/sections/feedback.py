@@ -23,6 +23,7 @@ _RESPONDENTS = {
     "child": "Children",
     "young_person": "Young people",
     "parent_carer": "Parents and carers",
+    "foster_carer": "Foster carers",
     "professional": "Professionals",
     "other": "Others",
 }
