@@ -1,6 +1,13 @@
 """Complaints through the complaints service's API: received, acknowledged, sometimes
 extended, answered point by point (the outcome rolls up), some withdrawn, some escalated to
-stage 2 (and, rarely, to a stage-3 review panel); upheld ones lead to learning and an action.
+stage 2 (a few of them after the 20-working-day window; statutory ones with an agreed
+statement of complaint) and, rarely, to a stage-3 review panel (the panel's date recorded,
+now and then reconvened); upheld ones lead to learning and an action. A few complainants
+take their complaint to the Ombudsman, whose decision (fault, no fault, not investigated)
+follows some months later.
+
+The 2026-12 steps (statements, panels, late requests, the Ombudsman) draw on a random
+stream of their own per complaint, so that every other step of a seed's year is as before.
 
 Communication is the largest category and clusters in the two largest teams (through-care
 and safeguarding), with a low upheld rate — as the panel heard.
@@ -58,6 +65,12 @@ ON_TIME_STAGE_2 = 0.7
 ESCALATED = {"upheld": 0.06, "partially_upheld": 0.12, "not_upheld": 0.16}
 TO_STAGE_3 = 0.12  # of stage-2 responses, statutory complaints only
 STAGE_2_DUE = {"statutory_children": 25, "send": 20, "corporate": 20}
+LATE_REQUEST = 0.12  # of stage-2 requests: more than 20 working days after the response
+PANEL_IN_TIME = 0.85  # panels held within 30 working days of the stage-3 request
+PANEL_RECONVENED = 0.15
+STAGE_3_ON_TIME = 0.8  # responses within 20 working days of the (latest) panel
+OMBUDSMAN = {1: 0.02, 2: 0.15, 3: 0.4}  # referrals after a final response (not upheld) at that stage
+OMBUDSMAN_FINDINGS = {"fault": 0.45, "no_fault": 0.3, "not_investigated": 0.25}
 ACTION_COMPLETED = 0.9
 ACTION_ON_TIME = 0.8
 EXTENSION_REASONS = ("complex", "awaiting_information", "complainant_agreed", "investigator_availability")
@@ -113,6 +126,11 @@ class _Complaint:
     complaint_id: str
     officer: str
     calls: list[Call] = field(default_factory=list)
+    # The complaint's own stream for the 2026-12 steps (the same for a seed and id).
+    reviews: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reviews = self.year.rng(f"complaint-reviews:{self.complaint_id}")
 
     def post(self, at: datetime, kind: str, suffix: str, payload: dict[str, object]) -> None:
         """A call on the complaint, `/v1/complaints/<id><suffix>`."""
@@ -158,18 +176,50 @@ def _complaint(
         _learning_and_action(story, team, closed)
     # stage 2, when the complainant is not satisfied
     if rng.random() >= ESCALATED[outcome]:
+        _ombudsman(story, closed, 1, outcome)
         return story.in_order()
     closed, outcome = _stage_two(story, closed, procedure, category)
     if outcome != "not_upheld" and not learning_done:
         _learning_and_action(story, team, closed)
     # stage 3: a review panel within 30 working days (statutory complaints)
     if procedure != "statutory_children" or rng.random() >= TO_STAGE_3:
+        _ombudsman(story, closed, 2, outcome)
         return story.in_order()
     escalated = year.later(closed, rng.randint(5, 15), rng)
     story.post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
-    closed = year.later(escalated, rng.randint(15, 30), rng)
-    _respond(story, closed, category, 0.2)
+    year.later(escalated, rng.randint(15, 30), rng)  # the draws of the old stage-3 timing: the main stream as before
+    closed = _panels(story, escalated)
+    _ombudsman(story, closed, 3, _respond(story, closed, category, 0.2))
     return story.in_order()
+
+
+def _panels(story: _Complaint, escalated: datetime) -> datetime:
+    """The review panel (mostly within 30 working days of the request; sometimes
+    reconvened); the response due 20 working days after the latest panel, mostly on time.
+    Returns when the response is made."""
+    year, rng = story.year, story.reviews
+    within = rng.random() < PANEL_IN_TIME
+    held = year.later(escalated, rng.randint(10, 30) if within else rng.randint(31, 38), rng)
+    story.post(held, "panel", "/hold-panel", {"held_at": held})
+    if rng.random() < PANEL_RECONVENED:
+        held = year.later(held, rng.randint(3, 8), rng)
+        story.post(held, "panel", "/hold-panel", {"held_at": held})
+    took = rng.randint(5, 20) if rng.random() < STAGE_3_ON_TIME else rng.randint(21, 28)
+    return max(year.later(held, took, rng), held + timedelta(minutes=5))
+
+
+def _ombudsman(story: _Complaint, answered: datetime, stage: int, outcome: str) -> None:
+    """After a final response that did not uphold the complaint in full, a few complainants
+    go to the Ombudsman (more after stage 3 than after stage 1); its decision follows some
+    months later (cut off when it falls after the simulated year)."""
+    year, rng = story.year, story.reviews
+    if outcome == "upheld" or rng.random() >= OMBUDSMAN[stage]:
+        return
+    referred = year.later(answered, rng.randint(5, 40), rng)
+    story.post(referred, "ombudsman.refer", "/refer-to-ombudsman", {"referred_at": referred})
+    decided = year.later(referred, rng.randint(30, 110), rng)
+    finding = weighted(rng, OMBUDSMAN_FINDINGS)
+    story.post(decided, "ombudsman.decide", "/ombudsman-decision", {"decided_at": decided, "finding": finding})
 
 
 def _receipt(
@@ -220,9 +270,15 @@ def _stage_two(story: _Complaint, closed: datetime, procedure: str, category: st
     (closed at, outcome)."""
     year, rng = story.year, story.rng
     escalated = year.later(closed, rng.randint(2, 10), rng)
+    reviews = story.reviews
+    if reviews.random() < LATE_REQUEST:  # accepted after the window, flagged late_request
+        escalated = year.later(closed, reviews.randint(21, 35), reviews)
     story.post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
     acknowledged = year.later(escalated, rng.randint(0, 2), rng)
     story.post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
+    if procedure == "statutory_children":  # the statement of complaint, agreed before any extension
+        agreed = max(year.later(escalated, reviews.randint(1, 5), reviews), acknowledged + timedelta(minutes=5))
+        story.post(agreed, "agree_statement", "/agree-statement", {"agreed_at": agreed})
     due = STAGE_2_DUE[procedure]
     if procedure == "statutory_children" and rng.random() < EXTENDED_STAGE_2:
         at = max(year.later(escalated, rng.randint(15, due - 1), rng), acknowledged + timedelta(minutes=5))

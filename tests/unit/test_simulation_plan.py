@@ -247,6 +247,34 @@ def test_complaints_have_extensions_escalations_withdrawals_and_stage_2_answers(
     assert counts["complaints.action.raise"] > 0 and counts["complaints.action.complete"] > 0
 
 
+def test_complaints_have_a_few_panels_statements_late_requests_and_ombudsman_cases_a_year(county):
+    counts = county.counts()
+    escalations = county.calls_of("complaints.escalate")
+    assert 2 <= counts["complaints.panel"] <= 15
+    assert 10 <= counts["complaints.agree_statement"] <= counts["complaints.escalate"]
+    assert 3 <= counts["complaints.ombudsman.refer"] <= 25
+    assert 1 <= counts["complaints.ombudsman.decide"] <= counts["complaints.ombudsman.refer"]
+    findings = {c.body["finding"] for c in county.calls_of("complaints.ombudsman.decide")}
+    assert findings <= {"fault", "no_fault", "not_investigated"}
+    assert escalations  # the replay below checks which of them are late; here, that some are
+    story_of = {s.key: s for s in county.stories}
+    late = 0
+    for call in escalations:
+        story = story_of[call.path.split("/")[3]]
+        answered = next(c for c in story.calls if c.kind == "complaints.respond")
+        if call.at > answered.at and county_calendar_late(answered.at, call.at):
+            late += 1
+    assert 1 <= late <= len(escalations) // 3
+
+
+def county_calendar_late(answered: datetime, requested: datetime) -> bool:
+    from services.complaints.domain import Rules, late_escalation
+    from shared.calendar import default_calendar, london_date
+    from shared.complaint_timescales import Timescales
+
+    return late_escalation(Rules(Timescales(), default_calendar()), london_date(answered), london_date(requested))
+
+
 async def test_complaint_stories_follow_the_complaints_rules(county):
     """Every planned complaint story, replayed through the complaints use cases (on the
     in-memory unit of work), is accepted step by step — a step of a kind the replay does not
@@ -286,6 +314,10 @@ _COMPLAINT_STEPS = (
     "respond",
     "escalate",
     "withdraw",
+    "agree_statement",
+    "panel",
+    "ombudsman.refer",
+    "ombudsman.decide",
     "learning",
     "action.raise",
     "action.complete",
@@ -305,6 +337,10 @@ async def _replay_complaint(story):
         "respond": (commands.RespondToComplaint, handlers.respond_to_complaint),
         "escalate": (commands.EscalateComplaint, handlers.escalate_complaint),
         "withdraw": (commands.WithdrawComplaint, handlers.withdraw_complaint),
+        "agree_statement": (commands.AgreeStatement, handlers.agree_statement),
+        "panel": (commands.HoldPanel, handlers.hold_panel),
+        "ombudsman.refer": (commands.ReferToOmbudsman, handlers.refer_to_ombudsman),
+        "ombudsman.decide": (commands.RecordOmbudsmanDecision, handlers.record_ombudsman_decision),
         "learning": (commands.IdentifyLearning, handlers.identify_learning),
         "action.raise": (RaiseAction, handlers.raise_action_on_complaint),
     }
@@ -492,6 +528,10 @@ def _request_models() -> dict[str, type[BaseModel]]:
         "complaints.respond": complaints.RespondToComplaint,
         "complaints.escalate": complaints.EscalateComplaint,
         "complaints.withdraw": complaints.WithdrawComplaint,
+        "complaints.agree_statement": complaints.AgreeStatement,
+        "complaints.panel": complaints.HoldPanel,
+        "complaints.ombudsman.refer": complaints.ReferToOmbudsman,
+        "complaints.ombudsman.decide": complaints.RecordOmbudsmanDecision,
         "complaints.learning": complaints.IdentifyLearning,
         "complaints.action.raise": shared_actions.RaiseAction,
         "complaints.action.complete": shared_actions.CompleteAction,
