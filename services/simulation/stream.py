@@ -24,7 +24,10 @@ from shared.events import (
     ComplaintClosed,
     ComplaintEscalated,
     ComplaintExtended,
+    ComplaintPanelHeld,
     ComplaintReceived,
+    ComplaintReferredToOmbudsman,
+    ComplaintStatementAgreed,
     ComplimentReceived,
     ConcernRaised,
     ConcernResolved,
@@ -32,6 +35,8 @@ from shared.events import (
     EventData,
     FeedbackReceived,
     Grade,
+    OmbudsmanDecided,
+    OmbudsmanFinding,
     ReferralReceived,
     YouSaidWeDidPublished,
     new_event,
@@ -71,6 +76,9 @@ class _Stream:
     def __init__(self, n: int, seed: int, fy: Period, tenant: str) -> None:
         self.n, self.seed, self.fy, self.tenant = n, seed, fy, tenant
         self.rng = random.Random(seed)
+        # The 2026-12 complaint steps (statements, late requests, panels, the Ombudsman) draw
+        # on a stream of their own, so that everything else a seed gives is as before.
+        self.reviews = random.Random(f"complaint-reviews:{seed}")
         self.calendar = default_calendar()
         self.out: list[CloudEvent] = []
         self.serial = 0
@@ -368,12 +376,23 @@ class _Stream:
             self.stage_2(cid, closed, seq + 1)
 
     def stage_2(self, cid: str, closed: date, seq: int) -> None:
-        """The complaint escalated after its stage-1 response, and answered at stage 2 (not upheld)."""
-        rng, at, cal = self.rng, self.at, self.calendar
+        """The complaint escalated after its stage-1 response (now and then after the
+        20-working-day window: flagged late), its statement of complaint agreed, answered at
+        stage 2 (not upheld); sometimes on to a stage-3 panel, sometimes to the Ombudsman."""
+        rng, at, cal, reviews = self.rng, self.at, self.calendar, self.reviews
         escalated = closed + timedelta(days=rng.randint(1, 10))
+        if reviews.random() < 0.15:
+            escalated = closed + timedelta(days=reviews.randint(29, 45))
+        late = escalated > cal.add_working_days(closed, 20)
         self.emit(
-            ComplaintEscalated(complaint_id=cid, from_stage=1, to_stage=2, escalated_at=at(escalated)), _COMPLAINTS, seq
+            ComplaintEscalated(
+                complaint_id=cid, from_stage=1, to_stage=2, escalated_at=at(escalated), late_request=late
+            ),
+            _COMPLAINTS,
+            seq,
         )
+        agreed = cal.add_working_days(escalated, reviews.randint(1, 5))
+        self.emit(ComplaintStatementAgreed(complaint_id=cid, agreed_at=self.review_at(agreed)), _COMPLAINTS, seq + 1)
         closed2 = cal.add_working_days(escalated, rng.randint(15, 40))
         due2 = cal.add_working_days(escalated, 25)
         self.emit(
@@ -387,6 +406,62 @@ class _Stream:
                 within_timescale=closed2 <= due2,
                 working_days_taken=cal.working_days_between(escalated, closed2),
             ),
+            _COMPLAINTS,
+            seq + 2,
+        )
+        if reviews.random() < 0.15:
+            closed2 = self.stage_3(cid, closed2, seq + 3)
+            seq += 3
+        if reviews.random() < 0.25:
+            self.ombudsman(cid, closed2, seq + 3)
+
+    def review_at(self, day: date) -> datetime:
+        """A working-hours time on ``day`` from the 2026-12 steps' own stream."""
+        return datetime(
+            day.year, day.month, day.day, self.reviews.randint(9, 16), self.reviews.randint(0, 59), tzinfo=UTC
+        )
+
+    def stage_3(self, cid: str, closed: date, seq: int) -> date:
+        """Escalated to stage 3; the review panel (mostly within 30 working days of the
+        request); the response due 20 working days after it. Returns the response's date."""
+        reviews, cal = self.reviews, self.calendar
+        requested = cal.add_working_days(closed, reviews.randint(3, 12))
+        self.emit(
+            ComplaintEscalated(complaint_id=cid, from_stage=2, to_stage=3, escalated_at=self.review_at(requested)),
+            _COMPLAINTS,
+            seq,
+        )
+        held = cal.add_working_days(requested, reviews.randint(10, 36))
+        self.emit(ComplaintPanelHeld(complaint_id=cid, held_at=self.review_at(held)), _COMPLAINTS, seq + 1)
+        answered = cal.add_working_days(held, reviews.randint(5, 25))
+        due = cal.add_working_days(held, 20)
+        self.emit(
+            ComplaintClosed(
+                complaint_id=cid,
+                stage=3,
+                closed_at=self.review_at(answered),
+                outcome="not_upheld",
+                points=[{"upheld": False}],
+                due_date=due,
+                within_timescale=answered <= due,
+                working_days_taken=cal.working_days_between(requested, answered),
+            ),
+            _COMPLAINTS,
+            seq + 2,
+        )
+        return answered
+
+    def ombudsman(self, cid: str, answered: date, seq: int) -> None:
+        """Referred to the Ombudsman after the final response; its decision months later."""
+        reviews = self.reviews
+        referred = answered + timedelta(days=reviews.randint(10, 40))
+        self.emit(
+            ComplaintReferredToOmbudsman(complaint_id=cid, referred_at=self.review_at(referred)), _COMPLAINTS, seq
+        )
+        decided = referred + timedelta(days=reviews.randint(40, 150))
+        finding = reviews.choices(("fault", "no_fault", "not_investigated"), (0.45, 0.3, 0.25))[0]
+        self.emit(
+            OmbudsmanDecided(complaint_id=cid, decided_at=self.review_at(decided), finding=OmbudsmanFinding(finding)),
             _COMPLAINTS,
             seq + 1,
         )
