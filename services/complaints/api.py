@@ -21,20 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from services.complaints import handlers
-from services.complaints.commands import (
-    AcknowledgeComplaint,
-    AgreeStatement,
-    EscalateComplaint,
-    ExtendComplaint,
-    HoldPanel,
-    IdentifyLearning,
-    ReceiveComplaint,
-    RecordOmbudsmanDecision,
-    ReferToOmbudsman,
-    RespondToComplaint,
-    WithdrawComplaint,
-)
+from services.complaints import commands, handlers
 from services.complaints.domain import (
     Complaint,
     ExtensionReason,
@@ -258,7 +245,7 @@ async def _view(
 
 
 @router.post("/complaints", status_code=status.HTTP_201_CREATED, response_model=ComplaintOut)
-async def receive_complaint(body: ReceiveComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def receive_complaint(body: commands.ReceiveComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
     """Receive a complaint at stage 1 (or straight into a later stage)."""
     complaint = await handlers.receive_complaint(uow, body, actor=principal.subject)
     return await _view(uow, complaint.complaint_id, principal)
@@ -302,34 +289,40 @@ async def get_complaint(complaint_id: Name, principal: Reader, uow: UoW, as_of: 
 
 
 @router.post("/complaints/{complaint_id}/acknowledge", response_model=ComplaintOut)
-async def acknowledge(complaint_id: Name, body: AcknowledgeComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def acknowledge(
+    complaint_id: Name, body: commands.AcknowledgeComplaint, principal: Writer, uow: UoW
+) -> ComplaintOut:
     await handlers.acknowledge_complaint(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/extend", response_model=ComplaintOut)
-async def extend(complaint_id: Name, body: ExtendComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def extend(complaint_id: Name, body: commands.ExtendComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
     """Extend the current stage, never past the procedure's maximum (422 otherwise)."""
     await handlers.extend_complaint(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/agree-statement", response_model=ComplaintOut)
-async def agree_statement(complaint_id: Name, body: AgreeStatement, principal: Writer, uow: UoW) -> ComplaintOut:
+async def agree_statement(
+    complaint_id: Name, body: commands.AgreeStatement, principal: Writer, uow: UoW
+) -> ComplaintOut:
     """Record the agreed stage-2 statement of complaint (where configured, it starts the clock)."""
     await handlers.agree_statement(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/hold-panel", response_model=ComplaintOut)
-async def hold_panel(complaint_id: Name, body: HoldPanel, principal: Writer, uow: UoW) -> ComplaintOut:
+async def hold_panel(complaint_id: Name, body: commands.HoldPanel, principal: Writer, uow: UoW) -> ComplaintOut:
     """Record a stage-3 review panel: the response is due 20 working days after the latest."""
     await handlers.hold_panel(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/refer-to-ombudsman", response_model=ComplaintOut)
-async def refer_to_ombudsman(complaint_id: Name, body: ReferToOmbudsman, principal: Writer, uow: UoW) -> ComplaintOut:
+async def refer_to_ombudsman(
+    complaint_id: Name, body: commands.ReferToOmbudsman, principal: Writer, uow: UoW
+) -> ComplaintOut:
     """The complainant took the complaint to the Ombudsman (one referral at a time)."""
     await handlers.refer_to_ombudsman(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
@@ -337,7 +330,7 @@ async def refer_to_ombudsman(complaint_id: Name, body: ReferToOmbudsman, princip
 
 @router.post("/complaints/{complaint_id}/ombudsman-decision", response_model=ComplaintOut)
 async def ombudsman_decision(
-    complaint_id: Name, body: RecordOmbudsmanDecision, principal: Writer, uow: UoW
+    complaint_id: Name, body: commands.RecordOmbudsmanDecision, principal: Writer, uow: UoW
 ) -> ComplaintOut:
     """The Ombudsman's decision on the pending referral: fault, no_fault or not_investigated."""
     await handlers.record_ombudsman_decision(uow, complaint_id, body, actor=principal.subject)
@@ -345,28 +338,30 @@ async def ombudsman_decision(
 
 
 @router.post("/complaints/{complaint_id}/respond", response_model=ComplaintOut)
-async def respond(complaint_id: Name, body: RespondToComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def respond(complaint_id: Name, body: commands.RespondToComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
     """The current stage's response: its points decide the outcome; the stage closes."""
     await handlers.respond_to_complaint(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/escalate", response_model=ComplaintOut)
-async def escalate(complaint_id: Name, body: EscalateComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def escalate(complaint_id: Name, body: commands.EscalateComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
     """The complainant is not satisfied with the response: the next stage starts."""
     await handlers.escalate_complaint(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/withdraw", response_model=ComplaintOut)
-async def withdraw(complaint_id: Name, body: WithdrawComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
+async def withdraw(complaint_id: Name, body: commands.WithdrawComplaint, principal: Writer, uow: UoW) -> ComplaintOut:
     """The complainant withdraws: the stage in progress closes as withdrawn."""
     await handlers.withdraw_complaint(uow, complaint_id, body, actor=principal.subject)
     return await _view(uow, complaint_id, principal)
 
 
 @router.post("/complaints/{complaint_id}/learning", status_code=status.HTTP_201_CREATED, response_model=LearningOut)
-async def identify_learning(complaint_id: Name, body: IdentifyLearning, principal: Writer, uow: UoW) -> LearningOut:
+async def identify_learning(
+    complaint_id: Name, body: commands.IdentifyLearning, principal: Writer, uow: UoW
+) -> LearningOut:
     """Record what the complaint taught (published as LearningIdentified)."""
     return LearningOut.of(await handlers.identify_learning(uow, complaint_id, body, actor=principal.subject))
 
