@@ -1,7 +1,7 @@
 """Complaints through the complaints service's API: received, acknowledged, sometimes
 extended, answered point by point (the outcome rolls up), some withdrawn, some escalated to
-stage 2 (a few of them after the 20-working-day window; statutory ones with an agreed
-statement of complaint) and, rarely, to a stage-3 review panel (the panel's date recorded,
+stage 2 (a few of them after the 20-working-day window; each with an agreed statement of
+complaint) and, rarely, to a stage-3 review panel (the panel's date recorded,
 now and then reconvened); upheld ones lead to learning and an action. A few complainants
 take their complaint to the Ombudsman, whose decision (fault, no fault, not investigated)
 follows some months later.
@@ -276,9 +276,10 @@ def _stage_two(story: _Complaint, closed: datetime, procedure: str, category: st
     story.post(escalated, "escalate", "/escalate", {"escalated_at": escalated})
     acknowledged = year.later(escalated, rng.randint(0, 2), rng)
     story.post(acknowledged, "acknowledge", "/acknowledge", {"acknowledged_at": acknowledged})
-    if procedure == "statutory_children":  # the statement of complaint, agreed before any extension
-        agreed = max(year.later(escalated, reviews.randint(1, 5), reviews), acknowledged + timedelta(minutes=5))
-        story.post(agreed, "agree_statement", "/agree-statement", {"agreed_at": agreed})
+    # The statement of complaint, agreed before any extension or response (where the
+    # authority starts stage 2 there, the service waits for it, whatever the procedure).
+    agreed = max(year.later(escalated, reviews.randint(1, 5), reviews), acknowledged + timedelta(minutes=5))
+    story.post(agreed, "agree_statement", "/agree-statement", {"agreed_at": agreed})
     due = STAGE_2_DUE[procedure]
     if procedure == "statutory_children" and rng.random() < EXTENDED_STAGE_2:
         at = max(year.later(escalated, rng.randint(15, due - 1), rng), acknowledged + timedelta(minutes=5))
