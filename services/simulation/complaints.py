@@ -51,7 +51,14 @@ CATEGORIES_OTHER_TEAMS = {
     "staff_conduct": 0.1,
     "decision": 0.22,
 }
-COMPLAINANTS_STATUTORY = {"parent_carer": 0.55, "young_person": 0.15, "child": 0.07, "advocate": 0.15, "other": 0.08}
+COMPLAINANTS_STATUTORY = {
+    "parent_carer": 0.52,
+    "young_person": 0.15,
+    "child": 0.07,
+    "advocate": 0.14,
+    "foster_carer": 0.05,
+    "other": 0.07,
+}
 COMPLAINANTS_OTHER = {"parent_carer": 0.75, "young_person": 0.1, "advocate": 0.05, "other": 0.1}
 POINT_UPHELD = {"communication": 0.15}
 POINT_UPHELD_OTHERWISE = 0.35
