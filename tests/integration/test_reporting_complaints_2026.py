@@ -365,3 +365,19 @@ def test_the_first_agreed_statement_is_day_0_whatever_the_order() -> None:
     v = run(list(reversed(facts)), parse_period("2022-12"), timescales=AuthorityTimescales(AGREED), batch_sizes=(1,))
     assert rate(v["complaints.average_response_working_days"]) == (65.0, 65, 1)
     assert rate(v["complaints.within_timescale_rate"]) == (1.0, 1, 1)
+
+
+def test_a_panel_dated_before_its_stage3_request_counts_as_within_and_sets_the_due_date() -> None:
+    # The letter of the rule: on or before request + 30 working days (so within), and the
+    # response due 20 working days after the latest panel's date (Fri 7 Oct 2022 -> Fri 4 Nov).
+    facts = [
+        received("early", "2022-08-01"),
+        escalated("early", "2022-10-10", 2, 3),
+        panel("early", "2022-10-07"),
+        closed("early", "2022-11-04", stage=3, due="2022-12-19", taken=19),
+    ]
+    v = run(facts)
+    assert rate(v["complaints.panel_within_timescale_rate"]) == (1.0, 1, 1)
+    assert rate(v["complaints.within_timescale_rate"]) == (1.0, 1, 1)
+    late = run([*facts[:3], closed("early", "2022-11-07", stage=3, due="2022-12-19", taken=20)])
+    assert rate(late["complaints.within_timescale_rate"]) == (0.0, 0, 1)
