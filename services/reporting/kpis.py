@@ -18,7 +18,9 @@ General rules:
   closings, escalations and extensions carry none: they take the complaint's
   ``ComplaintReceived``'s, and a complaint whose ``ComplaintReceived`` is unknown drops out
   whenever a filter is set. Action completions take their ``ActionRaised``'s. A fact with no
-  team (feedback, follow-ups) drops out when a team filter is set.
+  team (feedback, follow-ups) drops out when a team filter is set. The ``category`` filter
+  applies to the ``complaints.*`` KPIs only (each complaint fact in its ComplaintReceived's
+  category); every other KPI reads as if it were not set.
 * **Rates** are fractions 0-1 (``numerator / denominator`` as a float, never rounded) and
   null when the denominator is 0. **Counts** have ``value == numerator`` and no denominator.
 * Every fixed KPI id is always present; ``feedback.positive_rate.<question_id>`` and
