@@ -528,13 +528,18 @@ class ComplaintView:
             return r.received_on
         return self.escalated_to.get((complaint_id, stage))
 
+    def statement_start(self, c: ComplaintClosedFact) -> date | None:
+        """The complaint's first agreed statement, when it is the closed stage's day 0: a
+        stage-2 closing of a tenant whose timescales start stage 2 there."""
+        if c.stage == 2 and self.timescales.starts_stage2_at_statement:
+            return self.statement.get(c.complaint_id)
+        return None
+
     def stage_start(self, c: ComplaintClosedFact) -> date | None:
         """Day 0 of the closed stage: its request (`requested_on`), except that stage 2
         starts at the complaint's first agreed statement where the tenant's timescales say
         so and one is known; None when unknown."""
-        if c.stage == 2 and self.timescales.starts_stage2_at_statement and c.complaint_id in self.statement:
-            return self.statement[c.complaint_id]
-        return self.requested_on(c.complaint_id, c.stage)
+        return self.statement_start(c) or self.requested_on(c.complaint_id, c.stage)
 
     def _procedure(self, complaint_id: str) -> str | None:
         r = self.received.get(complaint_id)
@@ -544,15 +549,20 @@ class ComplaintView:
         """The stage's effective due date. Stage 3: the ``panel_response``-th working day
         after the latest panel's London date, else the stage's due working days after the
         request, no extension (the reported due date when neither is known). Other stages:
-        the latest extension's new due date, else the closing's own due date; never past the
-        stage's maximum when its start is known."""
+        the latest extension's new due date, else the closing's own due date (stage 2 counted
+        from the agreed statement: its due working days after it); never past the stage's
+        maximum when its start is known."""
         if c.stage == PANEL_STAGE:
             return self._stage3_due(c)
-        due = self.extension.get((c.complaint_id, c.stage), c.due_date)
+        timescale = self.timescales.stage(self._procedure(c.complaint_id), c.stage)
+        statement = self.statement_start(c)
+        # Counted from the agreed statement, the due date is reporting's own: the producer's
+        # may count from the escalation.
+        reported = c.due_date if statement is None else self.calendar.add_working_days(statement, timescale.due)
+        due = self.extension.get((c.complaint_id, c.stage), reported)
         start = self.stage_start(c)
         if start is not None:
-            maximum = self.timescales.stage(self._procedure(c.complaint_id), c.stage).maximum
-            due = min(due, self.calendar.add_working_days(start, maximum))
+            due = min(due, self.calendar.add_working_days(start, timescale.maximum))
         return due
 
     def _stage3_due(self, c: ComplaintClosedFact) -> date:

@@ -4,9 +4,10 @@ periods and of the slice through the (tenant, date) indexes.
 
 Each statement takes the tenant ($1), the periods as arrays of first and last days ($2, $3;
 ``WITH ORDINALITY`` numbers them from 1), and the slice ($4 service area, $5 team; NULL =
-all); the complaints statements also take the category ($6), which no other KPI reads. Rows a derived column says are not counted (an audit's earlier gradings, an action's
-later completions) are left out by the ``d_*`` columns that `readmodels.py` keeps. How each
-reads DOMAIN.md is said beside it; the general rules are in `kpis.py`.
+all); the complaints statements also take the category ($6), which no other KPI reads.
+Rows a derived column says are not counted (an audit's earlier gradings, an action's later
+completions) are left out by the ``d_*`` columns that `readmodels.py` keeps. How each reads
+DOMAIN.md is said beside it; the general rules are in `kpis.py`.
 """
 
 from __future__ import annotations

@@ -381,3 +381,22 @@ def test_a_panel_dated_before_its_stage3_request_counts_as_within_and_sets_the_d
     assert rate(v["complaints.within_timescale_rate"]) == (1.0, 1, 1)
     late = run([*facts[:3], closed("early", "2022-11-07", stage=3, due="2022-12-19", taken=20)])
     assert rate(late["complaints.within_timescale_rate"]) == (0.0, 0, 1)
+
+
+def test_counted_from_the_agreed_statement_the_due_date_is_its_25th_working_day_not_the_reported_one() -> None:
+    # Escalated Thu 1 Sep 2022 (the producer's due date, counted from it: Fri 7 Oct), statement
+    # agreed Thu 8 Sep: due on its 25th working day, Fri 14 Oct (19 Sep a bank holiday).
+    def story(cid: str, answered: str, taken: int) -> list[Any]:
+        return [
+            received(cid, "2022-08-01"),
+            escalated(cid, "2022-09-01", 1, 2),
+            fact(ev.ComplaintStatementAgreed(complaint_id=cid, agreed_at=t("2022-09-08"))),
+            closed(cid, answered, stage=2, due="2022-10-07", taken=taken, within=False),
+        ]
+
+    facts = story("on-time", "2022-10-14", 25) + story("late", "2022-10-17", 26)
+    v = run(facts, parse_period("2022-10"), timescales=AuthorityTimescales(AGREED))
+    assert rate(v["complaints.within_timescale_rate"]) == (0.5, 1, 2)
+    assert rate(v["complaints.average_response_working_days"]) == (25.5, 51, 2)
+    # Where stage 2 starts at the escalation, the statement changes nothing: both late.
+    assert rate(run(facts, parse_period("2022-10"))["complaints.within_timescale_rate"]) == (0.0, 0, 2)
