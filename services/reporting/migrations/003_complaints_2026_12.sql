@@ -82,3 +82,9 @@ CREATE TABLE {schema}.ombudsman_decision (
 CREATE INDEX ombudsman_decision_on ON {schema}.ombudsman_decision (tenant, decided_on)
     INCLUDE (finding, d_service_area, d_team, d_category);
 CREATE INDEX ombudsman_decision_complaint ON {schema}.ombudsman_decision (tenant, complaint_id);
+
+-- Stage-3 closings already applied were derived under the old rule (30 working days after
+-- the request): where any complaint closing is stored, the read models owe a rebuild, which
+-- the service runs at start (store.rebuild_owed) and which re-derives every complaint.
+UPDATE {schema}.tenant_projection_state SET events_applied = 0
+WHERE name = 'read_models' AND EXISTS (SELECT 1 FROM {schema}.complaint_closed);
