@@ -88,6 +88,7 @@ class ReportingService(StrandService):
             targets=targets,
             small_number_threshold=settings.small_number_threshold,
             timescales=timescales,
+            overall_grade_rule=settings.overall_grade_rule,
         )
         self.transitions = TransitionPublisher(self.pool, self.clock)
         if self.consume:

@@ -39,6 +39,7 @@ class ReportingQueries:
     timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
     sql: KpiQueries = field(default_factory=KpiQueries)
     read_pool: asyncpg.Pool | None = None
+    overall_grade_rule: str = "worst"  # Settings.overall_grade_rule: what the report says audits are graded by
 
     @property
     def reads(self) -> asyncpg.Pool:

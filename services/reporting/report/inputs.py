@@ -272,6 +272,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             commentary=commentary,
             commentary_on_slices=commentary_on_slices,
             you_said_we_did=await you_said_we_did_words(conn, tenant, [y.key for y in lists["you_said_we_did"]]),
+            overall_grade_rule=queries.overall_grade_rule,
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:
@@ -297,4 +298,5 @@ def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQu
         targets=targets,
         small_number_threshold=settings.small_number_threshold,
         timescales=settings.complaint_timescales(),
+        overall_grade_rule=settings.overall_grade_rule,
     )

@@ -158,3 +158,4 @@ class ReportInputs:
     you_said_we_did: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # fact key -> (said, did)
     # the benchmarking page: the tenant beside its comparators (`benchmarks.handlers.report_benchmarks`)
     benchmarks: BenchmarkTable | None = None
+    overall_grade_rule: str = "worst"  # the authority's overall-grade rule (`grading.py`), as the audit service's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..figures import NO_DATA, SUPPRESSED_RATE, suppressed_count_text
+from ..grading import grade_rule_text
 from ..labels import long_date
 from ..model import Paragraph, Section
 from .quarter import ReportQuarter
@@ -28,7 +29,13 @@ def about_section(q: ReportQuarter) -> Section:
                 f"Small numbers are suppressed so that no child or family can be identified: a count from 1 "
                 f"to {t} is shown as “{suppressed_count_text(t)}”, and a rate or average over 1 to {t} cases "
                 f"is shown as “{SUPPRESSED_RATE}”. “{NO_DATA}” means there was nothing to count. Charts "
-                "draw no bar for a suppressed figure."
+                "draw no bar for a suppressed figure. Where a row or column adds up to a total shown in the "
+                "report and only one of its figures is suppressed, the next smallest is shown as "
+                f"“{SUPPRESSED_RATE}” too, so that the hidden figure cannot be worked out by subtraction."
+            ),
+            Paragraph(
+                f"Audits: the overall grade of an audit is {grade_rule_text(q.inputs.overall_grade_rule)} — this "
+                f"authority's overall-grade rule (“{q.inputs.overall_grade_rule}”)."
             ),
             Paragraph(
                 "Only external compliments (from children, families and others outside the service) are "

@@ -14,8 +14,10 @@ from shared.events import Grade
 
 from ..charts import Series
 from ..figures import EN_DASH, Figure
+from ..grading import grade_rule_note
 from ..labels import area_label, sorted_areas, words
 from ..model import Block, KpiRequest, Row, Section, Subheading, Table, chart
+from ..suppression import column_lines, protect, protect_columns
 from .concerns import concern_blocks
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
 
@@ -45,10 +47,14 @@ def _grades(q: ReportQuarter, now: Sequence[GradedAudit], then: Sequence[GradedA
     """Audits by overall grade: a table (with each grade's share) and a chart."""
     p, prev = q.period, q.previous
     grades_now, grades_then = Counter(g.grade for g in now), Counter(g.grade for g in then)
+    # Each quarter's grades add up to its audits completed (shown): secondary suppression.
+    counts_now, counts_then = protect_columns(
+        [[q.count(grades_now[g]) for g in _GRADES], [q.count(grades_then[g]) for g in _GRADES]]
+    )
 
-    def share(n: int, total: int) -> Figure:
+    def share(count: Figure, n: int, total: int) -> Figure:
         # A share beside a suppressed count would give the count away.
-        return Figure(EN_DASH) if q.count(n).suppressed else q.rate(n, total)
+        return Figure(EN_DASH) if count.suppressed else q.rate(n, total)
 
     return [
         Table(
@@ -56,11 +62,10 @@ def _grades(q: ReportQuarter, now: Sequence[GradedAudit], then: Sequence[GradedA
             f"Audits by overall grade (after moderation), {p.label}",
             ["Grade", "Audits", "Share of audits", f"Audits, {prev.label}"],
             [
-                Row(words(g.value), [q.count(grades_now[g]), share(grades_now[g], len(now)), q.count(grades_then[g])])
-                for g in _GRADES
+                Row(words(g.value), [counts_now[i], share(counts_now[i], grades_now[g], len(now)), counts_then[i]])
+                for i, g in enumerate(_GRADES)
             ],
-            note="The overall grade is the worst area grade: one area that requires improvement makes the "
-            "audit require improvement.",
+            note=grade_rule_note(q.inputs.overall_grade_rule),
         ),
         chart(
             chart_id="chart-audit-grades",
@@ -69,8 +74,8 @@ def _grades(q: ReportQuarter, now: Sequence[GradedAudit], then: Sequence[GradedA
             "the previous one.",
             categories=[words(g.value) for g in _GRADES],
             series=[
-                Series(p.label, [q.count(grades_now[g]).bar for g in _GRADES]),
-                Series(prev.label, [q.count(grades_then[g]).bar for g in _GRADES]),
+                Series(p.label, [c.bar for c in counts_now]),
+                Series(prev.label, [c.bar for c in counts_then]),
             ],
         ),
     ]
@@ -90,14 +95,14 @@ def _by_area(q: ReportQuarter, now: Sequence[GradedAudit]) -> Table:
 def _by_type(q: ReportQuarter, now: Sequence[GradedAudit], then: Sequence[GradedAudit]) -> Table:
     types_now = Counter(g.fact.audit_type for g in now)
     types_then = Counter(g.fact.audit_type for g in then)
+    rows = [[q.count(types_now[t]), q.count(types_then[t])] for t in _AUDIT_TYPES]
+    # Each quarter's types add up to its audits completed (shown): secondary suppression.
+    cells = protect(rows, column_lines(len(rows), (0, 1)))
     return Table(
         "audit-by-type",
         f"Audits by type, {q.period.label}",
         ["Audit type", THIS_QUARTER, PREVIOUS_QUARTER],
-        [
-            Row(_AUDIT_TYPE_LABELS.get(t, words(t)), [q.count(types_now[t]), q.count(types_then[t])])
-            for t in _AUDIT_TYPES
-        ],
+        [Row(_AUDIT_TYPE_LABELS.get(t, words(t)), cells[i]) for i, t in enumerate(_AUDIT_TYPES)],
     )
 
 

@@ -16,6 +16,7 @@ from ..charts import Series
 from ..figures import AVERAGE_DAYS, EN_DASH, Figure
 from ..labels import words
 from ..model import Block, KpiRequest, Row, Section, Subheading, Table, chart
+from ..suppression import column_lines, protect, protect_columns, row_lines
 from .compliments import compliment_blocks, compliment_slices
 from .quarter import ReportQuarter
 
@@ -116,14 +117,13 @@ def _by_category(q: ReportQuarter, complaints: _Complaints) -> list[Block]:
     cat_ids = [kpis.BY_CATEGORY + c for c in categories]
     cat_now = q.values(p, kpi_ids=cat_ids) if cat_ids else {}
     cat_then = q.values(prev, kpi_ids=cat_ids) if cat_ids else {}
+    # Each quarter's categories add up to its complaints received (shown): secondary suppression.
+    now, then = protect_columns([[q.kpi(cat_now, k) for k in cat_ids], [q.kpi(cat_then, k) for k in cat_ids]])
     table = Table(
         "complaints-by-category",
         f"Complaints by category, {p.label}",
         ["Category", f"Received, {p.label}", f"Received, {prev.label}", "Upheld in full or in part"],
-        [
-            Row(words(cat), [q.kpi(cat_now, kid), q.kpi(cat_then, kid), _upheld_share(q, complaints, cat)])
-            for cat, kid in zip(categories, cat_ids, strict=True)
-        ],
+        [Row(words(cat), [now[i], then[i], _upheld_share(q, complaints, cat)]) for i, cat in enumerate(categories)],
         note="Upheld in full or in part: the share of this quarter's responses (withdrawn ones left out) "
         "that upheld at least one point.",
     )
@@ -137,8 +137,8 @@ def _by_category(q: ReportQuarter, complaints: _Complaints) -> list[Block]:
             description="Horizontal bars: complaints received in each category, this quarter and the previous one.",
             categories=[words(c) for c in categories],
             series=[
-                Series(p.label, [q.kpi(cat_now, k).bar for k in cat_ids]),
-                Series(prev.label, [q.kpi(cat_then, k).bar for k in cat_ids]),
+                Series(p.label, [f.bar for f in now]),
+                Series(prev.label, [f.bar for f in then]),
             ],
         ),
     ]
@@ -149,27 +149,31 @@ def _by_team(q: ReportQuarter, complaints: _Complaints) -> list[Block]:
     p = q.period
     teams = complaints.teams()
     by_team = {team: q.values(p, kpis.Filters(team=team), kpi_ids=_TEAM_KPIS) for team in teams}
+    # The teams' received and responses add up to the quarter's (shown): secondary suppression.
+    cells = protect([[q.kpi(by_team[team], k) for k in _TEAM_KPIS] for team in teams], column_lines(len(teams), (0, 1)))
     blocks: list[Block] = [
         Table(
             "complaints-by-team",
             f"Complaints by team, {p.label}",
             ["Team", "Received", "Responses", "Upheld", "Partially upheld", "Within timescale"],
-            [Row(team, [q.kpi(by_team[team], k) for k in _TEAM_KPIS]) for team in teams],
+            [Row(team, cells[i]) for i, team in enumerate(teams)],
         )
     ]
     received_now = complaints.received_now
     cross = Counter((r.team, r.category) for r in received_now)
     now_categories = sorted({r.category for r in received_now})
     if now_categories:
+        cross_teams = sorted({r.team for r in received_now})
+        # Rows add up to each team's received, columns to each category's (both shown).
+        grid = [[q.count(cross[(team, c)]) for c in now_categories] for team in cross_teams]
+        across = range(len(now_categories))
+        grid = protect(grid, [*row_lines(len(grid), across), *column_lines(len(grid), across)])
         blocks.append(
             Table(
                 "complaints-team-category",
                 f"Complaints received by team and category, {p.label}",
                 ["Team", *[words(c) for c in now_categories]],
-                [
-                    Row(team, [q.count(cross[(team, c)]) for c in now_categories])
-                    for team in sorted({r.team for r in received_now})
-                ],
+                [Row(team, grid[i]) for i, team in enumerate(cross_teams)],
             )
         )
     return blocks
@@ -196,16 +200,19 @@ def _stage_values(q: ReportQuarter, complaints: _Complaints, stage: int) -> dict
 def _by_stage(q: ReportQuarter, complaints: _Complaints) -> Table:
     p = q.period
     escalations = [e for e in unique(q.inputs.facts.complaints_escalated) if p.contains(e.escalated_on)]
-    rows = []
-    for stage in sorted({c.stage for c in complaints.closings} | {1}):
+    stages = sorted({c.stage for c in complaints.closings} | {1})
+    grid = []
+    for stage in stages:
         v = _stage_values(q, complaints, stage)
         escalated = sum(1 for e in escalations if e.from_stage == stage)
-        rows.append(Row(f"Stage {stage}", [*[q.kpi(v, k) for k in _STAGE_KPIS], q.count(escalated)]))
+        grid.append([*[q.kpi(v, k) for k in _STAGE_KPIS], q.count(escalated)])
+    # Responses add up to the quarter's, escalations to its escalations: secondary suppression.
+    grid = protect(grid, column_lines(len(grid), (0, 3)))
     return Table(
         "complaints-by-stage",
         f"Complaint responses by stage, {p.label}",
         ["Stage", "Responses", "Within timescale", "Average response time", "Escalated to the next stage"],
-        rows,
+        [Row(f"Stage {stage}", grid[i]) for i, stage in enumerate(stages)],
         note="Timescales: statutory children's complaints 10 working days at stage 1 (20 with an "
         "extension) and 25 at stage 2 (65 at most); the authority's own timescales for corporate and "
         "SEND complaints; stage 3, 20 working days after the review panel (50 after the request while "
@@ -214,8 +221,7 @@ def _by_stage(q: ReportQuarter, complaints: _Complaints) -> Table:
     )
 
 
-def _outcome_row(q: ReportQuarter, outcome: Outcome, responses: int) -> Row:
-    count = q.count(responses)
+def _outcome_row(q: ReportQuarter, outcome: Outcome, count: Figure) -> Row:
     # A share beside a suppressed count would give the count away.
     if outcome in _OUTCOME_RATES and not count.suppressed:
         return Row(words(outcome.value), [count, q.kpi(q.current, _OUTCOME_RATES[outcome])])
@@ -224,11 +230,13 @@ def _outcome_row(q: ReportQuarter, outcome: Outcome, responses: int) -> Row:
 
 def _by_outcome(q: ReportQuarter, complaints: _Complaints) -> Table:
     outcome_counts = Counter(c.outcome for c in complaints.closings)
+    # The outcomes add up to the quarter's responses (shown): secondary suppression.
+    (counts,) = protect_columns([[q.count(outcome_counts[o.value]) for o in _OUTCOMES]])
     return Table(
         "complaints-by-outcome",
         f"Complaint responses by outcome, {q.period.label}",
         ["Outcome", "Responses", "Share of responses (withdrawn left out)"],
-        [_outcome_row(q, o, outcome_counts[o.value]) for o in _OUTCOMES],
+        [_outcome_row(q, o, counts[i]) for i, o in enumerate(_OUTCOMES)],
     )
 
 

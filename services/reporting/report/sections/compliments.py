@@ -8,6 +8,7 @@ from services.reporting.followups import unique
 
 from ..labels import area_label, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Table
+from ..suppression import protect_columns
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
 
 __all__ = ["compliment_blocks", "compliment_slices"]
@@ -36,7 +37,11 @@ def compliment_blocks(q: ReportQuarter) -> list[Block]:
     areas = _areas(q)
     by_area = {a: q.values(p, kpis.Filters(service_area=a), kpi_ids=_COMPLIMENTS) for a in areas}
     by_area_then = {a: q.values(prev, kpis.Filters(service_area=a), kpi_ids=_COMPLIMENTS) for a in areas}
-    rows = [Row(area_label(a), [q.kpi(by_area[a], _EXTERNAL), q.kpi(by_area_then[a], _EXTERNAL)]) for a in areas]
+    # The areas add up to "All service areas" below: secondary suppression.
+    now, then = protect_columns(
+        [[q.kpi(by_area[a], _EXTERNAL) for a in areas], [q.kpi(by_area_then[a], _EXTERNAL) for a in areas]]
+    )
+    rows = [Row(area_label(a), [now[i], then[i]]) for i, a in enumerate(areas)]
     rows.append(Row("All service areas", [q.kpi(q.current, _EXTERNAL), q.kpi(q.before, _EXTERNAL)]))
     internal = q.kpi(q.current, "compliments.internal")
     return [

@@ -15,6 +15,7 @@ from ..charts import Series
 from ..figures import change_figure, rag_figure, text
 from ..labels import area_label, short_date, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Subheading, Table, chart
+from ..suppression import protect_columns
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
 
 __all__ = ["feedback_section", "feedback_slices"]
@@ -57,11 +58,13 @@ def feedback_slices(q: ReportQuarter) -> list[KpiRequest]:
 def _respondents(q: ReportQuarter, responses: Sequence[Any], before: Sequence[Any]) -> Table:
     by_now, by_then = Counter(f.respondent for f in responses), Counter(f.respondent for f in before)
     respondents = [r for r in _RESPONDENTS if by_now[r] or by_then[r]]
+    # Each quarter's respondents add up to its responses (shown): secondary suppression.
+    now, then = protect_columns([[q.count(by_now[r]) for r in respondents], [q.count(by_then[r]) for r in respondents]])
     return Table(
         "feedback-respondents",
         f"Survey responses by who answered, {q.period.label}",
         ["Respondent", THIS_QUARTER, PREVIOUS_QUARTER],
-        [Row(_RESPONDENTS[r], [q.count(by_now[r]), q.count(by_then[r])]) for r in respondents],
+        [Row(_RESPONDENTS[r], [now[i], then[i]]) for i, r in enumerate(respondents)],
     )
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..charts import Series
+from ..figures import Figure
 from ..labels import long_date, words
 from ..model import Block, Paragraph, Row, RuleTally, Section, Table, chart
+from ..suppression import column_lines, protect
 from .quarter import ReportQuarter
 
 __all__ = ["learning_section"]
@@ -32,13 +34,20 @@ def _rules(q: ReportQuarter) -> list[str]:
     return [r for r in _RULES if r in present] + sorted(present - set(_RULES))
 
 
-def _tally_row(q: ReportQuarter, rule: str, t: RuleTally) -> Row:
-    cells = [q.count(t.opened), q.count(t.closed), q.count(t.on_time), q.count(t.open), q.count(t.overdue)]
-    return Row(f"{_rule_title(rule)} ({rule})", cells)
+def tally_cells(q: ReportQuarter, tallies: Sequence[RuleTally]) -> list[list[Figure]]:
+    """Opened, closed, closed on time, open and overdue per rule. The rules' closed, closed on
+    time, open and overdue add up to the quarter's (the learning KPIs show them, or the
+    numerator and denominator of a rate they show): secondary suppression down those columns.
+    No total of follow-ups opened is shown, so that column is left as it is."""
+    grid = [
+        [q.count(t.opened), q.count(t.closed), q.count(t.on_time), q.count(t.open), q.count(t.overdue)] for t in tallies
+    ]
+    return protect(grid, column_lines(len(grid), (1, 2, 3, 4)))
 
 
 def _by_rule(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[RuleTally]) -> Table:
     end = q.end
+    cells = tally_cells(q, tallies)
     return Table(
         "followups-by-rule",
         f"Follow-ups by rule, {q.period.label}",
@@ -50,13 +59,14 @@ def _by_rule(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[RuleTally
             f"Open on {long_date(end)}",
             f"Overdue on {long_date(end)}",
         ],
-        [_tally_row(q, rule, t) for rule, t in zip(rules, tallies, strict=True)],
+        [Row(f"{_rule_title(rule)} ({rule})", cells[i]) for i, rule in enumerate(rules)],
         note="Every upheld complaint, weak audit, poor feedback result, safeguarding answer and action "
         "opens a follow-up that stays open until the evidence that closes it arrives.",
     )
 
 
 def _by_rule_chart(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[RuleTally]) -> Block:
+    cells = tally_cells(q, tallies)
     return chart(
         chart_id="chart-followups",
         title=f"Follow-ups opened in {q.period.label} and overdue on {long_date(q.end)}, by rule",
@@ -64,8 +74,8 @@ def _by_rule_chart(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[Rul
         "quarter and those overdue at its end.",
         categories=[_rule_title(r) for r in rules],
         series=[
-            Series("Opened", [q.count(t.opened).bar for t in tallies]),
-            Series("Overdue", [q.count(t.overdue).bar for t in tallies]),
+            Series("Opened", [row[0].bar for row in cells]),
+            Series("Overdue", [row[4].bar for row in cells]),
         ],
     )
 
