@@ -13,6 +13,8 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
   asked for (the default period's without one), complaints received per team (the KPI's
   definition, in one grouped statement, with the publication rules of `/v1/kpis/values`),
   and managers' commentary.
+* `GET /v1/dashboard/tables/{table}.csv|.xlsx`, `GET /v1/dashboard/tables.xlsx` — the
+  page's tables as files (`downloads.py`, from `tables.py`).
 * `GET /v1/dashboard/stamp` — a cheap marker of the tenant's read models that changes
   whenever an event of the tenant is applied (or the read models are rebuilt); the page
   polls it and redraws only when it moves.
@@ -40,7 +42,11 @@ from shared.calendar import Period, period_of, periods_between
 from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
+from .downloads import router as downloads_router
+from .tables import protected_counts, received_by_category, received_by_team
+
 router = APIRouter(tags=["dashboard"])
+router.include_router(downloads_router)  # the dashboard's tables as CSV and XLSX (`downloads.py`)
 Reader = Annotated[Principal, Depends(require("reporting:read"))]
 
 STATIC = Path(__file__).parent / "static"
@@ -138,6 +144,7 @@ async def dashboard_breakdowns(
     filters = query_filters(service_area, team)
     today = queries.clock()
     tenant = principal.tenant
+    detail = principal.has("reporting:detail")
     async with queries.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         first_day = await _first_day(conn, tenant)
         default = await _default_period(conn, tenant, today)
@@ -145,18 +152,10 @@ async def dashboard_breakdowns(
         teams = await _teams(conn, tenant, shown)
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
-        received = await _received_by_team(conn, tenant, p, service_area) if p else {}
+        received = await received_by_team(conn, tenant, p, service_area) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
-    detail = principal.has("reporting:detail")
-    by_team: list[dict[str, Any]] = []
-    for t, n in sorted(received.items()):
-        (value,) = kpis.apply_publication_rules(
-            [kpis.count_value("complaints.received", n)],
-            detail=detail,
-            threshold=queries.small_number_threshold,
-            targets=queries.targets,
-        )
-        by_team.append({"team": t, "value": value.value, "suppressed": value.suppressed})
+        by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
+    by_team = _by_team(queries, received, detail)
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
@@ -168,8 +167,40 @@ async def dashboard_breakdowns(
         "categories": categories,
         "questions": questions,
         "complaints_by_team": by_team,
+        "complaints_by_category": by_category,
         "commentary": commentary,
     }
+
+
+def _by_team(queries: Any, received: dict[str, int], detail: bool) -> list[dict[str, Any]]:
+    """Complaints received per team, published, with secondary suppression (they add up to
+    the service area's complaints received, a tile)."""
+    teams = sorted(received)
+    published = kpis.apply_publication_rules(
+        [kpis.count_value("complaints.received", received[t]) for t in teams],
+        detail=detail,
+        threshold=queries.small_number_threshold,
+        targets=queries.targets,
+    )
+    figures = protected_counts(published, queries.small_number_threshold)
+    return [{"team": t, "value": f.value, "suppressed": f.suppressed} for t, f in zip(teams, figures, strict=True)]
+
+
+async def _by_category(
+    queries: Any, conn: Any, tenant: str, p: Period, filters: kpis.Filters, categories: list[str], detail: bool
+) -> list[dict[str, Any]]:
+    """complaints.by_category.<category> of the slice for the period's categories, published,
+    with secondary suppression (they add up to complaints received, a tile)."""
+    if not categories:
+        return []
+    ids = [kpis.BY_CATEGORY + c for c in categories]
+    (raw,) = await queries.sql.values(conn, tenant, [p], filters, today=queries.clock(), kpi_ids=ids)
+    published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.small_number_threshold)
+    return [
+        {"category": c, "value": f.value, "suppressed": f.suppressed}
+        for c, f in received_by_category(published, queries.small_number_threshold)
+        if f.suppressed or f.value  # as /v1/kpis/values lists them: the categories with complaints in the slice
+    ]
 
 
 def _filters_key(service_area: str | None, team: str | None) -> str:
@@ -266,21 +297,6 @@ async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str,
         period.end,
     )
     return [r["v"] for r in rows]
-
-
-async def _received_by_team(conn: Any, tenant: str, period: Period, service_area: str | None) -> dict[str, int]:
-    """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
-    received in the period), teams with none left out."""
-    rows = await conn.fetch(
-        f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
-            WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
-            GROUP BY team""",
-        tenant,
-        period.start,
-        period.end,
-        service_area,
-    )
-    return {r["team"]: int(r["n"]) for r in rows}
 
 
 def _period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:

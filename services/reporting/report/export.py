@@ -20,6 +20,7 @@ Pure: no I/O (the workbook is built in memory).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -30,12 +31,15 @@ from typing import Any
 import xlsxwriter
 
 from .figures import Figure
-from .model import Table
+from .model import QuarterlyReport, Table
 
 __all__ = [
     "CSV_MEDIA_TYPE",
     "XLSX_MEDIA_TYPE",
     "Workbook",
+    "data_uri",
+    "report_tables",
+    "report_workbook",
     "safe_cell",
     "sheet_names",
     "table_csv",
@@ -182,3 +186,28 @@ def tables_xlsx(tables: Sequence[Table], about: Workbook | None = None) -> bytes
     for name, table in zip(names, tables, strict=True):
         writer.table(name, table)
     return writer.close()
+
+
+def report_tables(report: QuarterlyReport) -> list[Table]:
+    """Every table of the report, in the order it prints them."""
+    return [block for section in report.sections for block in section.blocks if isinstance(block, Table)]
+
+
+def report_workbook(report: QuarterlyReport) -> bytes:
+    """The whole report's tables as one workbook: a contents sheet, then a sheet per table."""
+    t = report.threshold
+    about = Workbook(
+        report.title,
+        [
+            f"{report.period_text}; authority {report.tenant}; produced by qaloop on {report.generated_on}.",
+            f"Small numbers are suppressed: a count from 1 to {t} reads \u201c1\u2013{t}\u201d, a rate or "
+            f"average over 1 to {t} cases, or a figure hidden so that another cannot be worked out from a "
+            "total, reads \u201csuppressed\u201d.",
+        ],
+    )
+    return tables_xlsx(report_tables(report), about)
+
+
+def data_uri(media_type: str, body: bytes) -> str:
+    """A data: URI of ``body``, for a download link in a self-contained HTML report."""
+    return f"data:{media_type.split(';')[0]};base64,{base64.b64encode(body).decode('ascii')}"

@@ -9,7 +9,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from .model import QuarterlyReport
+from .export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, data_uri, report_workbook, table_csv, tables_xlsx
+from .model import QuarterlyReport, Table
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -25,7 +26,22 @@ def _environment() -> Environment:
     )
     env.filters["long_date"] = lambda d: f"{d.day} {d:%B %Y}"
     env.filters["svg"] = Markup  # charts.bar_chart escapes every piece of text it writes
+    env.filters["csv_href"] = csv_href  # download links: the exports inlined, so the file needs no server
+    env.filters["xlsx_href"] = xlsx_href
+    env.filters["workbook_href"] = workbook_href
     return env
+
+
+def csv_href(table: Table) -> str:
+    return data_uri(CSV_MEDIA_TYPE, table_csv(table))
+
+
+def xlsx_href(table: Table) -> str:
+    return data_uri(XLSX_MEDIA_TYPE, tables_xlsx([table]))
+
+
+def workbook_href(report: QuarterlyReport) -> str:
+    return data_uri(XLSX_MEDIA_TYPE, report_workbook(report))
 
 
 def render_html(report: QuarterlyReport) -> str:

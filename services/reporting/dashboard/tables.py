@@ -1,0 +1,277 @@
+"""The dashboard's tables (issue 14, items 10 and 11): what each of its panels shows, as the
+report's `Table` model, so that `report/export.py` writes them as CSV and XLSX exactly as it
+writes the report's, and the breakdowns the page draws carry secondary suppression.
+
+`DashboardData` is what the page shows for one period and slice, read the way its panels read
+it (`load`): the KPI values of `GET /v1/kpis/values` (published, or unsuppressed with
+`reporting:detail`), complaints received per team of the service area (`received_by_team`, as
+`GET /v1/dashboard/breakdowns`), the open follow-ups (`GET /v1/followups?status=open`) and the
+managers' commentary. `dashboard_tables` turns it into tables:
+
+* `kpis` — every KPI tile: value, RAG and commentary;
+* `complaints-by-category`, `complaints-by-team` — complaints received, each a breakdown of
+  the complaints received (a tile): secondary suppression (`report/suppression.py`);
+* `audit-grades` — each overall grade's share of audits and its number;
+* `feedback-questions` — positive answers by question (question wording where known);
+* `followups-by-origin`, `followups-open` — the open follow-ups by origin, and each one.
+
+Figures are formatted and suppressed by `report/figures.py`, as in the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from services.reporting import kpis, store
+from services.reporting.followups import FollowUp
+from services.reporting.handlers import ReportingQueries
+from services.reporting.report.figures import EN_DASH, Figure, kpi_figure, rag_figure, text
+from services.reporting.report.labels import area_label, commentary_filters, slice_label, words
+from services.reporting.report.model import Row, Table
+from services.reporting.report.suppression import protect_columns
+from shared.calendar import Period
+
+__all__ = [
+    "DASHBOARD_TABLES",
+    "DashboardData",
+    "dashboard_tables",
+    "protected_counts",
+    "received_by_category",
+    "received_by_team",
+]
+
+DASHBOARD_TABLES = (
+    "kpis",
+    "complaints-by-category",
+    "complaints-by-team",
+    "audit-grades",
+    "feedback-questions",
+    "followups-by-origin",
+    "followups-open",
+)
+_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY)
+_GRADES = (
+    ("audit.good_or_better_rate", "Outstanding or good"),
+    ("audit.requires_improvement_rate", "Requires improvement"),
+    ("audit.inadequate_rate", "Inadequate"),
+)
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """What the dashboard shows for one period and slice (see the module's docstring)."""
+
+    period: Period
+    filters: kpis.Filters
+    today: date
+    threshold: int
+    values: Sequence[kpis.KpiValue]
+    by_team: Sequence[kpis.KpiValue]  # complaints.received per team, published; the team in `team_of`
+    team_of: Sequence[str] = ()
+    followups: Sequence[FollowUp] = ()
+    commentary: Mapping[str, str] = field(default_factory=dict)
+    wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording, where known
+
+
+def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Figure]:
+    """Published counts that add up to a total the dashboard shows, as figures with secondary
+    suppression: one suppressed alone is joined by the next smallest."""
+    (figures,) = protect_columns([[kpi_figure(v, threshold) for v in values]])
+    return figures
+
+
+async def received_by_team(conn: Any, tenant: str, period: Period, service_area: str | None) -> dict[str, int]:
+    """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
+    received in the period), teams with none left out."""
+    rows = await conn.fetch(
+        f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
+            WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
+            GROUP BY team""",
+        tenant,
+        period.start,
+        period.end,
+        service_area,
+    )
+    return {r["team"]: int(r["n"]) for r in rows}
+
+
+def received_by_category(values: Sequence[kpis.KpiValue], threshold: int) -> list[tuple[str, Figure]]:
+    """The complaints.by_category.<category> values of a slice as (category, figure), with
+    secondary suppression: the categories add up to complaints.received, a tile."""
+    members = [v for v in values if v.kpi.startswith(kpis.BY_CATEGORY)]
+    figures = protected_counts(members, threshold)
+    return [(v.kpi[len(kpis.BY_CATEGORY) :], f) for v, f in zip(members, figures, strict=True)]
+
+
+def _count(n: float | None) -> Figure:
+    return Figure(EN_DASH) if n is None else Figure(f"{int(n):,}", float(n))
+
+
+def _kpi_title(kpi_id: str) -> str:
+    try:
+        return kpis.definition_of(kpi_id).title
+    except ValueError:
+        return kpi_id
+
+
+def _kpis(data: DashboardData) -> Table:
+    rows = []
+    for v in data.values:
+        if v.kpi.startswith(_FAMILIES):
+            continue
+        figure = kpi_figure(v, data.threshold)
+        rows.append(Row(_kpi_title(v.kpi), [figure, rag_figure(figure.rag), text(data.commentary.get(v.kpi, ""))]))
+    return Table(
+        "kpis",
+        f"Key performance indicators, {slice_label(data.filters)}, {data.period.label}",
+        ["KPI", "Value", "RAG", "Commentary"],
+        rows,
+    )
+
+
+def _by_category(data: DashboardData) -> Table:
+    return Table(
+        "complaints-by-category",
+        f"Complaints received by category, {slice_label(data.filters)}, {data.period.label}",
+        ["Category", "Complaints received"],
+        [Row(words(c), [f]) for c, f in received_by_category(data.values, data.threshold)],
+    )
+
+
+def _by_team(data: DashboardData) -> Table:
+    figures = protected_counts(data.by_team, data.threshold)
+    return Table(
+        "complaints-by-team",
+        f"Complaints received by team, {area_label(data.filters.service_area)}, {data.period.label}",
+        ["Team", "Complaints received"],
+        [Row(team, [f]) for team, f in zip(data.team_of, figures, strict=True)],
+    )
+
+
+def _grades(data: DashboardData) -> Table:
+    values = {v.kpi: v for v in data.values}
+    rows = []
+    for kpi_id, title in _GRADES:
+        v = values.get(kpi_id)
+        share = kpi_figure(v, data.threshold)
+        rows.append(Row(title, [share, share if share.value is None else _count(v.numerator if v else None)]))
+    return Table(
+        "audit-grades",
+        f"Overall audit grades (after moderation), {slice_label(data.filters)}, {data.period.label}",
+        ["Grade", "Share of audits", "Audits"],
+        rows,
+    )
+
+
+def question_label(question_id: str, wording: Mapping[str, str]) -> str:
+    """A question by its wording, with its id; by its id alone where no wording is known."""
+    said = wording.get(question_id)
+    return f"{said} ({question_id})" if said else question_id
+
+
+def _questions(data: DashboardData) -> Table:
+    rows = []
+    for v in data.values:
+        if not v.kpi.startswith(kpis.POSITIVE_RATE):
+            continue
+        share = kpi_figure(v, data.threshold)
+        counts = [share, share] if share.value is None else [_count(v.numerator), _count(v.denominator)]
+        rows.append(Row(question_label(v.kpi[len(kpis.POSITIVE_RATE) :], data.wording), [share, *counts]))
+    return Table(
+        "feedback-questions",
+        f"Positive answers by survey question, {slice_label(data.filters)}, {data.period.label}",
+        ["Question", "Positive answers", "Positive (yes, 4 or 5)", "Answered"],
+        rows,
+        note="Positive means yes, or 4 or 5 on a 1 to 5 scale, out of everyone who answered the question.",
+    )
+
+
+def _followups_by_origin(data: DashboardData) -> Table:
+    open_by, overdue_by = Counter[str](), Counter[str]()
+    for f in data.followups:
+        open_by[f.origin] += 1
+        overdue_by[f.origin] += f.status(data.today) == "overdue"
+    origins = sorted(open_by, key=lambda o: (-open_by[o], o))
+    return Table(
+        "followups-by-origin",
+        f"Open follow-ups by origin, {slice_label(data.filters)}, on {data.today.isoformat()}",
+        ["Origin", "Open (overdue included)", "Overdue"],
+        [Row(words(o), [_count(open_by[o]), _count(overdue_by[o])]) for o in origins],
+    )
+
+
+def _followup_row(f: FollowUp, today: date) -> Row:
+    overdue = (today - f.due_date).days if f.status(today) == "overdue" else 0
+    status = f"Overdue by {overdue} day{'' if overdue == 1 else 's'}" if overdue else "Open"
+    return Row(
+        words(f.rule),
+        [
+            text(status),
+            text(f"{words(f.origin)} {f.origin_id}"),
+            text(f.team or EN_DASH),
+            text(area_label(f.service_area) if f.service_area else EN_DASH),
+            text(f.opened_on.isoformat()),
+            text(f.due_date.isoformat()),
+        ],
+    )
+
+
+def _followups_open(data: DashboardData) -> Table:
+    ordered = sorted(data.followups, key=lambda f: (f.due_date, f.opened_on, f.followup_id))
+    return Table(
+        "followups-open",
+        f"Open follow-ups, {slice_label(data.filters)}, on {data.today.isoformat()}, most overdue first",
+        ["Follow-up", "Status", "Origin", "Team", "Service area", "Opened", "Due"],
+        [_followup_row(f, data.today) for f in ordered],
+    )
+
+
+_BUILDERS = {
+    "kpis": _kpis,
+    "complaints-by-category": _by_category,
+    "complaints-by-team": _by_team,
+    "audit-grades": _grades,
+    "feedback-questions": _questions,
+    "followups-by-origin": _followups_by_origin,
+    "followups-open": _followups_open,
+}
+
+
+def dashboard_tables(data: DashboardData, only: str | None = None) -> list[Table]:
+    """The dashboard's tables in the page's order (only the one named ``only``, if given)."""
+    return [_BUILDERS[t](data) for t in DASHBOARD_TABLES if only is None or t == only]
+
+
+async def load(
+    queries: ReportingQueries, tenant: str, period: Period, filters: kpis.Filters, *, detail: bool
+) -> DashboardData:
+    """What the dashboard shows for the period and slice, read as its panels read it."""
+    today = queries.clock()
+    values = await queries.values(tenant, period, filters, detail=detail)
+    async with queries.reads.acquire() as conn:  # the read replica where there is one
+        teams = await received_by_team(conn, tenant, period, filters.service_area)
+        commentary = await store.commentary(
+            conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
+        )
+    team_names = sorted(teams)
+    by_team = kpis.apply_publication_rules(
+        [kpis.count_value("complaints.received", teams[t]) for t in team_names],
+        detail=detail,
+        threshold=queries.small_number_threshold,
+    )
+    followups = await queries.followups(tenant, status="open", filters=filters, limit=5000)
+    return DashboardData(
+        period=period,
+        filters=filters,
+        today=today,
+        threshold=queries.small_number_threshold,
+        values=values,
+        by_team=by_team,
+        team_of=team_names,
+        followups=followups,
+        commentary=commentary,
+    )
