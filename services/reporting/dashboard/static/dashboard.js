@@ -368,11 +368,12 @@
       state.renderedKey = key;
       state.values = new Map(values.values.map((v) => [v.kpi, v]));
       renderTiles(values.values, previous, breakdowns.commentary || {});
-      renderCategories(values.values);
+      renderCategories(breakdowns.complaints_by_category || []);
       renderTeams(breakdowns.complaints_by_team);
       renderGrades();
       renderFeedback(values.values);
       renderFollowups(followups);
+      updateDownloads();
       state.lastRefresh = Date.now();
       setError("");
       announce(`Showing ${sliceName()}. Updated at ${new Date().toLocaleTimeString("en-GB")}.`);
@@ -705,10 +706,9 @@
     return { rows, max };
   }
 
-  function renderCategories(values) {
-    const items = values
-      .filter((v) => v.kpi.startsWith("complaints.by_category."))
-      .map((v) => ({ label: humanize(v.kpi.slice(23)), value: v.value, suppressed: v.suppressed }));
+  /** Complaints by category from the breakdowns: published, with secondary suppression. */
+  function renderCategories(byCategory) {
+    const items = byCategory.map((c) => ({ label: humanize(c.category), value: c.value, suppressed: c.suppressed }));
     const { rows, max } = countRows(items);
     const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No complaints received";
     put(
@@ -872,11 +872,82 @@
     $("followups-table").replaceChildren(...(items.length ? [table] : [el("p", {}, "No open follow-ups.")]), ...(more ? [more] : []));
   }
 
+  // ------------------------------------------------------------------ downloads
+
+  const isQuarter = (p) => /^\d{4}-\d{2}-Q[1-4]$/.test(p || "");
+
+  /** Fetch a file with the bearer token and hand it to the browser as a download. */
+  async function downloadFile(path, params, fallbackName) {
+    const session = state.session;
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) query.set(k, v);
+    try {
+      const response = await fetch(`${path}?${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
+      if (session !== state.session) return;
+      if (response.status === 401) throw new AuthError(await reason(response));
+      if (response.status === 403) throw new RoleError(await reason(response));
+      if (!response.ok) throw new Error(`${response.status} ${await reason(response)}`);
+      const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const url = URL.createObjectURL(await response.blob());
+      const link = el("a", { href: url, download: named ? named[1] : fallbackName, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      announce(`Downloaded ${named ? named[1] : fallbackName}.`);
+    } catch (e) {
+      if (e instanceof AuthError || e instanceof RoleError) handleError(e);
+      else setError(`The download failed (${e.message}).`);
+    }
+  }
+
+  function downloadButton(label, describedBy, onClick) {
+    const button = el("button", { type: "button", class: "button button-secondary button-small", "aria-describedby": describedBy }, label);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  /** The CSV and XLSX buttons of each panel's table, and the two workbooks. */
+  function wireDownloads() {
+    for (const box of document.querySelectorAll(".downloads[data-table]")) {
+      const table = box.dataset.table;
+      const labelId = uid("dl");
+      const params = () => ({ period: state.filters.period, ...filterParams() });
+      box.append(
+        el("span", { class: "downloads-label", id: labelId }, `${box.dataset.title}:`),
+        downloadButton("Download CSV", labelId, () => downloadFile(`/v1/dashboard/tables/${table}.csv`, params(), `${table}.csv`)),
+        downloadButton("Download XLSX", labelId, () => downloadFile(`/v1/dashboard/tables/${table}.xlsx`, params(), `${table}.xlsx`)),
+      );
+    }
+    const dashboard = document.querySelector('.downloads[data-workbook="dashboard"]');
+    dashboard.append(
+      downloadButton("Every dashboard table (XLSX, a sheet each)", null, () =>
+        downloadFile("/v1/dashboard/tables.xlsx", { period: state.filters.period, ...filterParams() }, "dashboard.xlsx"),
+      ),
+    );
+    const report = document.querySelector('.downloads[data-workbook="report"]');
+    const reportButton = downloadButton("The quarterly report's tables (XLSX, a sheet each)", null, () =>
+      downloadFile("/v1/reports/quarterly/tables.xlsx", { period: state.filters.period }, "report-tables.xlsx"),
+    );
+    report.append(reportButton, el("span", { class: "hint", "data-role": "report-hint" }));
+  }
+
+  /** The report's tables are per financial quarter (and for the whole authority). */
+  function updateDownloads() {
+    const report = document.querySelector('.downloads[data-workbook="report"]');
+    const quarter = isQuarter(state.filters.period);
+    report.querySelector("button").disabled = !quarter;
+    report.querySelector('[data-role="report-hint"]').textContent = quarter
+      ? "Whole authority, as the quarterly report shows it."
+      : "Choose a quarter: the quarterly report is for a financial quarter.";
+  }
+
   // ------------------------------------------------------------------ boot
 
   function init() {
     wireSignin();
     wireFilters();
+    wireDownloads();
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) {
       state.token = token;
