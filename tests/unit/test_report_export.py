@@ -112,10 +112,9 @@ def test_data_uri_carries_the_file():
 
 
 def test_report_workbook_has_every_table_of_the_report(monkeypatch):
-    from tests.unit.test_report_sections import inputs_of, loaded
-
     from services.reporting.facts import Facts
     from services.reporting.report.content import build_report
+    from tests.unit.test_report_sections import inputs_of, loaded
 
     report = build_report(loaded(inputs_of(Facts())))
     tables = report_tables(report)

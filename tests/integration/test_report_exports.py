@@ -1,0 +1,129 @@
+"""Exports over HTTP (issue 14, item 11): a quarter of events fed through the real broker into
+reporting, then the report's and the dashboard's tables downloaded as CSV and XLSX with a
+reader's token; refused without a token or the role, and a token for another authority gets
+that authority's (empty) tables, never this one's."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+
+from shared.auth import issue_token
+from shared.settings import get_settings
+from tests.integration.test_report_content import SUPPRESSED_COUNT, read_report
+from tests.integration.test_report_quarterly import PERIOD, TENANT, events, reporting
+
+pytestmark = pytest.mark.integration
+__all__ = ["events", "reporting"]  # the fixtures, fed once here as in test_report_quarterly
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf"), body[:10]
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+def bearer(roles: list[str], tenant: str | None = None) -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_token(get_settings(), roles, tenant=tenant)}
+
+
+async def _report_downloads(client) -> None:
+    reader = bearer(["reporting:read"])
+    page = read_report((await client.get("/v1/reports/quarterly", params={"period": PERIOD}, headers=reader)).text)
+    listed = (await client.get("/v1/reports/quarterly/tables", params={"period": PERIOD}, headers=reader)).json()
+    ids = [t["id"] for t in listed["tables"]]
+    assert {"complaints-by-team", "complaints-by-category", "audit-grades", "feedback-questions"} <= set(ids)
+
+    r = await client.get(
+        "/v1/reports/quarterly/tables/complaints-by-team.csv", params={"period": PERIOD}, headers=reader
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert f"qaloop-quarterly-report-{PERIOD}-complaints-by-team.csv" in r.headers["content-disposition"]
+    rows = csv_rows(r.content)
+    assert rows[0] == ["Team", "Received", "Responses", "Upheld", "Partially upheld", "Within timescale"]
+    by_team = {row[0]: row[1:] for row in rows[1:]}
+    assert by_team["tiny-team"][0] == SUPPRESSED_COUNT
+    # The CSV says what the report's HTML says, cell for cell (its suppression markers included).
+    assert by_team["tiny-team"] == page.row("complaints-by-team", "tiny-team")
+
+    r = await client.get("/v1/reports/quarterly/tables.xlsx", params={"period": PERIOD}, headers=reader)
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames[0] == "Contents" and len(book.sheetnames) == len(ids) + 1
+    sheet = book["complaints-by-category"]  # each sheet named by its table's id
+    transport = [row for row in sheet.iter_rows(values_only=True) if row[0] == "Transport"]
+    assert transport and transport[0][1] == SUPPRESSED_COUNT
+
+    one = await client.get("/v1/reports/quarterly/tables/audit-grades.xlsx", params={"period": PERIOD}, headers=reader)
+    assert openpyxl.load_workbook(io.BytesIO(one.content)).sheetnames == ["audit-grades"]
+    missing = await client.get("/v1/reports/quarterly/tables/no-such.csv", params={"period": PERIOD}, headers=reader)
+    assert missing.status_code == 404
+    for bad in ("/v1/reports/quarterly/tables/audit-grades.pdf", "/v1/reports/quarterly/tables/Audit_Grades.csv"):
+        assert (await client.get(bad, params={"period": PERIOD}, headers=reader)).status_code == 422, bad
+    r = await client.get("/v1/reports/quarterly/tables.xlsx", params={"period": "2022-23"}, headers=reader)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "period"
+
+
+async def _dashboard_downloads(client) -> None:
+    reader = bearer(["reporting:read"])
+    params = {"period": PERIOD, "service_area": "fostering"}
+    r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params=params, headers=reader)
+    assert r.status_code == 200, r.text
+    rows = dict((row[0], row[1]) for row in csv_rows(r.content)[1:])
+    assert rows["tiny-team"] == SUPPRESSED_COUNT
+    breakdowns = (await client.get("/v1/dashboard/breakdowns", params=params, headers=reader)).json()
+    shown = {t["team"]: t for t in breakdowns["complaints_by_team"]}
+    assert {t for t, row in rows.items() if row in (SUPPRESSED_COUNT, "suppressed")} == {
+        t for t, v in shown.items() if v["suppressed"]
+    }
+    r = await client.get("/v1/dashboard/tables.xlsx", params=params, headers=reader)
+    assert r.status_code == 200, r.text
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == [
+        "Contents",
+        "kpis",
+        "complaints-by-category",
+        "complaints-by-team",
+        "audit-grades",
+        "feedback-questions",
+        "followups-by-origin",
+        "followups-open",
+    ]
+    detail = bearer(["reporting:detail"])
+    r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params=params, headers=detail)
+    assert dict((row[0], row[1]) for row in csv_rows(r.content)[1:])["tiny-team"] == "3"
+    bad = await client.get("/v1/dashboard/tables/secrets.csv", params=params, headers=reader)
+    assert bad.status_code == 422
+
+
+async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_only(reporting):
+    _app, client = reporting
+    await _report_downloads(client)
+    await _dashboard_downloads(client)
+
+    urls = [
+        "/v1/reports/quarterly/tables/complaints-by-team.csv",
+        "/v1/reports/quarterly/tables.xlsx",
+        "/v1/dashboard/tables/complaints-by-team.csv",
+        "/v1/dashboard/tables.xlsx",
+    ]
+    for url in urls:
+        assert (await client.get(url, params={"period": PERIOD})).status_code == 401, url
+        no_role = await client.get(url, params={"period": PERIOD}, headers=bearer(["audit:write"]))
+        assert no_role.status_code == 403, url
+    # Another authority's reader gets its own tables: none of this authority's figures.
+    other = bearer(["reporting:detail"], tenant="E09000001")
+    assert TENANT != "E09000001"
+    r = await client.get(
+        "/v1/reports/quarterly/tables/complaints-by-team.csv", params={"period": PERIOD}, headers=other
+    )
+    assert r.status_code == 200 and csv_rows(r.content)[1:] == []
+    r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params={"period": PERIOD}, headers=other)
+    assert r.status_code == 200 and csv_rows(r.content)[1:] == []
+    r = await client.get("/v1/reports/quarterly/tables.xlsx", params={"period": PERIOD}, headers=other)
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert "tiny-team" not in {c for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row}

@@ -1,0 +1,90 @@
+"""The dashboard's tables (`dashboard/tables.py`): each panel as a `Table`, figures formatted
+and suppressed as in the report, secondary suppression in the breakdowns with a total, and
+what a reader with reporting:detail sees."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.reporting import kpis
+from services.reporting.dashboard.tables import DASHBOARD_TABLES, DashboardData, dashboard_tables, question_label
+from services.reporting.followups import FollowUp
+from shared.calendar import parse_period
+
+Q2 = parse_period("2022-23-Q2")
+
+
+def data(*, detail: bool = False) -> DashboardData:
+    fixed = {
+        k: kpis.count_value(k, 40) if kpis.definition_of(k).unit == kpis.COUNT else kpis.rate_value(k, 30, 60)
+        for k in kpis.fixed_kpi_ids()
+    }
+    raw = kpis.assemble(fixed, {"q1": (12, 20), "q2": (1, 3)}, {"delay": 2, "staff": 30, "cost": 8})
+    values = kpis.apply_publication_rules(raw, detail=detail)
+    teams = ["a-team", "b-team", "c-team"]
+    by_team = kpis.apply_publication_rules(
+        [kpis.count_value("complaints.received", n) for n in (4, 9, 27)], detail=detail
+    )
+    followups = [
+        FollowUp("f1", "re-audit", "audit", "a1", "a-team", "send", date(2022, 7, 1), date(2022, 8, 1)),
+        FollowUp("f2", "action", "complaint", "c1", None, None, date(2022, 9, 1), date(2022, 12, 1)),
+    ]
+    return DashboardData(
+        period=Q2,
+        filters=kpis.NO_FILTERS,
+        today=date(2022, 9, 30),
+        threshold=5,
+        values=values,
+        by_team=by_team,
+        team_of=teams,
+        followups=followups,
+        commentary={"audit.completed": "=cmd|' /C calc'!A0"},
+        wording={"q1": "Did your social worker listen to you?"},
+    )
+
+
+def table_rows(d: DashboardData, table_id: str) -> list[tuple[str, list[str]]]:
+    (table,) = dashboard_tables(d, only=table_id)
+    return [(row.header, [c.text for c in row.cells]) for row in table.rows]
+
+
+def test_every_panel_has_its_table_in_the_pages_order():
+    assert [t.id for t in dashboard_tables(data())] == list(DASHBOARD_TABLES)
+
+
+def test_breakdowns_with_a_total_hide_the_next_smallest_for_a_reader_and_nothing_for_detail():
+    assert table_rows(data(), "complaints-by-category") == [
+        ("Cost", ["suppressed"]),
+        ("Delay", ["1\u20135"]),
+        ("Staff", ["30"]),
+    ]
+    assert table_rows(data(), "complaints-by-team") == [
+        ("a-team", ["1\u20135"]),
+        ("b-team", ["suppressed"]),
+        ("c-team", ["27"]),
+    ]
+    assert table_rows(data(detail=True), "complaints-by-team") == [
+        ("a-team", ["4"]),
+        ("b-team", ["9"]),
+        ("c-team", ["27"]),
+    ]
+
+
+def test_questions_by_wording_where_known_and_small_rates_suppressed():
+    assert table_rows(data(), "feedback-questions") == [
+        ("Did your social worker listen to you? (q1)", ["60%", "12", "20"]),
+        ("q2", ["suppressed", "suppressed", "suppressed"]),
+    ]
+    assert question_label("q9", {}) == "q9"
+
+
+def test_kpis_grades_and_followups():
+    kpi_rows = dict(table_rows(data(), "kpis"))
+    assert kpi_rows["Audits completed"] == ["40", "\u2013", "=cmd|' /C calc'!A0"]
+    assert not any(h.startswith(("Positive answers:", "Complaints:")) for h in kpi_rows)
+    assert table_rows(data(), "audit-grades")[0] == ("Outstanding or good", ["50%", "30"])
+    assert table_rows(data(), "followups-by-origin") == [("Audit", ["1", "1"]), ("Complaint", ["1", "0"])]
+    assert table_rows(data(), "followups-open") == [
+        ("Re audit", ["Overdue by 60 days", "Audit a1", "a-team", "SEND", "2022-07-01", "2022-08-01"]),
+        ("Action", ["Open", "Complaint c1", "\u2013", "\u2013", "2022-09-01", "2022-12-01"]),
+    ]
