@@ -365,7 +365,10 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             if overdue:
                 assert (await rows.first.locator("td").first.inner_text()).startswith("Overdue by")
 
-            # 6. Accessible: every control labelled, every chart titled and described, text
+            # 6. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            await check_downloads(page, api)
+
+            # 7. Accessible: every control labelled, every chart titled and described, text
             #    contrast at least 4.5:1. Then the picture.
             problems = await page.evaluate(A11Y_CHECKS)
             assert problems == [], problems
@@ -374,6 +377,37 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def check_downloads(page, api: httpx.AsyncClient) -> None:
+    """The send slice's complaints by team as CSV from its panel's button: UTF-8 with a BOM,
+    the teams and figures of the breakdowns the chart draws; the dashboard's workbook as XLSX
+    with a sheet per panel."""
+    import csv
+    import io
+
+    import openpyxl
+
+    box = page.locator('.downloads[data-table="complaints-by-team"]')
+    async with page.expect_download() as info:
+        await box.get_by_role("button", name="Download CSV").click()
+    download = await info.value
+    assert download.suggested_filename == f"qaloop-dashboard-{PERIOD}-send-complaints-by-team.csv"
+    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["Team", "Complaints received"]
+    r = await api.get("/v1/dashboard/breakdowns", params={"period": PERIOD, "service_area": "send"})
+    expected = {t["team"]: f"{t['value']:,}" for t in r.json()["complaints_by_team"]}  # reporting:detail: all shown
+    assert dict((team, n) for team, n in rows[1:]) == expected
+
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Every dashboard table (XLSX, a sheet each)").click()
+    workbook = await info.value
+    assert workbook.suggested_filename == f"qaloop-dashboard-{PERIOD}-send.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(await asyncio.to_thread(Path(await workbook.path()).read_bytes)))
+    assert book.sheetnames[0] == "Contents" and "complaints-by-team" in book.sheetnames
+    assert await page.get_by_role("button", name="The quarterly report's tables (XLSX, a sheet each)").is_enabled()
 
 
 # --------------------------------------------------------------------------- /dev-login

@@ -172,6 +172,11 @@ async def dashboard_breakdowns(
     }
 
 
+def _whole(value: float | None) -> int | None:
+    """A count as the API gives counts: a whole number, or null where it is suppressed."""
+    return None if value is None else int(value)
+
+
 def _by_team(queries: Any, received: dict[str, int], detail: bool) -> list[dict[str, Any]]:
     """Complaints received per team, published, with secondary suppression (they add up to
     the service area's complaints received, a tile)."""
@@ -183,7 +188,9 @@ def _by_team(queries: Any, received: dict[str, int], detail: bool) -> list[dict[
         targets=queries.targets,
     )
     figures = protected_counts(published, queries.small_number_threshold)
-    return [{"team": t, "value": f.value, "suppressed": f.suppressed} for t, f in zip(teams, figures, strict=True)]
+    return [
+        {"team": t, "value": _whole(f.value), "suppressed": f.suppressed} for t, f in zip(teams, figures, strict=True)
+    ]
 
 
 async def _by_category(
@@ -197,7 +204,7 @@ async def _by_category(
     (raw,) = await queries.sql.values(conn, tenant, [p], filters, today=queries.clock(), kpi_ids=ids)
     published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.small_number_threshold)
     return [
-        {"category": c, "value": f.value, "suppressed": f.suppressed}
+        {"category": c, "value": _whole(f.value), "suppressed": f.suppressed}
         for c, f in received_by_category(published, queries.small_number_threshold)
         if f.suppressed or f.value  # as /v1/kpis/values lists them: the categories with complaints in the slice
     ]
