@@ -214,6 +214,9 @@ class SurveyAnswer(BaseModel):
     question_id: Identifier
     value: Literal["yes", "no"] | Annotated[int, Field(ge=1, le=5)] | None = None
     safeguarding: bool = False
+    # Optional (issue 14): the question's wording in the survey version answered, so that
+    # reports show questions by their words; absent where the sender does not know it.
+    wording: str | None = Field(default=None, min_length=1, max_length=500)
 
     @field_validator("value", mode="before")
     @classmethod

@@ -56,6 +56,14 @@ TEAMS = {
 }
 CATEGORIES = ("communication", "delay", "quality_of_service", "staff_conduct", "decision")
 QUESTIONS = ("easy_to_contact_case_worker", "listened_to", "feel_safe_where_i_live", "helped_me")
+# Their wording, as the feedback service sends it with each answer (issue 14); "listened_to"
+# goes without, as a question whose wording reporting never learned (answers sent before the
+# wording travelled, or by another sender).
+WORDING = {
+    "easy_to_contact_case_worker": "It was easy to contact my case worker",
+    "feel_safe_where_i_live": "I feel safe where I live",
+    "helped_me": "The support helped me",
+}
 
 
 def contract_stream(n: int, *, seed: int = 1, year: str = "2022-23", tenant: str = "E10000034") -> list[CloudEvent]:
@@ -232,7 +240,8 @@ class _Stream:
         for q in QUESTIONS:
             if rng.random() < 0.85:
                 value: int | str = rng.choice(("yes", "no", "yes")) if q != "helped_me" else rng.randint(1, 5)
-                answers.append({"question_id": q, "value": value, "safeguarding": q == "feel_safe_where_i_live"})
+                answer = {"question_id": q, "value": value, "safeguarding": q == "feel_safe_where_i_live"}
+                answers.append({**answer, "wording": WORDING[q]} if q in WORDING else answer)
         self.emit(
             FeedbackReceived(
                 response_id=f"resp-{self.seed}-{self.serial}",

@@ -58,6 +58,21 @@ async def _report_downloads(client) -> None:
     transport = [row for row in sheet.iter_rows(values_only=True) if row[0] == "Transport"]
     assert transport and transport[0][1] == SUPPRESSED_COUNT
 
+    # Questions by their wording (carried by the answers' events), by id where none came.
+    questions = {
+        row[0]
+        for row in csv_rows(
+            (
+                await client.get(
+                    "/v1/reports/quarterly/tables/feedback-questions.csv", params={"period": PERIOD}, headers=reader
+                )
+            ).content
+        )[1:]
+    }
+    assert "It was easy to contact my case worker (easy_to_contact_case_worker)" in questions
+    assert "listened_to" in questions and "tiny_question" in questions
+    assert page.row("feedback-questions", "I feel safe where I live (feel_safe_where_i_live)")
+
     one = await client.get("/v1/reports/quarterly/tables/audit-grades.xlsx", params={"period": PERIOD}, headers=reader)
     assert openpyxl.load_workbook(io.BytesIO(one.content)).sheetnames == ["audit-grades"]
     missing = await client.get("/v1/reports/quarterly/tables/no-such.csv", params={"period": PERIOD}, headers=reader)
@@ -93,6 +108,10 @@ async def _dashboard_downloads(client) -> None:
         "followups-by-origin",
         "followups-open",
     ]
+    wording = breakdowns["question_wording"]
+    assert wording["helped_me"] == "The support helped me" and "listened_to" not in wording
+    r = await client.get("/v1/dashboard/tables/feedback-questions.csv", params=params, headers=reader)
+    assert "The support helped me (helped_me)" in {row[0] for row in csv_rows(r.content)[1:]}
     detail = bearer(["reporting:detail"])
     r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params=params, headers=detail)
     assert dict((row[0], row[1]) for row in csv_rows(r.content)[1:])["tiny-team"] == "3"

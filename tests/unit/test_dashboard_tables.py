@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date
 
 from services.reporting import kpis
-from services.reporting.dashboard.tables import DASHBOARD_TABLES, DashboardData, dashboard_tables, question_label
+from services.reporting.dashboard.tables import DASHBOARD_TABLES, DashboardData, dashboard_tables
 from services.reporting.followups import FollowUp
+from services.reporting.report.labels import question_label
 from shared.calendar import parse_period
 
 Q2 = parse_period("2022-23-Q2")

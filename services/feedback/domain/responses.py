@@ -15,7 +15,7 @@ from shared.actions.domain import ActionOrigin
 from shared.calendar import LONDON
 from shared.errors import Invalid, Problem
 from shared.events import FeedbackReceived, LearningOrigin, Respondent, SurveyAnswer
-from shared.text import occurred_at
+from shared.text import contact_details_in, occurred_at
 
 AnswerValue = str | int  # "yes" / "no", 1-5, or free text
 Source = Literal["api", "csv"]
@@ -41,10 +41,13 @@ class Answer:
         """The answer as it travels in `FeedbackReceived`; free text never does."""
         if self.is_free_text:
             return None
+        wording = self.question.wording
         return SurveyAnswer(
             question_id=self.question.reported_as,
             value=self.value,
             safeguarding=self.question.safeguarding,
+            # The wording travels so that reports show it (issue 14), unless it holds contact details.
+            wording=wording if wording.strip() and not contact_details_in(wording) else None,
         )
 
 

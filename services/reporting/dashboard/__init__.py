@@ -10,9 +10,9 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
 * `GET /v1/dashboard/breakdowns` — what the filters and the per-team chart need and the
   contract's API does not list: the periods to choose from (from the tenant's first day of
   activity) and a default one, the teams, categories and questions present in the period
-  asked for (the default period's without one), complaints received per team (the KPI's
-  definition, in one grouped statement, with the publication rules of `/v1/kpis/values`),
-  and managers' commentary.
+  asked for (the default period's without one) with the questions' wording where known,
+  complaints received per team and per category (the KPIs' definitions, with the publication
+  rules of `/v1/kpis/values` and secondary suppression), and managers' commentary.
 * `GET /v1/dashboard/tables/{table}.csv|.xlsx`, `GET /v1/dashboard/tables.xlsx` — the
   page's tables as files (`downloads.py`, from `tables.py`).
 * `GET /v1/dashboard/stamp` — a cheap marker of the tenant's read models that changes
@@ -37,6 +37,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from services.reporting import kpis, store
 from services.reporting.api import Queries, query_filters, query_period
 from services.reporting.report.labels import commentary_filters
+from services.reporting.wording import question_wording
 from shared.auth import Principal, issue_token, require
 from shared.calendar import Period, period_of, periods_between
 from shared.events import known_service_areas
@@ -152,6 +153,7 @@ async def dashboard_breakdowns(
         teams = await _teams(conn, tenant, shown)
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
+        wording = await question_wording(conn, tenant, shown.start, shown.end)
         received = await received_by_team(conn, tenant, p, service_area) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
         by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
@@ -166,6 +168,7 @@ async def dashboard_breakdowns(
         "teams": [{"team": t, "service_area": a} for t, a in sorted(teams, key=lambda x: (x[1], x[0]))],
         "categories": categories,
         "questions": questions,
+        "question_wording": {q: wording[q] for q in questions if q in wording},
         "complaints_by_team": by_team,
         "complaints_by_category": by_category,
         "commentary": commentary,

@@ -30,9 +30,10 @@ from services.reporting import kpis, store
 from services.reporting.followups import FollowUp
 from services.reporting.handlers import ReportingQueries
 from services.reporting.report.figures import EN_DASH, Figure, kpi_figure, rag_figure, text
-from services.reporting.report.labels import area_label, commentary_filters, slice_label, words
+from services.reporting.report.labels import area_label, commentary_filters, question_label, slice_label, words
 from services.reporting.report.model import Row, Table
 from services.reporting.report.suppression import protect_columns
+from services.reporting.wording import question_wording
 from shared.calendar import Period
 
 __all__ = [
@@ -167,12 +168,6 @@ def _grades(data: DashboardData) -> Table:
     )
 
 
-def question_label(question_id: str, wording: Mapping[str, str]) -> str:
-    """A question by its wording, with its id; by its id alone where no wording is known."""
-    said = wording.get(question_id)
-    return f"{said} ({question_id})" if said else question_id
-
-
 def _questions(data: DashboardData) -> Table:
     rows = []
     for v in data.values:
@@ -257,6 +252,7 @@ async def load(
         commentary = await store.commentary(
             conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
         )
+        wording = await question_wording(conn, tenant, period.start, period.end)
     team_names = sorted(teams)
     by_team = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", teams[t]) for t in team_names],
@@ -274,4 +270,5 @@ async def load(
         team_of=team_names,
         followups=followups,
         commentary=commentary,
+        wording=wording,
     )

@@ -14,7 +14,8 @@ that every table of a report agrees with every other even while new events arriv
   (`content.kpi_requests`), from reporting's KPI statements (`queries.py`), periods of one
   slice in one statement;
 * the managers' commentary for the period, and the words of the quarter's "you said, we
-  did" items, which the read models do not keep (read from the event store, by event id).
+  did" items and of the survey questions answered in the two quarters, which the read models
+  do not keep (read from the event store, by event id; `wording.py` for the questions).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from services.reporting.benchmarks.inputs import benchmarks_of
 from services.reporting.followups import GradedAudit
 from services.reporting.handlers import ReportingQueries
 from services.reporting.readmodels import ReadModels
+from services.reporting.wording import question_wording
 from shared.calendar import Period, WorkingCalendar
 from shared.events import Grade
 from shared.settings import Settings
@@ -273,6 +275,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             commentary_on_slices=commentary_on_slices,
             you_said_we_did=await you_said_we_did_words(conn, tenant, [y.key for y in lists["you_said_we_did"]]),
             overall_grade_rule=queries.overall_grade_rule,
+            question_wording=await question_wording(conn, tenant, previous.start, period.end),
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:

@@ -6,7 +6,7 @@ about (`commentary_filters`, `filters_of`). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from services.reporting import kpis
@@ -16,6 +16,7 @@ __all__ = [
     "commentary_filters",
     "filters_of",
     "long_date",
+    "question_label",
     "short_date",
     "slice_label",
     "sorted_areas",
@@ -76,3 +77,10 @@ def long_date(d: date) -> str:
 
 def short_date(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
+
+
+def question_label(question_id: str, wording: Mapping[str, str]) -> str:
+    """A survey question by its wording, with its id after it; by its id alone where no
+    wording is known (`services/reporting/wording.py`)."""
+    said = wording.get(question_id)
+    return f"{said} ({question_id})" if said else question_id

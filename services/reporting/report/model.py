@@ -159,3 +159,4 @@ class ReportInputs:
     # the benchmarking page: the tenant beside its comparators (`benchmarks.handlers.report_benchmarks`)
     benchmarks: BenchmarkTable | None = None
     overall_grade_rule: str = "worst"  # the authority's overall-grade rule (`grading.py`), as the audit service's
+    question_wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording (`wording.py`)

@@ -371,7 +371,7 @@
       renderCategories(breakdowns.complaints_by_category || []);
       renderTeams(breakdowns.complaints_by_team);
       renderGrades();
-      renderFeedback(values.values);
+      renderFeedback(values.values, breakdowns.question_wording || {});
       renderFollowups(followups);
       updateDownloads();
       state.lastRefresh = Date.now();
@@ -647,7 +647,9 @@
     }
     rows.forEach((row, i) => {
       const y = top + i * rowH;
-      chart.append(svg("text", { class: "chart-label", x: labelW - 8, y: y + barH / 2 + 5, "text-anchor": "end" }, row.label));
+      // A long label (a question's wording) is cut to fit; the description and the table have it whole.
+      const label = row.label.length > 34 ? `${row.label.slice(0, 33)}\u2026` : row.label;
+      chart.append(svg("text", { class: "chart-label", x: labelW - 8, y: y + barH / 2 + 5, "text-anchor": "end" }, label));
       let x = labelW;
       if (row.suppressed) {
         chart.append(svg("rect", { class: "bar-suppressed", x, y, width: 36, height: barH }));
@@ -777,11 +779,14 @@
     );
   }
 
-  function renderFeedback(values) {
+  /** A question by its wording (with its id) where reporting knows it, else by its id. */
+  const questionName = (id, wording) => (wording[id] ? `${wording[id]} (${id})` : humanize(id));
+
+  function renderFeedback(values, wording) {
     const rows = values
       .filter((v) => v.kpi.startsWith("feedback.positive_rate."))
       .map((v) => ({
-        label: humanize(v.kpi.slice(23)),
+        label: questionName(v.kpi.slice(23), wording),
         suppressed: v.suppressed,
         text: v.suppressed ? "suppressed" : v.value === null ? "no answers" : `${pct(v.value)} (${count(v.numerator)} of ${count(v.denominator)})`,
         segments: [{ value: v.value || 0, cls: "bar-primary" }],

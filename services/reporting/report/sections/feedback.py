@@ -13,7 +13,7 @@ from shared.calendar import Period
 
 from ..charts import Series
 from ..figures import change_figure, rag_figure, text
-from ..labels import area_label, short_date, sorted_areas
+from ..labels import area_label, question_label, short_date, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Subheading, Table, chart
 from ..suppression import protect_columns
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
@@ -76,7 +76,10 @@ def _question_row(
     then: Mapping[str, kpis.KpiValue],
 ) -> Row:
     current, previous = q.kpi(now, kpi_id), q.kpi(then, kpi_id)
-    return Row(question, [current, previous, change_figure(current, previous, kpis.RATE), rag_figure(current.rag)])
+    return Row(
+        question_label(question, q.inputs.question_wording),
+        [current, previous, change_figure(current, previous, kpis.RATE), rag_figure(current.rag)],
+    )
 
 
 def _what_they_said(q: ReportQuarter, responses: Sequence[Any]) -> list[Block]:
@@ -90,10 +93,12 @@ def _what_they_said(q: ReportQuarter, responses: Sequence[Any]) -> list[Block]:
         Subheading("What children and families said", "feedback-what-they-said"),
         Table(
             "feedback-questions",
-            f"Positive answers by question (question id), {p.label}",
-            ["Question id", THIS_QUARTER, PREVIOUS_QUARTER, "Change", "RAG"],
+            f"Positive answers by question, {p.label}",
+            ["Question", THIS_QUARTER, PREVIOUS_QUARTER, "Change", "RAG"],
             [_question_row(q, question, k, now, then) for question, k in zip(questions, ids, strict=True)],
-            note="Positive means yes, or 4 or 5 on a 1 to 5 scale, out of everyone who answered the question.",
+            note="Positive means yes, or 4 or 5 on a 1 to 5 scale, out of everyone who answered the question. "
+            "Each question is shown by its wording, with its id in brackets (by its id alone where the "
+            "survey's wording never reached reporting); a reworded question has an id of its own.",
         ),
     ]
     if not ids:
@@ -107,7 +112,7 @@ def _what_they_said(q: ReportQuarter, responses: Sequence[Any]) -> list[Block]:
             title=f"Positive answers by question, {p.label} and {prev.label}",
             description="Horizontal bars: the share of positive answers to each survey question, "
             "this quarter and the previous one.",
-            categories=questions,
+            categories=[question_label(question, q.inputs.question_wording) for question in questions],
             series=[
                 Series(p.label, [q.kpi(now, k).bar for k in ids]),
                 Series(prev.label, [q.kpi(then, k).bar for k in ids]),
@@ -118,8 +123,11 @@ def _what_they_said(q: ReportQuarter, responses: Sequence[Any]) -> list[Block]:
         Table(
             "feedback-questions-by-area",
             f"Positive answers by question and service area, {p.label}",
-            ["Question id", *[area_label(a) for a in areas]],
-            [Row(question, [q.kpi(by_area[a], k) for a in areas]) for question, k in zip(questions, ids, strict=True)],
+            ["Question", *[area_label(a) for a in areas]],
+            [
+                Row(question_label(question, q.inputs.question_wording), [q.kpi(by_area[a], k) for a in areas])
+                for question, k in zip(questions, ids, strict=True)
+            ],
         ),
     ]
 
