@@ -145,11 +145,13 @@ async def test_a_safeguarding_no_is_published_marked_safeguarding(feedback, obse
             "question_id": "feel_safe_where_i_live",
             "value": "no",
             "safeguarding": True,
+            "wording": "I feel safe where I live",  # the survey version's words travel (issue 14)
         },
         "worker_listens_to_me": {
             "question_id": "worker_listens_to_me",
             "value": 4,
             "safeguarding": False,
+            "wording": "My social worker listens to me",
         },
     }
     assert data.service_area == "childrens_social_care" and data.team == "through-care"
@@ -244,6 +246,7 @@ async def test_a_csv_export_keeps_good_rows_reports_bad_ones_by_line_and_imports
         "question_id": "feel_safe_where_i_live",
         "value": "no",
         "safeguarding": True,
+        "wording": "I feel safe where I live",
     }
     assert alert["data"]["received_at"] == "2022-08-02T16:40:00+01:00"  # London time
     assert b"Dean" not in observer.raw() and b"Line one" not in observer.raw()
