@@ -648,7 +648,8 @@
     rows.forEach((row, i) => {
       const y = top + i * rowH;
       // A long label (a question's wording) is cut to fit; the description and the table have it whole.
-      const label = row.label.length > 34 ? `${row.label.slice(0, 33)}\u2026` : row.label;
+      const full = row.short || row.label;
+      const label = full.length > 28 ? `${full.slice(0, 27)}\u2026` : full;
       chart.append(svg("text", { class: "chart-label", x: labelW - 8, y: y + barH / 2 + 5, "text-anchor": "end" }, label));
       let x = labelW;
       if (row.suppressed) {
@@ -787,6 +788,7 @@
       .filter((v) => v.kpi.startsWith("feedback.positive_rate."))
       .map((v) => ({
         label: questionName(v.kpi.slice(23), wording),
+        short: wording[v.kpi.slice(23)] || humanize(v.kpi.slice(23)), // the chart's label: the words alone
         suppressed: v.suppressed,
         text: v.suppressed ? "suppressed" : v.value === null ? "no answers" : `${pct(v.value)} (${count(v.numerator)} of ${count(v.denominator)})`,
         segments: [{ value: v.value || 0, cls: "bar-primary" }],
