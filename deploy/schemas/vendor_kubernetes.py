@@ -5,9 +5,9 @@ tree, openapi2jsonschema output with `additionalProperties: false`). Run with th
 
     python deploy/schemas/vendor_kubernetes.py kubernetes_validate-1.37.0-py3-none-any.whl
 
-Each kind's file is copied byte for byte; `_definitions.json` is cut down to the definitions that
-those files reach through `$ref` (`/api/_definitions.json#/$defs/NAME`) (each definition's JSON unchanged), so the vendored tree is a few
-hundred kilobytes instead of the whole API.
+Each kind's file is copied byte for byte; `_definitions.json` keeps its `$schema` and `$id` and
+only the definitions those files reach through `$ref` (`/api/_definitions.json#/$defs/NAME`),
+each definition's JSON unchanged: a few hundred kilobytes instead of the whole API.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def refs(node: Any) -> set[str]:
 def main(wheel: str) -> None:
     base = f"kubernetes_validate/kubernetes-json-schema/{VERSION}/"
     with zipfile.ZipFile(wheel) as archive:
-        definitions = json.loads(archive.read(base + "_definitions.json"))["$defs"]
+        whole = json.loads(archive.read(base + "_definitions.json"))
+        definitions = whole["$defs"]
         OUT.mkdir(parents=True, exist_ok=True)
         todo: set[str] = set()
         for kind in KINDS:
@@ -59,7 +60,8 @@ def main(wheel: str) -> None:
             kept[name] = definitions[name]
             todo |= refs(definitions[name])
     ordered = {name: kept[name] for name in sorted(kept)}
-    (OUT / "_definitions.json").write_text(json.dumps({"$defs": ordered}, indent=2) + "\n")
+    cut = {key: value for key, value in whole.items() if key != "$defs"} | {"$defs": ordered}
+    (OUT / "_definitions.json").write_text(json.dumps(cut, indent=2) + "\n")
 
 
 if __name__ == "__main__":
