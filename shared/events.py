@@ -101,6 +101,24 @@ class LearningOrigin(enum.StrEnum):
     AUDIT = "audit"
     FEEDBACK = "feedback"
     CONCERN = "concern"
+    INSPECTION = "inspection"  # an inspection finding (CONTRACT.md §4)
+
+
+class ConcernOutcome(enum.StrEnum):
+    """Did the concern's measures work (CONTRACT.md §4, `ConcernResolved.outcome`)."""
+
+    EFFECTIVE = "effective"
+    PARTLY_EFFECTIVE = "partly_effective"
+    NOT_EFFECTIVE = "not_effective"
+
+
+class InspectionBody(enum.StrEnum):
+    """Who inspected (CONTRACT.md §4, `InspectionFindingRecorded.body`)."""
+
+    OFSTED = "ofsted"
+    CQC = "cqc"
+    DFE = "dfe"
+    OTHER = "other"
 
 
 DEFAULT_SERVICE_AREAS: tuple[str, ...] = (
@@ -275,6 +293,8 @@ class AuditGraded(EventData):
     area_grades: list[AreaGrade] = Field(min_length=1)
     overall_grade: Grade
     auditor_id: Identifier
+    # `ehcp` audits (CONTRACT.md §4): every item of the EHCP template's procedure checklist met.
+    procedure_compliant: bool | None = None
 
 
 class AuditModerated(EventData):
@@ -298,6 +318,7 @@ class ConcernRaised(EventData):
     measures: list[str]
     raised_at: Timestamp
     review_by: Day
+    supersedes: str | None = None  # the concern whose measures did not work, reworked here
 
 
 class ConcernResolved(EventData):
@@ -306,6 +327,22 @@ class ConcernResolved(EventData):
     concern_id: Identifier
     resolved_at: Timestamp
     evidence_audit_ids: list[str]
+    outcome: ConcernOutcome | None = None
+    # Required unless the outcome is effective: the audit service refuses a resolution
+    # without it (422). Consumers do not dead-letter one that lacks it: the outcome is what
+    # reporting counts, and the reason is free text no rule reads.
+    reason: str | None = None
+
+
+class InspectionFindingRecorded(EventData):
+    event_type = "InspectionFindingRecorded"
+    strand = "audit"
+    finding_id: Identifier
+    body: InspectionBody
+    service_area: ServiceArea
+    team: str | None = None
+    summary: str
+    recorded_at: Timestamp
 
 
 # --------------------------------------------------------------------------- feedback
@@ -571,6 +608,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         AuditModerated,
         ConcernRaised,
         ConcernResolved,
+        InspectionFindingRecorded,
         FeedbackReceived,
         ComplimentReceived,
         YouSaidWeDidPublished,
