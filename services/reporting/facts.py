@@ -21,6 +21,27 @@ from shared.events import CloudEvent, EventData
 
 
 @dataclass(frozen=True)
+class AreaGradeFact:
+    """One area's grade as the auditor gave it (moderation never changes it)."""
+
+    area: str
+    grade: str  # shared.events.Grade value
+
+
+@dataclass(frozen=True)
+class AuditScheduledFact:
+    """An audit's schedule: the one with the highest envelope ``sequence`` (then ``time``,
+    then ``event_id``) holds, so that a rescheduled audit is timed against its last due date."""
+
+    key: str
+    event_id: str
+    audit_id: str
+    due_date: date
+    time: datetime  # envelope time: orders schedules with equal sequence
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
 class AuditGradedFact:
     key: str
     event_id: str
@@ -34,6 +55,8 @@ class AuditGradedFact:
     completed_on: date
     overall_grade: str  # shared.events.Grade value
     sequence: int = 0
+    area_grades: tuple[AreaGradeFact, ...] = field(default_factory=tuple)  # the auditor's
+    procedure_compliant: bool | None = None  # ehcp audits that carry it
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,7 @@ class ConcernRaisedFact:
     theme: str
     raised_on: date
     review_by: date
+    supersedes: str | None = None  # the concern this one reworks (concern-rework)
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,19 @@ class ConcernResolvedFact:
     concern_id: str
     resolved_at: datetime
     resolved_on: date
+    outcome: str | None = None  # shared.events.ConcernOutcome value, where the resolution carries one
+
+
+@dataclass(frozen=True)
+class InspectionFindingFact:
+    key: str
+    event_id: str
+    finding_id: str
+    body: str  # shared.events.InspectionBody value
+    service_area: str
+    team: str | None
+    recorded_at: datetime
+    recorded_on: date
 
 
 @dataclass(frozen=True)
@@ -273,6 +310,8 @@ class Facts:
     """Every fact of one tenant (or the slice of them a query needs)."""
 
     audits_graded: list[AuditGradedFact] = field(default_factory=list)
+    audits_scheduled: list[AuditScheduledFact] = field(default_factory=list)
+    inspection_findings: list[InspectionFindingFact] = field(default_factory=list)
     audits_moderated: list[AuditModeratedFact] = field(default_factory=list)
     concerns_raised: list[ConcernRaisedFact] = field(default_factory=list)
     concerns_resolved: list[ConcernResolvedFact] = field(default_factory=list)
@@ -313,6 +352,8 @@ class Facts:
 
 _FACT_LISTS: dict[str, type] = {
     "audits_graded": AuditGradedFact,
+    "audits_scheduled": AuditScheduledFact,
+    "inspection_findings": InspectionFindingFact,
     "audits_moderated": AuditModeratedFact,
     "concerns_raised": ConcernRaisedFact,
     "concerns_resolved": ConcernResolvedFact,
@@ -345,8 +386,8 @@ def fact_from_event(envelope: CloudEvent, data: EventData) -> object | None:
     ``key`` is ``"<source> <id>"`` (the deduplication identity), ``event_id`` the envelope
     ``id``, ``sequence`` the envelope's sequence number (0 when absent). Every date is the
     Europe/London date of the event's own timestamp in ``data`` (never the envelope time,
-    which only orders extensions). Events that no reporting rule reads (AuditScheduled,
-    ComplaintAcknowledged, LearningIdentified, the FollowUp* events reporting publishes
+    which only orders extensions and schedules). Events that no reporting rule reads
+    (ComplaintAcknowledged, LearningIdentified, the FollowUp* events reporting publishes
     itself) give None. One builder per event type, looked up in `FACT_BUILDERS`.
     """
     build = FACT_BUILDERS.get(type(data))
@@ -370,6 +411,30 @@ def _audit_graded(envelope: CloudEvent, d: ev.AuditGraded) -> AuditGradedFact:
         completed_on=london_date(d.completed_at),
         overall_grade=ev.Grade(d.overall_grade).value,
         sequence=envelope.sequence_number,
+        area_grades=tuple(AreaGradeFact(g.area, ev.Grade(g.grade).value) for g in d.area_grades),
+        procedure_compliant=d.procedure_compliant,
+    )
+
+
+def _audit_scheduled(envelope: CloudEvent, d: ev.AuditScheduled) -> AuditScheduledFact:
+    return AuditScheduledFact(
+        **_ids(envelope),
+        audit_id=d.audit_id,
+        due_date=d.due_date,
+        time=envelope.time,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _inspection_finding(envelope: CloudEvent, d: ev.InspectionFindingRecorded) -> InspectionFindingFact:
+    return InspectionFindingFact(
+        **_ids(envelope),
+        finding_id=d.finding_id,
+        body=ev.InspectionBody(d.body).value,
+        service_area=d.service_area,
+        team=d.team,
+        recorded_at=d.recorded_at,
+        recorded_on=london_date(d.recorded_at),
     )
 
 
@@ -393,6 +458,7 @@ def _concern_raised(envelope: CloudEvent, d: ev.ConcernRaised) -> ConcernRaisedF
         theme=d.theme,
         raised_on=london_date(d.raised_at),
         review_by=d.review_by,
+        supersedes=d.supersedes,
     )
 
 
@@ -402,6 +468,7 @@ def _concern_resolved(envelope: CloudEvent, d: ev.ConcernResolved) -> ConcernRes
         concern_id=d.concern_id,
         resolved_at=d.resolved_at,
         resolved_on=london_date(d.resolved_at),
+        outcome=ev.ConcernOutcome(d.outcome).value if d.outcome is not None else None,
     )
 
 
@@ -601,6 +668,8 @@ def _caseworker_contact_attempted(envelope: CloudEvent, d: ev.CaseworkerContactA
 
 FACT_BUILDERS: dict[type[EventData], Callable[[CloudEvent, Any], object]] = {
     ev.AuditGraded: _audit_graded,
+    ev.AuditScheduled: _audit_scheduled,
+    ev.InspectionFindingRecorded: _inspection_finding,
     ev.AuditModerated: _audit_moderated,
     ev.ConcernRaised: _concern_raised,
     ev.ConcernResolved: _concern_resolved,

@@ -26,6 +26,12 @@ action                    ActionRaised; due its due_date  first ActionCompleted
 safeguarding-alert        response with a negative        first ActionCompleted on or after
                           safeguarding answer; due +1     receipt, of an action whose
                           working day                     origin_id is the response
+concern-rework            the concern's counted           first ConcernRaised on or after
+                          resolution is not_effective;    it whose supersedes is the
+                          due +20 working days            concern
+inspection-finding        InspectionFindingRecorded;      first ActionRaised on or after
+                          due +20 working days            it, origin inspection and
+                                                          origin_id the finding
 ========================  ==============================  ===============================
 
 "First" evidence is always the first by (London date, timestamp, event_id).
@@ -45,14 +51,16 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from shared.calendar import Period, WorkingCalendar, add_months, period_of
-from shared.events import Grade, Outcome
+from shared.events import ConcernOutcome, Grade, LearningOrigin, Outcome
 
 from .facts import (
     ActionCompletedFact,
     ActionRaisedFact,
     AuditGradedFact,
+    AuditScheduledFact,
     ComplaintReceivedFact,
     ConcernRaisedFact,
+    ConcernResolvedFact,
     Facts,
     FeedbackFact,
     ReferralFact,
@@ -64,10 +72,13 @@ __all__ = [
     "FollowUpRules",
     "GradedAudit",
     "action_completions",
+    "counted_resolutions",
     "derive",
     "first_raised",
+    "first_raised_concerns",
     "first_received",
     "graded_audits",
+    "latest_schedules",
     "re_referrals",
     "unique",
 ]
@@ -167,6 +178,39 @@ def action_completions(facts: Facts) -> dict[str, list[ActionCompletedFact]]:
     return dict(out)
 
 
+def latest_schedules(schedules: Iterable[AuditScheduledFact]) -> dict[str, AuditScheduledFact]:
+    """Each audit's schedule by audit_id: its ``AuditScheduled`` with the highest envelope
+    sequence (DOMAIN.md "Audits on time"), ties by (envelope time, event_id), so that a
+    rescheduled audit is timed against its last due date whatever order they arrive in."""
+    out: dict[str, AuditScheduledFact] = {}
+    for s in unique(schedules):
+        old = out.get(s.audit_id)
+        if old is None or (s.sequence, s.time, s.event_id) > (old.sequence, old.time, old.event_id):
+            out[s.audit_id] = s
+    return out
+
+
+def first_raised_concerns(raised: Iterable[ConcernRaisedFact]) -> dict[str, ConcernRaisedFact]:
+    """Each concern's ``ConcernRaised`` by concern_id (a concern raised twice: the earliest by
+    (raised date, event_id) describes it)."""
+    out: dict[str, ConcernRaisedFact] = {}
+    for c in sorted(unique(raised), key=lambda c: (c.raised_on, c.event_id)):
+        out.setdefault(c.concern_id, c)
+    return out
+
+
+def counted_resolutions(resolved: Iterable[ConcernResolvedFact]) -> dict[str, ConcernResolvedFact]:
+    """The resolution of each concern that the effectiveness KPI and the concern-rework rule
+    read, by concern_id: of the concern's resolutions that carry an ``outcome``, the first by
+    (London date, resolved_at, event_id). A concern is counted once, in the period of that
+    resolution's date; resolutions without an outcome (older producers) are in neither part."""
+    out: dict[str, ConcernResolvedFact] = {}
+    for r in sorted(unique(resolved), key=lambda r: (r.resolved_on, r.resolved_at, r.event_id)):
+        if r.outcome is not None:
+            out.setdefault(r.concern_id, r)
+    return out
+
+
 def re_referrals(referrals: Iterable[ReferralFact]) -> set[str]:
     """Keys of the referrals that are re-referrals: the same ``child_ref`` had an earlier
     referral (any team or service area) on a date d with d < this referral's date <=
@@ -201,6 +245,8 @@ class FollowUpRules:
     feedback_positive_threshold: float = 0.60  # opened when the positive rate is below this
     feedback_min_answers: int = 5  # ... with at least this many answers
     safeguarding_working_days: int = 1
+    concern_rework_working_days: int = 20
+    inspection_finding_working_days: int = 20
 
 
 DEFAULT_RULES = FollowUpRules()
@@ -266,6 +312,8 @@ def derive(facts: Facts, *, calendar: WorkingCalendar, rules: FollowUpRules = DE
         *feedback_response_followups(feedback_tallies(facts.feedback), facts.you_said_we_did, rules),
         *_action(raised, completions),
         *_safeguarding_alert(facts, calendar, rules, raised, completions),
+        *_concern_rework(facts, calendar, rules),
+        *_inspection_finding(facts, calendar, rules, raised),
     ]
     return sorted(out, key=lambda f: (f.opened_on, f.followup_id))
 
@@ -388,9 +436,7 @@ def _concern_targeted_audit(facts: Facts) -> list[FollowUp]:
     ConcernRaised by (date, event_id)); opened on its raised date, due its review_by date;
     closed by the first ConcernResolved of the concern (by (date, resolved_at, event_id)),
     whatever its date. Service area from the concern, no team."""
-    concerns: dict[str, ConcernRaisedFact] = {}
-    for c in sorted(unique(facts.concerns_raised), key=lambda c: (c.raised_on, c.event_id)):
-        concerns.setdefault(c.concern_id, c)
+    concerns = first_raised_concerns(facts.concerns_raised)
     resolved: dict[str, tuple[date, datetime, str]] = {}
     for r in unique(facts.concerns_resolved):
         order = (r.resolved_on, r.resolved_at, r.event_id)
@@ -537,6 +583,78 @@ def _safeguarding_alert(
                 opened_on=f.received_on,
                 due_date=calendar.add_working_days(f.received_on, rules.safeguarding_working_days),
                 closed_on=done.completed_on if done else None,
+                closed_by_event_id=done.event_id if done else None,
+            )
+        )
+    return out
+
+
+def _concern_rework(facts: Facts, calendar: WorkingCalendar, rules: FollowUpRules) -> list[FollowUp]:
+    """concern-rework: one per concern whose counted resolution (see `counted_resolutions`)
+    is ``not_effective``; opened on that resolution's date, due the 20th working day after
+    it; closed by the first ConcernRaised (by (date, event_id)) whose ``supersedes`` is the
+    concern, raised on or after the opening (one raised before it does not close it). No
+    team (concerns have none); service area from the concern's ConcernRaised (None if
+    unknown). Pass every ConcernRaised of the concerns and of those superseding them."""
+    concerns = first_raised_concerns(facts.concerns_raised)
+    reworks = sorted(
+        (c for c in unique(facts.concerns_raised) if c.supersedes),
+        key=lambda c: (c.raised_on, c.event_id),
+    )
+    out = []
+    for concern_id, r in counted_resolutions(facts.concerns_resolved).items():
+        if r.outcome != ConcernOutcome.NOT_EFFECTIVE.value:
+            continue
+        opened = r.resolved_on
+        done = next((c for c in reworks if c.supersedes == concern_id and c.raised_on >= opened), None)
+        concern = concerns.get(concern_id)
+        out.append(
+            FollowUp(
+                followup_id=f"concern-rework:{concern_id}",
+                rule="concern-rework",
+                origin="concern",
+                origin_id=concern_id,
+                team=None,
+                service_area=concern.service_area if concern else None,
+                opened_on=opened,
+                due_date=calendar.add_working_days(opened, rules.concern_rework_working_days),
+                closed_on=done.raised_on if done else None,
+                closed_by_event_id=done.event_id if done else None,
+            )
+        )
+    return out
+
+
+def _inspection_finding(
+    facts: Facts, calendar: WorkingCalendar, rules: FollowUpRules, raised: dict[str, ActionRaisedFact]
+) -> list[FollowUp]:
+    """inspection-finding: one per finding (recorded twice: the earliest by (date,
+    recorded_at, event_id)); opened on its recorded date, due the 20th working day after it;
+    closed by the first action (its ActionRaised, see `first_raised`; by (date, event_id))
+    with origin ``inspection`` and origin_id the finding, raised on or after the opening.
+    Team and service area from the finding (team may be None)."""
+    actions = sorted(
+        (a for a in raised.values() if a.origin == LearningOrigin.INSPECTION.value),
+        key=lambda a: (a.raised_on, a.event_id),
+    )
+    seen: set[str] = set()
+    out = []
+    for x in sorted(unique(facts.inspection_findings), key=lambda x: (x.recorded_on, x.recorded_at, x.event_id)):
+        if x.finding_id in seen:
+            continue
+        seen.add(x.finding_id)
+        done = next((a for a in actions if a.origin_id == x.finding_id and a.raised_on >= x.recorded_on), None)
+        out.append(
+            FollowUp(
+                followup_id=f"inspection-finding:{x.finding_id}",
+                rule="inspection-finding",
+                origin="inspection",
+                origin_id=x.finding_id,
+                team=x.team,
+                service_area=x.service_area,
+                opened_on=x.recorded_on,
+                due_date=calendar.add_working_days(x.recorded_on, rules.inspection_finding_working_days),
+                closed_on=done.raised_on if done else None,
                 closed_by_event_id=done.event_id if done else None,
             )
         )

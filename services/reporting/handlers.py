@@ -79,7 +79,11 @@ class ReportingQueries:
     async def catalogue(self, tenant: str) -> list[kpis.KpiDefinition]:
         async with self.reads.acquire() as conn:
             members = await self.sql.members(conn, tenant)
-        return kpis.catalogue(question_ids=members[kpis.POSITIVE_RATE], categories=members[kpis.BY_CATEGORY])
+        return kpis.catalogue(
+            question_ids=members[kpis.POSITIVE_RATE],
+            categories=members[kpis.BY_CATEGORY],
+            areas=members.get(kpis.AREA_GOOD, []),
+        )
 
     async def followups(
         self,

@@ -23,9 +23,10 @@ General rules:
   category); every other KPI reads as if it were not set.
 * **Rates** are fractions 0-1 (``numerator / denominator`` as a float, never rounded) and
   null when the denominator is 0. **Counts** have ``value == numerator`` and no denominator.
-* Every fixed KPI id is always present; ``feedback.positive_rate.<question_id>`` and
-  ``complaints.by_category.<category>`` are present where the slice has data for them
-  (answers with a value / complaints received), or when asked for by name.
+* Every fixed KPI id is always present; ``feedback.positive_rate.<question_id>``,
+  ``complaints.by_category.<category>`` and ``audit.area_good_or_better_rate.<area>`` are
+  present where the slice has data for them (answers with a value / complaints received /
+  audits that graded the area), or when asked for by name.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .facts import ComplaintClosedFact, ComplaintPanelHeldFact, Facts
 from .followups import first_received, unique
 
 __all__ = [
+    "AREA_GOOD",
     "BY_CATEGORY",
     "COUNT",
     "POSITIVE_RATE",
@@ -64,6 +66,7 @@ COUNT = "count"
 RATE = "rate"
 POSITIVE_RATE = "feedback.positive_rate."  # + question_id
 BY_CATEGORY = "complaints.by_category."  # + category
+AREA_GOOD = "audit.area_good_or_better_rate."  # + area (an audit template's area key)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -108,6 +111,29 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "Audits inadequate",
         RATE,
         "Audits whose overall grade (after the latest moderation) is inadequate / audits graded in the period.",
+    ),
+    _d(
+        "audit.completed_on_time_rate",
+        "Audits completed on schedule",
+        RATE,
+        "Audits graded in the period whose completion date (Europe/London) is on or before the "
+        "due date of their AuditScheduled with the highest sequence / audits graded in the "
+        "period with a known schedule.",
+    ),
+    _d(
+        "audit.ehcp_procedure_compliance_rate",
+        "EHCP audits following the procedure",
+        RATE,
+        "EHCP audits graded in the period that met every item of the EHCP template's procedure "
+        "checklist / EHCP audits graded in the period that carry procedure_compliant.",
+    ),
+    _d(
+        "audit.concern_measures_effective_rate",
+        "Concerns whose measures worked",
+        RATE,
+        "Concerns resolved in the period with the outcome effective / concerns resolved in the "
+        "period with an outcome (each concern once, by its first resolution that carries an "
+        "outcome). Concerns have no team: a team filter leaves none.",
     ),
     _d(
         "feedback.responses",
@@ -244,6 +270,13 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "period; plans issued under an exception are left out of both.",
     ),
     _d(
+        "send.ehcp_within_20_weeks_incl_exceptions_rate",
+        "EHC plans issued within 20 weeks, exceptions included",
+        RATE,
+        "EHC plans issued in the period within 140 days of the request / every plan issued in "
+        "the period, those issued under an exception included.",
+    ),
+    _d(
         "casework.contact_success_rate",
         "Caseworker contact success",
         RATE,
@@ -291,10 +324,21 @@ _BY_CATEGORY_FAMILY = _d(
     "Complaints received in the period in the category (at any stage). One KPI per category.",
 )
 
+_AREA_GOOD_FAMILY = _d(
+    AREA_GOOD + "<area>",
+    "Audits good or better in an area",
+    RATE,
+    "Audits graded in the period whose grade for the area (the auditor's: moderation changes "
+    "the overall grade only) is outstanding or good / audits graded in the period that graded "
+    "the area. One KPI per area; shows which areas drive 'requires improvement'.",
+)
+
 _BY_ID: dict[str, KpiDefinition] = {d.id: d for d in _FIXED}
 # Where each family appears in the catalogue order: after this fixed id.
 _POSITIVE_RATE_AFTER = "feedback.responses"
 _BY_CATEGORY_AFTER = "complaints.within_timescale_rate"
+_AREA_GOOD_AFTER = "audit.inadequate_rate"
+_FAMILIES = {POSITIVE_RATE: _POSITIVE_RATE_FAMILY, BY_CATEGORY: _BY_CATEGORY_FAMILY, AREA_GOOD: _AREA_GOOD_FAMILY}
 
 
 def fixed_kpi_ids() -> list[str]:
@@ -304,7 +348,7 @@ def fixed_kpi_ids() -> list[str]:
 
 def _family_member(kpi_id: str) -> tuple[str, str] | None:
     """(prefix, suffix) for a member of a family, such as a question's positive rate."""
-    for prefix in (POSITIVE_RATE, BY_CATEGORY):
+    for prefix in _FAMILIES:
         if kpi_id.startswith(prefix) and len(kpi_id) > len(prefix):
             return prefix, kpi_id[len(prefix) :]
     return None
@@ -323,6 +367,14 @@ def definition_of(kpi_id: str) -> KpiDefinition:
     if member is None:
         raise ValueError(f"unknown KPI {kpi_id!r}")
     prefix, suffix = member
+    if prefix == AREA_GOOD:
+        return _d(
+            kpi_id,
+            f"Audits good or better: {suffix}",
+            RATE,
+            f"Audits graded in the period whose auditor's grade for area {suffix!r} is outstanding "
+            "or good / audits graded in the period that graded it.",
+        )
     if prefix == POSITIVE_RATE:
         return _d(
             kpi_id,
@@ -339,14 +391,19 @@ def definition_of(kpi_id: str) -> KpiDefinition:
     )
 
 
-def catalogue(question_ids: Iterable[str] = (), categories: Iterable[str] = ()) -> list[KpiDefinition]:
+def catalogue(
+    question_ids: Iterable[str] = (), categories: Iterable[str] = (), areas: Iterable[str] = ()
+) -> list[KpiDefinition]:
     """Every KPI: the fixed ones in contract order, each family (described once under its
-    template id, ``feedback.positive_rate.<question_id>`` and
-    ``complaints.by_category.<category>``) followed by one entry per known question id /
-    category (sorted)."""
+    template id, ``feedback.positive_rate.<question_id>``,
+    ``complaints.by_category.<category>`` and ``audit.area_good_or_better_rate.<area>``)
+    followed by one entry per known question id / category / area (sorted)."""
     out: list[KpiDefinition] = []
     for d in _FIXED:
         out.append(d)
+        if d.id == _AREA_GOOD_AFTER:
+            out.append(_AREA_GOOD_FAMILY)
+            out.extend(definition_of(AREA_GOOD + a) for a in sorted(set(areas)) if a)
         if d.id == _POSITIVE_RATE_AFTER:
             out.append(_POSITIVE_RATE_FAMILY)
             out.extend(definition_of(POSITIVE_RATE + q) for q in sorted(set(question_ids)) if q)
@@ -439,10 +496,13 @@ def assemble(
     positive: Mapping[str, tuple[int, int]],
     categories: Mapping[str, int],
     kpi_ids: Iterable[str] | None = None,
+    *,
+    areas: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[KpiValue]:
     """One slice's KPI values in the published order, from the fixed KPIs' ``values``, the
-    positive-rate tallies (positive, answers with a value) per question id and the
-    complaints received per category.
+    positive-rate tallies (positive, answers with a value) per question id, the
+    complaints received per category and the area tallies (good or better, audits that
+    graded the area) per audit area.
 
     Without ``kpi_ids``: every fixed KPI in catalogue order, each family's members with data
     in the slice inserted after it (sorted). With ``kpi_ids``: exactly those ids in the order
@@ -454,7 +514,12 @@ def assemble(
         if not is_known_kpi(kpi):
             raise ValueError(f"unknown KPI {kpi!r}")
 
+    area_tallies = areas or {}
+
     def member(kpi: str) -> KpiValue:
+        if kpi.startswith(AREA_GOOD):
+            num, den = area_tallies.get(kpi[len(AREA_GOOD) :], (0, 0))
+            return rate_value(kpi, num, den)
         if kpi.startswith(POSITIVE_RATE):
             num, den = positive.get(kpi[len(POSITIVE_RATE) :], (0, 0))
             return rate_value(kpi, num, den)
@@ -465,6 +530,8 @@ def assemble(
     out: list[KpiValue] = []
     for d in _FIXED:
         out.append(values[d.id])
+        if d.id == _AREA_GOOD_AFTER:
+            out.extend(member(AREA_GOOD + a) for a in sorted(area_tallies) if area_tallies[a][1] > 0)
         if d.id == _POSITIVE_RATE_AFTER:
             out.extend(member(POSITIVE_RATE + q) for q in sorted(positive) if positive[q][1] > 0)
         if d.id == _BY_CATEGORY_AFTER:
@@ -627,8 +694,7 @@ def apply_publication_rules(
         if target is None:
             member = _family_member(v.kpi)
             if member is not None:
-                family = _POSITIVE_RATE_FAMILY if member[0] == POSITIVE_RATE else _BY_CATEGORY_FAMILY
-                target = targets.get(family.id)
+                target = targets.get(_FAMILIES[member[0]].id)
         rag = target.rag(float(v.value)) if target is not None and v.value is not None else None
         out.append(replace(v, rag=rag))
     return out

@@ -103,14 +103,15 @@ class FollowUpDeriver:
         load = loader.load
         complaints = t.complaints | t.origins
         responses = t.responses | t.origins
+        findings = t.findings | t.origins
         # Every action of the touched ones and of the origins concerned, with all its rows.
         actions = set(t.actions)
-        if complaints or responses:
+        if complaints or responses or findings:
             by_origin = await loader.conn.fetch(
                 f"""SELECT DISTINCT action_id FROM {self.schema}.action_raised
                     WHERE tenant = $1 AND d_first AND origin_id = ANY($2::text[])""",
                 loader.tenant,
-                sorted(complaints | responses),
+                sorted(complaints | responses | findings),
             )
             actions |= {r["action_id"] for r in by_origin}
         gradings = await load(f.AuditGradedFact, "case_ref", t.case_refs)
@@ -118,13 +119,18 @@ class FollowUpDeriver:
         facts = f.Facts(
             audits_graded=gradings,
             audits_moderated=await load(f.AuditModeratedFact, "audit_id", audit_ids),
-            concerns_raised=await load(f.ConcernRaisedFact, "concern_id", t.concerns),
+            # The concerns, and those raised to supersede them (they close concern-rework).
+            concerns_raised=[
+                *await load(f.ConcernRaisedFact, "concern_id", t.concerns),
+                *await load(f.ConcernRaisedFact, "supersedes", t.concerns),
+            ],
             concerns_resolved=await load(f.ConcernResolvedFact, "concern_id", t.concerns),
             feedback=await load(f.FeedbackFact, "response_id", responses),
             complaints_received=await load(f.ComplaintReceivedFact, "complaint_id", complaints),
             complaints_closed=await load(f.ComplaintClosedFact, "complaint_id", complaints),
             actions_raised=await load(f.ActionRaisedFact, "action_id", actions),
             actions_completed=await load(f.ActionCompletedFact, "action_id", actions),
+            inspection_findings=await load(f.InspectionFindingFact, "finding_id", findings),
         )
         scope = _Scope()
         scope.add("complaint-learning", complaints)
@@ -132,6 +138,8 @@ class FollowUpDeriver:
         scope.add("concern-targeted-audit", t.concerns)
         scope.add("action", actions)
         scope.add("safeguarding-alert", responses)
+        scope.add("concern-rework", t.concerns)
+        scope.add("inspection-finding", findings)
         return facts, scope
 
     async def _feedback_inputs(

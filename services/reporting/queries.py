@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.kpis import (
+    AREA_GOOD,
     BY_CATEGORY,
     POSITIVE_RATE,
     Filters,
@@ -60,14 +61,47 @@ class Group:
 
 def _audits(s: str) -> str:
     """audit.*: each audit once — its latest grading (`d_counted`) — in the period of that
-    grading's completion date, with its grade after the latest moderation (`d_grade`)."""
+    grading's completion date, with its grade after the latest moderation (`d_grade`).
+    On time: the completion date <= the due date of the audit's AuditScheduled with the
+    highest sequence (`d_due_date`), over audits with a known schedule. EHCP procedure
+    compliance: over `ehcp` audits whose counted grading carries procedure_compliant."""
     return f"""SELECT p.i, count(a.key) AS n,
                    count(*) FILTER (WHERE a.d_grade IN ('outstanding', 'good')) AS good,
                    count(*) FILTER (WHERE a.d_grade = 'requires_improvement') AS ri,
-                   count(*) FILTER (WHERE a.d_grade = 'inadequate') AS inadequate
+                   count(*) FILTER (WHERE a.d_grade = 'inadequate') AS inadequate,
+                   count(a.d_due_date) AS scheduled,
+                   count(*) FILTER (WHERE a.completed_on <= a.d_due_date) AS on_time,
+                   count(*) FILTER (WHERE a.audit_type = 'ehcp' AND a.procedure_compliant IS NOT NULL) AS ehcp,
+                   count(*) FILTER (WHERE a.audit_type = 'ehcp' AND a.procedure_compliant) AS compliant
             FROM {PERIODS}
             JOIN {s}.audit_graded a ON a.tenant = $1 AND a.d_counted AND a.completed_on BETWEEN p.s AND p.e
              AND {_slice("a")}
+            GROUP BY p.i"""
+
+
+def _areas(s: str) -> str:
+    """audit.area_good_or_better_rate.<area>: over the audits counted in the period (as
+    `_audits`), those whose counted grading graded the area; good or better by the auditor's
+    area grade (moderation changes the overall grade only). An area listed twice in one
+    grading counts once (its best grade)."""
+    return f"""SELECT p.i, g.area, count(DISTINCT a.key) FILTER (WHERE g.grade IN ('outstanding', 'good')) AS good,
+                   count(DISTINCT a.key) AS graded
+            FROM {PERIODS}
+            JOIN {s}.audit_graded a ON a.tenant = $1 AND a.d_counted AND a.completed_on BETWEEN p.s AND p.e
+             AND {_slice("a")}
+            CROSS JOIN LATERAL jsonb_to_recordset(a.area_grades) AS g(area text, grade text)
+            GROUP BY p.i, g.area"""
+
+
+def _concerns(s: str) -> str:
+    """audit.concern_measures_effective_rate: each concern once, by its first resolution
+    that carries an outcome (`d_counted`), in the period of that resolution's date; the
+    service area is the concern's (unknown: only unfiltered); concerns have no team, so a
+    team filter leaves none."""
+    return f"""SELECT p.i, count(x.key) AS resolved, count(*) FILTER (WHERE x.outcome = 'effective') AS effective
+            FROM {PERIODS}
+            LEFT JOIN {s}.concern_resolved x ON x.tenant = $1 AND x.d_counted AND x.resolved_on BETWEEN p.s AND p.e
+             AND ($4::text IS NULL OR x.d_service_area = $4) AND $5::text IS NULL
             GROUP BY p.i"""
 
 
@@ -160,16 +194,19 @@ def _complaint_reviews(s: str) -> str:
 def _casework(s: str) -> str:
     """casework.* and send.*: assessments completed by the 45th working day after the start
     (`d_within`); referrals with an earlier referral of the child within 12 months
-    (`d_re_referral`); plans issued without an exception within 140 days (`d_within`);
-    contact attempts that reached the worker."""
+    (`d_re_referral`); plans issued without an exception within 140 days (`d_within`), and
+    every plan issued, exceptions included, within 140 days; contact attempts that reached
+    the worker."""
     return f"""SELECT p.i, a.*, r.*, h.*, c.*
             FROM {PERIODS}
             CROSS JOIN LATERAL (SELECT count(*) AS assessments, count(*) FILTER (WHERE x.d_within) AS assessed_in_time
                 FROM {s}.assessment x WHERE x.tenant = $1 AND x.completed_on BETWEEN p.s AND p.e AND {_slice("x")}) a
             CROSS JOIN LATERAL (SELECT count(*) AS referrals, count(*) FILTER (WHERE x.d_re_referral) AS re_referrals
                 FROM {s}.referral x WHERE x.tenant = $1 AND x.received_on BETWEEN p.s AND p.e AND {_slice("x")}) r
-            CROSS JOIN LATERAL (SELECT count(*) AS plans, count(*) FILTER (WHERE x.d_within) AS plans_in_time
-                FROM {s}.ehcp x WHERE x.tenant = $1 AND NOT x.exception
+            CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE NOT x.exception) AS plans,
+                       count(*) FILTER (WHERE x.d_within AND NOT x.exception) AS plans_in_time,
+                       count(*) AS all_plans, count(*) FILTER (WHERE x.d_within) AS all_plans_in_time
+                FROM {s}.ehcp x WHERE x.tenant = $1
                   AND x.issued_on BETWEEN p.s AND p.e AND {_slice("x")}) h
             CROSS JOIN LATERAL (SELECT count(*) AS attempts, count(*) FILTER (WHERE x.reached) AS reached
                 FROM {s}.contact_attempt x WHERE x.tenant = $1
@@ -215,6 +252,11 @@ _BUILDERS: dict[str, Any] = {
         rate_value("audit.good_or_better_rate", _n(r, "good"), _n(r, "n")),
         rate_value("audit.requires_improvement_rate", _n(r, "ri"), _n(r, "n")),
         rate_value("audit.inadequate_rate", _n(r, "inadequate"), _n(r, "n")),
+        rate_value("audit.completed_on_time_rate", _n(r, "on_time"), _n(r, "scheduled")),
+        rate_value("audit.ehcp_procedure_compliance_rate", _n(r, "compliant"), _n(r, "ehcp")),
+    ],
+    "concerns": lambda r: [
+        rate_value("audit.concern_measures_effective_rate", _n(r, "effective"), _n(r, "resolved")),
     ],
     "feedback": lambda r: [
         count_value("feedback.responses", _n(r, "responses")),
@@ -242,6 +284,7 @@ _BUILDERS: dict[str, Any] = {
         rate_value("casework.assessment_within_45_days_rate", _n(r, "assessed_in_time"), _n(r, "assessments")),
         rate_value("casework.re_referral_rate", _n(r, "re_referrals"), _n(r, "referrals")),
         rate_value("send.ehcp_within_20_weeks_rate", _n(r, "plans_in_time"), _n(r, "plans")),
+        rate_value("send.ehcp_within_20_weeks_incl_exceptions_rate", _n(r, "all_plans_in_time"), _n(r, "all_plans")),
         rate_value("casework.contact_success_rate", _n(r, "reached"), _n(r, "attempts")),
     ],
     "learning": lambda r: [
@@ -254,6 +297,7 @@ _BUILDERS: dict[str, Any] = {
 
 _GROUP_SQL = {
     "audits": _audits,
+    "concerns": _concerns,
     "feedback": _feedback,
     "complaints": _complaints,
     "complaint_reviews": _complaint_reviews,
@@ -309,7 +353,8 @@ class KpiQueries:
         categories = (
             await self._category_counts(conn, by_category, n) if _wants_family(wanted, BY_CATEGORY) else _nothing(n)
         )
-        return [assemble(per[i], positive[i], categories[i], wanted) for i in range(n)]
+        areas = await self._area_tallies(conn, args, n) if _wants_family(wanted, AREA_GOOD) else _nothing(n)
+        return [assemble(per[i], positive[i], categories[i], wanted, areas=areas[i]) for i in range(n)]
 
     async def _groups(
         self,
@@ -352,12 +397,21 @@ class KpiQueries:
             categories[r["i"] - 1][r["category"]] = int(r["n"])
         return categories
 
+    async def _area_tallies(
+        self, conn: asyncpg.Connection, args: tuple[Any, ...], n: int
+    ) -> list[dict[str, tuple[int, int]]]:
+        """Per period, (audits good or better in the area, audits that graded it) by area."""
+        areas: list[dict[str, tuple[int, int]]] = [{} for _ in range(n)]
+        for r in await conn.fetch(_areas(self.schema), *args):
+            areas[r["i"] - 1][r["area"]] = (int(r["good"]), int(r["graded"]))
+        return areas
+
     async def members(self, conn: asyncpg.Connection, tenant: str) -> dict[str, list[str]]:
         """The question ids and categories this tenant has seen, per family prefix."""
         rows = await conn.fetch(
             f"SELECT family, member FROM {self.schema}.kpi_member WHERE tenant = $1 ORDER BY member", tenant
         )
-        out: dict[str, list[str]] = {POSITIVE_RATE: [], BY_CATEGORY: []}
+        out: dict[str, list[str]] = {POSITIVE_RATE: [], BY_CATEGORY: [], AREA_GOOD: []}
         for r in rows:
             out.setdefault(r["family"], []).append(r["member"])
         return out

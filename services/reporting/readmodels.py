@@ -32,8 +32,16 @@ from typing import Any
 import asyncpg
 
 from services.reporting import facts as f
-from services.reporting.followups import action_completions, first_raised, graded_audits, re_referrals
-from services.reporting.kpis import BY_CATEGORY, POSITIVE_RATE, ComplaintView
+from services.reporting.followups import (
+    action_completions,
+    counted_resolutions,
+    first_raised,
+    first_raised_concerns,
+    graded_audits,
+    latest_schedules,
+    re_referrals,
+)
+from services.reporting.kpis import AREA_GOOD, BY_CATEGORY, POSITIVE_RATE, ComplaintView
 from shared.calendar import WorkingCalendar
 from shared.complaint_timescales import AuthorityTimescales
 
@@ -43,6 +51,8 @@ SCHEMA = "reporting"
 TABLES: dict[type, tuple[str, str]] = {
     f.AuditGradedFact: ("audit_graded", "audits"),
     f.AuditModeratedFact: ("audit_moderated", "audits"),
+    f.AuditScheduledFact: ("audit_scheduled", "audits"),
+    f.InspectionFindingFact: ("inspection_finding", "audits"),
     f.ConcernRaisedFact: ("concern_raised", "audits"),
     f.ConcernResolvedFact: ("concern_resolved", "audits"),
     f.FeedbackFact: ("feedback", "feedback"),
@@ -81,7 +91,11 @@ def _pg_type(hint: Any) -> str:
         return _PG_TYPES[hint]
     if len(args) == 1 and args[0] in _PG_TYPES:
         return _PG_TYPES[args[0]]
-    return "jsonb"  # FeedbackFact.answers
+    return "jsonb"  # FeedbackFact.answers, AuditGradedFact.area_grades
+
+
+# Fields held as JSON: the class of each element.
+_JSON_FIELDS: dict[str, type] = {"answers": f.AnswerFact, "area_grades": f.AreaGradeFact}
 
 
 def _write_time_columns(calendar: WorkingCalendar) -> dict[type, tuple[tuple[str, str, Callable[[Any], Any]], ...]]:
@@ -133,7 +147,7 @@ class TableSpec:
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, tuple):  # answers, as JSON text
+    if isinstance(value, tuple):  # answers, area grades: as JSON text
         return json.dumps([dataclasses.asdict(v) for v in value], separators=(",", ":"))
     return value
 
@@ -148,13 +162,15 @@ def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
         hint = hints[fld.name]
         if hint is int:
             out.append((fld.name, lambda v: int(v) if isinstance(v, Decimal) else v))
-        elif fld.name == "answers":
-            out.append(
-                (fld.name, lambda v: tuple(f.AnswerFact(**a) for a in (json.loads(v) if isinstance(v, str) else v)))
-            )
+        elif fld.name in _JSON_FIELDS:
+            out.append((fld.name, _json_decoder(_JSON_FIELDS[fld.name])))
         else:
             out.append((fld.name, None))
     return tuple(out)
+
+
+def _json_decoder(cls: type) -> Callable[[Any], Any]:
+    return lambda v: tuple(cls(**a) for a in (json.loads(v) if isinstance(v, str) else v))
 
 
 def table_specs(calendar: WorkingCalendar) -> dict[type, TableSpec]:
@@ -184,6 +200,8 @@ def family_members(tenant: str, fact: Any) -> list[tuple[str, str, str]]:
         return [(tenant, POSITIVE_RATE, a.question_id) for a in fact.answers if a.question_id]
     if isinstance(fact, f.ComplaintReceivedFact) and fact.category:
         return [(tenant, BY_CATEGORY, fact.category)]
+    if isinstance(fact, f.AuditGradedFact):
+        return [(tenant, AREA_GOOD, g.area) for g in fact.area_grades if g.area]
     return []
 
 
@@ -205,6 +223,7 @@ class Touched:
     # feedback-response: (service area, question id, a day of the quarter) / (area, theme)
     feedback_quarters: set[tuple[str, str, date]] = field(default_factory=set)
     you_said_we_did: set[tuple[str, str]] = field(default_factory=set)
+    findings: set[str] = field(default_factory=set)  # inspection findings
 
     def add(self, fact: Any) -> None:
         handler = _TOUCH.get(type(fact))
@@ -224,6 +243,12 @@ def _touch_audit(t: Touched, x: f.AuditGradedFact) -> None:
     t.case_refs.add(x.case_ref)
 
 
+def _touch_concern(t: Touched, x: f.ConcernRaisedFact) -> None:
+    t.concerns.add(x.concern_id)
+    if x.supersedes:  # it may close the superseded concern's concern-rework
+        t.concerns.add(x.supersedes)
+
+
 def _touch_action(t: Touched, x: f.ActionRaisedFact) -> None:
     t.actions.add(x.action_id)
     t.origins.add(x.origin_id)
@@ -232,7 +257,9 @@ def _touch_action(t: Touched, x: f.ActionRaisedFact) -> None:
 _TOUCH: dict[type, Callable[[Touched, Any], None]] = {
     f.AuditGradedFact: _touch_audit,
     f.AuditModeratedFact: lambda t, x: t.audits.add(x.audit_id),
-    f.ConcernRaisedFact: lambda t, x: t.concerns.add(x.concern_id),
+    f.AuditScheduledFact: lambda t, x: t.audits.add(x.audit_id),
+    f.InspectionFindingFact: lambda t, x: t.findings.add(x.finding_id),
+    f.ConcernRaisedFact: _touch_concern,
     f.ConcernResolvedFact: lambda t, x: t.concerns.add(x.concern_id),
     f.FeedbackFact: _touch_feedback,
     f.YouSaidWeDidFact: lambda t, x: t.you_said_we_did.add((x.service_area, x.theme)),
@@ -333,19 +360,30 @@ class ReadModels:
             touched.origins |= await self._derive_actions(loader, touched.actions)
         if touched.children:
             await self._derive_referrals(loader, touched.children)
+        if touched.concerns:
+            await self._derive_concerns(loader, touched.concerns)
 
     async def _derive_audits(self, loader: BatchLoader, audit_ids: set[str]) -> set[str]:
         """Per audit: its latest grading is the one counted, with the latest moderation's
-        grade (`followups.graded_audits`). Returns the audits' case references."""
+        grade (`followups.graded_audits`), and the due date of its schedule with the highest
+        sequence (`followups.latest_schedules`; None when no schedule is known). Returns the
+        audits' case references."""
         gradings = await loader.load(f.AuditGradedFact, "audit_id", audit_ids)
         moderations = await loader.load(f.AuditModeratedFact, "audit_id", audit_ids)
+        schedules = latest_schedules(await loader.load(f.AuditScheduledFact, "audit_id", audit_ids))
         audits = graded_audits(f.Facts(audits_graded=gradings, audits_moderated=moderations))
         counted = {g.fact.key: g.grade.value for g in audits.values()}
+
+        def due(audit_id: str) -> date | None:
+            s = schedules.get(audit_id)
+            return s.due_date if s else None
+
         await loader.update(
             "audit_graded",
-            [(g.key, g.key in counted, counted.get(g.key)) for g in gradings],
+            [(g.key, g.key in counted, counted.get(g.key), due(g.audit_id)) for g in gradings],
             ("d_counted", "boolean"),
             ("d_grade", "text"),
+            ("d_due_date", "date"),
         )
         return {g.case_ref for g in gradings}
 
@@ -438,6 +476,25 @@ class ReadModels:
         referrals = await loader.load(f.ReferralFact, "child_ref", children)
         again = re_referrals(referrals)
         await loader.update("referral", [(r.key, r.key in again) for r in referrals], ("d_re_referral", "boolean"))
+
+    async def _derive_concerns(self, loader: BatchLoader, concern_ids: set[str]) -> None:
+        """Per concern: the resolution the effectiveness KPI counts — the first that carries
+        an outcome (`followups.counted_resolutions`) — with the concern's service area from
+        its ConcernRaised (unknown: counted only unfiltered)."""
+        raised = first_raised_concerns(await loader.load(f.ConcernRaisedFact, "concern_id", concern_ids))
+        resolved = await loader.load(f.ConcernResolvedFact, "concern_id", concern_ids)
+        counted = {r.key for r in counted_resolutions(resolved).values()}
+        rows = []
+        for r in resolved:
+            c = raised.get(r.concern_id)
+            rows.append((r.key, r.key in counted, c is not None, c.service_area if c else None))
+        await loader.update(
+            "concern_resolved",
+            rows,
+            ("d_counted", "boolean"),
+            ("d_known", "boolean"),
+            ("d_service_area", "text"),
+        )
 
 
 # The derived columns that put a complaint's fact in its complaint's slice.

@@ -139,7 +139,8 @@ async def _copy_facts(conn: asyncpg.Connection, readmodels: ReadModels, items: l
 _AGGREGATES: tuple[tuple[str, Callable[[Touched, list[Any]], None]], ...] = (
     (
         "SELECT DISTINCT audit_id FROM {s}.audit_graded WHERE tenant = $1 "
-        "UNION SELECT DISTINCT audit_id FROM {s}.audit_moderated WHERE tenant = $1",
+        "UNION SELECT DISTINCT audit_id FROM {s}.audit_moderated WHERE tenant = $1 "
+        "UNION SELECT DISTINCT audit_id FROM {s}.audit_scheduled WHERE tenant = $1",
         lambda t, ids: t.audits.update(ids),
     ),
     (
@@ -165,6 +166,10 @@ _AGGREGATES: tuple[tuple[str, Callable[[Touched, list[Any]], None]], ...] = (
         lambda t, ids: t.concerns.update(ids),
     ),
     ("SELECT DISTINCT response_id FROM {s}.feedback WHERE tenant = $1", lambda t, ids: t.responses.update(ids)),
+    (
+        "SELECT DISTINCT finding_id FROM {s}.inspection_finding WHERE tenant = $1",
+        lambda t, ids: t.findings.update(ids),
+    ),
 )
 _FEEDBACK_QUARTERS = """SELECT DISTINCT service_area, question_id, date_trunc('quarter', received_on)::date AS q
     FROM {s}.feedback_answer WHERE tenant = $1 AND positive IS NOT NULL"""
