@@ -23,13 +23,21 @@ from services.audit.commands import (
     GradeAudit,
     ModerateAudit,
     RaiseConcern,
+    RecordInspectionFinding,
     ResolveConcern,
     ScheduleAudit,
 )
-from services.audit.domain import Audit, Concern, Moderation
-from services.audit.handlers import AuditDetail, ConcernDetail
-from services.audit.store import AuditQuery, AuditStatusFilter, AuditUnitOfWork, ConcernQuery, ConcernStatusFilter
-from services.audit.templates import Template, TemplateArea
+from services.audit.domain import Audit, Concern, InspectionFinding, Moderation
+from services.audit.handlers import AuditDetail, ConcernDetail, FindingDetail
+from services.audit.store import (
+    AuditQuery,
+    AuditStatusFilter,
+    AuditUnitOfWork,
+    ConcernQuery,
+    ConcernStatusFilter,
+    FindingQuery,
+)
+from services.audit.templates import ChecklistItem, Template, TemplateArea
 from shared.access_log import PERSONAL_DATA
 from shared.actions.api import RAISE_DESCRIPTION, ActionView, raised
 from shared.actions.domain import RaiseAction
@@ -37,7 +45,7 @@ from shared.auth import Principal, require_served
 from shared.bounds import CalendarDate, Name
 from shared.bounds import Offset as Offset64
 from shared.calendar import london_date
-from shared.events import AuditType, Grade, ServiceArea
+from shared.events import AuditType, ConcernOutcome, Grade, InspectionBody, ServiceArea
 from shared.service import unit_of_work
 from shared.uow import utc_now
 
@@ -67,6 +75,15 @@ class TemplateAreaView(BaseModel):
     guidance: str = ""
 
 
+class ChecklistItemView(BaseModel):
+    key: str
+    title: str
+
+    @classmethod
+    def of(cls, c: ChecklistItem) -> ChecklistItemView:
+        return cls(key=c.key, title=c.title)
+
+
 class TemplateView(BaseModel):
     template_id: str
     name: str
@@ -76,6 +93,7 @@ class TemplateView(BaseModel):
     is_default: bool
     created_by: str
     created_at: datetime
+    checklist: list[ChecklistItemView] = Field(description="EHCP templates: the procedure checklist")
 
     @classmethod
     def of(cls, t: Template) -> TemplateView:
@@ -90,6 +108,7 @@ class TemplateView(BaseModel):
             is_default=t.is_default,
             created_by=t.created_by,
             created_at=t.created_at,
+            checklist=[ChecklistItemView.of(c) for c in t.checklist],
         )
 
 
@@ -118,6 +137,12 @@ class AuditAreaView(BaseModel):
             graded_by=judgement.graded_by,
             graded_at=judgement.graded_at,
         )
+
+
+class ChecklistAnswerView(BaseModel):
+    item: str
+    title: str
+    met: bool | None = Field(description="null until the audit is completed")
 
 
 class ModerationView(BaseModel):
@@ -153,6 +178,9 @@ class AuditSummary(BaseModel):
     completed_at: datetime | None
     scheduled_by: str
     scheduled_at: datetime
+    procedure_compliant: bool | None = Field(
+        description="EHCP audits, once completed: every item of the procedure checklist met"
+    )
 
     @staticmethod
     def fields_of(a: Audit, principal: Principal, today: date) -> dict[str, object]:
@@ -177,6 +205,7 @@ class AuditSummary(BaseModel):
             "completed_at": a.completed_at,
             "scheduled_by": a.scheduled_by,
             "scheduled_at": a.scheduled_at,
+            "procedure_compliant": a.procedure_compliant,
         }
 
     @classmethod
@@ -186,6 +215,7 @@ class AuditSummary(BaseModel):
 
 class AuditView(AuditSummary):
     areas: list[AuditAreaView]
+    checklist: list[ChecklistAnswerView]
     moderations: list[ModerationView]
     actions: list[ActionView]
 
@@ -196,6 +226,10 @@ class AuditView(AuditSummary):
             cls.fields_of(a, principal, today)
             | {
                 "areas": [AuditAreaView.of(area, a) for area in a.areas],
+                "checklist": [
+                    ChecklistAnswerView(item=c.key, title=c.title, met=a.checklist_answers.get(c.key))
+                    for c in a.checklist
+                ],
                 "moderations": [ModerationView.of(m) for m in a.moderations],
                 "actions": [ActionView.of(x, today) for x in detail.actions],
             }
@@ -216,6 +250,9 @@ class ConcernSummary(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     evidence_audit_ids: list[str] | None
+    supersedes: str | None
+    outcome: ConcernOutcome | None
+    reason: str | None
 
     @staticmethod
     def fields_of(c: Concern, today: date) -> dict[str, object]:
@@ -233,6 +270,9 @@ class ConcernSummary(BaseModel):
             "resolved_at": c.resolved_at,
             "resolved_by": c.resolved_by,
             "evidence_audit_ids": c.evidence_audit_ids,
+            "supersedes": c.supersedes,
+            "outcome": c.outcome,
+            "reason": c.reason,
         }
 
     @classmethod
@@ -251,6 +291,38 @@ class ConcernView(ConcernSummary):
             cls.fields_of(detail.concern, today)
             | {"audit_ids": detail.audit_ids, "actions": [ActionView.of(x, today) for x in detail.actions]}
         )
+
+
+class FindingSummary(BaseModel):
+    finding_id: str
+    body: InspectionBody
+    service_area: str
+    team: str | None
+    summary: str
+    recorded_at: datetime
+    recorded_by: str
+
+    @classmethod
+    def of(cls, f: InspectionFinding) -> FindingSummary:
+        return cls(
+            finding_id=f.finding_id,
+            body=f.body,
+            service_area=f.service_area,
+            team=f.team,
+            summary=f.summary,
+            recorded_at=f.recorded_at,
+            recorded_by=f.recorded_by,
+        )
+
+
+class FindingView(FindingSummary):
+    actions: list[ActionView]
+
+    @classmethod
+    def of_detail(cls, detail: FindingDetail) -> FindingView:
+        today = _today()
+        summary = FindingSummary.of(detail.finding).model_dump()
+        return cls(**summary, actions=[ActionView.of(x, today) for x in detail.actions])
 
 
 class Page(BaseModel, Generic[T]):
@@ -414,4 +486,50 @@ async def raise_concern_action(
     concern_id: Name, body: RaiseAction, principal: Writer, uow: UoW, response: Response
 ) -> ActionView:
     action, created = await handlers.raise_concern_action(uow, concern_id, body, actor=principal.subject)
+    return raised(action, created, response)
+
+
+# --------------------------------------------------------------------------- inspection findings
+
+
+@router.post("/inspection-findings", status_code=201, response_model=FindingView, tags=["inspection findings"])
+async def record_inspection_finding(body: RecordInspectionFinding, principal: Writer, uow: UoW) -> FindingView:
+    """A finding of an inspection (Ofsted, CQC, DfE or another body) to learn from
+    (publishes `InspectionFindingRecorded`; reporting follows it up until an action answers it)."""
+    return FindingView.of_detail(await handlers.record_inspection_finding(uow, body, actor=principal.subject))
+
+
+@router.get("/inspection-findings", response_model=Page[FindingSummary], tags=["inspection findings"])
+async def list_inspection_findings(
+    _: Reader,
+    uow: UoW,
+    body: InspectionBody | None = None,
+    service_area: ServiceArea | None = None,
+    team: Name | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[FindingSummary]:
+    query = FindingQuery(body=body, service_area=service_area, team=team, limit=limit, offset=offset)
+    items = [FindingSummary.of(f) for f in await handlers.list_inspection_findings(uow, query)]
+    return Page[FindingSummary](items=items, limit=limit, offset=offset)
+
+
+@router.get("/inspection-findings/{finding_id}", response_model=FindingView, tags=["inspection findings"])
+async def get_inspection_finding(finding_id: Name, _: Reader, uow: UoW) -> FindingView:
+    return FindingView.of_detail(await handlers.get_inspection_finding(uow, finding_id))
+
+
+@router.post(
+    "/inspection-findings/{finding_id}/actions",
+    status_code=201,
+    response_model=ActionView,
+    tags=["actions"],
+    summary="Raise an action on an inspection finding (publishes ActionRaised, origin inspection)",
+    description="The action belongs to the finding's team (a finding about no one team: the request "
+    "names it). " + RAISE_DESCRIPTION,
+)
+async def raise_finding_action(
+    finding_id: Name, body: RaiseAction, principal: Writer, uow: UoW, response: Response
+) -> ActionView:
+    action, created = await handlers.raise_finding_action(uow, finding_id, body, actor=principal.subject)
     return raised(action, created, response)

@@ -26,15 +26,17 @@ from datetime import date, datetime
 
 from services.audit.commands import (
     MAX_RATIONALE,
+    ChecklistAnswer,
     CompleteAudit,
     GradeArea,
     GradeAudit,
     ModerateAudit,
     RaiseConcern,
+    RecordInspectionFinding,
     ResolveConcern,
     ScheduleAudit,
 )
-from services.audit.templates import Template, TemplateArea, choose_template
+from services.audit.templates import ChecklistItem, Template, TemplateArea, choose_template
 from shared.actions.domain import ActionOrigin
 from shared.calendar import london_date
 from shared.errors import Conflict, Invalid
@@ -44,9 +46,12 @@ from shared.events import (
     AuditModerated,
     AuditScheduled,
     AuditType,
+    ConcernOutcome,
     ConcernRaised,
     ConcernResolved,
     Grade,
+    InspectionBody,
+    InspectionFindingRecorded,
     LearningOrigin,
 )
 from shared.pseudonym import subject_for
@@ -165,6 +170,9 @@ class Audit:
     completed_by: str | None = None
     grades: dict[str, AreaJudgement] = field(default_factory=dict)
     moderations: list[Moderation] = field(default_factory=list)
+    checklist: tuple[ChecklistItem, ...] = ()  # the template's procedure checklist when scheduled (EHCP)
+    checklist_answers: dict[str, bool] = field(default_factory=dict)  # item -> met, as completed
+    procedure_compliant: bool | None = None  # every checklist item met; None without a checklist
 
     @property
     def area_keys(self) -> tuple[str, ...]:
@@ -231,6 +239,9 @@ class Audit:
         if ungraded:
             raise Conflict(f"audit {self.audit_id} cannot be completed: areas not graded yet: {', '.join(ungraded)}")
         overall = overall_grade(rule, (self.grades[a].grade for a in self.area_keys), cmd.overall_grade)
+        answers = self._checklist_answers(cmd.checklist)
+        self.checklist_answers = answers
+        self.procedure_compliant = all(answers.values()) if self.checklist else None
         self.status = AuditStatus.COMPLETED
         self.grade_rule = rule
         self.overall_grade = self.current_grade = overall
@@ -247,7 +258,29 @@ class Audit:
             area_grades=[AreaGrade(area=a, grade=self.grades[a].grade) for a in self.area_keys],
             overall_grade=overall,
             auditor_id=self.auditor_id,
+            procedure_compliant=self.procedure_compliant,
         )
+
+    def _checklist_answers(self, answers: Sequence[ChecklistAnswer] | None) -> dict[str, bool]:
+        """Every item of the audit's procedure checklist answered once (an audit without a
+        checklist takes none), as item -> met."""
+        keys = [c.key for c in self.checklist]
+        if not keys:
+            if answers:
+                raise Invalid("this audit has no procedure checklist (only EHCP audits have one)", "checklist")
+            return {}
+        given: dict[str, bool] = {}
+        for a in answers or ():
+            if a.item not in keys:
+                raise Invalid(f"{a.item!r} is not an item of this audit's checklist; its items are {keys}", "checklist")
+            if a.item in given:
+                raise Invalid(f"checklist item {a.item!r} is answered twice", "checklist")
+            given[a.item] = a.met
+        if missing := [k for k in keys if k not in given]:
+            raise Invalid(
+                f"answer every item of the EHC plan procedure checklist; missing: {', '.join(missing)}", "checklist"
+            )
+        return {k: given[k] for k in keys}
 
     def moderate(self, cmd: ModerateAudit, *, moderator_id: str, now: datetime) -> AuditModerated:
         """A second reader changes the overall grade of a completed audit."""
@@ -342,6 +375,7 @@ def schedule_audit(
         concern_id=cmd.concern_id,
         template_id=template.template_id,
         areas=tuple(TemplateArea(a.key, a.title) for a in template.areas),
+        checklist=template.checklist,
         auditor_id=cmd.auditor_id,
         due_date=cmd.due_date,
         scheduled_by=scheduled_by,
@@ -378,6 +412,9 @@ class Concern:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     evidence_audit_ids: list[str] | None = None
+    supersedes: str | None = None  # the concern whose measures did not work, reworked by this one
+    outcome: ConcernOutcome | None = None  # did the measures work (as resolved)
+    reason: str | None = None  # why not, or only partly
 
     def review_overdue(self, today: date) -> bool:
         """Open past its review date (London dates)."""
@@ -392,6 +429,7 @@ class Concern:
             measures=self.measures,
             raised_at=self.raised_at,
             review_by=self.review_by,
+            supersedes=self.supersedes,
         )
 
     def resolve(
@@ -401,11 +439,19 @@ class Concern:
         and completed by then (`evidence`: what is known of them, by id)."""
         resolved_at = occurred_at(cmd.resolved_at, now, "resolved_at")
         ids = self._evidence(cmd.evidence_audit_ids, evidence, resolved_at)
+        check_outcome(cmd.outcome, cmd.reason)
         self.status = ConcernStatus.RESOLVED
         self.resolved_at = resolved_at
         self.resolved_by = resolved_by
         self.evidence_audit_ids = ids
-        return ConcernResolved(concern_id=self.concern_id, resolved_at=resolved_at, evidence_audit_ids=ids)
+        self.outcome, self.reason = cmd.outcome, cmd.reason
+        return ConcernResolved(
+            concern_id=self.concern_id,
+            resolved_at=resolved_at,
+            evidence_audit_ids=ids,
+            outcome=cmd.outcome,
+            reason=cmd.reason,
+        )
 
     def _evidence(
         self, evidence_ids: Sequence[str], evidence: Mapping[str, EvidenceAudit], resolved_at: datetime
@@ -445,10 +491,36 @@ class Concern:
         )
 
 
-def raise_concern(cmd: RaiseConcern, *, concern_id: str, raised_by: str, now: datetime) -> Concern:
+def check_outcome(outcome: ConcernOutcome | None, reason: str | None) -> None:
+    """A resolution says whether the measures worked, and why not unless they did."""
+    if outcome is None and reason is not None:
+        raise Invalid("a reason explains an outcome: give the outcome too", "reason")
+    if outcome not in (None, ConcernOutcome.EFFECTIVE) and reason is None:
+        raise Invalid(f"say why the measures were {str(outcome).replace('_', ' ')}", "reason")
+
+
+def check_supersedes(superseded: Concern | None, supersedes: str, raised_at: datetime) -> None:
+    """A concern that reworks another names a resolved concern (its measures did not work,
+    or only partly) and is raised after that resolution."""
+    if superseded is None:
+        raise Invalid(f"unknown concern {supersedes!r}", "supersedes")
+    if superseded.status is not ConcernStatus.RESOLVED or superseded.resolved_at is None:
+        raise Conflict(f"concern {supersedes!r} is still open: resolve it (with its outcome) before reworking it")
+    if superseded.outcome is ConcernOutcome.EFFECTIVE:
+        raise Conflict(f"concern {supersedes!r} was resolved as effective: there is nothing to rework")
+    if raised_at < superseded.resolved_at:
+        raise Invalid(f"raised_at is before concern {supersedes!r} was resolved", "raised_at")
+
+
+def raise_concern(
+    cmd: RaiseConcern, *, concern_id: str, raised_by: str, now: datetime, superseded: Concern | None = None
+) -> Concern:
     """A new concern. It names the new measures put in place and when a (targeted) audit
-    will review whether they work."""
+    will review whether they work; a rework names the concern it supersedes (`superseded`:
+    that concern, None when unknown)."""
     raised_at = occurred_at(cmd.raised_at, now, "raised_at")
+    if cmd.supersedes is not None:
+        check_supersedes(superseded, cmd.supersedes, raised_at)
     if not cmd.theme.strip():
         raise Invalid("a concern needs a theme (e.g. management_oversight)", "theme")
     if not cmd.description.strip():
@@ -467,4 +539,59 @@ def raise_concern(cmd: RaiseConcern, *, concern_id: str, raised_by: str, now: da
         raised_at=raised_at,
         review_by=cmd.review_by,
         raised_by=raised_by,
+        supersedes=cmd.supersedes,
+    )
+
+
+# --------------------------------------------------------------------------- inspection findings
+
+
+@dataclass(frozen=True)
+class InspectionFinding:
+    """A finding of an inspection (Ofsted, CQC, DfE or another body): a learning origin that
+    actions answer (follow-up rule inspection-finding)."""
+
+    finding_id: str
+    body: InspectionBody
+    service_area: str
+    team: str | None
+    summary: str
+    recorded_at: datetime
+    recorded_by: str
+
+    def recorded_event(self) -> InspectionFindingRecorded:
+        return InspectionFindingRecorded(
+            finding_id=self.finding_id,
+            body=self.body,
+            service_area=self.service_area,
+            team=self.team,
+            summary=self.summary,
+            recorded_at=self.recorded_at,
+        )
+
+    def action_origin(self) -> ActionOrigin:
+        """An action answering the finding: the finding's team owns it (a finding about no
+        one team: the request names the team); not raised before the finding was recorded."""
+        return ActionOrigin(
+            origin=LearningOrigin.INSPECTION,
+            origin_id=self.finding_id,
+            service_area=self.service_area,
+            team=self.team,
+            not_before=self.recorded_at,
+            describes="inspection finding",
+        )
+
+
+def record_inspection_finding(
+    cmd: RecordInspectionFinding, *, finding_id: str, recorded_by: str, now: datetime
+) -> InspectionFinding:
+    """A new inspection finding (its summary already checked as published text)."""
+    return InspectionFinding(
+        finding_id=finding_id,
+        body=cmd.body,
+        service_area=cmd.service_area,
+        team=cmd.team.strip() if cmd.team and cmd.team.strip() else None,
+        summary=cmd.summary,
+        recorded_at=occurred_at(cmd.recorded_at, now, "recorded_at"),
+        recorded_by=recorded_by,
     )

@@ -20,11 +20,12 @@ from services.audit.commands import (
     GradeAudit,
     ModerateAudit,
     RaiseConcern,
+    RecordInspectionFinding,
     ResolveConcern,
     ScheduleAudit,
 )
-from services.audit.domain import Audit, Concern
-from services.audit.store import AuditQuery, AuditUnitOfWork, ConcernQuery
+from services.audit.domain import Audit, Concern, InspectionFinding
+from services.audit.store import AuditQuery, AuditUnitOfWork, ConcernQuery, FindingQuery
 from services.audit.templates import Template
 from shared.actions.domain import Action, ActionOrigin, RaiseAction
 from shared.actions.handlers import raise_action_on
@@ -37,6 +38,14 @@ class AuditDetail:
     """An audit and the actions raised on it."""
 
     audit: Audit
+    actions: list[Action]
+
+
+@dataclass(frozen=True)
+class FindingDetail:
+    """An inspection finding and the actions raised on it."""
+
+    finding: InspectionFinding
     actions: list[Action]
 
 
@@ -161,9 +170,13 @@ async def _audit_for_update(uow: AuditUnitOfWork, audit_id: str) -> Audit:
 
 
 async def raise_concern(uow: AuditUnitOfWork, cmd: RaiseConcern, *, actor: str) -> ConcernDetail:
-    """An area of concern and its measures; publishes `ConcernRaised`."""
+    """An area of concern and its measures (a rework names the resolved concern it
+    supersedes); publishes `ConcernRaised`."""
     async with uow:
-        concern = domain.raise_concern(cmd, concern_id=str(uuid.uuid4()), raised_by=actor, now=uow.now())
+        superseded = await uow.concerns.get(cmd.supersedes, for_share=True) if cmd.supersedes else None
+        concern = domain.raise_concern(
+            cmd, concern_id=str(uuid.uuid4()), raised_by=actor, now=uow.now(), superseded=superseded
+        )
         await uow.concerns.add(concern)
         uow.emit(concern.raised_event(), aggregate=concern.concern_id, actor=actor)
     return ConcernDetail(concern, [], [])
@@ -231,3 +244,44 @@ async def raise_concern_action(
         return concern.action_origin()
 
     return await raise_action_on(uow, the_concern, cmd, actor=actor)
+
+
+# --------------------------------------------------------------------------- inspection findings
+
+
+async def record_inspection_finding(uow: AuditUnitOfWork, cmd: RecordInspectionFinding, *, actor: str) -> FindingDetail:
+    """An inspection finding to learn from; publishes `InspectionFindingRecorded`."""
+    async with uow:
+        finding = domain.record_inspection_finding(cmd, finding_id=str(uuid.uuid4()), recorded_by=actor, now=uow.now())
+        await uow.findings.add(finding)
+        uow.emit(finding.recorded_event(), aggregate=finding.finding_id, actor=actor)
+    return FindingDetail(finding, [])
+
+
+async def get_inspection_finding(uow: AuditUnitOfWork, finding_id: str) -> FindingDetail:
+    async with uow:
+        finding = await uow.findings.get(finding_id)
+        if finding is None:
+            raise NotFound(f"no inspection finding {finding_id!r}")
+        return FindingDetail(finding, await uow.actions.of_origin(finding_id))
+
+
+async def list_inspection_findings(uow: AuditUnitOfWork, query: FindingQuery) -> list[InspectionFinding]:
+    async with uow:
+        return await uow.findings.find(query)
+
+
+async def raise_finding_action(
+    uow: AuditUnitOfWork, finding_id: str, cmd: RaiseAction, *, actor: str
+) -> tuple[Action, bool]:
+    """An action answering an inspection finding (origin `inspection`; the finding's team,
+    or the one the request names); publishes `ActionRaised`. (action, created): a retry with
+    the same id creates nothing."""
+
+    async def the_finding(uow: AuditUnitOfWork) -> ActionOrigin:
+        finding = await uow.findings.get(finding_id)
+        if finding is None:
+            raise NotFound(f"no inspection finding {finding_id!r}")
+        return finding.action_origin()
+
+    return await raise_action_on(uow, the_finding, cmd, actor=actor)

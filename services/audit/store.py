@@ -23,13 +23,14 @@ from services.audit.domain import (
     Concern,
     ConcernStatus,
     EvidenceAudit,
+    InspectionFinding,
     Moderation,
     OverallGradeRule,
 )
-from services.audit.templates import SEED_AUTHOR, Template, TemplateArea
+from services.audit.templates import SEED_AUTHOR, ChecklistItem, Template, TemplateArea
 from shared.actions.store import ActionRepository, PostgresActions
 from shared.db import check_identifier
-from shared.events import AuditType, Grade
+from shared.events import AuditType, ConcernOutcome, Grade, InspectionBody
 from shared.pseudonym import pseudonymise
 from shared.uow import PostgresUnitOfWork, UnitOfWork
 
@@ -94,6 +95,21 @@ class ConcernQuery:
         )
 
 
+@dataclass(frozen=True)
+class FindingQuery:
+    """Which inspection findings to list, newest first (by recorded_at, then id)."""
+
+    body: InspectionBody | None = None
+    service_area: str | None = None
+    team: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def matches(self, finding: InspectionFinding) -> bool:
+        wanted = {"body": self.body, "service_area": self.service_area, "team": self.team}
+        return all(value is None or getattr(finding, name) == value for name, value in wanted.items())
+
+
 # --------------------------------------------------------------------------- the Protocols
 
 
@@ -138,6 +154,14 @@ class ConcernRepository(Protocol):
     async def find(self, query: ConcernQuery) -> list[Concern]: ...
 
 
+class FindingRepository(Protocol):
+    async def add(self, finding: InspectionFinding) -> None: ...
+
+    async def get(self, finding_id: str) -> InspectionFinding | None: ...
+
+    async def find(self, query: FindingQuery) -> list[InspectionFinding]: ...
+
+
 class AuditUnitOfWork(UnitOfWork, Protocol):
     """What the audit handlers work with: the strand's repositories and the shared actions',
     in one transaction, and the two settings the rules need. (Read-only members: a unit of
@@ -151,6 +175,9 @@ class AuditUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def concerns(self) -> ConcernRepository: ...
+
+    @property
+    def findings(self) -> FindingRepository: ...
 
     @property
     def actions(self) -> ActionRepository: ...
@@ -170,6 +197,7 @@ class PostgresAuditUnitOfWork(PostgresUnitOfWork):
     templates: TemplateRepository
     audits: AuditRepository
     concerns: ConcernRepository
+    findings: FindingRepository
     actions: ActionRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
@@ -177,6 +205,7 @@ class PostgresAuditUnitOfWork(PostgresUnitOfWork):
         self.templates = PostgresTemplates(conn, schema)
         self.audits = PostgresAudits(conn, schema)
         self.concerns = PostgresConcerns(conn, schema)
+        self.findings = PostgresFindings(conn, schema)
         self.actions = PostgresActions(conn, schema)
 
     @property
@@ -206,6 +235,7 @@ TEMPLATE_COLUMNS = (
     "is_default",
     "created_by",
     "created_at",
+    "checklist",
 )
 
 
@@ -217,6 +247,7 @@ class PostgresTemplates:
     async def add(self, template: Template) -> bool:
         values = [getattr(template, c) for c in TEMPLATE_COLUMNS]
         values[3], values[4], values[5] = _type_or_none(template.audit_type), _areas_json(template.areas), False
+        values[8] = _checklist_json(template.checklist)
         status = await self.conn.execute(
             _insert(self.table, TEMPLATE_COLUMNS) + " ON CONFLICT (name) DO NOTHING", *values
         )
@@ -242,12 +273,12 @@ class PostgresTemplates:
         for t in templates:
             inserted = await self.conn.fetchval(
                 f"""INSERT INTO {self.table}
-                    (template_id, name, service_area, audit_type, areas, is_default, created_by)
+                    (template_id, name, service_area, audit_type, areas, is_default, created_by, checklist)
                     SELECT $1, $2, $3, $4, $5,
                            $6 AND NOT EXISTS (SELECT 1 FROM {self.table}
                                               WHERE is_default AND service_area = $3
                                                 AND audit_type IS NOT DISTINCT FROM $4),
-                           $7
+                           $7, $8
                     ON CONFLICT DO NOTHING
                     RETURNING template_id""",
                 t.template_id,
@@ -257,9 +288,18 @@ class PostgresTemplates:
                 _areas_json(t.areas),
                 t.is_default,
                 SEED_AUTHOR,
+                _checklist_json(t.checklist),
             )
             if inserted:
                 added.append(str(inserted))
+            elif t.checklist:  # a seeded template stored before it had its checklist gets it
+                await self.conn.execute(
+                    f"""UPDATE {self.table} SET checklist = $2
+                        WHERE template_id = $1 AND created_by = $3 AND checklist = '[]'::jsonb""",
+                    t.template_id,
+                    _checklist_json(t.checklist),
+                    SEED_AUTHOR,
+                )
         return added
 
     async def get(self, template_id: str) -> Template | None:
@@ -298,9 +338,21 @@ AUDIT_COLUMNS = (
     "current_grade",
     "completed_at",
     "completed_by",
+    "checklist",
+    "checklist_answers",
+    "procedure_compliant",
 )
 # What grading, completing and moderating change on an audit's own row.
-AUDIT_STATE = ("status", "grade_rule", "overall_grade", "current_grade", "completed_at", "completed_by")
+AUDIT_STATE = (
+    "status",
+    "grade_rule",
+    "overall_grade",
+    "current_grade",
+    "completed_at",
+    "completed_by",
+    "checklist_answers",
+    "procedure_compliant",
+)
 GRADE_COLUMNS = ("audit_id", "area", "grade", "rationale", "graded_by", "graded_at")
 MODERATION_COLUMNS = (
     "audit_id",
@@ -469,6 +521,7 @@ def _audit_values(audit: Audit, columns: Sequence[str]) -> list[Any]:
         "grade_rule": audit.grade_rule.value if audit.grade_rule else None,
         "overall_grade": audit.overall_grade.value if audit.overall_grade else None,
         "current_grade": audit.current_grade.value if audit.current_grade else None,
+        "checklist": _checklist_json(audit.checklist),
     }
     return [stored[c] if c in stored else getattr(audit, c) for c in columns]
 
@@ -481,6 +534,8 @@ def _audit(row: asyncpg.Record, grades: dict[str, AreaJudgement], moderations: l
     for grade in ("overall_grade", "current_grade"):
         values[grade] = Grade(row[grade]) if row[grade] else None
     values["grade_rule"] = OverallGradeRule(row["grade_rule"]) if row["grade_rule"] else None
+    values["checklist"] = _checklist(row["checklist"])
+    values["checklist_answers"] = dict(row["checklist_answers"])
     return Audit(**values, grades=grades, moderations=moderations)
 
 
@@ -497,6 +552,9 @@ CONCERN_COLUMNS = (
     "resolved_at",
     "resolved_by",
     "evidence_audit_ids",
+    "supersedes",
+    "outcome",
+    "reason",
 )
 
 
@@ -508,6 +566,7 @@ class PostgresConcerns:
     async def add(self, concern: Concern) -> None:
         values = [getattr(concern, c) for c in CONCERN_COLUMNS]
         values[8] = concern.status.value
+        values[13] = concern.outcome.value if concern.outcome else None
         await self.conn.execute(_insert(self.table, CONCERN_COLUMNS), *values)
 
     async def get(self, concern_id: str, *, for_update: bool = False, for_share: bool = False) -> Concern | None:
@@ -518,13 +577,16 @@ class PostgresConcerns:
 
     async def save(self, concern: Concern) -> None:
         await self.conn.execute(
-            f"""UPDATE {self.table} SET status = $2, resolved_at = $3, resolved_by = $4, evidence_audit_ids = $5
+            f"""UPDATE {self.table} SET status = $2, resolved_at = $3, resolved_by = $4, evidence_audit_ids = $5,
+                       outcome = $6, reason = $7
                 WHERE concern_id = $1""",
             concern.concern_id,
             concern.status.value,
             concern.resolved_at,
             concern.resolved_by,
             concern.evidence_audit_ids,
+            concern.outcome.value if concern.outcome else None,
+            concern.reason,
         )
 
     async def find(self, query: ConcernQuery) -> list[Concern]:
@@ -543,7 +605,46 @@ class PostgresConcerns:
 def _concern(row: asyncpg.Record) -> Concern:
     values = {c: row[c] for c in CONCERN_COLUMNS}
     values["status"] = ConcernStatus(row["status"])
+    values["outcome"] = ConcernOutcome(row["outcome"]) if row["outcome"] else None
     return Concern(**values)
+
+
+FINDING_COLUMNS = ("finding_id", "body", "service_area", "team", "summary", "recorded_at", "recorded_by")
+
+
+class PostgresFindings:
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.table = f"{check_identifier(schema)}.inspection_findings"
+
+    async def add(self, finding: InspectionFinding) -> None:
+        values = [getattr(finding, c) for c in FINDING_COLUMNS]
+        values[1] = finding.body.value
+        await self.conn.execute(_insert(self.table, FINDING_COLUMNS), *values)
+
+    async def get(self, finding_id: str) -> InspectionFinding | None:
+        row = await self.conn.fetchrow(f"SELECT * FROM {self.table} WHERE finding_id = $1", finding_id)
+        return None if row is None else _finding(row)
+
+    async def find(self, query: FindingQuery) -> list[InspectionFinding]:
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {self.table}
+                WHERE ($1::text IS NULL OR body = $1) AND ($2::text IS NULL OR service_area = $2)
+                  AND ($3::text IS NULL OR team = $3)
+                ORDER BY recorded_at DESC, finding_id LIMIT $4 OFFSET $5""",
+            query.body.value if query.body else None,
+            query.service_area,
+            query.team,
+            query.limit,
+            query.offset,
+        )
+        return [_finding(r) for r in rows]
+
+
+def _finding(row: asyncpg.Record) -> InspectionFinding:
+    values = {c: row[c] for c in FINDING_COLUMNS}
+    values["body"] = InspectionBody(row["body"])
+    return InspectionFinding(**values)
 
 
 def _template(row: asyncpg.Record) -> Template:
@@ -556,11 +657,20 @@ def _template(row: asyncpg.Record) -> Template:
         is_default=row["is_default"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        checklist=_checklist(row["checklist"]),
     )
 
 
 def _areas_json(areas: Iterable[TemplateArea]) -> list[dict[str, str]]:
     return [{"key": a.key, "title": a.title, "guidance": a.guidance} for a in areas]
+
+
+def _checklist_json(items: Iterable[ChecklistItem]) -> list[dict[str, str]]:
+    return [{"key": c.key, "title": c.title} for c in items]
+
+
+def _checklist(stored: Iterable[dict[str, str]]) -> tuple[ChecklistItem, ...]:
+    return tuple(ChecklistItem(c["key"], c["title"]) for c in stored)
 
 
 def _type_or_none(audit_type: AuditType | None) -> str | None:

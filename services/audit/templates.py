@@ -26,6 +26,14 @@ class TemplateArea:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One step of a procedure an audit checks was followed (met or not), beside its grades."""
+
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Template:
     """A named set of areas that audits of a service area (and audit type) are graded on."""
 
@@ -37,6 +45,9 @@ class Template:
     is_default: bool = False
     created_by: str = SEED_AUTHOR
     created_at: datetime | None = None  # None: not stored yet (a seed takes the time it is stored)
+    # EHCP templates: the EHC plan procedure's checklist; an audit's `procedure_compliant` is
+    # true when every item is met (DOMAIN.md "EHCP audit procedure").
+    checklist: tuple[ChecklistItem, ...] = ()
 
     @property
     def area_keys(self) -> tuple[str, ...]:
@@ -82,6 +93,32 @@ def validate_template(
     return tuple(tidy)
 
 
+def validate_checklist(audit_type: AuditType | None, items: Sequence[ChecklistItem]) -> tuple[ChecklistItem, ...]:
+    """A template's procedure checklist, tidied, or `Invalid`: only EHCP templates have one
+    (the EHC plan audit procedure); keys as area keys, each once, each with a title."""
+    if not items:
+        return ()
+    if audit_type is not AuditType.EHCP:
+        raise Invalid("only an EHCP template has a procedure checklist", "checklist")
+    if len(items) > MAX_AREAS:
+        raise Invalid(f"a checklist has at most {MAX_AREAS} items", "checklist")
+    tidy: list[ChecklistItem] = []
+    for item in items:
+        key = item.key.strip()
+        if not AREA_KEY.match(key):
+            raise Invalid(
+                f"checklist item {item.key!r} must be lower-case letters, digits and underscores, "
+                "starting with a letter",
+                "checklist",
+            )
+        if key in {t.key for t in tidy}:
+            raise Invalid(f"checklist item {key!r} appears twice", "checklist")
+        if not item.title.strip():
+            raise Invalid(f"checklist item {key!r} needs a title", "checklist")
+        tidy.append(ChecklistItem(key, item.title.strip()))
+    return tuple(tidy)
+
+
 def create_template(
     cmd: CreateTemplate, *, template_id: str, known_service_areas: Collection[str], created_by: str, now: datetime
 ) -> Template:
@@ -93,8 +130,17 @@ def create_template(
         areas=[TemplateArea(a.key, a.title, a.guidance) for a in cmd.areas],
         known_service_areas=known_service_areas,
     )
+    checklist = validate_checklist(cmd.audit_type, [ChecklistItem(c.key, c.title) for c in cmd.checklist])
     return Template(
-        template_id, cmd.name.strip(), cmd.service_area, cmd.audit_type, areas, cmd.is_default, created_by, now
+        template_id,
+        cmd.name.strip(),
+        cmd.service_area,
+        cmd.audit_type,
+        areas,
+        cmd.is_default,
+        created_by,
+        now,
+        checklist,
     )
 
 
@@ -166,6 +212,18 @@ EHCP_AREAS = _areas(
     ("multi_agency_advice", "Advice from education, health and care reflected in the plan"),
 )
 
+# The EHC needs assessment and plan procedure (SEND Code of Practice 0-25, chapter 9): what
+# an EHCP audit checks was done, each item met or not.
+EHCP_CHECKLIST = (
+    ChecklistItem("decision_within_6_weeks", "Decision whether to assess made within 6 weeks of the request"),
+    ChecklistItem("family_involved", "The child and parents involved and their views sought throughout"),
+    ChecklistItem("advice_within_6_weeks", "Education, health and care advice sought and returned within 6 weeks"),
+    ChecklistItem("draft_shared_15_days", "Draft plan shared with 15 days to comment and to ask for a setting"),
+    ChecklistItem("setting_consulted", "The setting named in the plan consulted before the plan was finalised"),
+    ChecklistItem("issued_within_20_weeks", "Final plan issued within 20 weeks of the request, or exception recorded"),
+    ChecklistItem("review_within_12_months", "First annual review arranged within 12 months of issue"),
+)
+
 # Seeded on start where absent (one case-file template per default service area, and the
 # EHC plan audit procedure's template for SEND). More are created through the API.
 DEFAULT_TEMPLATES: tuple[Template, ...] = (
@@ -199,5 +257,5 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         _areas(*_CASE_FILE),
         True,
     ),
-    Template("ehcp-send", "EHC plan audit", "send", AuditType.EHCP, EHCP_AREAS, True),
+    Template("ehcp-send", "EHC plan audit", "send", AuditType.EHCP, EHCP_AREAS, True, checklist=EHCP_CHECKLIST),
 )

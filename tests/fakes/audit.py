@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from services.audit.domain import Audit, Concern, EvidenceAudit, OverallGradeRule
-from services.audit.store import AuditQuery, ConcernQuery
+from services.audit.domain import Audit, Concern, EvidenceAudit, InspectionFinding, OverallGradeRule
+from services.audit.store import AuditQuery, ConcernQuery, FindingQuery
 from services.audit.templates import DEFAULT_TEMPLATES, Template
 from shared.events import AuditType
 from shared.pseudonym import pseudonymise
@@ -110,11 +110,29 @@ class FakeConcerns:
         return _copy(found[query.offset : query.offset + query.limit])
 
 
+@dataclass
+class FakeFindings:
+    rows: dict[str, InspectionFinding] = field(default_factory=dict)
+
+    async def add(self, finding: InspectionFinding) -> None:
+        if finding.finding_id in self.rows:
+            raise KeyError(f"finding {finding.finding_id!r} is stored already")
+        self.rows[finding.finding_id] = finding
+
+    async def get(self, finding_id: str) -> InspectionFinding | None:
+        return self.rows.get(finding_id)
+
+    async def find(self, query: FindingQuery) -> list[InspectionFinding]:
+        found = sorted((f for f in self.rows.values() if query.matches(f)), key=lambda f: f.finding_id)
+        found.sort(key=lambda f: f.recorded_at, reverse=True)  # newest first, then id
+        return found[query.offset : query.offset + query.limit]
+
+
 class FakeAuditUnitOfWork(FakeUnitOfWork):
     """`AuditUnitOfWork` in memory, holding the seeded default templates (as the service
     does once started) unless given others."""
 
-    repositories = ("templates", "audits", "concerns", "actions")
+    repositories = ("templates", "audits", "concerns", "findings", "actions")
 
     def __init__(
         self,
@@ -128,6 +146,7 @@ class FakeAuditUnitOfWork(FakeUnitOfWork):
         self.templates = FakeTemplates({t.template_id: replace(t, created_at=now) for t in templates})
         self.audits = FakeAudits()
         self.concerns = FakeConcerns()
+        self.findings = FakeFindings()
         self.actions = FakeActions()
 
     def pseudonym(self, case_reference: str) -> str:
