@@ -15,6 +15,8 @@ import asyncpg
 import pytest
 
 from services.audit.app import MIGRATIONS
+from services.audit.store import PostgresConcerns, PostgresTemplates
+from services.audit.templates import DEFAULT_TEMPLATES, EHCP_CHECKLIST, SEED_AUTHOR
 from shared import outbox
 from shared.actions.domain import Action
 from shared.actions.store import ACTIONS_TABLE, COLUMNS, PostgresActions
@@ -124,7 +126,7 @@ async def test_the_migrated_actions_table_is_the_shared_one_with_every_row_kept(
     await migrate(conn, audit, _migrations(audit, up_to=1))
     await _old_rows(conn, audit)
 
-    applied = await migrate(conn, audit, _migrations(audit, up_to=999))
+    applied = await migrate(conn, audit, _migrations(audit, up_to=2))
     assert applied == ["002_shared_actions"]
 
     names = [
@@ -183,3 +185,30 @@ async def test_the_migration_refuses_rows_whose_status_and_completion_disagree(s
     with pytest.raises(asyncpg.RaiseError, match="disagree"):
         await migrate(conn, audit, _migrations(audit, up_to=999))
     assert await conn.fetchval(f"SELECT count(*) FROM {audit}.actions WHERE status IS NOT NULL") == 3  # unchanged
+
+
+async def test_procedure_outcomes_and_inspections_keep_every_row_and_the_seed_gives_the_ehcp_checklist(
+    scratch: Scratch,
+) -> None:
+    conn, audit = scratch.conn, scratch.audit
+    await migrate(conn, audit, _migrations(audit, up_to=2))
+    await conn.execute(
+        f"""INSERT INTO {audit}.templates (template_id, name, service_area, audit_type, areas, is_default, created_by)
+            VALUES ('ehcp-send', 'EHC plan audit', 'send', 'ehcp', '[]', true, $1)""",
+        SEED_AUTHOR,
+    )
+    await conn.execute(
+        f"""INSERT INTO {audit}.concerns (concern_id, service_area, theme, description, measures, raised_at,
+                                         review_by, raised_by, status, resolved_at, resolved_by, evidence_audit_ids)
+            VALUES ('c1', 'send', 'oversight', 'weak', '["m"]', $1, '2022-12-31', 'qa', 'resolved', $1, 'qa', '[]')""",
+        RAISED,
+    )
+    applied = await migrate(conn, audit, _migrations(audit, up_to=999))
+    assert applied == ["003_procedure_outcomes_inspections"]
+    old = await PostgresConcerns(conn, audit).get("c1")
+    assert old is not None and (old.outcome, old.reason, old.supersedes) == (None, None, None)
+    await PostgresTemplates(conn, audit).seed(DEFAULT_TEMPLATES)
+    ehcp = await PostgresTemplates(conn, audit).get("ehcp-send")
+    assert ehcp is not None and ehcp.checklist == EHCP_CHECKLIST
+    with pytest.raises(asyncpg.CheckViolationError):  # a reason unless effective
+        await conn.execute(f"UPDATE {audit}.concerns SET outcome = 'not_effective' WHERE concern_id = 'c1'")
