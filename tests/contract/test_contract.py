@@ -29,10 +29,12 @@ REGENERATE = ".venv/bin/qaloop contract export docs/contract"  # = python -m sha
 CONTRACT_EVENTS: dict[str, str] = {
     "AuditScheduled": "audit_id case_ref service_area team audit_type theme? concern_id? auditor_id due_date",
     "AuditGraded": "audit_id case_ref service_area team audit_type concern_id? completed_at "
-    "area_grades overall_grade auditor_id",
+    "area_grades overall_grade auditor_id procedure_compliant?",
     "AuditModerated": "audit_id overall_grade_before overall_grade_after moderator_id moderated_at reason?",
-    "ConcernRaised": "concern_id service_area theme description measures raised_at review_by",
-    "ConcernResolved": "concern_id resolved_at evidence_audit_ids",
+    "ConcernRaised": "concern_id service_area theme description measures raised_at review_by supersedes?",
+    "ConcernResolved": "concern_id resolved_at evidence_audit_ids outcome? reason?",
+    # §4 Additions (2026-12)
+    "InspectionFindingRecorded": "finding_id body service_area team? summary recorded_at",
     "FeedbackReceived": "response_id survey_id service_area team? respondent received_at channel? answers",
     "ComplimentReceived": "compliment_id service_area team origin received_at summary?",
     "YouSaidWeDidPublished": "item_id service_area theme you_said we_did feedback_ids action_id? published_at",

@@ -66,6 +66,16 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "concern_id": "con-1",
         "resolved_at": "2023-01-10T12:00:00Z",
         "evidence_audit_ids": ["aud-2", "aud-3"],
+        "outcome": "partly_effective",
+        "reason": "plans issued on time in one team of two",
+    },
+    "InspectionFindingRecorded": {
+        "finding_id": "find-1",
+        "body": "ofsted",
+        "service_area": "childrens_social_care",
+        "team": "front-door",
+        "summary": "Management oversight of strategy discussions is not consistent",
+        "recorded_at": "2022-11-18T16:00:00Z",
     },
     # feedback
     "FeedbackReceived": {
