@@ -84,7 +84,7 @@ def _events() -> list[tuple[ev.CloudEvent, ev.EventData]]:
             seq,
         )
     add(
-        ev.AuditScheduled(  # no fact
+        ev.AuditScheduled(  # never graded
             audit_id="a9",
             case_ref="k9",
             service_area="send",
@@ -108,9 +108,16 @@ def _events() -> list[tuple[ev.CloudEvent, ev.EventData]]:
         "audit",
     )
     add(
-        ev.ConcernResolved(concern_id="con1", resolved_at="2022-09-20T09:00:00Z", evidence_audit_ids=["a1"]),
+        ev.ConcernResolved(
+            concern_id="con1",
+            resolved_at="2022-09-20T09:00:00Z",
+            evidence_audit_ids=["a1"],
+            outcome="not_effective",
+            reason="r",
+        ),
         "audit",
     )
+    _audit_additions(add)
     # Feedback: 5 answers to q1 in send, Q2, 2 positive -> a feedback-response follow-up.
     for i, (value, team) in enumerate([("yes", "t1"), ("no", None), (4, "t1"), (2, "t2"), (3, None), ("", "t1")]):
         add(
@@ -305,6 +312,91 @@ def _events() -> list[tuple[ev.CloudEvent, ev.EventData]]:
     return out
 
 
+def _audit_additions(add: Any) -> None:
+    """Schedules (a1 rescheduled: the highest sequence holds), an EHCP audit with area grades
+    and procedure compliance, a rework superseding con1 and another raised before a
+    resolution, an inspection finding and the inspection action that answers it."""
+    for audit_id, due, seq in (("a1", "2022-07-05", 1), ("a1", "2022-06-30", 2), ("a2", "2022-08-11", 1)):
+        add(
+            ev.AuditScheduled(
+                audit_id=audit_id,
+                case_ref="k1",
+                service_area="send",
+                team="t1",
+                audit_type="routine",
+                auditor_id="u1",
+                due_date=due,
+            ),
+            "audit",
+            seq,
+        )
+    for audit_id, compliant, when in (("e1", True, "2022-08-02T09:00:00Z"), ("e2", False, "2022-09-02T09:00:00Z")):
+        add(
+            ev.AuditGraded(
+                audit_id=audit_id,
+                case_ref=f"k-{audit_id}",
+                service_area="send",
+                team="t2",
+                audit_type="ehcp",
+                completed_at=when,
+                area_grades=[{"area": "timeliness", "grade": "good"}, {"area": "outcomes", "grade": "inadequate"}],
+                overall_grade="inadequate",
+                auditor_id="u1",
+                procedure_compliant=compliant,
+            ),
+            "audit",
+            2,
+        )
+    for concern_id, raised, supersedes in (
+        ("con2", "2022-10-01T09:00:00Z", "con1"),
+        ("con3", "2022-07-02T09:00:00Z", None),
+    ):
+        add(
+            ev.ConcernRaised(
+                concern_id=concern_id,
+                service_area="send",
+                theme="planning",
+                description="d",
+                measures=["m"],
+                raised_at=raised,
+                review_by="2022-12-30",
+                supersedes=supersedes,
+            ),
+            "audit",
+        )
+    add(
+        ev.ConcernResolved(
+            concern_id="con3", resolved_at="2022-08-20T09:00:00Z", evidence_audit_ids=[], outcome="effective"
+        ),
+        "audit",
+    )
+    add(
+        ev.InspectionFindingRecorded(
+            finding_id="f1",
+            body="ofsted",
+            service_area="childrens_social_care",
+            team="t2",
+            summary="s",
+            recorded_at="2022-09-05T23:30:00Z",
+        ),
+        "audit",
+    )
+    add(
+        ev.ActionRaised(
+            action_id="x3",
+            origin="inspection",
+            origin_id="f1",
+            team="t2",
+            service_area="childrens_social_care",
+            owner_id="o",
+            raised_at="2022-09-12T09:00:00Z",
+            due_date="2022-10-10",
+            summary="s",
+        ),
+        "audit",
+    )
+
+
 EVENTS = _events()
 FACTS = [fact_from_event(e, d) for e, d in EVENTS]
 
@@ -344,10 +436,25 @@ def test_the_event_set_is_rich():
         "feedback-response",
         "action",
         "safeguarding-alert",
+        "concern-rework",
+        "inspection-finding",
     }
-    assert sum(f is None for f in FACTS) == 2  # AuditScheduled, ComplaintAcknowledged
+    assert sum(f is None for f in FACTS) == 1  # ComplaintAcknowledged
     q2_all = {v.kpi: v for v in kpis[0]}
-    assert q2_all["audit.completed"].value == 3  # a1 (1 Jul, London), a2, a4
+    assert q2_all["audit.completed"].value == 5  # a1 (1 Jul, London), a2, a4, e1, e2
+    assert q2_all["audit.completed_on_time_rate"].numerator == 0  # a1 due 30 Jun (rescheduled), a2 late
+    assert q2_all["audit.completed_on_time_rate"].denominator == 2
+    assert (
+        q2_all["audit.ehcp_procedure_compliance_rate"].numerator,
+        q2_all["audit.ehcp_procedure_compliance_rate"].denominator,
+    ) == (1, 2)
+    assert q2_all["audit.area_good_or_better_rate.outcomes"].value == 0.0
+    assert (
+        q2_all["audit.concern_measures_effective_rate"].numerator,
+        q2_all["audit.concern_measures_effective_rate"].denominator,
+    ) == (1, 2)
+    rework = {f.rule: f for f in followups}["concern-rework"]
+    assert rework.closed_on == date(2022, 10, 1)
     assert q2_all["complaints.closed"].value == 1
 
 
