@@ -19,6 +19,7 @@ from services.simulation.authority import (
     AUDITORS,
     COUNTY,
     EHCP_AREAS,
+    EHCP_CHECKLIST_MET,
     MODERATORS,
     QA_MANAGER,
     TEMPLATE_AREAS,
@@ -218,10 +219,20 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
             "audit",
             "POST",
             f"/v1/audits/{{{ref_key}}}/complete",
-            {"completed_at": audit.completed},
+            {"completed_at": audit.completed, **_checklist(audit)},
             audit.auditor,
         ),
     ]
+
+
+def _checklist(audit: AuditSpec) -> dict[str, object]:
+    """An EHCP audit answers its procedure checklist on completion (each item met or not, by
+    how often the county's files meet it); other audits have none. Drawn from the audit's
+    own generator, so the rest of the year's plan does not move."""
+    if audit.audit_type != "ehcp":
+        return {}
+    rng = random.Random(f"{audit.key}:checklist")
+    return {"checklist": [{"item": item, "met": rng.random() < p} for item, p in EHCP_CHECKLIST_MET.items()]}
 
 
 def area_grades(rng: random.Random, overall: Grade, areas: tuple[str, ...], weak: dict[str, float]) -> list[Grade]:
@@ -469,7 +480,7 @@ def _concern_story(year: SimulatedYear, rng: random.Random, raised_day: date) ->
             "audit",
             "POST",
             "/v1/concerns/{concern}/resolve",
-            {"evidence_audit_ids": evidence, "resolved_at": resolved},
+            {"evidence_audit_ids": evidence, "resolved_at": resolved, "outcome": "effective"},
             QA_MANAGER,
         )
     )

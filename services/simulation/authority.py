@@ -73,6 +73,19 @@ EHCP_AREAS = (
     "multi_agency_advice",
 )
 
+# The EHC plan procedure checklist of the audit service's EHCP template (services/audit/
+# templates.py EHCP_CHECKLIST), with how often each item is met in the county's files:
+# timeliness is where plans fall short (about half of England's plans are issued in 20 weeks).
+EHCP_CHECKLIST_MET = {
+    "decision_within_6_weeks": 0.93,
+    "family_involved": 0.95,
+    "advice_within_6_weeks": 0.82,
+    "draft_shared_15_days": 0.94,
+    "setting_consulted": 0.92,
+    "issued_within_20_weeks": 0.78,
+    "review_within_12_months": 0.9,
+}
+
 AUDITORS = tuple(f"auditor-{i:02d}" for i in range(1, 13))
 MODERATORS = ("qa-moderator-1", "qa-moderator-2", "qa-moderator-3")
 QA_MANAGER = "qa-manager-1"

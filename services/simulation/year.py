@@ -14,6 +14,7 @@ from services.simulation.authority import COUNTY, AnnualVolumes
 from services.simulation.casework import plan_casework
 from services.simulation.complaints import plan_complaints
 from services.simulation.feedback import plan_feedback, plan_surveys
+from services.simulation.inspections import plan_learning
 from services.simulation.plan import Plan, SimulatedYear
 from shared.calendar import WorkingCalendar, default_calendar, parse_period
 
@@ -41,6 +42,7 @@ def plan_year(
     context = SimulatedYear(year, seed, scale, calendar or default_calendar())
     stories = [
         *plan_audits(context, volumes),
+        *plan_learning(context),
         *plan_complaints(context, volumes),
         *plan_feedback(context, volumes),
     ]

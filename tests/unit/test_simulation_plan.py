@@ -204,6 +204,43 @@ def test_the_send_management_oversight_concern_has_targeted_audits_and_is_resolv
     assert kinds.count("audit.concern.action.raise") == 2
 
 
+def test_some_concerns_measures_did_not_work_and_a_rework_supersedes_one(county):
+    resolutions = [c for c in county.calls_of("audit.concern.resolve")]
+    outcomes = Counter(c.body["outcome"] for c in resolutions)
+    assert outcomes["not_effective"] >= 1 and outcomes["partly_effective"] >= 1 and outcomes["effective"] >= 2
+    assert all(c.body.get("reason") for c in resolutions if c.body["outcome"] != "effective")
+    (story,) = [s for s in county.stories if s.key.endswith("concern-csc-voice")]
+    raises = [c for c in story.calls if c.kind == "audit.concern.raise"]
+    assert [c.body.get("supersedes") for c in raises] == [None, Ref("concern-csc-voice")]
+    failed = next(c for c in story.calls if c.kind == "audit.concern.resolve" and c.body["outcome"] == "not_effective")
+    # the rework is raised after the resolution, within the 20 working days of concern-rework
+    assert failed.at < raises[1].at
+    assert raises[1].at.date() <= default_calendar().add_working_days(london_date(failed.at), 20)
+
+
+def test_ehcp_audits_answer_their_procedure_checklist_and_about_half_are_compliant(county):
+    from services.audit.templates import EHCP_CHECKLIST
+
+    ehcp = [c for c in county.calls_of("audit.complete") if "checklist" in c.body]
+    assert len(ehcp) > 20
+    for c in ehcp:
+        assert [a["item"] for a in c.body["checklist"]] == [i.key for i in EHCP_CHECKLIST]
+    assert 0.3 <= rate(sum(all(a["met"] for a in c.body["checklist"]) for c in ehcp), len(ehcp)) <= 0.7
+
+
+def test_inspection_findings_are_answered_by_actions_one_late(county):
+    findings = county.calls_of("audit.inspection.record")
+    assert {c.body["body"] for c in findings} == {"ofsted"} and len(findings) == 2
+    raised = county.calls_of("audit.inspection.action.raise")
+    assert len(raised) == 2 and len(county.calls_of("audit.inspection.action.complete")) == 2
+    cal = default_calendar()
+    late = [
+        cal.working_days_between(london_date(f.at), london_date(a.at)) > 20
+        for f, a in zip(sorted(findings, key=lambda c: c.at), sorted(raised, key=lambda c: c.at), strict=True)
+    ]
+    assert late == [False, True]
+
+
 # --------------------------------------------------------------------------- complaints
 
 
@@ -539,6 +576,9 @@ def _request_models() -> dict[str, type[BaseModel]]:
         "audit.concern.resolve": audit.ResolveConcern,
         "audit.concern.action.raise": shared_actions.RaiseAction,
         "audit.concern.action.complete": shared_actions.CompleteAction,
+        "audit.inspection.record": audit.RecordInspectionFinding,
+        "audit.inspection.action.raise": shared_actions.RaiseAction,
+        "audit.inspection.action.complete": shared_actions.CompleteAction,
         "complaints.receive": complaints.ReceiveComplaint,
         "complaints.acknowledge": complaints.AcknowledgeComplaint,
         "complaints.extend": complaints.ExtendComplaint,
