@@ -22,7 +22,8 @@
     ["send.", "Casework"],
     ["learning.", "Learning loop"],
   ];
-  const FAMILIES = ["complaints.by_category.", "feedback.positive_rate."];
+  const AREA_GOOD = "audit.area_good_or_better_rate.";
+  const FAMILIES = ["complaints.by_category.", "feedback.positive_rate.", AREA_GOOD];
   const AREA_NAMES = {
     childrens_social_care: "Children's social care",
     send: "SEND",
@@ -37,6 +38,8 @@
     "feedback-response": "Response to low feedback",
     action: "Action",
     "safeguarding-alert": "Safeguarding alert",
+    "concern-rework": "Rework of a concern whose measures did not work",
+    "inspection-finding": "Action on an inspection finding",
   };
   const DAYS_KPI = "complaints.average_response_working_days";
 
@@ -109,7 +112,7 @@
   function unitOf(kpi) {
     const def = state.catalogue.get(kpi);
     if (def) return def.unit;
-    return kpi.startsWith("feedback.positive_rate.") ? "rate" : "count";
+    return kpi.startsWith("feedback.positive_rate.") || kpi.startsWith(AREA_GOOD) ? "rate" : "count";
   }
 
   function titleOf(kpi) {
@@ -117,6 +120,7 @@
     if (def) return def.title;
     if (kpi.startsWith("complaints.by_category.")) return `Complaints: ${humanize(kpi.slice(23))}`;
     if (kpi.startsWith("feedback.positive_rate.")) return `Positive answers: ${humanize(kpi.slice(23))}`;
+    if (kpi.startsWith(AREA_GOOD)) return `Audits good or better: ${humanize(kpi.slice(AREA_GOOD.length))}`;
     return kpi;
   }
 
@@ -371,6 +375,7 @@
       renderCategories(breakdowns.complaints_by_category || []);
       renderTeams(breakdowns.complaints_by_team);
       renderGrades();
+      renderAuditAreas(values.values);
       renderFeedback(values.values, breakdowns.question_wording || {});
       renderFollowups(followups);
       updateDownloads();
@@ -777,6 +782,30 @@
       barChart({ title: `Overall audit grades (after moderation), ${sliceName()}`, desc, rows, max: 1, empty: "No audits completed in this period." }),
       suppressed || none ? null : legend(grades.map(([, name, , sw], i) => [sw, `${name}: ${parts[i].text}`])),
       dataTable("Overall audit grades", ["Grade", "Share of audits (audits)"], parts.map((p) => [p.name, p.text])),
+    );
+  }
+
+  /** Each audit area's good-or-better rate (the auditor's area grades), lowest first: the
+   * areas at the top are the ones that most often make an audit require improvement. */
+  function renderAuditAreas(values) {
+    const rows = values
+      .filter((v) => v.kpi.startsWith(AREA_GOOD))
+      .map((v) => ({
+        label: humanize(v.kpi.slice(AREA_GOOD.length)),
+        value: v.value,
+        suppressed: v.suppressed,
+        text: v.suppressed ? "suppressed" : v.value === null ? "not graded" : `${pct(v.value)} (${count(v.numerator)} of ${count(v.denominator)})`,
+        segments: [{ value: v.value || 0, cls: "bar-good" }],
+      }))
+      .sort((a, b) => (a.suppressed || a.value === null) - (b.suppressed || b.value === null) || (a.value || 0) - (b.value || 0) || a.label.localeCompare(b.label));
+    const desc = rows.length
+      ? `Lowest first: ${rows.map((r) => `${r.label}: ${r.text}`).join("; ")}. The overall grade is the worst area grade, so the areas at the top drive "requires improvement".`
+      : "No audits graded.";
+    put(
+      "chart-audit-areas",
+      barChart({ title: `Audit areas graded good or better, ${sliceName()}`, desc, rows, max: 1, empty: "No audits completed in this period." }),
+      rows.length ? legend([["swatch-good", "Audits whose grade for the area is good or outstanding, of those that graded it"]]) : null,
+      dataTable("Audit areas graded good or better", ["Area", "Good or better"], rows.map((r) => [r.label, r.text])),
     );
   }
 

@@ -18,6 +18,7 @@ from ..grading import grade_rule_note
 from ..labels import area_label, sorted_areas, words
 from ..model import Block, KpiRequest, Row, Section, Subheading, Table, chart
 from ..suppression import column_lines, protect, protect_columns
+from .audit_quality import audit_quality_blocks
 from .concerns import concern_blocks
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
 
@@ -143,6 +144,7 @@ def audit_section(q: ReportQuarter) -> Section:
         *_grades(q, now, then),
         _by_area(q, now),
         _by_type(q, now, then),
+        *audit_quality_blocks(q, now),
         *_moderation(q),
         Subheading("Concerns and targeted audits", "audit-concerns-heading"),
         *concern_blocks(q, now),

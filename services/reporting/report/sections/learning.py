@@ -21,6 +21,8 @@ _RULES = {
     "feedback-response": "Response to poor feedback",
     "action": "Actions",
     "safeguarding-alert": "Safeguarding alerts from feedback",
+    "concern-rework": "Rework of concerns whose measures did not work",
+    "inspection-finding": "Actions on inspection findings",
 }
 
 
