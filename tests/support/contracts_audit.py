@@ -17,11 +17,26 @@ from typing import Any
 
 import pytest
 
-from services.audit.commands import CompleteAudit, GradeArea, GradeAudit, ModerateAudit, ResolveConcern
-from services.audit.domain import Audit, AuditStatus, Concern, ConcernStatus, EvidenceAudit, OverallGradeRule
-from services.audit.store import AuditQuery, ConcernQuery
-from services.audit.templates import DEFAULT_TEMPLATES, Template, TemplateArea
-from shared.events import AuditType, Grade
+from services.audit.commands import (
+    ChecklistAnswer,
+    CompleteAudit,
+    GradeArea,
+    GradeAudit,
+    ModerateAudit,
+    ResolveConcern,
+)
+from services.audit.domain import (
+    Audit,
+    AuditStatus,
+    Concern,
+    ConcernStatus,
+    EvidenceAudit,
+    InspectionFinding,
+    OverallGradeRule,
+)
+from services.audit.store import AuditQuery, ConcernQuery, FindingQuery
+from services.audit.templates import DEFAULT_TEMPLATES, EHCP_AREAS, EHCP_CHECKLIST, Template, TemplateArea
+from shared.events import AuditType, ConcernOutcome, Grade, InspectionBody
 from shared.pseudonym import PSEUDONYM_PATTERN
 
 AT = datetime(2022, 9, 1, 9, 0, tzinfo=UTC)
@@ -266,6 +281,82 @@ class AuditStoreContract:
         async with uow:
             assert await uow.concerns.get("concern-1") == expected
         assert expected.status is ConcernStatus.RESOLVED and expected.evidence_audit_ids == ["a"]
+
+    async def test_a_concern_that_did_not_work_and_the_one_superseding_it_read_back(self) -> None:
+        uow = await self.make_uow()
+        evidence = {"a": EvidenceAudit("a", AuditStatus.COMPLETED, "concern-1", AT + timedelta(days=1))}
+        resolve = ResolveConcern(evidence_audit_ids=["a"], outcome="not_effective", reason="no change on file")
+        expected = concern()
+        expected.resolve(resolve, evidence, resolved_by="qa-manager", now=AT + timedelta(days=2))
+        async with uow:
+            await uow.concerns.add(concern())
+        async with uow:
+            found = await uow.concerns.get("concern-1", for_update=True)
+            found.resolve(resolve, evidence, resolved_by="qa-manager", now=AT + timedelta(days=2))
+            await uow.concerns.save(found)
+            await uow.concerns.add(concern("concern-2", supersedes="concern-1"))
+        async with uow:
+            assert await uow.concerns.get("concern-1") == expected
+            assert await uow.concerns.get("concern-2") == concern("concern-2", supersedes="concern-1")
+        assert (expected.outcome, expected.reason) == (ConcernOutcome.NOT_EFFECTIVE, "no change on file")
+
+    async def test_an_ehcp_audit_keeps_its_checklist_and_answers(self) -> None:
+        uow = await self.make_uow()
+        ehcp = audit(
+            "audit-e",
+            audit_type=AuditType.EHCP,
+            template_id="ehcp-send",
+            areas=EHCP_AREAS,
+            checklist=EHCP_CHECKLIST,
+        )
+        async with uow:
+            await uow.audits.add(ehcp)
+        async with uow:
+            assert await uow.audits.get("audit-e") == ehcp
+            found = graded(await uow.audits.get("audit-e", for_update=True))
+            answers = [ChecklistAnswer(item=c.key, met=c.key != "setting_consulted") for c in EHCP_CHECKLIST]
+            found.complete(CompleteAudit(checklist=answers), OverallGradeRule.WORST, completed_by="a", now=AT)
+            await uow.audits.save(found)
+        async with uow:
+            stored = await uow.audits.get("audit-e")
+            assert stored == found and stored.procedure_compliant is False
+            assert stored.checklist_answers["setting_consulted"] is False
+
+    async def test_inspection_findings_read_back_newest_first_filtered_and_paged(self) -> None:
+        uow = await self.make_uow()
+
+        def finding(fid: str, days: int, **changes: Any) -> InspectionFinding:
+            base: dict[str, Any] = {
+                "finding_id": fid,
+                "body": InspectionBody.OFSTED,
+                "service_area": "send",
+                "team": "send-0-14",
+                "summary": "plans issued late",
+                "recorded_at": AT + timedelta(days=days),
+                "recorded_by": "qa-manager",
+            }
+            return InspectionFinding(**(base | changes))
+
+        rows = [
+            finding("f1", 1),
+            finding("f2", 3, body=InspectionBody.CQC, team=None),
+            finding("f3", 3),
+            finding("f4", 2, service_area="fostering", team="fostering"),
+        ]
+        async with uow:
+            for f in rows:
+                await uow.findings.add(f)
+        async with uow:
+            assert await uow.findings.get("f2") == rows[1]
+            assert await uow.findings.get("nope") is None
+
+            async def ids(**filters: Any) -> list[str]:
+                return [f.finding_id for f in await uow.findings.find(FindingQuery(**filters))]
+
+            assert await ids() == ["f2", "f3", "f4", "f1"]
+            assert await ids(body=InspectionBody.OFSTED) == ["f3", "f4", "f1"]
+            assert await ids(service_area="send", team="send-0-14") == ["f3", "f1"]
+            assert await ids(limit=2, offset=1) == ["f3", "f4"]
 
     async def test_find_concerns_by_status_and_service_area_ordered_by_review_date(self) -> None:
         uow = await self.make_uow()
