@@ -58,7 +58,7 @@ CLOCK = date(2023, 6, 30)
 PERIOD = "2022-23-Q2"
 EVENTS = 700
 DAYS_KPI = "complaints.average_response_working_days"
-FAMILIES = ("complaints.by_category.", "feedback.positive_rate.")
+FAMILIES = ("complaints.by_category.", "feedback.positive_rate.", "audit.area_good_or_better_rate.")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -351,6 +351,11 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             north_count = next(t for t in by_team.json()["complaints_by_team"] if t["team"] == "send-north")["value"]
             assert north_count == value_of(after, "complaints.received")
             assert f"send-north: {north_count}" in (await page.locator("#chart-team svg desc").text_content() or "")
+            # The audit areas, lowest first (what drives "requires improvement"): each area the
+            # slice graded has a row in the chart's table, as the API names the family's members.
+            areas = [v["kpi"] for v in after if v["kpi"].startswith("audit.area_good_or_better_rate.")]
+            rows = await page.locator("#chart-audit-areas table tbody tr").count()
+            assert rows == len(areas)
 
             # 5. The follow-ups list is the API's (open ones, for the slice, overdue first).
             await page.get_by_label("Team", exact=True).select_option("")
