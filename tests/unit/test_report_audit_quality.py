@@ -11,7 +11,7 @@ from services.reporting import kpis
 from services.reporting.facts import AreaGradeFact, Facts
 from services.reporting.report.content import build_report, kpi_requests
 from services.reporting.report.model import KpiRequest, Paragraph, ReportInputs
-from tests.unit.test_report_sections import audit, inputs_of, rows
+from tests.unit.test_report_sections import audit, concern, inputs_of, resolved, rows
 
 AREAS = {"planning": (2, 10), "recording": (9, 10), "voice_of_the_child": (1, 3)}
 
@@ -59,3 +59,18 @@ def test_audit_quality_and_the_areas_lowest_first():
     assert below_good[2] == "0" and below_good[0] != "2"  # 2 is a small number: suppressed too
     paragraphs = [b.text for s in report.sections for b in s.blocks if isinstance(b, Paragraph)]
     assert any(p.startswith("Planning was graded good or better least often") for p in paragraphs)
+
+
+def test_a_resolved_concern_says_whether_its_measures_worked():
+    facts = Facts(
+        concerns_raised=[
+            concern("worked", date(2022, 5, 2), date(2022, 12, 1)),
+            concern("failed", date(2022, 5, 3), date(2022, 12, 1)),
+        ],
+        concerns_resolved=[
+            replace(resolved("worked", date(2022, 8, 30)), outcome="effective"),
+            replace(resolved("failed", date(2022, 9, 1)), outcome="not_effective"),
+        ],
+    )
+    statuses = [cells[3] for _, cells in rows(build_report(loaded(inputs_of(facts))), "audit-concerns")]
+    assert statuses == ["resolved 30 Aug 2022, effective", "resolved 1 Sep 2022, not effective"]

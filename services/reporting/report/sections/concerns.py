@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.reporting.facts import ConcernRaisedFact, Facts
-from services.reporting.followups import GradedAudit, unique
+from services.reporting.followups import GradedAudit, counted_resolutions, unique
 
 from ..figures import text
 from ..labels import area_label, long_date, short_date, words
@@ -27,6 +27,7 @@ class _Concerns:
     raised: dict[str, ConcernRaisedFact]
     resolved: dict[str, date]
     targeted: dict[str, date]
+    outcome: dict[str, str]  # did the measures work: the first resolution that says
 
     @classmethod
     def of(cls, facts: Facts) -> _Concerns:
@@ -43,7 +44,8 @@ class _Concerns:
         ):
             assert g.concern_id is not None
             targeted.setdefault(g.concern_id, g.completed_on)
-        return cls(raised, resolved, targeted)
+        outcome = {cid: r.outcome for cid, r in counted_resolutions(facts.concerns_resolved).items() if r.outcome}
+        return cls(raised, resolved, targeted, outcome)
 
     def resolved_by(self, concern_id: str, day: date) -> date | None:
         done = self.resolved.get(concern_id)
@@ -75,7 +77,8 @@ def _summary(q: ReportQuarter, concerns: _Concerns, audits_now: Sequence[GradedA
 def _concern_row(concern: ConcernRaisedFact, concerns: _Concerns, end: date) -> Row:
     done = concerns.resolved_by(concern.concern_id, end)
     if done is not None:
-        status = f"resolved {short_date(done)}"
+        outcome = concerns.outcome.get(concern.concern_id)
+        status = f"resolved {short_date(done)}" + (f", {words(outcome).lower()}" if outcome else "")
     elif concern.review_by < end:
         status = "open, past its review date"
     else:
