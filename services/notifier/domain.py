@@ -58,6 +58,8 @@ RULE_WORDS: dict[str, str] = {
     "concern-targeted-audit": "an area of concern needs its targeted audit and review",
     "feedback-response": "poor feedback results need a 'you said, we did' response",
     "safeguarding-alert": "a safeguarding answer in feedback needs an action completed",
+    "concern-rework": "a concern whose measures did not work needs a new concern with new measures",
+    "inspection-finding": "an inspection finding needs an action raised to answer it",
 }
 
 

@@ -26,8 +26,8 @@ action                    ActionRaised; due its due_date  first ActionCompleted
 safeguarding-alert        response with a negative        first ActionCompleted on or after
                           safeguarding answer; due +1     receipt, of an action whose
                           working day                     origin_id is the response
-concern-rework            the concern's counted           first ConcernRaised on or after
-                          resolution is not_effective;    it whose supersedes is the
+concern-rework            the concern's first             first ConcernRaised on or after
+                          not_effective resolution;       it whose supersedes is the
                           due +20 working days            concern
 inspection-finding        InspectionFindingRecorded;      first ActionRaised on or after
                           due +20 working days            it, origin inspection and
@@ -313,7 +313,7 @@ def derive(facts: Facts, *, calendar: WorkingCalendar, rules: FollowUpRules = DE
         *_action(raised, completions),
         *_safeguarding_alert(facts, calendar, rules, raised, completions),
         *_concern_rework(facts, calendar, rules),
-        *_inspection_finding(facts, calendar, rules, raised),
+        *_inspection_finding(facts, calendar, rules),
     ]
     return sorted(out, key=lambda f: (f.opened_on, f.followup_id))
 
@@ -590,21 +590,24 @@ def _safeguarding_alert(
 
 
 def _concern_rework(facts: Facts, calendar: WorkingCalendar, rules: FollowUpRules) -> list[FollowUp]:
-    """concern-rework: one per concern whose counted resolution (see `counted_resolutions`)
-    is ``not_effective``; opened on that resolution's date, due the 20th working day after
-    it; closed by the first ConcernRaised (by (date, event_id)) whose ``supersedes`` is the
-    concern, raised on or after the opening (one raised before it does not close it). No
-    team (concerns have none); service area from the concern's ConcernRaised (None if
-    unknown). Pass every ConcernRaised of the concerns and of those superseding them."""
+    """concern-rework: one per concern with a ``not_effective`` resolution, opened by the
+    first of them (by (date, resolved_at, event_id)) on its date — whatever other outcomes
+    the concern's other resolutions carry — and due the 20th working day after it; closed by
+    the first ConcernRaised (by (date, event_id)) whose ``supersedes`` is the concern,
+    raised on or after the opening (one raised before it does not close it). No team
+    (concerns have none); service area from the concern's ConcernRaised (None if unknown).
+    Pass every ConcernRaised of the concerns and of those superseding them."""
     concerns = first_raised_concerns(facts.concerns_raised)
     reworks = sorted(
         (c for c in unique(facts.concerns_raised) if c.supersedes),
         key=lambda c: (c.raised_on, c.event_id),
     )
+    first_failed: dict[str, ConcernResolvedFact] = {}
+    for r in sorted(unique(facts.concerns_resolved), key=lambda r: (r.resolved_on, r.resolved_at, r.event_id)):
+        if r.outcome == ConcernOutcome.NOT_EFFECTIVE.value:
+            first_failed.setdefault(r.concern_id, r)
     out = []
-    for concern_id, r in counted_resolutions(facts.concerns_resolved).items():
-        if r.outcome != ConcernOutcome.NOT_EFFECTIVE.value:
-            continue
+    for concern_id, r in first_failed.items():
         opened = r.resolved_on
         done = next((c for c in reworks if c.supersedes == concern_id and c.raised_on >= opened), None)
         concern = concerns.get(concern_id)
@@ -625,16 +628,14 @@ def _concern_rework(facts: Facts, calendar: WorkingCalendar, rules: FollowUpRule
     return out
 
 
-def _inspection_finding(
-    facts: Facts, calendar: WorkingCalendar, rules: FollowUpRules, raised: dict[str, ActionRaisedFact]
-) -> list[FollowUp]:
+def _inspection_finding(facts: Facts, calendar: WorkingCalendar, rules: FollowUpRules) -> list[FollowUp]:
     """inspection-finding: one per finding (recorded twice: the earliest by (date,
     recorded_at, event_id)); opened on its recorded date, due the 20th working day after it;
-    closed by the first action (its ActionRaised, see `first_raised`; by (date, event_id))
-    with origin ``inspection`` and origin_id the finding, raised on or after the opening.
-    Team and service area from the finding (team may be None)."""
+    closed by the first ActionRaised (by (date, event_id)) with origin ``inspection`` and
+    origin_id the finding, raised on or after the opening. Team and service area from the
+    finding (team may be None). Pass every ActionRaised of the actions raised on the findings."""
     actions = sorted(
-        (a for a in raised.values() if a.origin == LearningOrigin.INSPECTION.value),
+        (a for a in unique(facts.actions_raised) if a.origin == LearningOrigin.INSPECTION.value),
         key=lambda a: (a.raised_on, a.event_id),
     )
     seen: set[str] = set()

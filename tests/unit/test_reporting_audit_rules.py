@@ -184,6 +184,19 @@ def test_rework_follows_the_first_resolution_with_an_outcome_whatever_the_order(
         assert by_rule(Facts.of(shuffled), "concern-rework")["c1"] == expected
 
 
+def test_rework_opens_on_the_first_not_effective_resolution_even_after_another_outcome():
+    facts = Facts.of(
+        [
+            concern("c1", date(2022, 11, 1)),
+            resolution("c1", date(2022, 12, 1), "effective"),
+            resolution("c1", date(2022, 12, 20), "not_effective"),
+            resolution("c1", date(2023, 1, 4), "not_effective"),
+        ]
+    )
+    fu = by_rule(facts, "concern-rework")["c1"]
+    assert (fu.opened_on, fu.due_date) == (date(2022, 12, 20), date(2023, 1, 20))
+
+
 def test_rework_of_an_unknown_concern_has_no_service_area():
     fu = by_rule(Facts.of([resolution("c1", date(2022, 12, 20), "not_effective")]), "concern-rework")["c1"]
     assert (fu.team, fu.service_area) == (None, None)
