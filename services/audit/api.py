@@ -24,6 +24,7 @@ from services.audit.commands import (
     ModerateAudit,
     RaiseConcern,
     RecordInspectionFinding,
+    RescheduleAudit,
     ResolveConcern,
     ScheduleAudit,
 )
@@ -401,6 +402,14 @@ async def list_audits(
 async def get_audit(audit_id: Name, principal: Reader, uow: UoW) -> AuditView:
     """One audit with its area grades, moderation history and actions."""
     return AuditView.of_detail(await handlers.get_audit(uow, audit_id), principal)
+
+
+@router.post("/audits/{audit_id}/reschedule", response_model=AuditView, tags=["audits"])
+async def reschedule_audit(audit_id: Name, body: RescheduleAudit, principal: Writer, uow: UoW) -> AuditView:
+    """A new due date for an audit not completed yet (publishes `AuditScheduled` again;
+    reporting times the audit against the latest)."""
+    detail = await handlers.reschedule_audit(uow, audit_id, body, actor=principal.subject)
+    return AuditView.of_detail(detail, principal)
 
 
 @router.post("/audits/{audit_id}/grades", response_model=AuditView, tags=["audits"])

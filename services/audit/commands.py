@@ -85,6 +85,13 @@ class ScheduleAudit(Command):
         return v.strip() if v is not None and v.strip() else None
 
 
+class RescheduleAudit(Command):
+    """A new due date for an audit not completed yet (publishes `AuditScheduled` again: the
+    one with the highest sequence is the schedule reporting times the audit against)."""
+
+    due_date: CalendarDate
+
+
 class GradeArea(Command):
     area: Text
     grade: Grade

@@ -33,6 +33,7 @@ from services.audit.commands import (
     ModerateAudit,
     RaiseConcern,
     RecordInspectionFinding,
+    RescheduleAudit,
     ResolveConcern,
     ScheduleAudit,
 )
@@ -199,6 +200,15 @@ class Audit:
             auditor_id=self.auditor_id,
             due_date=self.due_date,
         )
+
+    def reschedule(self, cmd: RescheduleAudit) -> AuditScheduled:
+        """A new due date for an audit not completed yet; its `AuditScheduled` again."""
+        if self.status is AuditStatus.COMPLETED:
+            raise Conflict(f"audit {self.audit_id} is completed: its due date can no longer change")
+        if cmd.due_date == self.due_date:
+            raise Invalid(f"the audit is already due on {cmd.due_date.isoformat()}", "due_date")
+        self.due_date = cmd.due_date
+        return self.scheduled_event()
 
     def grade(self, cmd: GradeAudit, *, graded_by: str, now: datetime) -> None:
         """Record (or, before completion, change) area grades; grading publishes nothing."""

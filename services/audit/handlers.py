@@ -21,6 +21,7 @@ from services.audit.commands import (
     ModerateAudit,
     RaiseConcern,
     RecordInspectionFinding,
+    RescheduleAudit,
     ResolveConcern,
     ScheduleAudit,
 )
@@ -115,6 +116,17 @@ async def schedule_audit(uow: AuditUnitOfWork, cmd: ScheduleAudit, *, actor: str
         await uow.audits.add(audit)
         uow.emit(audit.scheduled_event(), aggregate=audit.audit_id, subject=audit.subject, actor=actor)
     return AuditDetail(audit, [])
+
+
+async def reschedule_audit(uow: AuditUnitOfWork, audit_id: str, cmd: RescheduleAudit, *, actor: str) -> AuditDetail:
+    """A new due date for an audit not completed yet; publishes `AuditScheduled` again (the
+    next in the audit's sequence)."""
+    async with uow:
+        audit = await _audit_for_update(uow, audit_id)
+        event = audit.reschedule(cmd)
+        await uow.audits.save(audit)
+        uow.emit(event, aggregate=audit_id, subject=audit.subject, actor=actor)
+        return AuditDetail(audit, await uow.actions.of_origin(audit_id))
 
 
 async def grade_audit(uow: AuditUnitOfWork, audit_id: str, cmd: GradeAudit, *, actor: str) -> AuditDetail:

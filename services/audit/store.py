@@ -344,6 +344,7 @@ AUDIT_COLUMNS = (
 )
 # What grading, completing and moderating change on an audit's own row.
 AUDIT_STATE = (
+    "due_date",
     "status",
     "grade_rule",
     "overall_grade",

@@ -12,6 +12,7 @@ import pytest
 from services.audit.templates import EHCP_AREAS, EHCP_CHECKLIST
 from shared.events import parse_event
 from tests.integration.test_audit_api import CASE_FILE_AREAS, AuditApi, api  # noqa: F401 (the fixture)
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,22 @@ async def test_an_ehcp_audit_completes_with_its_checklist_and_publishes_procedur
     ]
     assert graded["data"]["procedure_compliant"] is False
     parse_event(graded)  # valid against the catalogue
+
+
+async def test_a_rescheduled_audit_publishes_its_new_schedule_in_sequence(api: AuditApi):  # noqa: F811
+    audit = await api.schedule()
+    audit_id = audit["audit_id"]
+    status, body = await post(api, f"/v1/audits/{audit_id}/reschedule", {"due_date": "2030-03-29"})
+    assert status == 200 and body["due_date"] == "2030-03-29"
+    status, detail = await post(api, f"/v1/audits/{audit_id}/reschedule", {"due_date": "2030-02-30"})
+    assert status == 422 and detail[0]["loc"][-1] == "due_date"
+
+    async def both() -> list[dict[str, Any]]:
+        return [e for e in api.observer.about("audit_id", audit_id) if e["type"] == "AuditScheduled"]
+
+    schedules = await eventually(both, lambda found: len(found) == 2, what="two schedules")
+    by_sequence = sorted(schedules, key=lambda e: int(e["sequence"]))
+    assert [e["data"]["due_date"] for e in by_sequence] == ["2030-01-31", "2030-03-29"]
 
 
 async def test_a_concern_not_effective_and_its_rework(api: AuditApi):  # noqa: F811

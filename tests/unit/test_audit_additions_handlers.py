@@ -5,7 +5,7 @@ worked (`ConcernResolved.outcome`, `reason`) and the concern that reworks one
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from services.audit.commands import (
     GradeArea,
     GradeAudit,
     RecordInspectionFinding,
+    RescheduleAudit,
     ResolveConcern,
 )
 from services.audit.store import FindingQuery
@@ -27,6 +28,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     ActionRaised,
     AuditGraded,
+    AuditScheduled,
     ConcernOutcome,
     ConcernRaised,
     ConcernResolved,
@@ -124,6 +126,30 @@ async def test_only_an_ehcp_template_has_a_checklist(uow: FakeAuditUnitOfWork):
     ehcp = template_cmd(name="EHCP (short)", service_area="send", audit_type="ehcp", checklist=[item])
     created = await handlers.create_template(uow, ehcp, actor="qa-manager")
     assert [c.key for c in created.checklist] == ["plan_reviewed"]
+
+
+# --------------------------------------------------------------------------- rescheduling
+
+
+async def test_rescheduling_publishes_audit_scheduled_again_with_the_new_due_date(uow: FakeAuditUnitOfWork):
+    audit_id = (await handlers.schedule_audit(uow, schedule_cmd(), actor="qa-manager")).audit.audit_id
+    later = date(2022, 11, 30)
+    detail = await handlers.reschedule_audit(uow, audit_id, RescheduleAudit(due_date=later), actor="qa-manager")
+    assert detail.audit.due_date == later == uow.audits.rows[audit_id].due_date
+    data, event = last(uow, AuditScheduled)
+    assert (data.due_date, event.aggregate) == (later, audit_id)
+    assert types(uow) == ["AuditScheduled", "AuditScheduled"]
+
+
+async def test_rescheduling_refusals(uow: FakeAuditUnitOfWork):
+    audit_id = (await handlers.schedule_audit(uow, schedule_cmd(), actor="qa-manager")).audit.audit_id
+    same = RescheduleAudit(due_date=uow.audits.rows[audit_id].due_date)
+    await refused(uow, handlers.reschedule_audit(uow, audit_id, same, actor="x"), Invalid, "already due")
+    await refused(uow, handlers.reschedule_audit(uow, "nope", same, actor="x"), NotFound, "no audit")
+    await handlers.grade_audit(uow, audit_id, all_graded(), actor="auditor-1")
+    await handlers.complete_audit(uow, audit_id, CompleteAudit(), actor="auditor-1")
+    later = RescheduleAudit(due_date=date(2022, 12, 30))
+    await refused(uow, handlers.reschedule_audit(uow, audit_id, later, actor="x"), Conflict, "completed")
 
 
 # --------------------------------------------------------------------------- concern outcomes
