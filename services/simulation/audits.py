@@ -63,6 +63,8 @@ ACTION_ON_TIME = 0.78
 RE_AUDITED = {G.REQUIRES_IMPROVEMENT: 0.8, G.INADEQUATE: 0.9}
 RE_AUDITED_IN_TIME = 0.85
 RE_AUDITS_AT_MOST = 2  # a case re-audited and still weak is audited once more
+RESCHEDULED = 0.1  # audits whose due date moves once (a sick auditor, a family's request)
+RESCHEDULED_BY_DAYS = (7, 21)  # ... later by this many days
 
 AREA_WORDS = {
     "voice_of_the_child": "the child's wishes, feelings and lived experience",
@@ -187,6 +189,9 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
     if audit.concern is not None:
         schedule["concern_id"] = audit.concern
     grades = area_grades(rng, audit.overall, audit.areas, audit.weak)
+    moved = _rescheduled(audit)
+    if moved:
+        schedule["due_date"] = due - timedelta(days=moved)
     return [
         Call(
             audit.completed - timedelta(hours=2),
@@ -197,6 +202,21 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
             schedule,
             QA_MANAGER,
             capture=(ref_key, "audit_id"),
+        ),
+        *(
+            [
+                Call(
+                    audit.completed - timedelta(minutes=90),
+                    "audit.reschedule",
+                    "audit",
+                    "POST",
+                    f"/v1/audits/{{{ref_key}}}/reschedule",
+                    {"due_date": due},
+                    QA_MANAGER,
+                )
+            ]
+            if moved
+            else []
         ),
         Call(
             audit.completed - timedelta(hours=1),
@@ -223,6 +243,14 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
             audit.auditor,
         ),
     ]
+
+
+def _rescheduled(audit: AuditSpec) -> int:
+    """Days an audit's due date moves later when it is rescheduled (0: it is not): first due
+    that much earlier, then moved to its due date. Drawn from the audit's own generator, so
+    the rest of the year's plan does not move."""
+    rng = random.Random(f"{audit.key}:reschedule")
+    return rng.randint(*RESCHEDULED_BY_DAYS) if rng.random() < RESCHEDULED else 0
 
 
 def _checklist(audit: AuditSpec) -> dict[str, object]:

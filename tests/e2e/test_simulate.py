@@ -151,6 +151,17 @@ async def test_a_simulated_month_shows_in_reportings_kpis(running: Running):
     good = grades[Grade.GOOD] + grades[Grade.OUTSTANDING]
     assert kpis["audit.good_or_better_rate"]["numerator"] == good
     assert kpis["audit.requires_improvement_rate"]["numerator"] == grades[Grade.REQUIRES_IMPROVEMENT]
+    # audits on schedule: against each audit's latest due date (a rescheduled one's new date)
+    due: dict[str, date] = {}
+    for call in plan.calls():
+        if call.kind == "audit.schedule" and call.capture:
+            due[call.capture[0]] = call.body["due_date"]
+        elif call.kind == "audit.reschedule":
+            due[call.placeholders()[0]] = call.body["due_date"]
+    completions = plan.calls_of("audit.complete")
+    on_time = sum(1 for c in completions if london_date(c.at) <= due[c.placeholders()[0]])
+    assert kpis["audit.completed_on_time_rate"]["numerator"] == on_time
+    assert kpis["audit.completed_on_time_rate"]["denominator"] == len(completions)
     assert kpis["complaints.received"]["value"] == summary.calls["complaints.receive"]
     closings = plan.calls_of("complaints.respond") + plan.calls_of("complaints.withdraw")
     assert kpis["complaints.closed"]["value"] == len(closings)

@@ -218,6 +218,15 @@ def test_some_concerns_measures_did_not_work_and_a_rework_supersedes_one(county)
     assert raises[1].at.date() <= default_calendar().add_working_days(london_date(failed.at), 20)
 
 
+def test_about_one_audit_in_ten_is_rescheduled_to_a_later_due_date(county):
+    scheduled = {c.capture[0]: c for c in county.calls_of("audit.schedule") if c.capture}
+    moved = county.calls_of("audit.reschedule")
+    assert 0.05 <= rate(len(moved), len(scheduled)) <= 0.15
+    for c in moved:
+        (ref,) = c.placeholders()
+        assert c.body["due_date"] > scheduled[ref].body["due_date"] and c.at > scheduled[ref].at
+
+
 def test_ehcp_audits_answer_their_procedure_checklist_and_about_half_are_compliant(county):
     from services.audit.templates import EHCP_CHECKLIST
 
@@ -576,6 +585,7 @@ def _request_models() -> dict[str, type[BaseModel]]:
         "audit.concern.resolve": audit.ResolveConcern,
         "audit.concern.action.raise": shared_actions.RaiseAction,
         "audit.concern.action.complete": shared_actions.CompleteAction,
+        "audit.reschedule": audit.RescheduleAudit,
         "audit.inspection.record": audit.RecordInspectionFinding,
         "audit.inspection.action.raise": shared_actions.RaiseAction,
         "audit.inspection.action.complete": shared_actions.CompleteAction,
