@@ -13,15 +13,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.audit import domain, templates
+from services.audit import commands, domain, templates
 from services.audit.commands import (
     CompleteAudit,
     CreateTemplate,
     GradeAudit,
     ModerateAudit,
     RaiseConcern,
-    RecordInspectionFinding,
-    RescheduleAudit,
     ResolveConcern,
     ScheduleAudit,
 )
@@ -118,7 +116,9 @@ async def schedule_audit(uow: AuditUnitOfWork, cmd: ScheduleAudit, *, actor: str
     return AuditDetail(audit, [])
 
 
-async def reschedule_audit(uow: AuditUnitOfWork, audit_id: str, cmd: RescheduleAudit, *, actor: str) -> AuditDetail:
+async def reschedule_audit(
+    uow: AuditUnitOfWork, audit_id: str, cmd: commands.RescheduleAudit, *, actor: str
+) -> AuditDetail:
     """A new due date for an audit not completed yet; publishes `AuditScheduled` again (the
     next in the audit's sequence)."""
     async with uow:
@@ -261,7 +261,9 @@ async def raise_concern_action(
 # --------------------------------------------------------------------------- inspection findings
 
 
-async def record_inspection_finding(uow: AuditUnitOfWork, cmd: RecordInspectionFinding, *, actor: str) -> FindingDetail:
+async def record_inspection_finding(
+    uow: AuditUnitOfWork, cmd: commands.RecordInspectionFinding, *, actor: str
+) -> FindingDetail:
     """An inspection finding to learn from; publishes `InspectionFindingRecorded`."""
     async with uow:
         finding = domain.record_inspection_finding(cmd, finding_id=str(uuid.uuid4()), recorded_by=actor, now=uow.now())

@@ -190,7 +190,7 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
         schedule["concern_id"] = audit.concern
     grades = area_grades(rng, audit.overall, audit.areas, audit.weak)
     moved = _rescheduled(audit)
-    if moved:
+    if moved:  # first due earlier, then moved to `due`
         schedule["due_date"] = due - timedelta(days=moved)
     return [
         Call(
@@ -203,21 +203,7 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
             QA_MANAGER,
             capture=(ref_key, "audit_id"),
         ),
-        *(
-            [
-                Call(
-                    audit.completed - timedelta(minutes=90),
-                    "audit.reschedule",
-                    "audit",
-                    "POST",
-                    f"/v1/audits/{{{ref_key}}}/reschedule",
-                    {"due_date": due},
-                    QA_MANAGER,
-                )
-            ]
-            if moved
-            else []
-        ),
+        *_reschedule_calls(audit, ref_key, due, moved),
         Call(
             audit.completed - timedelta(hours=1),
             "audit.grade",
@@ -243,6 +229,15 @@ def audit_calls(year: SimulatedYear, rng: random.Random, audit: AuditSpec, ref: 
             audit.auditor,
         ),
     ]
+
+
+def _reschedule_calls(audit: AuditSpec, ref_key: str, due: date, moved: int) -> list[Call]:
+    """The call that moves a rescheduled audit to its due date (none when it is not)."""
+    if not moved:
+        return []
+    at = audit.completed - timedelta(minutes=90)
+    path = f"/v1/audits/{{{ref_key}}}/reschedule"
+    return [Call(at, "audit.reschedule", "audit", "POST", path, {"due_date": due}, QA_MANAGER)]
 
 
 def _rescheduled(audit: AuditSpec) -> int:
