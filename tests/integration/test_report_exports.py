@@ -104,6 +104,7 @@ async def _dashboard_downloads(client) -> None:
         "complaints-by-category",
         "complaints-by-team",
         "audit-grades",
+        "audit-areas",
         "feedback-questions",
         "followups-by-origin",
         "followups-open",

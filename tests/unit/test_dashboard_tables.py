@@ -20,7 +20,12 @@ def data(*, detail: bool = False) -> DashboardData:
         k: kpis.count_value(k, 40) if kpis.definition_of(k).unit == kpis.COUNT else kpis.rate_value(k, 30, 60)
         for k in kpis.fixed_kpi_ids()
     }
-    raw = kpis.assemble(fixed, {"q1": (12, 20), "q2": (1, 3)}, {"delay": 2, "staff": 30, "cost": 8})
+    raw = kpis.assemble(
+        fixed,
+        {"q1": (12, 20), "q2": (1, 3)},
+        {"delay": 2, "staff": 30, "cost": 8},
+        areas={"planning": (9, 10), "recording": (4, 10), "voice": (1, 2)},
+    )
     values = kpis.apply_publication_rules(raw, detail=detail)
     teams = ["a-team", "b-team", "c-team"]
     by_team = kpis.apply_publication_rules(
@@ -89,3 +94,12 @@ def test_kpis_grades_and_followups():
         ("Re audit", ["Overdue by 60 days", "Audit a1", "a-team", "SEND", "2022-07-01", "2022-08-01"]),
         ("Action", ["Open", "Complaint c1", "\u2013", "\u2013", "2022-09-01", "2022-12-01"]),
     ]
+
+
+def test_audit_areas_lowest_first_small_ones_suppressed_and_not_among_the_kpis():
+    assert table_rows(data(), "audit-areas") == [
+        ("Recording", ["40%", "4", "10"]),
+        ("Planning", ["90%", "9", "10"]),
+        ("Voice", ["suppressed", "suppressed", "suppressed"]),
+    ]
+    assert not [h for h, _ in table_rows(data(), "kpis") if h.startswith("Audits good or better:")]

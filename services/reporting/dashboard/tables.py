@@ -12,6 +12,8 @@ managers' commentary. `dashboard_tables` turns it into tables:
 * `complaints-by-category`, `complaints-by-team` — complaints received, each a breakdown of
   the complaints received (a tile): secondary suppression (`report/suppression.py`);
 * `audit-grades` — each overall grade's share of audits and its number;
+* `audit-areas` — each audit area's good-or-better rate, lowest first (what drives "requires
+  improvement");
 * `feedback-questions` — positive answers by question (question wording where known);
 * `followups-by-origin`, `followups-open` — the open follow-ups by origin, and each one.
 
@@ -50,11 +52,12 @@ DASHBOARD_TABLES = (
     "complaints-by-category",
     "complaints-by-team",
     "audit-grades",
+    "audit-areas",
     "feedback-questions",
     "followups-by-origin",
     "followups-open",
 )
-_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY)
+_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY, kpis.AREA_GOOD)
 _GRADES = (
     ("audit.good_or_better_rate", "Outstanding or good"),
     ("audit.requires_improvement_rate", "Requires improvement"),
@@ -168,6 +171,26 @@ def _grades(data: DashboardData) -> Table:
     )
 
 
+def _audit_areas(data: DashboardData) -> Table:
+    """Each area's good-or-better rate, lowest first (as the page's chart); areas with no
+    figure to show last, by name."""
+    found = []
+    for v in data.values:
+        if v.kpi.startswith(kpis.AREA_GOOD):
+            share = kpi_figure(v, data.threshold)
+            counts = [share, share] if share.value is None else [_count(v.numerator), _count(v.denominator)]
+            found.append((share.value, words(v.kpi[len(kpis.AREA_GOOD) :]), [share, *counts]))
+    found.sort(key=lambda f: (f[0] is None, f[0] or 0.0, f[1]))
+    return Table(
+        "audit-areas",
+        f"Audit areas graded good or better, {slice_label(data.filters)}, {data.period.label} (lowest first)",
+        ["Area", "Good or better", "Audits good or better in the area", "Audits that graded the area"],
+        [Row(name, cells) for _, name, cells in found],
+        note="The auditor's area grades. The overall grade is the worst area grade, so the areas at the top "
+        "are the ones that most often make an audit require improvement.",
+    )
+
+
 def _questions(data: DashboardData) -> Table:
     rows = []
     for v in data.values:
@@ -230,6 +253,7 @@ _BUILDERS = {
     "complaints-by-category": _by_category,
     "complaints-by-team": _by_team,
     "audit-grades": _grades,
+    "audit-areas": _audit_areas,
     "feedback-questions": _questions,
     "followups-by-origin": _followups_by_origin,
     "followups-open": _followups_open,
