@@ -17,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +29,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from services.installed import service_ports
+from services.simulation.authority import AUTHORITY_NAME
 from services.simulation.command import AlreadySimulated, describe, plan_for, print_summary, service_url, simulate
+from services.simulation.loop import Loop, LoopClients, LoopSummary
 from services.simulation.plan import Plan
-from services.simulation.runner import HOW_TO_START, ServicesUnavailable
+from services.simulation.runner import HOW_TO_START, STRANDS, ServicesUnavailable
 from services.simulation.stream import contract_stream
+from services.simulation.targets import write_targets
 from services.simulation.year import DEFAULT_SCALE
 from shared.auth import issue_token
 from shared.bus import OutgoingMessage, Publisher, connect, declare_topology
-from shared.calendar import parse_period
+from shared.calendar import london_date, parse_period
 from shared.settings import Settings, get_settings
 
 console = Console()
@@ -175,6 +180,22 @@ def _wait_for_reporting(settings: Settings, token: str, baseline: int, expected:
             time.sleep(0.5)
 
 
+RAG_STYLE = {"red": "bold red", "amber": "bold yellow", "green": "bold green"}
+
+
+def _cell(kpi: str, v: dict[str, Any] | None) -> str:
+    """A summary cell: the value, coloured by its RAG where the KPI has a target."""
+    value = None if v is None else v["value"]
+    if value is None:
+        return "—"
+    if kpi.split(".")[-1].endswith("_rate") or ".positive_rate." in kpi:
+        text = f"{value:.0%}"
+    else:
+        text = f"{value:g}"
+    rag = v.get("rag") if v else None
+    return f"[{RAG_STYLE[rag]}]{text} {rag[0].upper()}[/]" if rag in RAG_STYLE else text
+
+
 def _summary(settings: Settings, year: str, token: str) -> Table:
     period = parse_period(f"{year}-Q1")
     labels = []
@@ -197,19 +218,44 @@ def _summary(settings: Settings, year: str, token: str) -> Table:
             reply.raise_for_status()
             for v in reply.json()["values"]:
                 values[(label, area, v["kpi"])] = v
+    rags: dict[str, int] = {"red": 0, "amber": 0, "green": 0}
     for title, kpi, area in SUMMARY_KPIS:
-        cells = []
+        cells = [_cell(kpi, values.get((label, area, kpi))) for label in labels]
         for label in labels:
-            v = values.get((label, area, kpi))
-            value = None if v is None else v["value"]
-            if value is None:
-                cells.append("—")
-            elif kpi.split(".")[-1].endswith("_rate") or ".positive_rate." in kpi:
-                cells.append(f"{value:.0%}")
-            else:
-                cells.append(f"{value:g}")
+            rag = (values.get((label, area, kpi)) or {}).get("rag")
+            if rag in rags:
+                rags[rag] += 1
         table.add_row(title, *cells)
+    table.caption = (
+        f"RAG against the demo's targets (services/simulation/targets.py): {rags['red']} red (R), "
+        f"{rags['amber']} amber (A), {rags['green']} green (G)"
+    )
     return table
+
+
+def _followup_states(settings: Settings, token: str) -> str:
+    """The follow-ups as reporting's clock sees them: closed (on time, late), open, overdue."""
+    items: list[dict[str, Any]] = []
+    offset: int | None = 0
+    as_of = ""
+    while offset is not None:
+        reply = httpx.get(
+            f"{service_url(settings, 'reporting')}/v1/followups",
+            params={"limit": 5000, "offset": offset},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        reply.raise_for_status()
+        body = reply.json()
+        items += body["followups"]
+        offset, as_of = body["next_offset"], body["as_of"]
+    states = {s: sum(1 for f in items if f["status"] == s) for s in ("closed", "open", "overdue")}
+    on_time = sum(1 for f in items if f["status"] == "closed" and f["on_time"])
+    return (
+        f"Follow-ups as at {as_of}: {len(items)} opened; {states['closed']} closed "
+        f"({on_time} on time, {states['closed'] - on_time} late); "
+        f"{states['open'] + states['overdue']} still open, {states['overdue']} of them overdue."
+    )
 
 
 def _elapsed(started: float) -> str:
@@ -225,15 +271,36 @@ def _servers_ok(settings: Settings) -> bool:
     return not problems
 
 
-def _start_services() -> subprocess.Popen[bytes]:
-    console.print("starting every service as its own process…")
-    # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise; they
-    # run in development mode, so they start with the development secrets (on loopback only)
+def demo_clock(year: str) -> date:
+    """The day the demo stands at: the simulated year's last day (today, while that year is
+    still running), so that follow-ups are open or overdue as they were then, not by years."""
+    return min(parse_period(year).end, london_date(datetime.now(UTC)))
+
+
+def demo_environment(as_of: date, workdir: Path) -> dict[str, str]:
+    """What the demo's services are configured with beyond the caller's environment: the
+    clock at the simulated year's end (QALOOP_AS_OF), the simulated authority's name and the
+    demo's targets, each unless the caller set it."""
     env = {
-        **os.environ,
+        # the services log warnings and errors only, unless QALOOP_LOG_LEVEL says otherwise;
+        # they run in development mode, so they start with the development secrets (loopback only)
         "QALOOP_LOG_LEVEL": os.environ.get("QALOOP_LOG_LEVEL", "WARNING"),
         "QALOOP_ENV": "development",
+        "QALOOP_AS_OF": os.environ.get("QALOOP_AS_OF", as_of.isoformat()),
+        "QALOOP_AUTHORITY_NAME": os.environ.get("QALOOP_AUTHORITY_NAME", AUTHORITY_NAME),
     }
+    if not os.environ.get("QALOOP_TARGETS_FILE"):
+        env["QALOOP_TARGETS_FILE"] = str(write_targets(workdir / "demo-targets.json"))
+    return env
+
+
+def _start_services(extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    console.print("starting every service as its own process…")
+    console.print(
+        f"  as at {extra.get('QALOOP_AS_OF', os.environ.get('QALOOP_AS_OF'))} (QALOOP_AS_OF), "
+        f"for {extra.get('QALOOP_AUTHORITY_NAME', os.environ.get('QALOOP_AUTHORITY_NAME'))}"
+    )
+    env = {**os.environ, **extra}
     return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env)
 
 
@@ -250,26 +317,54 @@ def _stop_services(services: subprocess.Popen[bytes]) -> None:
 
 def _send_year(
     settings: Settings, plan: Plan | None, baseline: int, *, year: str, seed: int, events: int, rate: float | None
-) -> int | None:
+) -> tuple[int | None, bool]:
     """Feed the year: the simulator through the strand APIs, or (no plan) the raw stream onto
-    the bus. How many events reporting has applied once it has applied them all; None when
-    the services cannot take the simulation (said why)."""
+    the bus. How many events reporting has applied once it has applied them all (None when
+    the services cannot take the simulation: said why), and whether the simulator sent it
+    now (False: raw, or already sent earlier)."""
     if plan is None:
         console.print(f"feeding a raw stream of {events} contract events for {year} (seed {seed})…")
-        return baseline + asyncio.run(_feed(settings, year, seed, events))
+        return baseline + asyncio.run(_feed(settings, year, seed, events)), False
     console.print(f"simulating {describe(plan)}…")
     try:
         summary = asyncio.run(simulate(settings, plan, rate=rate, console=console))
     except AlreadySimulated as exc:
         console.print(f"[yellow]![/yellow] {exc} Showing the figures already there.")
-        return baseline
+        return baseline, False
     except ServicesUnavailable as exc:
         for problem in exc.problems:
             console.print(f"[red]✗[/red] {problem}")
         console.print(f"  {HOW_TO_START}")
-        return None
+        return None, False
     print_summary(console, summary)
-    return baseline + summary.events_for_reporting
+    return baseline + summary.events_for_reporting, True
+
+
+async def _answer_loop(settings: Settings, plan: Plan, applied: int, as_of: date, rate: float | None) -> LoopSummary:
+    """Simulated staff answer the follow-ups reporting has opened (`simulation.loop`)."""
+    clients = {
+        name: httpx.AsyncClient(base_url=service_url(settings, name), timeout=httpx.Timeout(60, connect=5))
+        for name in (*STRANDS, "reporting")
+    }
+    try:
+        strands = {name: clients[name] for name in STRANDS}
+        loop = Loop(settings, plan, LoopClients(clients["reporting"], strands), today=as_of, rate=rate)
+        return await loop.run(applied)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def _print_loop(summary: LoopSummary) -> None:
+    table = Table(title="What staff did about the open follow-ups")
+    table.add_column("follow-up")
+    for outcome in ("on time", "late", "not yet"):
+        table.add_column(outcome, justify="right")
+    for rule in sorted({r for r, _ in summary.answers}):
+        table.add_row(rule, *(str(summary.answers[(rule, o)]) for o in ("on time", "late", "not yet")))
+    console.print(table)
+    for error in summary.errors[:8]:
+        console.print(f"  [red]✗[/red] {error}")
 
 
 BENCHMARK_SAMPLE = Path(__file__).parent / "reporting" / "benchmarks" / "sample"
@@ -294,6 +389,7 @@ def _load_benchmarks(settings: Settings) -> None:
 
 def _print_ready(settings: Settings, year: str, token: str, started: float) -> None:
     console.print(_summary(settings, year, token))
+    console.print(_followup_states(settings, token))
     base = service_url(settings, "reporting")
     console.print(f"Dashboard:            [bold]{base}/[/bold]")
     console.print(f"Benchmarking:         {base}/benchmarking?period={year}   (illustrative comparators)")
@@ -344,7 +440,27 @@ def run_demo(
     if subprocess.run([sys.executable, "-m", "services.cli", "migrate"]).returncode != 0:
         console.print("[red]✗[/red] migrations failed (see above)")
         return 1
-    services = _start_services()
+    as_of = demo_clock(year)
+    with tempfile.TemporaryDirectory(prefix="qaloop-demo-") as workdir:
+        services = _start_services(demo_environment(as_of, Path(workdir)))
+        return _run_services(
+            settings, services, plan, started, as_of, year=year, seed=seed, events=events, rate=rate, stay_up=stay_up
+        )
+
+
+def _run_services(
+    settings: Settings,
+    services: subprocess.Popen[bytes],
+    plan: Plan | None,
+    started: float,
+    as_of: date,
+    *,
+    year: str,
+    seed: int,
+    events: int,
+    rate: float | None,
+    stay_up: bool,
+) -> int:
     try:
         try:
             _wait_ready(service_ports(settings), services)
@@ -353,11 +469,14 @@ def run_demo(
             return 1
         token = issue_token(settings, ["reporting:detail"], subject="demo")
         baseline = int(_status(settings, token)["events_applied"])
-        expected = _send_year(settings, plan, baseline, year=year, seed=seed, events=events, rate=rate)
+        expected, sent = _send_year(settings, plan, baseline, year=year, seed=seed, events=events, rate=rate)
         if expected is None:
             return 2
         _wait_for_reporting(settings, token, baseline, expected)
         _load_benchmarks(settings)
+        if sent and plan is not None:
+            console.print(f"staff answer the learning loop's open follow-ups, as at {as_of}…")
+            _print_loop(asyncio.run(_answer_loop(settings, plan, expected, as_of, rate)))
         _print_ready(settings, year, token, started)
         if stay_up:
             _stay_up(services)

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     targets_file: Path | None = (
         None  # JSON: {"kpi id": {"target": 0.8, "amber_tolerance": 0.05, "higher_is_better": true}}
     )
+    # The authority's name as people say it ("Westshire County Council"), for the report's
+    # cover and the dashboard; unset, they name the authority by its code (QALOOP_TENANT).
+    authority_name: str | None = Field(default=None, max_length=200)
+    # The day reporting takes as today (its dashboard, report, KPIs "as of" and follow-up
+    # transitions): a fixed date, where a whole deployment looks at a past year (`qaloop
+    # demo` sets it to the end of its simulated year). Unset: today in London.
+    as_of: date | None = None
 
     # HTTP: request bodies larger than this are answered 413 before anything reads them;
     # the CSV import of survey responses has its own, larger limit

@@ -19,7 +19,7 @@ from services.reporting.benchmarks.api import IMPORT_PATH as BENCHMARKS_IMPORT
 from services.reporting.benchmarks.api import router as benchmarks_router
 from services.reporting.consumer import Projector
 from services.reporting.dashboard import router as dashboard_router
-from services.reporting.handlers import Clock, ReportingQueries, london_today
+from services.reporting.handlers import Clock, ReportingQueries, clock_for, london_today
 from services.reporting.learning import FollowUpDeriver, TransitionPublisher
 from services.reporting.readmodels import PLANNING, PROJECTIONS, ReadModels
 from services.reporting.report import router as report_router
@@ -29,6 +29,7 @@ from shared.calendar import WorkingCalendar
 from shared.db import create_pool
 from shared.inbox import BatchConsumer
 from shared.service import StrandService
+from shared.settings import Settings, get_settings
 from shared.trust import IntakeChecks
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class ReportingService(StrandService):
             small_number_threshold=settings.small_number_threshold,
             timescales=timescales,
             overall_grade_rule=settings.overall_grade_rule,
+            authority_names=authority_names(settings),
         )
         self.transitions = TransitionPublisher(self.pool, self.clock)
         if self.consume:
@@ -279,11 +281,20 @@ class ReportingService(StrandService):
         return app
 
 
+def authority_names(settings: Settings) -> dict[str, str]:
+    """{QALOOP_TENANT: QALOOP_AUTHORITY_NAME} where a name is configured."""
+    return {settings.tenant: settings.authority_name} if settings.authority_name else {}
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def build(**kwargs: Any) -> tuple[ReportingService, FastAPI]:
+    """The composition root: the clock is the configured one (`QALOOP_AS_OF`) unless a caller
+    (a test) passes its own."""
+    if "clock" not in kwargs:
+        kwargs["clock"] = clock_for(kwargs.get("settings", get_settings()).as_of)
     service = ReportingService(**kwargs)
     return service, service.build_app()
 

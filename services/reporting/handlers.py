@@ -15,6 +15,7 @@ from services.reporting.followups import FollowUp
 from services.reporting.learning import followup_of
 from services.reporting.queries import KpiQueries
 from services.reporting.store import SCHEMA
+from services.reporting.subjects import Subject, load_subjects
 from shared.calendar import LONDON, Period, WorkingCalendar
 from shared.complaint_timescales import AuthorityTimescales
 
@@ -23,6 +24,21 @@ Clock = Callable[[], date]
 
 def london_today() -> date:
     return datetime.now(LONDON).date()
+
+
+def clock_for(as_of: date | None) -> Clock:
+    """The clock reporting reads "today" from: a fixed day where one is configured
+    (`QALOOP_AS_OF`: the demo stands at the end of its simulated year), else London's today.
+    Chosen once, where the service is composed (`app.build`, `report.inputs`), and passed
+    to everything that asks the date: KPI queries, follow-up listings and transitions, the
+    dashboard and the report."""
+    if as_of is None:
+        return london_today
+
+    def fixed() -> date:
+        return as_of
+
+    return fixed
 
 
 @dataclass
@@ -37,6 +53,9 @@ class ReportingQueries:
     targets: dict[str, kpis.Target] = field(default_factory=dict)
     small_number_threshold: int = 5
     timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
+    # Each authority's name as people say it, by tenant (the configured QALOOP_AUTHORITY_NAME
+    # names QALOOP_TENANT's); a tenant without one is named by its code.
+    authority_names: dict[str, str] = field(default_factory=dict)
     sql: KpiQueries = field(default_factory=KpiQueries)
     read_pool: asyncpg.Pool | None = None
     overall_grade_rule: str = "worst"  # Settings.overall_grade_rule: what the report says audits are graded by
@@ -75,6 +94,11 @@ class ReportingQueries:
             )
             for values in raw
         ]
+
+    def authority(self, tenant: str) -> str:
+        """ "Westshire County Council (E10000034)", or the code alone when no name is configured."""
+        name = self.authority_names.get(tenant)
+        return f"{name} ({tenant})" if name else tenant
 
     async def catalogue(self, tenant: str) -> list[kpis.KpiDefinition]:
         async with self.reads.acquire() as conn:
@@ -122,3 +146,8 @@ class ReportingQueries:
                 offset,
             )
         return [followup_of(r) for r in rows]
+
+    async def subjects(self, tenant: str, followups: Sequence[FollowUp]) -> dict[str, Subject]:
+        """What each follow-up is about (`subjects.py`): by its origin's read-model rows."""
+        async with self.pool.acquire() as conn:
+            return await load_subjects(conn, SCHEMA, tenant, followups)

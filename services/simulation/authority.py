@@ -95,3 +95,8 @@ PARTICIPATION_WORKERS = ("participation-worker-1", "participation-worker-2")
 
 def team_manager(team: str) -> str:
     return f"manager-{team}"
+
+
+# The simulated authority's name on the report's cover and the dashboard (QALOOP_AUTHORITY_NAME
+# in `qaloop demo`): made up, as its figures are, so that no real council is named beside them.
+AUTHORITY_NAME = "Westshire County Council (simulated)"

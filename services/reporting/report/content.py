@@ -28,6 +28,7 @@ from .sections.audit import audit_section, audit_slices
 from .sections.benchmarking import benchmarking_section
 from .sections.complaints import complaint_slices, complaints_section
 from .sections.feedback import feedback_section, feedback_slices
+from .sections.good_practice import good_practice_section
 from .sections.kpis import kpi_section, kpi_slices
 from .sections.learning import learning_section
 from .sections.quarter import ReportQuarter
@@ -42,6 +43,7 @@ SECTIONS: tuple[Callable[[ReportQuarter], Section], ...] = (
     audit_section,
     complaints_section,
     learning_section,
+    good_practice_section,
     benchmarking_section,
 )
 SLICES: tuple[Callable[[ReportQuarter], list[KpiRequest]], ...] = (
@@ -77,6 +79,7 @@ def build_report(inputs: ReportInputs) -> QuarterlyReport:
     p = quarter.period
     return QuarterlyReport(
         tenant=inputs.tenant,
+        authority=inputs.authority or f"authority {inputs.tenant}",
         period=p,
         previous=quarter.previous,
         title=f"Quarterly quality assurance report, {p.label}",

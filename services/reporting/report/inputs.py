@@ -33,15 +33,19 @@ from services.reporting import facts as f
 from services.reporting import kpis, store
 from services.reporting.benchmarks.inputs import benchmarks_of
 from services.reporting.followups import GradedAudit
-from services.reporting.handlers import ReportingQueries
+from services.reporting.handlers import ReportingQueries, clock_for
+from services.reporting.learning import followup_of
 from services.reporting.readmodels import ReadModels
+from services.reporting.subjects import load_subjects
 from services.reporting.wording import question_wording
 from shared.calendar import Period, WorkingCalendar
 from shared.events import Grade
 from shared.settings import Settings
 
 from .content import kpi_requests
-from .model import KpiRequest, ReportInputs, RuleTally
+from .model import KpiRequest, OpenFollowUp, ReportInputs, RuleTally
+
+OPEN_FOLLOWUPS_LISTED = 25  # the report lists the most overdue of the follow-ups open at its end
 
 
 async def period_commentary(
@@ -188,6 +192,32 @@ class _Reader:
             for r in rows
         }
 
+    async def open_followups(self, end: date, limit: int) -> tuple[list[OpenFollowUp], int]:
+        """The follow-ups open at ``end``, most overdue (earliest due) first, at most
+        ``limit``, each described (`subjects.py`); and how many were open in all."""
+        schema = self.readmodels.schema
+        open_at_end = f"""SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on IS NULL AND opened_on <= $2
+                          UNION ALL
+                          SELECT * FROM {schema}.followups WHERE tenant = $1 AND closed_on > $2 AND opened_on <= $2"""
+        total = int(await self.conn.fetchval(f"SELECT count(*) FROM ({open_at_end}) x", self.tenant, end))
+        rows = await self.conn.fetch(
+            f"SELECT * FROM ({open_at_end}) x ORDER BY due_date, followup_id LIMIT $3", self.tenant, end, limit
+        )
+        found = [followup_of(r) for r in rows]
+        subjects = await load_subjects(self.conn, schema, self.tenant, found)
+        lines = [
+            OpenFollowUp(
+                fu.rule,
+                fu.origin,
+                subjects[fu.followup_id].text if fu.followup_id in subjects else None,
+                fu.team,
+                fu.opened_on,
+                fu.due_date,
+            )
+            for fu in found
+        ]
+        return lines, total
+
     async def concerns_open_during(self, p: Period, end: date) -> set[str]:
         """Concerns whose concern-targeted-audit follow-up (one per concern raised, closed by
         its first resolution) was open at some time in the quarter."""
@@ -260,8 +290,10 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             f.AuditModeratedFact, "moderated_on", period.start, period.end
         )
         commentary, commentary_on_slices = await period_commentary(conn, tenant, period)
+        open_followups, open_total = await read.open_followups(end, OPEN_FOLLOWUPS_LISTED)
         inputs = ReportInputs(
             tenant=tenant,
+            authority=queries.authority(tenant),
             period=period,
             today=today,
             facts=f.Facts(**lists),
@@ -276,6 +308,8 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             you_said_we_did=await you_said_we_did_words(conn, tenant, [y.key for y in lists["you_said_we_did"]]),
             overall_grade_rule=queries.overall_grade_rule,
             question_wording=await question_wording(conn, tenant, previous.start, period.end),
+            open_followups=open_followups,
+            open_followups_total=open_total,
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:
@@ -298,6 +332,8 @@ def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQu
     return ReportingQueries(
         pool,
         WorkingCalendar(closures=settings.calendar_closures),
+        clock=clock_for(settings.as_of),
+        authority_names={settings.tenant: settings.authority_name} if settings.authority_name else {},
         targets=targets,
         small_number_threshold=settings.small_number_threshold,
         timescales=settings.complaint_timescales(),

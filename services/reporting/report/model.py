@@ -26,6 +26,7 @@ __all__ = [
     "Block",
     "Chart",
     "KpiRequest",
+    "OpenFollowUp",
     "Paragraph",
     "QuarterlyReport",
     "ReportInputs",
@@ -94,6 +95,7 @@ class Section:
 @dataclass(frozen=True)
 class QuarterlyReport:
     tenant: str
+    authority: str  # "Westshire County Council (E10000034)", or the code alone
     period: Period
     previous: Period
     title: str
@@ -112,6 +114,19 @@ class KpiRequest:
     period: Period
     filters: kpis.Filters = kpis.NO_FILTERS
     kpi_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class OpenFollowUp:
+    """One follow-up open at the quarter's end, as the report lists it: its rule, what it is
+    about in words (`subjects.py`; None while its origin is unknown), team and dates."""
+
+    rule: str
+    origin: str
+    about: str | None
+    team: str | None
+    opened_on: date
+    due_date: date
 
 
 class RuleTally(NamedTuple):
@@ -160,3 +175,6 @@ class ReportInputs:
     benchmarks: BenchmarkTable | None = None
     overall_grade_rule: str = "worst"  # the authority's overall-grade rule (`grading.py`), as the audit service's
     question_wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording (`wording.py`)
+    authority: str = ""  # the authority's name and code (`ReportingQueries.authority`); "": the code
+    open_followups: Sequence[OpenFollowUp] = ()  # open at the quarter's end, most overdue first (at most 25)
+    open_followups_total: int = 0  # how many were open then, of which ``open_followups`` are the first

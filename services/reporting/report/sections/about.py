@@ -16,13 +16,14 @@ def about_section(q: ReportQuarter) -> Section:
     as_at = f"Follow-ups open and overdue are counted as at {long_date(q.end)}, " + (
         "today, as the quarter is still under way." if q.end != q.period.end else "the quarter's end."
     )
+    authority = q.inputs.authority or f"authority {q.inputs.tenant}"
     return Section(
         "about",
         "About these figures",
         [
             Paragraph(
                 f"This report covers {long_date(q.period.start)} to {long_date(q.period.end)} "
-                f"(financial quarter {q.period.label}) for authority {q.inputs.tenant}, and compares it with "
+                f"(financial quarter {q.period.label}) for {authority}, and compares it with "
                 f"the previous quarter, {q.previous.label}. {as_at}"
             ),
             Paragraph(
