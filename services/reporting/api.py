@@ -166,9 +166,11 @@ async def followups(
     )
     more = len(found) > limit
     found = found[:limit]
+    subjects = await queries.subjects(principal.tenant, found)
     items = []
     for f in found:
         state = f.status(today)
+        subject = subjects.get(f.followup_id)
         items.append(
             {
                 "followup_id": f.followup_id,
@@ -185,6 +187,9 @@ async def followups(
                 "on_time": f.on_time,
                 "improved": f.improved,
                 "days_overdue": (today - f.due_date).days if state == "overdue" else 0,
+                # what it is about, in words (audit type, team, date, case pseudonym): null
+                # while its origin's event has not reached reporting
+                "subject": subject.as_json() if subject else None,
             }
         )
     return {

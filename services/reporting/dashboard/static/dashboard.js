@@ -840,6 +840,12 @@
     );
   }
 
+  // What a follow-up is about, as reporting words it (audit type, team, date, case
+  // pseudonym); while its origin's event has not arrived, only the kind of origin.
+  function followupSubject(f) {
+    return f.subject ? f.subject.text : `${humanize(f.origin)} (details not yet received)`;
+  }
+
   function renderFollowups(body) {
     const items = body.followups.slice();
     const overdue = items.filter((f) => f.status === "overdue").length;
@@ -885,7 +891,7 @@
       "table",
       { "data-role": "followups" },
       el("caption", { class: "visually-hidden" }, "Open follow-ups, most overdue first"),
-      el("thead", {}, el("tr", {}, ...["Status", "Follow-up", "Origin", "Team", "Service area", "Opened", "Due"].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ...["Status", "Follow-up", "About", "Team", "Service area", "Opened", "Due"].map((h) => el("th", { scope: "col" }, h)))),
       el(
         "tbody",
         {},
@@ -895,7 +901,7 @@
             {},
             el("td", { class: f.status === "overdue" ? "status-overdue" : null }, f.status === "overdue" ? `Overdue by ${f.days_overdue} day${f.days_overdue === 1 ? "" : "s"}` : "Open"),
             el("th", { scope: "row" }, RULE_NAMES[f.rule] || humanize(f.rule)),
-            el("td", {}, `${humanize(f.origin)} ${f.origin_id}`),
+            el("td", { "data-role": "followup-subject" }, followupSubject(f)),
             el("td", {}, f.team ? f.team : "—"),
             el("td", {}, f.service_area ? areaName(f.service_area) : "—"),
             el("td", {}, f.opened_on),

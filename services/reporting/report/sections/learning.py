@@ -4,10 +4,11 @@ closed (on time), open and overdue, with the re-audits that improved a grade."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from ..charts import Series
-from ..figures import Figure
-from ..labels import long_date, words
+from ..figures import Figure, text
+from ..labels import long_date, short_date, words
 from ..model import Block, Paragraph, Row, RuleTally, Section, Table, chart
 from ..suppression import column_lines, protect
 from .quarter import ReportQuarter
@@ -82,6 +83,40 @@ def _by_rule_chart(q: ReportQuarter, rules: Sequence[str], tallies: Sequence[Rul
     )
 
 
+def _status(due: date, end: date) -> str:
+    days = (end - due).days
+    return f"Overdue by {days} day{'' if days == 1 else 's'}" if days > 0 else "Open"
+
+
+def _open_followups(q: ReportQuarter) -> Table:
+    """The follow-ups still open at the quarter's end, most overdue first, each named by
+    what it is about (the audit's type, team, date and case pseudonym; the complaint …)."""
+    end = q.end
+    listed = q.inputs.open_followups
+    total = q.inputs.open_followups_total
+    rows = [
+        Row(
+            _rule_title(f.rule),
+            [
+                text(f.about or f"{words(f.origin)} (details not yet received)"),
+                text(f.team or "—"),
+                text(short_date(f.opened_on)),
+                text(short_date(f.due_date)),
+                text(_status(f.due_date, end)),
+            ],
+        )
+        for f in listed
+    ]
+    shown = f"the {len(listed)} most overdue of {total}" if total > len(listed) else "all of them"
+    return Table(
+        "followups-open",
+        f"Follow-ups open on {long_date(end)}, most overdue first",
+        ["Follow-up", "About", "Team", "Opened", "Due", "Status"],
+        rows,
+        note=f"Listed: {shown}. Cases are named by their pseudonym, never by the case number.",
+    )
+
+
 def learning_section(q: ReportQuarter) -> Section:
     p = q.period
     rules = _rules(q)
@@ -100,6 +135,7 @@ def learning_section(q: ReportQuarter) -> Section:
         ),
         _by_rule(q, rules, tallies),
         *([_by_rule_chart(q, rules, tallies)] if rules else []),
+        _open_followups(q),
         Paragraph(
             f"Re-audits of cases graded requires improvement or inadequate, completed in {p.label}: "
             f"{q.count(reaudits.closed).text}; of these, the grade improved in "
