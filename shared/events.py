@@ -370,6 +370,10 @@ class ComplimentReceived(EventData):
     origin: ComplimentOrigin
     received_at: Timestamp
     summary: str | None = None
+    # CONTRACT.md §4 is additive: true when the person who gave the compliment agreed that its
+    # summary may be shared (the quarterly report's good-practice page shows it, by team);
+    # absent or false, the summary is counted but never shown.
+    summary_shareable: bool | None = None
 
 
 class YouSaidWeDidPublished(EventData):

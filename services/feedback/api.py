@@ -425,6 +425,7 @@ class ComplimentView(BaseModel):
     team: str
     received_at: datetime
     summary: str | None
+    summary_shareable: bool = False
 
     @classmethod
     def of(cls, c: Compliment) -> ComplimentView:

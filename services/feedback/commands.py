@@ -147,10 +147,22 @@ class RecordCompliment(BaseModel):
         "name and no contact details",
     )
 
+    summary_shareable: bool = Field(
+        default=False,
+        description="true when the person who gave the compliment agreed that its summary may be shared "
+        "(the quarterly report's good-practice page); needs a summary",
+    )
+
     @field_validator("summary")
     @classmethod
     def _summary(cls, v: str | None) -> str | None:
         return None if v is None or not v.strip() else published_text(v, MAX_SUMMARY)
+
+    @model_validator(mode="after")
+    def _shareable_needs_summary(self) -> RecordCompliment:
+        if self.summary_shareable and self.summary is None:
+            raise ValueError("summary_shareable: there is no summary to share")
+        return self
 
 
 class PublishYouSaidWeDid(BaseModel):

@@ -365,8 +365,8 @@ class PostgresCompliments:
     async def add(self, compliment: Compliment, *, recorded_by: str) -> bool:
         inserted = await self.conn.fetchval(
             f"""INSERT INTO {self.schema}.compliments (compliment_id, origin, service_area, team, received_at,
-                    summary, fingerprint, recorded_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    summary, fingerprint, recorded_by, summary_shareable)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (compliment_id) DO NOTHING
                 RETURNING true""",
             compliment.compliment_id,
@@ -377,6 +377,7 @@ class PostgresCompliments:
             compliment.summary,
             compliment.fingerprint,
             recorded_by,
+            compliment.summary_shareable,
         )
         return bool(inserted)
 
@@ -422,6 +423,7 @@ def _compliment(row: asyncpg.Record) -> Compliment:
         team=row["team"],
         received_at=row["received_at"],
         summary=row["summary"],
+        summary_shareable=row["summary_shareable"],
     )
 
 

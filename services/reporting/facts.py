@@ -135,6 +135,9 @@ class ComplimentFact:
     team: str
     origin: str  # "external" | "internal"
     received_on: date
+    # the summary, only where its giver agreed to share it (`summary_shareable`); else None,
+    # so that reporting never keeps a summary nobody agreed to show
+    shared_summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -501,6 +504,7 @@ def _compliment_received(envelope: CloudEvent, d: ev.ComplimentReceived) -> Comp
         team=d.team,
         origin=ev.ComplimentOrigin(d.origin).value,
         received_on=london_date(d.received_at),
+        shared_summary=d.summary if d.summary_shareable and d.summary else None,
     )
 
 

@@ -353,6 +353,15 @@ def _scale(rng: random.Random, positive: float) -> int:
     return rng.choices((1, 2, 3), (0.2, 0.3, 0.5))[0]
 
 
+SHARED = 0.6  # external compliments whose giver agrees that the summary may be shared
+
+
+def agreed_to_share(year: SimulatedYear, compliment_id: str) -> bool:
+    """Whether the giver of an external compliment agreed to share its summary ("celebrate
+    success"): a draw of its own, so the rest of the year's plan is as it was."""
+    return random.Random(f"{year.seed}:share:{compliment_id}").random() < SHARED
+
+
 def _compliments(year: SimulatedYear, volumes: AnnualVolumes) -> list[Story]:
     rng = year.rng("compliments")
     stories = []
@@ -365,7 +374,7 @@ def _compliments(year: SimulatedYear, volumes: AnnualVolumes) -> list[Story]:
             external = rng.random() < EXTERNAL
             received = year.at(rng.choice(days), rng)
             compliment_id = f"{year.prefix}-compliment-{serial:04d}"
-            body = {
+            body: dict[str, object] = {
                 "compliment_id": compliment_id,
                 "origin": "external" if external else "internal",
                 "service_area": area,
@@ -373,6 +382,8 @@ def _compliments(year: SimulatedYear, volumes: AnnualVolumes) -> list[Story]:
                 "received_at": received,
                 "summary": rng.choice(EXTERNAL_SUMMARIES if external else INTERNAL_SUMMARIES),
             }
+            if external and agreed_to_share(year, compliment_id):
+                body["summary_shareable"] = True
             call = Call(
                 received,
                 "feedback.compliment",

@@ -20,18 +20,20 @@ class Compliment:
     team: str
     received_at: datetime
     summary: str | None
+    summary_shareable: bool = False  # its giver agreed that the summary may be shared
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(
-            {
-                "origin": self.origin.value,
-                "service_area": self.service_area,
-                "team": self.team,
-                "received_at": self.received_at.astimezone(UTC).isoformat(),
-                "summary": self.summary,
-            }
-        )
+        content: dict[str, object] = {
+            "origin": self.origin.value,
+            "service_area": self.service_area,
+            "team": self.team,
+            "received_at": self.received_at.astimezone(UTC).isoformat(),
+            "summary": self.summary,
+        }
+        if self.summary_shareable:  # only when agreed: compliments recorded before keep their fingerprint
+            content["summary_shareable"] = True
+        return fingerprint(content)
 
     def received_event(self) -> ComplimentReceived:
         return ComplimentReceived(
@@ -41,6 +43,7 @@ class Compliment:
             origin=self.origin,
             received_at=self.received_at,
             summary=self.summary,
+            summary_shareable=self.summary_shareable,
         )
 
 
@@ -53,4 +56,5 @@ def validate_compliment(cmd: RecordCompliment, *, compliment_id: str, now: datet
         team=cmd.team,
         received_at=occurred_at(cmd.received_at, now, "received_at"),
         summary=cmd.summary,
+        summary_shareable=cmd.summary_shareable,
     )
