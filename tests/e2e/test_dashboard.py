@@ -369,6 +369,16 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             assert await rows.count() == min(len(followups), 25)
             if overdue:
                 assert (await rows.first.locator("td").first.inner_text()).startswith("Overdue by")
+            # ... each named by what it is about (audit type, team, date, case pseudonym; the
+            # complaint, the response …), as the API words it, never by its origin's id
+            about = await rows.locator("td[data-role=followup-subject]").all_inner_texts()
+            shown = sorted(followups, key=lambda f: (-f["days_overdue"], f["due_date"]))[:25]  # the page's order
+            assert all(f["subject"] for f in shown)
+            assert about == [f["subject"]["text"] for f in shown]
+            assert not any(f["origin_id"] in text for f in followups for text in about)
+            for f, text in zip(shown, about, strict=True):
+                if f["rule"] == "re-audit":
+                    assert f" audit of case {f['subject']['case_ref']} ({f['team']})" in text
 
             # 6. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
             await check_downloads(page, api)

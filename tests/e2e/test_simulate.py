@@ -5,6 +5,7 @@ not send the same seed's year twice."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.simulation.authority import AUTHORITY_NAME
+from services.simulation.loop import Loop, LoopClients
 from services.simulation.plan import Plan
 from services.simulation.runner import BusSink, ServicesUnavailable, Simulator
 from services.simulation.year import plan_year
@@ -27,6 +30,8 @@ from tests.support.wait import eventually
 pytestmark = pytest.mark.e2e
 
 MONTH = "2022-07"
+YEAR_END = date(2023, 3, 31)  # reporting's clock here, as `qaloop demo` sets it (QALOOP_AS_OF)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ async def own_servers(servers: srv.Servers) -> AsyncIterator[Settings]:
     simulator sent (the run's vhost and database are shared with other test modules, whose
     strand outboxes and reporting queue would otherwise mix in)."""
     async with srv.module_servers(servers, "simulate") as (amqp_url, database_url):
-        yield Settings(amqp_url=amqp_url, database_url=database_url)
+        yield Settings(amqp_url=amqp_url, database_url=database_url, authority_name=AUTHORITY_NAME)
 
 
 @dataclass
@@ -59,6 +64,12 @@ class Running:
         assert reply.status_code == 200, reply.text
         return {v["kpi"]: v for v in reply.json()["values"]}
 
+    async def followups(self) -> list[dict[str, Any]]:
+        reply = await self.reporting.get("/v1/followups", params={"limit": 5000})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["next_offset"] is None
+        return list(reply.json()["followups"])
+
     async def events_applied(self) -> int:
         reply = await self.reporting.get("/v1/projections/status")
         assert reply.status_code == 200, reply.text
@@ -80,7 +91,7 @@ async def running(own_servers: Settings) -> AsyncIterator[Running]:
         "complaints": build_complaints(settings=own_servers),
     }
     reporting, reporting_app = build_reporting(
-        settings=own_servers, clock=lambda: date(2023, 3, 31), followup_interval=0.2
+        settings=own_servers, clock=lambda: YEAR_END, followup_interval=0.2
     )
     started = []
     try:
@@ -186,6 +197,72 @@ async def test_a_simulated_month_shows_in_reportings_kpis(running: Running):
 
     # the same seed's year again: refused, since the audit service would record the audits twice
     assert "already recorded" in (await running.simulator(plan).previous_run() or "")
+
+
+async def test_staff_answer_the_loop_and_the_report_names_the_authority_cases_and_shared_compliments(
+    running: Running,
+):
+    """The last quarter of the year, then simulated staff answering the follow-ups open at the
+    year's end (`simulation.loop`), as `qaloop demo` does: most follow-ups end closed, some are
+    still open and not all of those are overdue; the follow-ups are named by what they are
+    about, not by ids; the report's cover names the authority and its good-practice page lists
+    the compliments whose givers agreed to share them, by team."""
+    plan = plan_year("2022-23", seed=12, scale=0.3, period="2022-23-Q4")
+    simulator = running.simulator(plan)
+    await simulator.preflight()
+    applied = await running.events_applied()
+    try:
+        summary = await simulator.run()
+    finally:
+        await simulator.sink.close()
+    assert summary.ok, summary.errors
+    expected = applied + summary.events_for_reporting
+    await eventually(running.events_applied, lambda n: n >= expected, timeout=60, what=f"{expected} events applied")
+    before = Counter(f["status"] for f in await running.followups())
+
+    loop = Loop(
+        running.settings,
+        plan,
+        LoopClients(running.reporting, running.clients),
+        today=YEAR_END,
+    )
+    answered = await loop.run(await running.events_applied())
+    assert answered.failures == 0, answered.errors
+    assert answered.answers, "there were open follow-ups to answer"
+    after = await running.followups()
+    states = Counter(f["status"] for f in after)
+    assert states["closed"] > before["closed"]
+    assert states["closed"] > 2 * (states["open"] + states["overdue"]), states  # mostly closed
+    assert states["open"] + states["overdue"] > 0, states  # ... some still open
+    assert states["open"] > 0, states  # ... and not all of those overdue
+    closed = [f for f in after if f["status"] == "closed"]
+    assert any(f["on_time"] for f in closed) and not all(f["on_time"] for f in closed), "some late"
+
+    # named by what they are about: the re-audits by audit type, case pseudonym, team and date
+    assert all(f["subject"] is not None for f in after)
+    assert not any(UUID.search(f["subject"]["text"]) for f in after)
+    reaudit = next(f for f in after if f["rule"] == "re-audit")
+    assert reaudit["subject"]["case_ref"] and reaudit["subject"]["case_ref"] in reaudit["subject"]["text"]
+    assert reaudit["team"] in reaudit["subject"]["text"] and " audit of case " in reaudit["subject"]["text"]
+
+    reply = await running.reporting.get("/v1/reports/quarterly", params={"period": "2022-23-Q4"})
+    assert reply.status_code == 200, reply.text
+    html = reply.text
+    cover = html[html.index("<header>") : html.index("</header>")]
+    assert f"{AUTHORITY_NAME} ({running.settings.tenant})" in cover
+    listed = html[html.index('id="followups-open"') :]
+    listed = listed[: listed.index("</table>")]
+    assert " audit of case " in listed and not UUID.search(listed)
+    good_practice = html[html.index('<section id="good-practice"') :]
+    good_practice = good_practice[: good_practice.index("</section>")]
+    shared = [c.body for c in plan.calls_of("feedback.compliment") if c.body.get("summary_shareable")]
+    not_shared = [c.body for c in plan.calls_of("feedback.compliment") if not c.body.get("summary_shareable")]
+    assert shared and not_shared
+    for team in {c["team"] for c in shared}:
+        assert f"Team {team} (" in good_practice
+    for team in {c["team"] for c in not_shared} - {c["team"] for c in shared}:
+        assert f"Team {team} (" not in good_practice
+    assert good_practice.count('<th scope="row"') == len(shared)
 
 
 async def test_it_says_how_to_start_the_services_when_they_are_not_there(own_servers: Settings):
