@@ -90,9 +90,7 @@ async def running(own_servers: Settings) -> AsyncIterator[Running]:
         "feedback": build_feedback(settings=own_servers),
         "complaints": build_complaints(settings=own_servers),
     }
-    reporting, reporting_app = build_reporting(
-        settings=own_servers, clock=lambda: YEAR_END, followup_interval=0.2
-    )
+    reporting, reporting_app = build_reporting(settings=own_servers, clock=lambda: YEAR_END, followup_interval=0.2)
     started = []
     try:
         for service, _ in built.values():

@@ -372,6 +372,34 @@ async def test_a_compliment_is_recorded_and_published_once():
     assert created and len(fresh.compliment_id) == 36
 
 
+async def test_a_compliment_shared_with_its_givers_agreement_says_so_and_needs_a_summary():
+    uow = FakeFeedbackUnitOfWork()
+    shared, _ = await handlers.record_compliment(uow, compliment(summary_shareable=True), actor=WORKER)
+    [emitted] = uow.published
+    assert shared.summary_shareable and isinstance(emitted.data, ComplimentReceived)
+    assert emitted.data.summary_shareable is True
+    # not agreed: the event says false; a compliment recorded before keeps its fingerprint
+    plain, _ = await handlers.record_compliment(uow, compliment(compliment_id="comp-2"), actor=WORKER)
+    assert uow.published[-1].data.summary_shareable is False  # type: ignore[attr-defined]
+    assert plain.fingerprint != shared.fingerprint
+    from services.feedback.domain.compliments import Compliment
+
+    before = Compliment(
+        plain.compliment_id, plain.origin, plain.service_area, plain.team, plain.received_at, plain.summary
+    )
+    assert before.fingerprint == plain.fingerprint
+    # the same id again with the agreement added is another compliment: a conflict
+    await refused(
+        uow,
+        handlers.record_compliment(uow, compliment(compliment_id="comp-2", summary_shareable=True), actor=WORKER),
+        Conflict,
+    )
+    with pytest.raises(ValueError, match="no summary to share"):
+        compliment(summary=None, summary_shareable=True)
+    with pytest.raises(ValueError, match="no summary to share"):
+        compliment(summary="   ", summary_shareable=True)
+
+
 async def test_compliments_are_listed_by_area_origin_team_and_period():
     uow = FakeFeedbackUnitOfWork()
     await handlers.record_compliment(uow, compliment(), actor=WORKER)

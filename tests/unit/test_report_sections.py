@@ -232,3 +232,56 @@ def test_follow_ups_list_the_known_rules_first_then_any_other_by_name():
     empty = build_report(loaded(inputs_of(Facts())))
     learning = next(s for s in empty.sections if s.id == "learning")
     assert not any(getattr(b, "id", None) == "chart-followups" for b in learning.blocks)
+
+
+def _compliment(
+    i: int, day: date, team: str, *, origin: str = "external", shared: str | None = "Thank you"
+) -> ComplimentFact:
+    return ComplimentFact(f"k-c{i}", f"c{i}", f"c{i}", "fostering", team, origin, day, shared)
+
+
+def test_the_good_practice_page_lists_the_quarters_shared_external_compliments_by_team():
+    facts = Facts(
+        compliments=[
+            _compliment(1, date(2022, 9, 30), "fostering-east", shared="Late in the quarter"),
+            _compliment(2, date(2022, 7, 1), "fostering-east", shared="First day of the quarter"),
+            _compliment(3, date(2022, 8, 1), "fostering-west", shared=None),  # not agreed
+            _compliment(4, date(2022, 8, 1), "fostering-north", origin="internal"),  # not external
+            _compliment(5, date(2022, 6, 30), "fostering-south"),  # the quarter before
+            _compliment(6, date(2022, 8, 2), "fostering-west", shared="Kind words"),
+        ]
+    )
+    report = build_report(loaded(inputs_of(facts)))
+    page = next(s for s in report.sections if s.id == "good-practice")
+    assert report.sections[-1] is page
+    tables = [b for b in page.blocks if isinstance(b, Table)]
+    assert [t.caption for t in tables] == [
+        "Team fostering-east (Fostering): 2 compliments",
+        "Team fostering-west (Fostering): 1 compliment",
+    ]
+    assert [(r.header, [c.text for c in r.cells]) for r in tables[0].rows] == [
+        ("1 July 2022", ["First day of the quarter"]),
+        ("30 September 2022", ["Late in the quarter"]),
+    ]
+    empty = build_report(loaded(inputs_of(Facts(compliments=[_compliment(3, date(2022, 8, 1), "x", shared=None)]))))
+    blocks = next(s for s in empty.sections if s.id == "good-practice").blocks
+    assert not any(isinstance(b, Table) for b in blocks)
+    assert "No external compliment received in 2022-23-Q2" in blocks[-1].text  # type: ignore[union-attr]
+
+
+def test_the_cover_names_the_authority_and_open_follow_ups_are_listed_by_what_they_are_about():
+    from services.reporting.report.model import OpenFollowUp
+
+    named = build_report(loaded(inputs_of(Facts(), authority="Westshire County Council (T1)")))
+    assert named.authority == "Westshire County Council (T1)"
+    assert build_report(loaded(inputs_of(Facts()))).authority == "authority T1"
+    about = "Routine audit of case k1:0000000000000000 (t), graded inadequate on 1 Jul 2022"
+    listed = [
+        OpenFollowUp("re-audit", "audit", about, "t", date(2022, 7, 1), date(2022, 8, 1)),
+        OpenFollowUp("action", "complaint", None, None, date(2022, 9, 1), date(2022, 9, 30)),
+    ]
+    report = build_report(loaded(inputs_of(Facts(), open_followups=listed, open_followups_total=30)))
+    assert rows(report, "followups-open") == [
+        ("Re-audit after a weak grade", [about, "t", "1 Jul 2022", "1 Aug 2022", "Overdue by 60 days"]),
+        ("Actions", ["Complaint (details not yet received)", "—", "1 Sep 2022", "30 Sep 2022", "Open"]),
+    ]
