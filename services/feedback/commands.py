@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.feedback.domain import LABEL, MAX_SUMMARY, MAX_YOU_SAID_WE_DID, QUESTION_ID, RECORD_ID, AnswerType
 from shared.bounds import InCalendar, Int32, Name, PositiveInt32, text
@@ -158,11 +167,12 @@ class RecordCompliment(BaseModel):
     def _summary(cls, v: str | None) -> str | None:
         return None if v is None or not v.strip() else published_text(v, MAX_SUMMARY)
 
-    @model_validator(mode="after")
-    def _shareable_needs_summary(self) -> RecordCompliment:
-        if self.summary_shareable and self.summary is None:
-            raise ValueError("summary_shareable: there is no summary to share")
-        return self
+    @field_validator("summary_shareable")
+    @classmethod
+    def _shareable_needs_summary(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("summary") is None:
+            raise ValueError("there is no summary to share")
+        return v
 
 
 class PublishYouSaidWeDid(BaseModel):

@@ -36,7 +36,9 @@ CONTRACT_EVENTS: dict[str, str] = {
     # §4 Additions (2026-12)
     "InspectionFindingRecorded": "finding_id body service_area team? summary recorded_at",
     "FeedbackReceived": "response_id survey_id service_area team? respondent received_at channel? answers",
-    "ComplimentReceived": "compliment_id service_area team origin received_at summary?",
+    # summary_shareable? (issue 14 item 12, "celebrate success"): not in CONTRACT.md; added under
+    # §4's rule that additions are additive and optional (consumers ignore fields they do not know)
+    "ComplimentReceived": "compliment_id service_area team origin received_at summary? summary_shareable?",
     "YouSaidWeDidPublished": "item_id service_area theme you_said we_did feedback_ids action_id? published_at",
     "ComplaintReceived": "complaint_id procedure stage category team service_area received_at complainant",
     "ComplaintAcknowledged": "complaint_id acknowledged_at",

@@ -406,6 +406,28 @@ async def test_internal_and_external_compliments_are_both_kept_and_published(fee
     assert (await feedback.get("/v1/compliments", params={"period": "Q2"})).status_code == 422
 
 
+async def test_a_compliment_shared_with_its_givers_agreement_is_kept_and_published_so(feedback, observer):
+    body = {
+        "origin": "external",
+        "service_area": "fostering",
+        "team": unique("fostering-west"),
+        "received_at": "2022-08-16",
+        "summary": "Our worker never gave up on us",
+        "summary_shareable": True,
+    }
+    reply = await feedback.post("/v1/compliments", json=body)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["summary_shareable"] is True
+    [event] = await observer.wait_for("compliment_id", reply.json()["compliment_id"])
+    assert event["data"]["summary_shareable"] is True
+    listed = await feedback.get("/v1/compliments", params={"team": body["team"]})
+    assert [c["summary_shareable"] for c in listed.json()] == [True]
+    nothing = await feedback.post("/v1/compliments", json={**body, "summary": None})
+    assert nothing.status_code == 422
+    assert nothing.json()["detail"][0]["loc"] == ["body", "summary_shareable"]
+    assert "no summary to share" in nothing.json()["detail"][0]["msg"]
+
+
 # --------------------------------------------------------------------------- you said, we did
 
 
