@@ -183,7 +183,7 @@ def _wait_for_reporting(settings: Settings, token: str, baseline: int, expected:
 RAG_STYLE = {"red": "bold red", "amber": "bold yellow", "green": "bold green"}
 
 
-def _cell(kpi: str, v: dict[str, Any] | None) -> str:
+def summary_cell(kpi: str, v: dict[str, Any] | None) -> str:
     """A summary cell: the value, coloured by its RAG where the KPI has a target."""
     value = None if v is None else v["value"]
     if value is None:
@@ -220,7 +220,7 @@ def _summary(settings: Settings, year: str, token: str) -> Table:
                 values[(label, area, v["kpi"])] = v
     rags: dict[str, int] = {"red": 0, "amber": 0, "green": 0}
     for title, kpi, area in SUMMARY_KPIS:
-        cells = [_cell(kpi, values.get((label, area, kpi))) for label in labels]
+        cells = [summary_cell(kpi, values.get((label, area, kpi))) for label in labels]
         for label in labels:
             rag = (values.get((label, area, kpi)) or {}).get("rag")
             if rag in rags:

@@ -5,6 +5,7 @@ cover, its list of open follow-ups, its good-practice page)."""
 
 from __future__ import annotations
 
+import aio_pika
 import asyncpg
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from shared.auth import issue_token
 from shared.bus import declare_topology
 from shared.events import ActionRaised, CloudEvent, ComplimentReceived, FeedbackReceived, new_event
 from shared.settings import Settings, get_settings
-from tests.integration.test_reporting_intake import TENANT, _publish, audit, complaint_cx1, fresh_reporting_state
+from tests.integration.test_reporting_intake import TENANT, audit, complaint_cx1, fresh_reporting_state
 from tests.support.samples import pseudonym
 from tests.support.wait import eventually
 
@@ -93,14 +94,16 @@ def _events() -> list[CloudEvent]:
 async def test_followups_are_named_and_shared_compliments_reach_the_good_practice_page(reporting, servers):
     _service, client = reporting
     detail = {"Authorization": "Bearer " + issue_token(get_settings(), ["reporting:detail"])}
-    import aio_pika
 
     connection = await aio_pika.connect(servers.amqp_url)
     try:
         exchange = await declare_topology(await connection.channel())
         events = _events()
         for e in events:
-            await _publish(exchange, e.routing_key(), e.to_json())
+            message = aio_pika.Message(
+                e.to_json(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type="application/cloudevents+json"
+            )
+            await exchange.publish(message, e.routing_key(), mandatory=True)
     finally:
         await connection.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from services.demo import _cell, demo_clock, demo_environment
+from services.demo import demo_clock, demo_environment, summary_cell
 from services.simulation.authority import AUTHORITY_NAME
 from services.simulation.targets import DEMO_TARGETS
 
@@ -31,7 +31,7 @@ def test_the_demo_stands_at_the_end_of_its_year_with_its_name_and_targets(tmp_pa
 
 
 def test_summary_cells_carry_their_rag():
-    assert _cell("audit.good_or_better_rate", {"value": 0.47, "rag": "red"}) == "[bold red]47% R[/]"
-    assert _cell("complaints.received", {"value": 76, "rag": None}) == "76"
-    assert _cell("complaints.received", None) == "—"
-    assert _cell("casework.re_referral_rate", {"value": 0.19, "rag": "green"}) == "[bold green]19% G[/]"
+    assert summary_cell("audit.good_or_better_rate", {"value": 0.47, "rag": "red"}) == "[bold red]47% R[/]"
+    assert summary_cell("complaints.received", {"value": 76, "rag": None}) == "76"
+    assert summary_cell("complaints.received", None) == "—"
+    assert summary_cell("casework.re_referral_rate", {"value": 0.19, "rag": "green"}) == "[bold green]19% G[/]"
