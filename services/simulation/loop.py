@@ -20,8 +20,10 @@ feedback-response      publishes a "you said, we did" item on the question's the
 =====================  =================================================================
 
 Most are answered by their due date, some late, a few not by the clock's day (they stay
-open; overdue where their due date has passed). Each follow-up is decided once, by a seeded
-draw on its id, so the same seed answers the same way. What staff do opens follow-ups of its
+open; overdue where their due date has passed). Each follow-up is decided once, by a draw
+seeded by the plan's seed and what the follow-up is about (`stable_key`: its rule, reporting's
+description of it and its dates, not its id — the services choose audit and action ids anew
+on every run), so the same seed answers the same way. What staff do opens follow-ups of its
 own (a re-audit that is still weak, an action raised): the next round answers those, up to
 `ROUNDS` rounds. A concern's targeted audit is left to the plan (resolving a concern needs
 the targeted audits' evidence, which the plan's concern story carries).
@@ -104,11 +106,20 @@ class LoopSummary:
         return [e for s in self.runs for e in s.errors]
 
 
+def stable_key(followup: Mapping[str, Any]) -> str:
+    """What the follow-up is, whatever ids the services chose: its rule, reporting's words for
+    it (the case pseudonym, the complaint's category and dates …) and its dates; its id where
+    reporting has no words for it yet."""
+    subject = followup.get("subject")
+    about = subject["text"] if isinstance(subject, Mapping) and subject.get("text") else followup["followup_id"]
+    return f"{followup['rule']}|{about}|{followup['opened_on']}|{followup['due_date']}"
+
+
 def decide(followup: Mapping[str, Any], seed: int, today: date) -> Answer:
-    """When (if at all) staff answer this follow-up: a draw seeded by the plan's seed and the
-    follow-up's id. On time: a day from its opening to its due date; late: 1-35 days after
+    """When (if at all) staff answer this follow-up: a draw seeded by the plan's seed and
+    `stable_key`. On time: a day from its opening to its due date; late: 1-35 days after
     the due date. A day after ``today`` (the clock's) has not come yet: not answered."""
-    rng = random.Random(f"{seed}:loop:{followup['followup_id']}")
+    rng = random.Random(f"{seed}:loop:{stable_key(followup)}")
     opened = date.fromisoformat(followup["opened_on"])
     due = max(date.fromisoformat(followup["due_date"]), opened)
     draw = rng.random()
@@ -229,7 +240,7 @@ def calls_for(answer: Answer, year: SimulatedYear, audits: Mapping[str, Mapping[
     if answer.day is None:
         return []
     f = answer.followup
-    rng = random.Random(f"{year.seed}:loop-calls:{f['followup_id']}")
+    rng = random.Random(f"{year.seed}:loop-calls:{stable_key(f)}")
     if answer.rule == "re-audit":
         audit = audits.get(f["origin_id"])
         return re_audit(answer, rng, year, audit) if audit and audit.get("case_reference") else []

@@ -5,6 +5,7 @@ for it through which strand's API."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -138,3 +139,21 @@ def test_the_demo_targets_say_where_they_come_from_and_have_the_settings_shape()
         assert "England" in said or "Illustrative demo target" in said, kpi
     for spec in targets_json().values():
         assert set(spec) == {"target", "amber_tolerance", "higher_is_better"}
+
+
+def test_answers_depend_on_what_the_follow_up_is_not_on_the_ids_the_services_chose():
+    about = {"text": "Routine audit of case k1:0000000000000001 (t), graded inadequate on 1 Jul 2022"}
+    dates = (date(2022, 7, 1), date(2022, 8, 1))
+    one = followup("re-audit", "audit", "3f1c-chosen-this-run", *dates) | {"subject": about}
+    other = followup("re-audit", "audit", "9a2e-chosen-next-run", *dates) | {"subject": about}
+    seen = {"case_reference": "WCF-1", "service_area": "send", "team": "t", "audit_type": "routine"}
+    answered = 0
+    for seed in range(1, 20):
+        a, b = decide(one, seed, TODAY), decide(other, seed, TODAY)
+        assert a.day == b.day
+        if a.day is not None:
+            answered += 1
+            calls_a = calls_for(a, replace(YEAR, seed=seed), {one["origin_id"]: seen})
+            calls_b = calls_for(b, replace(YEAR, seed=seed), {other["origin_id"]: seen})
+            assert calls_a and [(c.at, c.body) for c in calls_a] == [(c.at, c.body) for c in calls_b]
+    assert answered > 10
