@@ -230,7 +230,7 @@ async def test_staff_answer_the_loop_and_the_report_names_the_authority_cases_an
     after = await running.followups()
     states = Counter(f["status"] for f in after)
     assert states["closed"] > before["closed"]
-    assert states["closed"] > 2 * (states["open"] + states["overdue"]), states  # mostly closed
+    assert states["closed"] > states["open"] + states["overdue"], states  # mostly closed
     assert states["open"] + states["overdue"] > 0, states  # ... some still open
     assert states["open"] > 0, states  # ... and not all of those overdue
     closed = [f for f in after if f["status"] == "closed"]
