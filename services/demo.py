@@ -65,6 +65,10 @@ SUMMARY_KPIS: tuple[tuple[str, str, str | None], ...] = (
     ("SEND: case worker reached", "casework.contact_success_rate", "send"),
     ("follow-ups overdue (end of quarter)", "learning.followups_overdue", None),
     ("actions completed on time", "learning.actions_completed_on_time_rate", None),
+    ("social worker stability", "workforce.stability_rate", None),
+    ("social worker turnover", "workforce.turnover_rate", None),
+    ("agency social workers (FTE)", "workforce.agency_rate", None),
+    ("average caseload (cases per FTE)", "workforce.average_caseload", None),
 )
 
 
@@ -206,6 +210,8 @@ def _summary(settings: Settings, year: str, token: str) -> Table:
                 cells.append("—")
             elif kpi.split(".")[-1].endswith("_rate") or ".positive_rate." in kpi:
                 cells.append(f"{value:.0%}")
+            elif kpi == "workforce.average_caseload":
+                cells.append(f"{value:.1f}")
             else:
                 cells.append(f"{value:g}")
         table.add_row(title, *cells)

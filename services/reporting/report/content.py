@@ -31,6 +31,7 @@ from .sections.feedback import feedback_section, feedback_slices
 from .sections.kpis import kpi_section, kpi_slices
 from .sections.learning import learning_section
 from .sections.quarter import ReportQuarter
+from .sections.workforce import workforce_section, workforce_slices
 
 __all__ = ["build_report", "kpi_requests"]
 
@@ -41,6 +42,7 @@ SECTIONS: tuple[Callable[[ReportQuarter], Section], ...] = (
     feedback_section,
     audit_section,
     complaints_section,
+    workforce_section,
     learning_section,
     benchmarking_section,
 )
@@ -49,6 +51,7 @@ SLICES: tuple[Callable[[ReportQuarter], list[KpiRequest]], ...] = (
     feedback_slices,
     audit_slices,
     complaint_slices,
+    workforce_slices,
 )
 
 
