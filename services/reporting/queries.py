@@ -255,6 +255,22 @@ def in_post(alias: str, day: str) -> str:
     return f"{alias}.joined_on <= {day} AND ({alias}.d_until IS NULL OR {alias}.d_until > {day})"
 
 
+def _stability(s: str) -> str:
+    """workforce.stability_rate's part of `_workforce`: employed social workers in post at the
+    end (headcount), and those of them who were employed social workers in post (any team)
+    at the end of the day 12 calendar months earlier (p.a)."""
+    sw = f"x.role {_SOCIAL_WORKER}"
+    return f"""CROSS JOIN LATERAL (
+                SELECT count(*) AS headcount,
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM {s}.staff_joined y
+                           WHERE y.tenant = $1 AND y.worker_id = x.worker_id AND y.role {_SOCIAL_WORKER}
+                             AND y.contract = 'employed' AND {in_post("y", "p.a")})) AS stable
+                FROM {s}.staff_joined x
+                WHERE x.tenant = $1 AND {sw} AND x.contract = 'employed' AND {in_post("x", "p.e")} AND {_slice("x")}
+            ) st"""
+
+
 def _workforce(s: str) -> str:
     """workforce.* ($6: per period, the day 12 calendar months before its end). Social workers
     are roles social_worker, senior and manager; a record is in post at the end of day D when
@@ -307,15 +323,7 @@ def _workforce(s: str) -> str:
                 ) k ON true
                 WHERE x.tenant = $1 AND {sw} AND x.case_holding AND {in_post("x", "p.e")} AND {_slice("x")}
             ) c
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS headcount,
-                       count(*) FILTER (WHERE EXISTS (
-                           SELECT 1 FROM {s}.staff_joined y
-                           WHERE y.tenant = $1 AND y.worker_id = x.worker_id AND y.role {_SOCIAL_WORKER}
-                             AND y.contract = 'employed' AND {in_post("y", "p.a")})) AS stable
-                FROM {s}.staff_joined x
-                WHERE x.tenant = $1 AND {sw} AND x.contract = 'employed' AND {in_post("x", "p.e")} AND {_slice("x")}
-            ) st"""
+            {_stability(s)}"""
 
 
 def _staff_positive(s: str) -> str:
