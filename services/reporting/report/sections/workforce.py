@@ -11,6 +11,7 @@ from services.reporting import kpis
 
 from ..labels import area_label, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Subheading, Table
+from ..suppression import protect_columns
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
 
 __all__ = ["workforce_section", "workforce_slices"]
@@ -83,7 +84,9 @@ def _leavers(q: ReportQuarter) -> list[Block]:
     heading = Subheading("Why social workers left", "workforce-leavers")
     if not reasons:
         return [heading, Paragraph(f"No social workers left in {q.period.label} or {q.previous.label}.")]
-    rows = [Row(REASONS[r], [q.count(now[r]), q.count(then[r])]) for r in reasons]
+    # The reasons add up to "All leavers": secondary suppression in each quarter's column.
+    shown_now, shown_then = protect_columns([[q.count(now[r]) for r in reasons], [q.count(then[r]) for r in reasons]])
+    rows = [Row(REASONS[r], [a, b]) for r, a, b in zip(reasons, shown_now, shown_then, strict=True)]
     rows.append(Row("All leavers", [q.count(sum(now.values())), q.count(sum(then.values()))]))
     return [
         heading,
