@@ -44,7 +44,7 @@ from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
 from .downloads import router as downloads_router
-from .tables import protected_counts, received_by_category, received_by_team
+from .tables import leavers_by_reason, protected_counts, received_by_category, received_by_team
 
 router = APIRouter(tags=["dashboard"])
 router.include_router(downloads_router)  # the dashboard's tables as CSV and XLSX (`downloads.py`)
@@ -312,25 +312,6 @@ async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str,
         period.end,
     )
     return [r["v"] for r in rows]
-
-
-async def leavers_by_reason(conn: Any, tenant: str, period: Period, filters: kpis.Filters) -> dict[str, int]:
-    """Social workers (either contract) whose leave, ending a spell, is dated in the period,
-    per leaving reason, in the slice of the record they left (as `workforce.turnover_rate`
-    reads leavers)."""
-    rows = await conn.fetch(
-        f"""SELECT reason, count(*) AS n FROM {store.SCHEMA}.staff_left
-            WHERE tenant = $1 AND d_counted AND left_on BETWEEN $2 AND $3
-              AND d_role IN ('social_worker', 'senior', 'manager')
-              AND ($4::text IS NULL OR d_service_area = $4) AND ($5::text IS NULL OR d_team = $5)
-            GROUP BY reason""",
-        tenant,
-        period.start,
-        period.end,
-        filters.service_area,
-        filters.team,
-    )
-    return {r["reason"]: int(r["n"]) for r in rows}
 
 
 def _leavers(queries: Any, reasons: dict[str, int], detail: bool) -> list[dict[str, Any]]:
