@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from shared.calendar import WorkingCalendar
 from shared.complaint_timescales import PANEL_STAGE, Timescales
@@ -589,36 +590,49 @@ def assemble(
     for kpi in wanted or ():
         if not is_known_kpi(kpi):
             raise ValueError(f"unknown KPI {kpi!r}")
-
-    area_tallies = areas or {}
-    staff = staff_positive or {}
-
-    def member(kpi: str) -> KpiValue:
-        if kpi.startswith(SURVEY_POSITIVE_RATE):
-            num, den = staff.get(kpi[len(SURVEY_POSITIVE_RATE) :], (0, 0))
-            return rate_value(kpi, num, den)
-        if kpi.startswith(AREA_GOOD):
-            num, den = area_tallies.get(kpi[len(AREA_GOOD) :], (0, 0))
-            return rate_value(kpi, num, den)
-        if kpi.startswith(POSITIVE_RATE):
-            num, den = positive.get(kpi[len(POSITIVE_RATE) :], (0, 0))
-            return rate_value(kpi, num, den)
-        return count_value(kpi, categories.get(kpi[len(BY_CATEGORY) :], 0))
-
+    tallies: dict[str, Mapping[str, Any]] = {
+        POSITIVE_RATE: positive,
+        BY_CATEGORY: categories,
+        AREA_GOOD: areas or {},
+        SURVEY_POSITIVE_RATE: staff_positive or {},
+    }
     if wanted is not None:
-        return [values[k] if k in values else member(k) for k in wanted]
+        return [values[k] if k in values else _member(k, tallies) for k in wanted]
     out: list[KpiValue] = []
     for d in _FIXED:
         out.append(values[d.id])
-        if d.id == _AREA_GOOD_AFTER:
-            out.extend(member(AREA_GOOD + a) for a in sorted(area_tallies) if area_tallies[a][1] > 0)
-        if d.id == _POSITIVE_RATE_AFTER:
-            out.extend(member(POSITIVE_RATE + q) for q in sorted(positive) if positive[q][1] > 0)
-        if d.id == _BY_CATEGORY_AFTER:
-            out.extend(member(BY_CATEGORY + c) for c in sorted(categories) if categories[c] > 0)
-        if d.id == _SURVEY_POSITIVE_RATE_AFTER:
-            out.extend(member(SURVEY_POSITIVE_RATE + q) for q in sorted(staff) if staff[q][1] > 0)
+        for prefix, after in _FAMILY_AFTER:
+            if d.id == after:
+                out.extend(
+                    _member(prefix + m, tallies) for m in sorted(tallies[prefix]) if _has_data(tallies[prefix][m])
+                )
     return out
+
+
+# Where each family's members appear among the fixed KPIs: after this fixed id.
+_FAMILY_AFTER = (
+    (AREA_GOOD, _AREA_GOOD_AFTER),
+    (POSITIVE_RATE, _POSITIVE_RATE_AFTER),
+    (BY_CATEGORY, _BY_CATEGORY_AFTER),
+    (SURVEY_POSITIVE_RATE, _SURVEY_POSITIVE_RATE_AFTER),
+)
+
+
+def _has_data(tally: int | tuple[int, int]) -> bool:
+    """A category with complaints, a question or area with answers / audits."""
+    return (tally if isinstance(tally, int) else tally[1]) > 0
+
+
+def _member(kpi: str, tallies: Mapping[str, Mapping[str, Any]]) -> KpiValue:
+    """One family member's value from its family's tallies (0 count / null rate without data):
+    complaints by category is a count, every other family a rate of (numerator, denominator)."""
+    found = _family_member(kpi)
+    assert found is not None, kpi
+    prefix, suffix = found
+    if prefix == BY_CATEGORY:
+        return count_value(kpi, tallies[prefix].get(suffix, 0))
+    num, den = tallies[prefix].get(suffix, (0, 0))
+    return rate_value(kpi, num, den)
 
 
 # --------------------------------------------------------------------------- complaint clocks
