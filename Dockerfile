@@ -1,4 +1,4 @@
-# One image for every qaloop service: `docker run IMAGE run audit|feedback|complaints|reporting`.
+# One image for every qaloop service: `docker run IMAGE run audit|feedback|complaints|workforce|reporting|notifier`.
 # docker-compose.yml and deploy/k8s/ use it with different commands.
 # The base image is pinned by digest: the multi-platform index of `python:3.11-slim-bookworm`
 # (Python 3.11.16, built 2026-08-25) as published in docker-library/repo-info
@@ -35,7 +35,8 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app q
 WORKDIR /app
 USER 10001:10001
 
-# reporting 8000, audit 8001, feedback 8002, complaints 8003 (CONTRACT.md), notifier 8005; set QALOOP_HOST=0.0.0.0.
-EXPOSE 8000 8001 8002 8003 8005
+# reporting 8000, audit 8001, feedback 8002, complaints 8003 (CONTRACT.md), workforce 8004,
+# notifier 8005; set QALOOP_HOST=0.0.0.0.
+EXPOSE 8000 8001 8002 8003 8004 8005
 ENTRYPOINT ["qaloop"]
 CMD ["--help"]

@@ -70,6 +70,10 @@ SUMMARY_KPIS: tuple[tuple[str, str, str | None], ...] = (
     ("SEND: case worker reached", "casework.contact_success_rate", "send"),
     ("follow-ups overdue (end of quarter)", "learning.followups_overdue", None),
     ("actions completed on time", "learning.actions_completed_on_time_rate", None),
+    ("social worker stability", "workforce.stability_rate", None),
+    ("social worker turnover", "workforce.turnover_rate", None),
+    ("agency social workers (FTE)", "workforce.agency_rate", None),
+    ("average caseload (cases per FTE)", "workforce.average_caseload", None),
 )
 
 
@@ -190,6 +194,8 @@ def summary_cell(kpi: str, v: dict[str, Any] | None) -> str:
         return "—"
     if kpi.split(".")[-1].endswith("_rate") or ".positive_rate." in kpi:
         text = f"{value:.0%}"
+    elif kpi == "workforce.average_caseload":
+        text = f"{value:.1f}"
     else:
         text = f"{value:g}"
     rag = v.get("rag") if v else None

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVICES", "installed_services", "is_installed", "service_port", "service_ports"]
 
-SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier")
+SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier", "workforce")
 
 
 def is_installed(name: str) -> bool:

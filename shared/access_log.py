@@ -55,6 +55,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, authenticate, require, require_served
+from shared.bounds import NO_NUL
 from shared.db import Migration, check_identifier
 from shared.logging import trace_id_var
 
@@ -381,9 +382,14 @@ def access_log_router(service: StrandService) -> APIRouter:
     async def access_log(
         since: Annotated[datetime | None, Query(description="from this time (inclusive), ISO 8601")] = None,
         until: Annotated[datetime | None, Query(description="before this time (exclusive), ISO 8601")] = None,
-        subject: Annotated[str | None, Query(max_length=MAX_TEXT, description="a token subject")] = None,
+        subject: Annotated[
+            str | None, Query(max_length=MAX_TEXT, pattern=NO_NUL, description="a token subject")
+        ] = None,
         route: Annotated[
-            str | None, Query(max_length=MAX_TEXT, description="a route template, e.g. /v1/complaints/{complaint_id}")
+            str | None,
+            Query(
+                max_length=MAX_TEXT, pattern=NO_NUL, description="a route template, e.g. /v1/complaints/{complaint_id}"
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
         # not Annotated[…]: `admin` is local, and this module's annotations are strings

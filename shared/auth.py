@@ -36,6 +36,7 @@ ROLES = (
     "audit:write",
     "complaints:write",
     "feedback:write",
+    "workforce:write",  # staff records, vacancies, caseloads and the staff survey (services/workforce)
     "ops:admin",
     "notifier:admin",  # the notifier's recipient directory (services/notifier)
     "reporting:admin",  # reporting's comparator data and live-comparison opt-in (services/reporting/benchmarks)

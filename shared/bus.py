@@ -3,7 +3,7 @@
 Topology (CONTRACT.md §1): topic exchange `qa.events`; dead-letter exchange `qa.events.dlx`;
 each consuming queue `<name>` is a durable quorum queue with `x-delivery-limit` whose dead
 letters go to `<name>.dlq`. `reporting.events` is bound to every strand's events except
-reporting's own (`audit.#`, `feedback.#`, `complaints.#`, `casework.#`): a topic binding
+reporting's own (`audit.#`, `feedback.#`, `complaints.#`, `casework.#`, `workforce.#`): a topic binding
 cannot say "all but", so the four strands are bound one by one.
 
 Publishing is always persistent, `mandatory` (an unroutable message raises instead of
@@ -77,7 +77,7 @@ FOLLOWUPS_QUEUE = "reporting.followups"
 NOTIFIER_ACTIONS_QUEUE = "notifier.actions"
 # notifier.actions: every strand's ActionRaised, for the notifier to know each action's owner.
 CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec(REPORTING_QUEUE, ("audit.#", "feedback.#", "complaints.#", "casework.#")),
+    QueueSpec(REPORTING_QUEUE, ("audit.#", "feedback.#", "complaints.#", "casework.#", "workforce.#")),
     QueueSpec(FOLLOWUPS_QUEUE, ("reporting.#",), max_length=100_000),
     QueueSpec(NOTIFIER_ACTIONS_QUEUE, ("*.ActionRaised",), max_length=100_000),
 )

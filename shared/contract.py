@@ -34,12 +34,13 @@ SERVER_HOST = "localhost:5672"  # a placeholder: deployments set QALOOP_AMQP_URL
 
 # Strands whose services raise learning actions; ActionRaised/ActionCompleted are published
 # under each of them (`audit.ActionRaised`, `feedback.ActionRaised`, `complaints.ActionRaised`).
-ACTION_STRANDS = ("audit", "feedback", "complaints")
+ACTION_STRANDS = ("audit", "feedback", "complaints", "workforce")
 
 PRODUCERS = {
     "audit": "the audit service (services/audit), through its outbox with publisher confirms",
     "feedback": "the feedback service (services/feedback), through its outbox with publisher confirms",
     "complaints": "the complaints service (services/complaints), through its outbox with publisher confirms",
+    "workforce": "the workforce service (services/workforce), through its outbox with publisher confirms",
     "casework": "case-management systems (CloudEvents source /cms/<system-name>)",
     "reporting": "the reporting service (services/reporting), for follow-ups of the learning loop",
 }

@@ -102,6 +102,7 @@ class LearningOrigin(enum.StrEnum):
     FEEDBACK = "feedback"
     CONCERN = "concern"
     INSPECTION = "inspection"  # an inspection finding (CONTRACT.md §4)
+    WORKFORCE = "workforce"  # an action raised for a team's workforce (closes a workforce-review)
 
 
 class ConcernOutcome(enum.StrEnum):
@@ -227,14 +228,13 @@ class ComplaintPoint(BaseModel):
     upheld: bool
 
 
-class SurveyAnswer(BaseModel):
+class AnswerOnScale(BaseModel):
+    """One answer: `yes`/`no` or 1-5 (None: skipped). What feedback surveys and the staff
+    health-check survey share."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
     question_id: Identifier
     value: Literal["yes", "no"] | Annotated[int, Field(ge=1, le=5)] | None = None
-    safeguarding: bool = False
-    # Optional (issue 14): the question's wording in the survey version answered, so that
-    # reports show questions by their words; absent where the sender does not know it.
-    wording: str | None = Field(default=None, min_length=1, max_length=500)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -256,6 +256,13 @@ class SurveyAnswer(BaseModel):
         if self.value is None:
             return None
         return self.value == "yes" or (isinstance(self.value, int) and self.value >= 4)
+
+
+class SurveyAnswer(AnswerOnScale):
+    safeguarding: bool = False
+    # Optional (issue 14): the question's wording in the survey version answered, so that
+    # reports show questions by their words; absent where the sender does not know it.
+    wording: str | None = Field(default=None, min_length=1, max_length=500)
 
     @property
     def negative(self) -> bool:
@@ -602,6 +609,97 @@ class FollowUpClosed(EventData):
     on_time: bool
 
 
+# --------------------------------------------------------------------------- workforce
+
+
+class StaffRole(enum.StrEnum):
+    """A worker's role; `social_worker`, `senior` and `manager` are the social workers of the
+    workforce KPIs (DOMAIN.md), `other` is in none of them."""
+
+    SOCIAL_WORKER = "social_worker"
+    SENIOR = "senior"
+    MANAGER = "manager"
+    OTHER = "other"
+
+
+SOCIAL_WORKER_ROLES: tuple[str, ...] = ("social_worker", "senior", "manager")
+
+
+class Contract(enum.StrEnum):
+    EMPLOYED = "employed"
+    AGENCY = "agency"
+
+
+class LeavingReason(enum.StrEnum):
+    MANAGEMENT = "management"
+    TRAINING_DEVELOPMENT = "training_development"
+    WORKLOAD = "workload"
+    PAY = "pay"
+    CAREER = "career"
+    PERSONAL = "personal"
+    RETIRED = "retired"
+    OTHER = "other"
+
+
+Fte = Annotated[float, Field(gt=0, le=1.5, allow_inf_nan=False)]
+
+
+class StaffJoined(EventData):
+    """A worker in post from `joined_at`; a second one for a worker in post changes the
+    record (team, role, contract, FTE, case-holding) from that date: not a leaver."""
+
+    event_type = "StaffJoined"
+    strand = "workforce"
+    worker_id: Identifier  # pseudonymised, like a case reference
+    team: Identifier
+    service_area: ServiceArea
+    role: StaffRole
+    contract: Contract
+    fte: Fte
+    case_holding: bool
+    joined_at: Timestamp
+
+
+class StaffLeft(EventData):
+    event_type = "StaffLeft"
+    strand = "workforce"
+    worker_id: Identifier
+    left_at: Timestamp
+    reason: LeavingReason
+
+
+class VacancyRecorded(EventData):
+    event_type = "VacancyRecorded"
+    strand = "workforce"
+    team: Identifier
+    service_area: ServiceArea
+    vacant_fte: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+    as_of: Day
+
+
+class CaseloadRecorded(EventData):
+    event_type = "CaseloadRecorded"
+    strand = "workforce"
+    worker_id: Identifier
+    cases: Annotated[int, Field(ge=0, le=1000)]
+    as_of: Day
+
+
+class StaffSurveyAnswer(AnswerOnScale):
+    """An answer to a staff health-check survey question (no safeguarding flag)."""
+
+
+class StaffSurveyResponseReceived(EventData):
+    event_type = "StaffSurveyResponseReceived"
+    strand = "workforce"
+    response_id: Identifier
+    survey_id: Identifier
+    team: str | None = None
+    service_area: ServiceArea
+    received_at: Timestamp
+    answers: list[StaffSurveyAnswer]
+
+
 # --------------------------------------------------------------------------- registry
 
 EVENT_MODELS: dict[str, type[EventData]] = {
@@ -636,10 +734,15 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         FollowUpDue,
         FollowUpOverdue,
         FollowUpClosed,
+        StaffJoined,
+        StaffLeft,
+        VacancyRecorded,
+        CaseloadRecorded,
+        StaffSurveyResponseReceived,
     )
 }
 
-STRANDS = ("audit", "feedback", "complaints", "casework", "reporting")
+STRANDS = ("audit", "feedback", "complaints", "casework", "reporting", "workforce")
 
 
 # --------------------------------------------------------------------------- envelope

@@ -80,7 +80,7 @@ _DEAD_LETTER_HEADERS = {
     "x-delivery-count",
 }
 # Schemas whose outbox `ops lag` counts (the services that publish through an outbox).
-OUTBOX_SCHEMAS = ("audit", "feedback", "complaints", "reporting")
+OUTBOX_SCHEMAS = ("audit", "feedback", "complaints", "workforce", "reporting")
 
 
 class UnknownQueue(ValueError):

@@ -3,8 +3,8 @@ docs/operations.md "Roles and users").
 
 PostgreSQL. `<prefix>_migrator` runs the migrations (`QALOOP_MIGRATE_DATABASE_URL`): it owns
 the services' schemas and their tables. Each service's role (`<prefix>_audit`, `_feedback`,
-`_complaints`, `_reporting`, `_notifier`) owns nothing; after migrating, the migrator grants it
-(`grant_service_role`) USAGE on its own schema, DML on its tables, its sequences — and on
+`_complaints`, `_reporting`, `_notifier`, `_workforce`) owns nothing; after migrating, the
+migrator grants it (`grant_service_role`) USAGE on its own schema, DML on its tables, its sequences — and on
 `access_log` SELECT and INSERT only, so the append-only trigger is backed by privileges. No
 role is granted anything in another service's schema.
 
@@ -35,8 +35,14 @@ import asyncpg
 
 from shared.db import check_identifier
 
-SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier")
-PUBLISHERS = {"audit": "audit", "feedback": "feedback", "complaints": "complaints", "cms": "casework"}
+SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier", "workforce")
+PUBLISHERS = {
+    "audit": "audit",
+    "feedback": "feedback",
+    "complaints": "complaints",
+    "workforce": "workforce",
+    "cms": "casework",
+}
 
 
 def pg_role(prefix: str, service: str) -> str:
@@ -227,7 +233,8 @@ async def apply(
 def main() -> int:
     """`python -m shared.roles`: QALOOP_SETUP_DATABASE_URL, QALOOP_SETUP_AMQP_URL and
     QALOOP_SETUP_MANAGEMENT_URL (admin), QALOOP_PG_PASSWORD_<MIGRATOR|AUDIT|FEEDBACK|COMPLAINTS|
-    REPORTING|NOTIFIER> and QALOOP_MQ_PASSWORD_<AUDIT|FEEDBACK|COMPLAINTS|REPORTING|NOTIFIER|CMS>; optional
+    REPORTING|NOTIFIER|WORKFORCE> and QALOOP_MQ_PASSWORD_<AUDIT|FEEDBACK|COMPLAINTS|REPORTING|NOTIFIER|
+    WORKFORCE|CMS>; optional
     QALOOP_ROLE_PREFIX (default `qaloop`)."""
     import asyncio
 

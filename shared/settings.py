@@ -41,11 +41,13 @@ class Settings(BaseSettings):
     complaints_database_url: str | None = None
     reporting_database_url: str | None = None
     notifier_database_url: str | None = None
+    workforce_database_url: str | None = None
     audit_amqp_url: str | None = None
     feedback_amqp_url: str | None = None
     complaints_amqp_url: str | None = None
     reporting_amqp_url: str | None = None
     notifier_amqp_url: str | None = None
+    workforce_amqp_url: str | None = None
     migrate_database_url: str | None = None
     # Reporting's reads (KPIs, follow-ups, the dashboard and the quarterly report) from a
     # streaming read replica; unset, they go to reporting's database. Writes never go there.
@@ -140,6 +142,7 @@ class Settings(BaseSettings):
     feedback_port: int = 8002
     complaints_port: int = 8003
     notifier_port: int = 8005
+    workforce_port: int = 8004
     log_level: str = "INFO"
     log_json: bool = True
     # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the

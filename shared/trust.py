@@ -9,7 +9,7 @@ message (`validate=`); a message that fails is dead-lettered alone, with its kin
   its entry does not allow the event's type or tenant, or the entry names an AMQP user and
   the message's `user_id` property (validated by RabbitMQ against the publishing
   connection's user) is missing or another user's.
-- `raw-identifier`: `data.case_ref` / `data.child_ref`, or a `case:` subject, is not a
+- `raw-identifier`: `data.case_ref` / `data.child_ref` / `data.worker_id`, or a `case:` subject, is not a
   pseudonym of an accepted key id (`k1:<16 hex>`, `shared.pseudonym`). The message is never
   stored.
 
@@ -45,13 +45,14 @@ from shared.pseudonym import CASE_SUBJECT_PREFIX, check_key_id, key_id_of
 UNTRUSTED_SOURCE = "untrusted-source"
 RAW_IDENTIFIER = "raw-identifier"
 # The data fields that carry a case reference and must be pseudonyms.
-PSEUDONYM_FIELDS = ("case_ref", "child_ref")
+PSEUDONYM_FIELDS = ("case_ref", "child_ref", "worker_id")
 
 _ACTIONS = ["ActionRaised", "ActionCompleted"]
 DEFAULT_BUS_SOURCES: dict[str, dict[str, Any]] = {
     "/qaloop/audit": {"events": ["audit", *_ACTIONS]},
     "/qaloop/feedback": {"events": ["feedback", *_ACTIONS]},
     "/qaloop/complaints": {"events": ["complaints", *_ACTIONS]},
+    "/qaloop/workforce": {"events": ["workforce", *_ACTIONS]},
     "/cms/*": {"events": ["casework"]},
 }
 

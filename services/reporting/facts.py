@@ -308,6 +308,75 @@ class ContactAttemptFact:
     service_area: str
 
 
+# --------------------------------------------------------------------------- workforce
+
+
+@dataclass(frozen=True)
+class StaffJoinedFact:
+    """A worker's record from ``joined_on``: a joiner, or (for a worker in post) a changed
+    record (`workforce.staff_timeline`)."""
+
+    key: str
+    event_id: str
+    worker_id: str
+    team: str
+    service_area: str
+    role: str  # shared.events.StaffRole value
+    contract: str  # shared.events.Contract value
+    fte: float
+    case_holding: bool
+    joined_at: datetime
+    joined_on: date
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class StaffLeftFact:
+    key: str
+    event_id: str
+    worker_id: str
+    left_at: datetime
+    left_on: date
+    reason: str  # shared.events.LeavingReason value
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class VacancyFact:
+    key: str
+    event_id: str
+    team: str
+    service_area: str
+    vacant_fte: float
+    as_of: date
+    time: datetime  # envelope time: orders records of one team with the same as_of
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class CaseloadFact:
+    key: str
+    event_id: str
+    worker_id: str
+    cases: int
+    as_of: date
+    time: datetime  # envelope time: orders snapshots of one worker with the same as_of
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class StaffSurveyFact:
+    key: str
+    event_id: str
+    response_id: str
+    survey_id: str
+    service_area: str
+    team: str | None
+    received_at: datetime
+    received_on: date
+    answers: tuple[AnswerFact, ...] = field(default_factory=tuple)
+
+
 @dataclass
 class Facts:
     """Every fact of one tenant (or the slice of them a query needs)."""
@@ -335,6 +404,11 @@ class Facts:
     assessments: list[AssessmentFact] = field(default_factory=list)
     ehcps: list[EhcpFact] = field(default_factory=list)
     contact_attempts: list[ContactAttemptFact] = field(default_factory=list)
+    staff_joined: list[StaffJoinedFact] = field(default_factory=list)
+    staff_left: list[StaffLeftFact] = field(default_factory=list)
+    vacancies: list[VacancyFact] = field(default_factory=list)
+    caseloads: list[CaseloadFact] = field(default_factory=list)
+    staff_survey: list[StaffSurveyFact] = field(default_factory=list)
 
     def add(self, fact: object) -> None:
         """Append ``fact`` to the list of its kind (TypeError for anything else)."""
@@ -377,6 +451,11 @@ _FACT_LISTS: dict[str, type] = {
     "assessments": AssessmentFact,
     "ehcps": EhcpFact,
     "contact_attempts": ContactAttemptFact,
+    "staff_joined": StaffJoinedFact,
+    "staff_left": StaffLeftFact,
+    "vacancies": VacancyFact,
+    "caseloads": CaseloadFact,
+    "staff_survey": StaffSurveyFact,
 }
 
 
@@ -670,6 +749,71 @@ def _caseworker_contact_attempted(envelope: CloudEvent, d: ev.CaseworkerContactA
     )
 
 
+def _staff_joined(envelope: CloudEvent, d: ev.StaffJoined) -> StaffJoinedFact:
+    return StaffJoinedFact(
+        **_ids(envelope),
+        worker_id=d.worker_id,
+        team=d.team,
+        service_area=d.service_area,
+        role=ev.StaffRole(d.role).value,
+        contract=ev.Contract(d.contract).value,
+        fte=float(d.fte),
+        case_holding=d.case_holding,
+        joined_at=d.joined_at,
+        joined_on=london_date(d.joined_at),
+        sequence=envelope.sequence_number,
+    )
+
+
+def _staff_left(envelope: CloudEvent, d: ev.StaffLeft) -> StaffLeftFact:
+    return StaffLeftFact(
+        **_ids(envelope),
+        worker_id=d.worker_id,
+        left_at=d.left_at,
+        left_on=london_date(d.left_at),
+        reason=ev.LeavingReason(d.reason).value,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _vacancy_recorded(envelope: CloudEvent, d: ev.VacancyRecorded) -> VacancyFact:
+    return VacancyFact(
+        **_ids(envelope),
+        team=d.team,
+        service_area=d.service_area,
+        vacant_fte=float(d.vacant_fte),
+        as_of=d.as_of,
+        time=envelope.time,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _caseload_recorded(envelope: CloudEvent, d: ev.CaseloadRecorded) -> CaseloadFact:
+    return CaseloadFact(
+        **_ids(envelope),
+        worker_id=d.worker_id,
+        cases=d.cases,
+        as_of=d.as_of,
+        time=envelope.time,
+        sequence=envelope.sequence_number,
+    )
+
+
+def _staff_survey_response_received(envelope: CloudEvent, d: ev.StaffSurveyResponseReceived) -> StaffSurveyFact:
+    return StaffSurveyFact(
+        **_ids(envelope),
+        response_id=d.response_id,
+        survey_id=d.survey_id,
+        service_area=d.service_area,
+        team=d.team,
+        received_at=d.received_at,
+        received_on=london_date(d.received_at),
+        answers=tuple(
+            AnswerFact(question_id=a.question_id, positive=a.positive, safeguarding_negative=False) for a in d.answers
+        ),
+    )
+
+
 FACT_BUILDERS: dict[type[EventData], Callable[[CloudEvent, Any], object]] = {
     ev.AuditGraded: _audit_graded,
     ev.AuditScheduled: _audit_scheduled,
@@ -694,4 +838,9 @@ FACT_BUILDERS: dict[type[EventData], Callable[[CloudEvent, Any], object]] = {
     ev.AssessmentCompleted: _assessment_completed,
     ev.EhcpIssued: _ehcp_issued,
     ev.CaseworkerContactAttempted: _caseworker_contact_attempted,
+    ev.StaffJoined: _staff_joined,
+    ev.StaffLeft: _staff_left,
+    ev.VacancyRecorded: _vacancy_recorded,
+    ev.CaseloadRecorded: _caseload_recorded,
+    ev.StaffSurveyResponseReceived: _staff_survey_response_received,
 }

@@ -107,6 +107,7 @@ class ReportingQueries:
             question_ids=members[kpis.POSITIVE_RATE],
             categories=members[kpis.BY_CATEGORY],
             areas=members.get(kpis.AREA_GOOD, []),
+            staff_question_ids=members[kpis.SURVEY_POSITIVE_RATE],
         )
 
     async def followups(

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from shared.calendar import WorkingCalendar
 from shared.complaint_timescales import PANEL_STAGE, Timescales
@@ -47,6 +48,7 @@ __all__ = [
     "COUNT",
     "POSITIVE_RATE",
     "RATE",
+    "SURVEY_POSITIVE_RATE",
     "ComplaintView",
     "Filters",
     "KpiDefinition",
@@ -67,6 +69,7 @@ RATE = "rate"
 POSITIVE_RATE = "feedback.positive_rate."  # + question_id
 BY_CATEGORY = "complaints.by_category."  # + category
 AREA_GOOD = "audit.area_good_or_better_rate."  # + area (an audit template's area key)
+SURVEY_POSITIVE_RATE = "workforce.survey_positive_rate."  # + question_id (staff health-check survey)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -308,6 +311,50 @@ _FIXED: tuple[KpiDefinition, ...] = (
         "completed in the period. Only an action's first completion counts; a completion of "
         "an action whose ActionRaised is unknown is left out of both.",
     ),
+    *(
+        # Workforce (DOMAIN.md "Workforce" and its precise reading). Social workers are roles
+        # social_worker, senior and manager; "in post at the end of day D" = joined <= D and
+        # not left <= D; a period's start is the end of the day before it. Rates over FTE
+        # carry FTE as numerator and denominator (not whole numbers).
+        _d(
+            "workforce.turnover_rate",
+            "Social worker turnover",
+            RATE,
+            "FTE of employed social workers with a StaffLeft in the period (the FTE, team and "
+            "contract of the record that left) / mean of the employed social workers' FTE in "
+            "post at the period's start and at its end.",
+        ),
+        _d(
+            "workforce.vacancy_rate",
+            "Social worker vacancy rate",
+            RATE,
+            "Vacant FTE (each team's latest VacancyRecorded on or before the period's end; 0 "
+            "if none) / (vacant FTE + employed social workers' FTE in post at the end).",
+        ),
+        _d(
+            "workforce.agency_rate",
+            "Agency social workers",
+            RATE,
+            "Agency social workers' FTE in post at the period's end / (agency + employed "
+            "social workers' FTE in post at the end).",
+        ),
+        _d(
+            "workforce.average_caseload",
+            "Average caseload (cases per FTE)",
+            RATE,
+            "Cases held by case-holding social workers (either contract) in post at the "
+            "period's end, each one's latest CaseloadRecorded on or before the end (0 if "
+            "none) / their FTE. A ratio whose value is a number of cases, not a fraction.",
+        ),
+        _d(
+            "workforce.stability_rate",
+            "Social worker stability",
+            RATE,
+            "Employed social workers in post at the period's end who were employed social "
+            "workers in post (any team) at the end of the day 12 calendar months earlier / "
+            "employed social workers in post at the end (headcount).",
+        ),
+    ),
 )
 
 _POSITIVE_RATE_FAMILY = _d(
@@ -332,13 +379,27 @@ _AREA_GOOD_FAMILY = _d(
     "the overall grade only) is outstanding or good / audits graded in the period that graded "
     "the area. One KPI per area; shows which areas drive 'requires improvement'.",
 )
+_SURVEY_POSITIVE_RATE_FAMILY = _d(
+    SURVEY_POSITIVE_RATE + "<question_id>",
+    "Positive answers to a staff health-check survey question",
+    RATE,
+    "Positive answers (yes, 4 or 5) to the staff health-check survey question / answers to "
+    "it (skipped questions do not count), over staff survey responses received in the "
+    "period; a response without a team is outside any team filter. One KPI per question id.",
+)
 
 _BY_ID: dict[str, KpiDefinition] = {d.id: d for d in _FIXED}
 # Where each family appears in the catalogue order: after this fixed id.
 _POSITIVE_RATE_AFTER = "feedback.responses"
 _BY_CATEGORY_AFTER = "complaints.within_timescale_rate"
 _AREA_GOOD_AFTER = "audit.inadequate_rate"
-_FAMILIES = {POSITIVE_RATE: _POSITIVE_RATE_FAMILY, BY_CATEGORY: _BY_CATEGORY_FAMILY, AREA_GOOD: _AREA_GOOD_FAMILY}
+_SURVEY_POSITIVE_RATE_AFTER = "workforce.stability_rate"
+_FAMILIES = {
+    POSITIVE_RATE: _POSITIVE_RATE_FAMILY,
+    BY_CATEGORY: _BY_CATEGORY_FAMILY,
+    AREA_GOOD: _AREA_GOOD_FAMILY,
+    SURVEY_POSITIVE_RATE: _SURVEY_POSITIVE_RATE_FAMILY,
+}
 
 
 def fixed_kpi_ids() -> list[str]:
@@ -367,6 +428,14 @@ def definition_of(kpi_id: str) -> KpiDefinition:
     if member is None:
         raise ValueError(f"unknown KPI {kpi_id!r}")
     prefix, suffix = member
+    if prefix == SURVEY_POSITIVE_RATE:
+        return _d(
+            kpi_id,
+            f"Staff survey positive answers: {suffix}",
+            RATE,
+            f"Positive answers (yes, 4 or 5) to staff health-check survey question {suffix!r} / "
+            "answers to it (skipped questions do not count), over responses received in the period.",
+        )
     if prefix == AREA_GOOD:
         return _d(
             kpi_id,
@@ -392,12 +461,16 @@ def definition_of(kpi_id: str) -> KpiDefinition:
 
 
 def catalogue(
-    question_ids: Iterable[str] = (), categories: Iterable[str] = (), areas: Iterable[str] = ()
+    question_ids: Iterable[str] = (),
+    categories: Iterable[str] = (),
+    areas: Iterable[str] = (),
+    staff_question_ids: Iterable[str] = (),
 ) -> list[KpiDefinition]:
     """Every KPI: the fixed ones in contract order, each family (described once under its
     template id, ``feedback.positive_rate.<question_id>``,
-    ``complaints.by_category.<category>`` and ``audit.area_good_or_better_rate.<area>``)
-    followed by one entry per known question id / category / area (sorted)."""
+    ``complaints.by_category.<category>``, ``audit.area_good_or_better_rate.<area>`` and
+    ``workforce.survey_positive_rate.<question_id>``) followed by one entry per known
+    question id / category / area / staff survey question (sorted)."""
     out: list[KpiDefinition] = []
     for d in _FIXED:
         out.append(d)
@@ -410,6 +483,9 @@ def catalogue(
         if d.id == _BY_CATEGORY_AFTER:
             out.append(_BY_CATEGORY_FAMILY)
             out.extend(definition_of(BY_CATEGORY + c) for c in sorted(set(categories)) if c)
+        if d.id == _SURVEY_POSITIVE_RATE_AFTER:
+            out.append(_SURVEY_POSITIVE_RATE_FAMILY)
+            out.extend(definition_of(SURVEY_POSITIVE_RATE + q) for q in sorted(set(staff_question_ids)) if q)
     return out
 
 
@@ -474,7 +550,7 @@ class KpiValue:
     kpi: str
     value: float | int | None
     numerator: float | int | None
-    denominator: int | None
+    denominator: float | int | None  # FTE (a fraction) for the workforce rates
     suppressed: bool = False
     rag: str | None = None
 
@@ -486,7 +562,7 @@ def count_value(kpi: str, n: int) -> KpiValue:
     return KpiValue(kpi, n, n, None)
 
 
-def rate_value(kpi: str, numerator: int, denominator: int) -> KpiValue:
+def rate_value(kpi: str, numerator: float, denominator: float) -> KpiValue:
     value = numerator / denominator if denominator else None
     return KpiValue(kpi, value, numerator, denominator)
 
@@ -498,11 +574,12 @@ def assemble(
     kpi_ids: Iterable[str] | None = None,
     *,
     areas: Mapping[str, tuple[int, int]] | None = None,
+    staff_positive: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[KpiValue]:
     """One slice's KPI values in the published order, from the fixed KPIs' ``values``, the
     positive-rate tallies (positive, answers with a value) per question id, the
-    complaints received per category and the area tallies (good or better, audits that
-    graded the area) per audit area.
+    complaints received per category, the area tallies (good or better, audits that
+    graded the area) per audit area and the staff survey's tallies per question id.
 
     Without ``kpi_ids``: every fixed KPI in catalogue order, each family's members with data
     in the slice inserted after it (sorted). With ``kpi_ids``: exactly those ids in the order
@@ -513,30 +590,49 @@ def assemble(
     for kpi in wanted or ():
         if not is_known_kpi(kpi):
             raise ValueError(f"unknown KPI {kpi!r}")
-
-    area_tallies = areas or {}
-
-    def member(kpi: str) -> KpiValue:
-        if kpi.startswith(AREA_GOOD):
-            num, den = area_tallies.get(kpi[len(AREA_GOOD) :], (0, 0))
-            return rate_value(kpi, num, den)
-        if kpi.startswith(POSITIVE_RATE):
-            num, den = positive.get(kpi[len(POSITIVE_RATE) :], (0, 0))
-            return rate_value(kpi, num, den)
-        return count_value(kpi, categories.get(kpi[len(BY_CATEGORY) :], 0))
-
+    tallies: dict[str, Mapping[str, Any]] = {
+        POSITIVE_RATE: positive,
+        BY_CATEGORY: categories,
+        AREA_GOOD: areas or {},
+        SURVEY_POSITIVE_RATE: staff_positive or {},
+    }
     if wanted is not None:
-        return [values[k] if k in values else member(k) for k in wanted]
+        return [values[k] if k in values else _member(k, tallies) for k in wanted]
     out: list[KpiValue] = []
     for d in _FIXED:
         out.append(values[d.id])
-        if d.id == _AREA_GOOD_AFTER:
-            out.extend(member(AREA_GOOD + a) for a in sorted(area_tallies) if area_tallies[a][1] > 0)
-        if d.id == _POSITIVE_RATE_AFTER:
-            out.extend(member(POSITIVE_RATE + q) for q in sorted(positive) if positive[q][1] > 0)
-        if d.id == _BY_CATEGORY_AFTER:
-            out.extend(member(BY_CATEGORY + c) for c in sorted(categories) if categories[c] > 0)
+        for prefix, after in _FAMILY_AFTER:
+            if d.id == after:
+                out.extend(
+                    _member(prefix + m, tallies) for m in sorted(tallies[prefix]) if _has_data(tallies[prefix][m])
+                )
     return out
+
+
+# Where each family's members appear among the fixed KPIs: after this fixed id.
+_FAMILY_AFTER = (
+    (AREA_GOOD, _AREA_GOOD_AFTER),
+    (POSITIVE_RATE, _POSITIVE_RATE_AFTER),
+    (BY_CATEGORY, _BY_CATEGORY_AFTER),
+    (SURVEY_POSITIVE_RATE, _SURVEY_POSITIVE_RATE_AFTER),
+)
+
+
+def _has_data(tally: int | tuple[int, int]) -> bool:
+    """A category with complaints, a question or area with answers / audits."""
+    return (tally if isinstance(tally, int) else tally[1]) > 0
+
+
+def _member(kpi: str, tallies: Mapping[str, Mapping[str, Any]]) -> KpiValue:
+    """One family member's value from its family's tallies (0 count / null rate without data):
+    complaints by category is a count, every other family a rate of (numerator, denominator)."""
+    found = _family_member(kpi)
+    assert found is not None, kpi
+    prefix, suffix = found
+    if prefix == BY_CATEGORY:
+        return count_value(kpi, tallies[prefix].get(suffix, 0))
+    num, den = tallies[prefix].get(suffix, (0, 0))
+    return rate_value(kpi, num, den)
 
 
 # --------------------------------------------------------------------------- complaint clocks
@@ -687,7 +783,8 @@ def apply_publication_rules(
         unit = _unit(v.kpi)
         if not detail:
             small = v.numerator if unit == COUNT else v.denominator
-            if small is not None and 1 <= small <= threshold:
+            # 0 < small: FTE denominators (workforce) may be fractions; 0.5 FTE is one person
+            if small is not None and 0 < small <= threshold:
                 out.append(replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None))
                 continue
         target = targets.get(v.kpi)

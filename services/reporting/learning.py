@@ -34,10 +34,12 @@ from services.reporting.followups import (
     derive,
     feedback_response_followups,
 )
+from services.reporting.queries import workforce_quarters
 from services.reporting.readmodels import BatchLoader, ReadModels, Touched
 from services.reporting.store import lock_read_models
+from services.reporting.workforce import TeamQuarter, WorkforceReviewRules, workforce_review_followups
 from shared import outbox
-from shared.calendar import LONDON, parse_period, period_of
+from shared.calendar import LONDON, parse_period, period_of, periods_between
 from shared.events import (
     EventData,
     FollowUpClosed,
@@ -82,6 +84,7 @@ class _Scope:
 class FollowUpDeriver:
     readmodels: ReadModels
     rules: FollowUpRules = DEFAULT_RULES
+    workforce_rules: WorkforceReviewRules = field(default_factory=WorkforceReviewRules)
 
     @property
     def schema(self) -> str:
@@ -97,6 +100,10 @@ class FollowUpDeriver:
             yswd = await self._you_said_we_did(conn, tenant, themes)
             derived += feedback_response_followups(tallies, yswd, self.rules)
             scope.add("feedback-response", {f"{a}:{q}:{p.label}" for a, q, p in keys})
+        if touched.workforce_days:
+            reviews, origin_ids = await WorkforceReviews(self.schema, self.workforce_rules).derive(loader, touched)
+            derived += reviews
+            scope.add("workforce-review", origin_ids)
         return await self._save(conn, tenant, scope, derived)
 
     async def _load(self, loader: BatchLoader, t: Touched) -> tuple[f.Facts, _Scope]:
@@ -236,6 +243,102 @@ class FollowUpDeriver:
                 gone,
             )
         return len(changed) + len(gone)
+
+
+@dataclass
+class WorkforceReviews:
+    """workforce-review on the read models: for each team a batch touched (its workers'
+    records, leaves and caseloads, or an action raised for it with origin `workforce`), the
+    team's quarterly figures from the quarter before the earliest day touched up to the
+    quarter of the team's latest workforce fact (or latest review, or day touched), through
+    the same SQL as the KPIs, then the pure rule (`workforce.workforce_review_followups`).
+    A quarter after the team's latest fact is derived when a later fact (the quarterly
+    caseload snapshot) reaches it."""
+
+    schema: str
+    rules: WorkforceReviewRules
+
+    async def derive(self, loader: BatchLoader, t: Touched) -> tuple[list[FollowUp], set[str]]:
+        conn, tenant = loader.conn, loader.tenant
+        first = await self._teams(conn, tenant, t)
+        if not first:
+            return [], set()
+        last = await self._latest(conn, tenant, sorted(first))
+        quarters: list[TeamQuarter] = []
+        origin_ids: set[str] = set()
+        for team in sorted(first):
+            start = period_of(first[team], "quarter")
+            end = period_of(max(last.get(team, first[team]), first[team]), "quarter")
+            periods = [start.previous(), *periods_between(start, end)]
+            quarters += await workforce_quarters(conn, self.schema, tenant, team, periods)
+            origin_ids |= {f"{team}:{p.label}" for p in periods[1:]}
+        rows = await conn.fetch(
+            f"""SELECT * FROM {self.schema}.action_raised
+                WHERE tenant = $1 AND origin = 'workforce' AND d_first AND team = ANY($2::text[])""",
+            tenant,
+            sorted(first),
+        )
+        spec = loader.readmodels.spec(f.ActionRaisedFact)
+        actions = [spec.fact(r) for r in rows]
+        found = workforce_review_followups(quarters, actions, self.rules)
+        return [x for x in found if x.origin_id in origin_ids], origin_ids
+
+    async def _teams(self, conn: asyncpg.Connection, tenant: str, t: Touched) -> dict[str, date]:
+        """Each touched team and the earliest day touched: a worker's day counts for every
+        team the worker has had a record in."""
+        first: dict[str, date] = {}
+        by_worker: dict[str, date] = {}
+        for team, worker, day in t.workforce_days:
+            if team is not None:
+                first[team] = min(day, first.get(team, day))
+            elif worker is not None:
+                by_worker[worker] = min(day, by_worker.get(worker, day))
+        if first:  # an action for a team may close a review of an earlier quarter still open
+            rows = await conn.fetch(
+                f"""SELECT k.team, min(x.opened_on) - 1 AS day
+                    FROM unnest($2::text[], $3::date[]) AS k(team, day)
+                    JOIN {self.schema}.followups x ON x.tenant = $1 AND x.rule = 'workforce-review'
+                     AND x.team = k.team AND x.opened_on <= k.day AND (x.closed_on IS NULL OR x.closed_on > k.day)
+                    GROUP BY k.team""",
+                tenant,
+                list(first),
+                list(first.values()),
+            )
+            for r in rows:
+                first[r["team"]] = min(first[r["team"]], r["day"])
+        if by_worker:
+            rows = await conn.fetch(
+                f"""SELECT DISTINCT worker_id, team FROM {self.schema}.staff_joined
+                    WHERE tenant = $1 AND worker_id = ANY($2::text[])""",
+                tenant,
+                sorted(by_worker),
+            )
+            for r in rows:
+                day = by_worker[r["worker_id"]]
+                first[r["team"]] = min(day, first.get(r["team"], day))
+        return first
+
+    async def _latest(self, conn: asyncpg.Connection, tenant: str, teams: list[str]) -> dict[str, date]:
+        """Per team, the latest day of its records, leavers, caseloads and reviews."""
+        rows = await conn.fetch(
+            f"""SELECT team, max(day) AS day FROM (
+                    SELECT team, max(joined_on) AS day FROM {self.schema}.staff_joined
+                    WHERE tenant = $1 AND team = ANY($2::text[]) GROUP BY team
+                    UNION ALL
+                    SELECT d_team, max(left_on) FROM {self.schema}.staff_left
+                    WHERE tenant = $1 AND d_counted AND d_team = ANY($2::text[]) GROUP BY d_team
+                    UNION ALL
+                    SELECT j.team, max(c.as_of) FROM {self.schema}.staff_joined j
+                    JOIN {self.schema}.caseload c ON c.tenant = $1 AND c.worker_id = j.worker_id
+                    WHERE j.tenant = $1 AND j.team = ANY($2::text[]) GROUP BY j.team
+                    UNION ALL
+                    SELECT team, max(opened_on) - 1 FROM {self.schema}.followups
+                    WHERE tenant = $1 AND rule = 'workforce-review' AND team = ANY($2::text[]) GROUP BY team
+                ) u GROUP BY team""",
+            tenant,
+            teams,
+        )
+        return {r["team"]: r["day"] for r in rows if r["day"] is not None}
 
 
 async def upsert_followups(conn: asyncpg.Connection, schema: str, tenant: str, items: list[FollowUp]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -23,13 +24,15 @@ from services.reporting.kpis import (
     AREA_GOOD,
     BY_CATEGORY,
     POSITIVE_RATE,
+    SURVEY_POSITIVE_RATE,
     Filters,
     KpiValue,
     assemble,
     count_value,
     rate_value,
 )
-from shared.calendar import Period
+from services.reporting.workforce import TeamQuarter
+from shared.calendar import Period, add_months
 
 PERIODS = "unnest($2::date[], $3::date[]) WITH ORDINALITY AS p(s, e, i)"
 
@@ -242,6 +245,150 @@ def _learning(s: str) -> str:
             ) a"""
 
 
+# --------------------------------------------------------------------------- workforce
+
+_SOCIAL_WORKER = "IN ('social_worker', 'senior', 'manager')"  # shared.events.SOCIAL_WORKER_ROLES
+
+
+def in_post(alias: str, day: str) -> str:
+    """The record is in post at the end of ``day`` (services/reporting/workforce.py)."""
+    return f"{alias}.joined_on <= {day} AND ({alias}.d_until IS NULL OR {alias}.d_until > {day})"
+
+
+def _stability(s: str) -> str:
+    """workforce.stability_rate's part of `_workforce`: employed social workers in post at the
+    end (headcount), and those of them who were employed social workers in post (any team)
+    at the end of the day 12 calendar months earlier (p.a)."""
+    sw = f"x.role {_SOCIAL_WORKER}"
+    return f"""CROSS JOIN LATERAL (
+                SELECT count(*) AS headcount,
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM {s}.staff_joined y
+                           WHERE y.tenant = $1 AND y.worker_id = x.worker_id AND y.role {_SOCIAL_WORKER}
+                             AND y.contract = 'employed' AND {in_post("y", "p.a")})) AS stable
+                FROM {s}.staff_joined x
+                WHERE x.tenant = $1 AND {sw} AND x.contract = 'employed' AND {in_post("x", "p.e")} AND {_slice("x")}
+            ) st"""
+
+
+def _workforce(s: str) -> str:
+    """workforce.* ($6: per period, the day 12 calendar months before its end). Social workers
+    are roles social_worker, senior and manager; a record is in post at the end of day D when
+    joined_on <= D < d_until (`workforce.staff_timeline`); the period's start is the end of
+    the day before it (p.s - 1). Slices take the team and service area of the record in post
+    (a leaver: the ended record, `d_*`; a vacancy: the team's latest record's). Turnover =
+    FTE of employed social workers whose leave (ending a spell) is dated in the period / mean
+    employed FTE at start and end; vacancy = each team's latest vacant FTE on or before the
+    end (by as_of, sequence, time, event id) / (that + employed FTE at the end); agency =
+    agency FTE / (agency + employed FTE) at the end; caseload = each case-holding social
+    worker's (either contract) latest cases on or before the end (0 if none) / their FTE;
+    stability = employed social workers in post at the end who were employed social workers
+    in post (any team) at the end of the day 12 months earlier / employed in post (headcount)."""
+    sw = f"x.role {_SOCIAL_WORKER}"
+    return f"""SELECT p.i, w.*, l.*, v.*, c.*, st.*
+            FROM unnest($2::date[], $3::date[], $6::date[]) WITH ORDINALITY AS p(s, e, a, i)
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(x.fte) FILTER (WHERE x.contract = 'employed' AND {in_post("x", "p.e")}), 0)
+                           AS employed_end,
+                       coalesce(sum(x.fte) FILTER (WHERE x.contract = 'employed' AND {in_post("x", "p.s - 1")}), 0)
+                           AS employed_start,
+                       coalesce(sum(x.fte) FILTER (WHERE x.contract = 'agency' AND {in_post("x", "p.e")}), 0)
+                           AS agency_end
+                FROM {s}.staff_joined x
+                WHERE x.tenant = $1 AND {sw} AND x.joined_on <= p.e
+                  AND (x.d_until IS NULL OR x.d_until > p.s - 1) AND {_slice("x")}
+            ) w
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(x.d_fte), 0) AS leavers_fte
+                FROM {s}.staff_left x
+                WHERE x.tenant = $1 AND x.d_counted AND x.left_on BETWEEN p.s AND p.e
+                  AND x.d_contract = 'employed' AND x.d_role {_SOCIAL_WORKER}
+                  AND {_slice("x", "d_service_area", "d_team")}
+            ) l
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(v.vacant_fte), 0) AS vacant_fte
+                FROM (SELECT DISTINCT ON (x.team) x.vacant_fte, x.service_area
+                      FROM {s}.vacancy x
+                      WHERE x.tenant = $1 AND x.as_of <= p.e AND ($5::text IS NULL OR x.team = $5)
+                      ORDER BY x.team, x.as_of DESC, x.sequence DESC, x.time DESC, x.event_id DESC) v
+                WHERE $4::text IS NULL OR v.service_area = $4
+            ) v
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(k.cases), 0) AS cases, coalesce(sum(x.fte), 0) AS caseload_fte
+                FROM {s}.staff_joined x
+                LEFT JOIN LATERAL (
+                    SELECT y.cases FROM {s}.caseload y
+                    WHERE y.tenant = $1 AND y.worker_id = x.worker_id AND y.as_of <= p.e
+                    ORDER BY y.as_of DESC, y.sequence DESC, y.time DESC, y.event_id DESC LIMIT 1
+                ) k ON true
+                WHERE x.tenant = $1 AND {sw} AND x.case_holding AND {in_post("x", "p.e")} AND {_slice("x")}
+            ) c
+            {_stability(s)}"""
+
+
+def _staff_positive(s: str) -> str:
+    """workforce.survey_positive_rate.<q>: positive answers / answers with a value, over staff
+    survey responses received in the period (a response without a team: outside a team filter)."""
+    return f"""SELECT p.i, a.question_id, count(*) FILTER (WHERE a.positive) AS positive,
+                   count(a.positive) AS answers
+            FROM {PERIODS}
+            JOIN {s}.staff_survey_answer a ON a.tenant = $1 AND a.received_on BETWEEN p.s AND p.e AND {_slice("a")}
+            GROUP BY p.i, a.question_id"""
+
+
+def _fte(row: dict[str, Any], name: str) -> Decimal:
+    value = row.get(name)
+    return Decimal(value) if value is not None else Decimal(0)
+
+
+def fte_rate(kpi: str, numerator: Decimal, denominator: Decimal) -> KpiValue:
+    """A rate over FTE, computed in exact decimals: fractional numerator and denominator."""
+    value = float(numerator / denominator) if denominator else None
+    return KpiValue(kpi, value, float(numerator), float(denominator))
+
+
+def _workforce_values(r: dict[str, Any]) -> list[KpiValue]:
+    employed_end, vacant, agency = _fte(r, "employed_end"), _fte(r, "vacant_fte"), _fte(r, "agency_end")
+    return [
+        fte_rate("workforce.turnover_rate", _fte(r, "leavers_fte"), (_fte(r, "employed_start") + employed_end) / 2),
+        fte_rate("workforce.vacancy_rate", vacant, vacant + employed_end),
+        fte_rate("workforce.agency_rate", agency, agency + employed_end),
+        fte_rate("workforce.average_caseload", _fte(r, "cases"), _fte(r, "caseload_fte")),
+        rate_value("workforce.stability_rate", _n(r, "stable"), _n(r, "headcount")),
+    ]
+
+
+async def workforce_quarters(
+    conn: asyncpg.Connection, schema: str, tenant: str, team: str, quarters: Sequence[Period]
+) -> list[TeamQuarter]:
+    """One team's turnover rate and average caseload per quarter (the KPIs' own statement),
+    with the service area of its records in post at each quarter's end (the least, should
+    there be several; None when none is in post) — what the workforce-review rule reads."""
+    args = (tenant, [q.start for q in quarters], [q.end for q in quarters], None, team)
+    rows = {
+        r["i"]: dict(r) for r in await conn.fetch(_workforce(schema), *args, [add_months(q.end, -12) for q in quarters])
+    }
+    areas = await conn.fetch(
+        f"""SELECT p.i, min(x.service_area) AS service_area
+            FROM unnest($2::date[]) WITH ORDINALITY AS p(e, i)
+            JOIN {schema}.staff_joined x ON x.tenant = $1 AND x.team = $3 AND {in_post("x", "p.e")}
+            GROUP BY p.i""",
+        tenant,
+        [q.end for q in quarters],
+        team,
+    )
+    area_of = {r["i"]: r["service_area"] for r in areas}
+    out = []
+    for i, q in enumerate(quarters, 1):
+        values = {v.kpi: v.value for v in _workforce_values(rows.get(i, {}))}
+        out.append(
+            TeamQuarter(
+                team, area_of.get(i), q, values["workforce.turnover_rate"], values["workforce.average_caseload"]
+            )
+        )
+    return out
+
+
 def _n(row: dict[str, Any], name: str) -> int:
     return int(row.get(name) or 0)
 
@@ -293,6 +440,7 @@ _BUILDERS: dict[str, Any] = {
         rate_value("learning.followups_closed_on_time_rate", _n(r, "closed_on_time"), _n(r, "closed")),
         rate_value("learning.actions_completed_on_time_rate", _n(r, "on_time"), _n(r, "completed")),
     ],
+    "workforce": _workforce_values,
 }
 
 _GROUP_SQL = {
@@ -354,7 +502,11 @@ class KpiQueries:
             await self._category_counts(conn, by_category, n) if _wants_family(wanted, BY_CATEGORY) else _nothing(n)
         )
         areas = await self._area_tallies(conn, args, n) if _wants_family(wanted, AREA_GOOD) else _nothing(n)
-        return [assemble(per[i], positive[i], categories[i], wanted, areas=areas[i]) for i in range(n)]
+        staff = await self._staff_answers(conn, args, n) if _wants_family(wanted, SURVEY_POSITIVE_RATE) else _nothing(n)
+        return [
+            assemble(per[i], positive[i], categories[i], wanted, areas=areas[i], staff_positive=staff[i])
+            for i in range(n)
+        ]
 
     async def _groups(
         self,
@@ -373,6 +525,8 @@ class KpiQueries:
                 rows = await conn.fetch(_learning(self.schema), *args, ends)
             elif name in _CATEGORY_GROUPS:
                 rows = await conn.fetch(_GROUP_SQL[name](self.schema), *args, category)
+            elif name == "workforce":
+                rows = await conn.fetch(_workforce(self.schema), *args, [add_months(p.end, -12) for p in periods])
             else:
                 rows = await conn.fetch(_GROUP_SQL[name](self.schema), *args)
             by_i = {r["i"]: dict(r) for r in rows}
@@ -389,6 +543,15 @@ class KpiQueries:
         for r in await conn.fetch(_positive(self.schema), *args):
             positive[r["i"] - 1][r["question_id"]] = (int(r["positive"]), int(r["answers"]))
         return positive
+
+    async def _staff_answers(
+        self, conn: asyncpg.Connection, args: tuple[Any, ...], n: int
+    ) -> list[dict[str, tuple[int, int]]]:
+        """Per period, (positive answers, answers) by staff survey question id."""
+        staff: list[dict[str, tuple[int, int]]] = [{} for _ in range(n)]
+        for r in await conn.fetch(_staff_positive(self.schema), *args):
+            staff[r["i"] - 1][r["question_id"]] = (int(r["positive"]), int(r["answers"]))
+        return staff
 
     async def _category_counts(self, conn: asyncpg.Connection, args: tuple[Any, ...], n: int) -> list[dict[str, int]]:
         """Per period, complaints received by category."""
@@ -411,7 +574,7 @@ class KpiQueries:
         rows = await conn.fetch(
             f"SELECT family, member FROM {self.schema}.kpi_member WHERE tenant = $1 ORDER BY member", tenant
         )
-        out: dict[str, list[str]] = {POSITIVE_RATE: [], BY_CATEGORY: [], AREA_GOOD: []}
+        out: dict[str, list[str]] = {POSITIVE_RATE: [], BY_CATEGORY: [], AREA_GOOD: [], SURVEY_POSITIVE_RATE: []}
         for r in rows:
             out.setdefault(r["family"], []).append(r["member"])
         return out

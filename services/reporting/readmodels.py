@@ -41,7 +41,8 @@ from services.reporting.followups import (
     latest_schedules,
     re_referrals,
 )
-from services.reporting.kpis import AREA_GOOD, BY_CATEGORY, POSITIVE_RATE, ComplaintView
+from services.reporting.kpis import AREA_GOOD, BY_CATEGORY, POSITIVE_RATE, SURVEY_POSITIVE_RATE, ComplaintView
+from services.reporting.workforce import staff_timeline
 from shared.calendar import WorkingCalendar
 from shared.complaint_timescales import AuthorityTimescales
 
@@ -72,17 +73,36 @@ TABLES: dict[type, tuple[str, str]] = {
     f.AssessmentFact: ("assessment", "casework"),
     f.EhcpFact: ("ehcp", "casework"),
     f.ContactAttemptFact: ("contact_attempt", "casework"),
+    f.StaffJoinedFact: ("staff_joined", "workforce"),
+    f.StaffLeftFact: ("staff_left", "workforce"),
+    f.VacancyFact: ("vacancy", "workforce"),
+    f.CaseloadFact: ("caseload", "workforce"),
+    f.StaffSurveyFact: ("staff_survey", "workforce"),
 }
-PROJECTIONS = ("audits", "feedback", "complaints", "actions", "casework")
+PROJECTIONS = ("audits", "feedback", "complaints", "actions", "casework", "workforce")
 # Reporting's connections plan each statement for its own parameters. A cached generic plan
 # for `tenant = $1 AND audit_id = ANY($2)` or a period's range cannot see how few rows the
 # parameters select and, with statistics that lag (or none, where autovacuum is off), may
 # read every row of the tenant; measured, it made KPI queries 3x slower at 10x history.
 PLANNING = {"plan_cache_mode": "force_custom_plan"}
 # Every table of the read models (rebuild swaps them all), follow-ups last.
-ALL_TABLES = (*(t for t, _ in TABLES.values()), "feedback_answer", "kpi_member", "followups", "followups_retracted")
+ALL_TABLES = (
+    *(t for t, _ in TABLES.values()),
+    "feedback_answer",
+    "staff_survey_answer",
+    "kpi_member",
+    "followups",
+    "followups_retracted",
+)
 
-_PG_TYPES: dict[Any, str] = {str: "text", int: "numeric", bool: "boolean", date: "date", datetime: "timestamptz"}
+_PG_TYPES: dict[Any, str] = {
+    str: "text",
+    int: "numeric",
+    float: "numeric",
+    bool: "boolean",
+    date: "date",
+    datetime: "timestamptz",
+}
 
 
 def _pg_type(hint: Any) -> str:
@@ -164,6 +184,8 @@ def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
             out.append((fld.name, lambda v: int(v) if isinstance(v, Decimal) else v))
         elif fld.name in _JSON_FIELDS:
             out.append((fld.name, _json_decoder(_JSON_FIELDS[fld.name])))
+        elif hint is float:
+            out.append((fld.name, lambda v: float(v) if isinstance(v, Decimal) else v))
         else:
             out.append((fld.name, None))
     return tuple(out)
@@ -187,7 +209,11 @@ ANSWER_COLUMNS = ("tenant", "key", "position", "question_id", "positive", "recei
 ANSWER_TYPES = ("text", "text", "integer", "text", "boolean", "date", "text", "text")
 
 
-def answer_rows(tenant: str, fact: f.FeedbackFact) -> list[tuple[Any, ...]]:
+# Facts whose answers are also kept one row per answer, and in which table.
+ANSWER_TABLES: dict[type, str] = {f.FeedbackFact: "feedback_answer", f.StaffSurveyFact: "staff_survey_answer"}
+
+
+def answer_rows(tenant: str, fact: f.FeedbackFact | f.StaffSurveyFact) -> list[tuple[Any, ...]]:
     return [
         (tenant, fact.key, i, a.question_id, a.positive, fact.received_on, fact.service_area, fact.team)
         for i, a in enumerate(fact.answers)
@@ -202,6 +228,8 @@ def family_members(tenant: str, fact: Any) -> list[tuple[str, str, str]]:
         return [(tenant, BY_CATEGORY, fact.category)]
     if isinstance(fact, f.AuditGradedFact):
         return [(tenant, AREA_GOOD, g.area) for g in fact.area_grades if g.area]
+    if isinstance(fact, f.StaffSurveyFact):
+        return [(tenant, SURVEY_POSITIVE_RATE, a.question_id) for a in fact.answers if a.question_id]
     return []
 
 
@@ -224,6 +252,9 @@ class Touched:
     feedback_quarters: set[tuple[str, str, date]] = field(default_factory=set)
     you_said_we_did: set[tuple[str, str]] = field(default_factory=set)
     findings: set[str] = field(default_factory=set)  # inspection findings
+    workers: set[str] = field(default_factory=set)
+    # workforce-review: (team or None for a worker's, worker id or None, a day it concerns)
+    workforce_days: set[tuple[str | None, str | None, date]] = field(default_factory=set)
 
     def add(self, fact: Any) -> None:
         handler = _TOUCH.get(type(fact))
@@ -254,6 +285,17 @@ def _touch_action(t: Touched, x: f.ActionRaisedFact) -> None:
     t.origins.add(x.origin_id)
 
 
+def _touch_worker(t: Touched, worker_id: str, day: date) -> None:
+    t.workers.add(worker_id)
+    t.workforce_days.add((None, worker_id, day))
+
+
+def _touch_action_raised(t: Touched, x: f.ActionRaisedFact) -> None:
+    _touch_action(t, x)
+    if x.origin == "workforce":
+        t.workforce_days.add((x.team, None, x.raised_on))
+
+
 _TOUCH: dict[type, Callable[[Touched, Any], None]] = {
     f.AuditGradedFact: _touch_audit,
     f.AuditModeratedFact: lambda t, x: t.audits.add(x.audit_id),
@@ -271,9 +313,12 @@ _TOUCH: dict[type, Callable[[Touched, Any], None]] = {
     f.ComplaintPanelHeldFact: lambda t, x: t.complaints.add(x.complaint_id),
     f.OmbudsmanReferralFact: lambda t, x: t.complaints.add(x.complaint_id),
     f.OmbudsmanDecisionFact: lambda t, x: t.complaints.add(x.complaint_id),
-    f.ActionRaisedFact: _touch_action,
+    f.ActionRaisedFact: _touch_action_raised,
     f.ActionCompletedFact: lambda t, x: t.actions.add(x.action_id),
     f.ReferralFact: lambda t, x: t.children.add(x.child_ref),
+    f.StaffJoinedFact: lambda t, x: _touch_worker(t, x.worker_id, x.joined_on),
+    f.StaffLeftFact: lambda t, x: _touch_worker(t, x.worker_id, x.left_on),
+    f.CaseloadFact: lambda t, x: t.workforce_days.add((None, x.worker_id, x.as_of)),
 }
 
 
@@ -310,10 +355,11 @@ class ReadModels:
             spec = self.specs[cls]
             rows = [spec.row(tenant, fact) for tenant, fact in group]
             await conn.execute(spec.insert_sql(self.schema), *_columns(rows, len(spec.columns)))
-            if cls is f.FeedbackFact:
+            if cls in ANSWER_TABLES:
                 answers = [r for tenant, fact in group for r in answer_rows(tenant, fact)]
                 if answers:
-                    await conn.execute(self.answers_insert_sql(), *_columns(answers, len(ANSWER_COLUMNS)))
+                    sql = self.answers_insert_sql(ANSWER_TABLES[cls])
+                    await conn.execute(sql, *_columns(answers, len(ANSWER_COLUMNS)))
         members = {m for tenant, fact in items for m in family_members(tenant, fact)}
         if members:
             await conn.execute(
@@ -323,10 +369,10 @@ class ReadModels:
             )
         return dict(touched)
 
-    def answers_insert_sql(self) -> str:
+    def answers_insert_sql(self, table: str = "feedback_answer") -> str:
         args = ", ".join(f"${i}::{t}[]" for i, t in enumerate(ANSWER_TYPES, 1))
         return (
-            f"INSERT INTO {self.schema}.feedback_answer ({', '.join(ANSWER_COLUMNS)}) "
+            f"INSERT INTO {self.schema}.{table} ({', '.join(ANSWER_COLUMNS)}) "
             f"SELECT * FROM unnest({args}) ON CONFLICT DO NOTHING"
         )
 
@@ -362,6 +408,8 @@ class ReadModels:
             await self._derive_referrals(loader, touched.children)
         if touched.concerns:
             await self._derive_concerns(loader, touched.concerns)
+        if touched.workers:
+            await self._derive_workers(loader, touched.workers)
 
     async def _derive_audits(self, loader: BatchLoader, audit_ids: set[str]) -> set[str]:
         """Per audit: its latest grading is the one counted, with the latest moderation's
@@ -494,6 +542,30 @@ class ReadModels:
             ("d_counted", "boolean"),
             ("d_known", "boolean"),
             ("d_service_area", "text"),
+        )
+
+    async def _derive_workers(self, loader: BatchLoader, workers: set[str]) -> None:
+        """Per worker: when each record stops being in post, and which leaves ended a spell
+        with the ended record's slice, role, contract and FTE (`workforce.staff_timeline`)."""
+        joins = await loader.load(f.StaffJoinedFact, "worker_id", workers)
+        leaves = await loader.load(f.StaffLeftFact, "worker_id", workers)
+        timeline = staff_timeline(joins, leaves)
+        await loader.update("staff_joined", [(j.key, timeline.until.get(j.key)) for j in joins], ("d_until", "date"))
+        rows = []
+        for x in leaves:
+            r = timeline.ended.get(x.key)
+            rows.append(
+                (x.key, r is not None, *((r.team, r.service_area, r.role, r.contract, r.fte) if r else (None,) * 5))
+            )
+        await loader.update(
+            "staff_left",
+            rows,
+            ("d_counted", "boolean"),
+            ("d_team", "text"),
+            ("d_service_area", "text"),
+            ("d_role", "text"),
+            ("d_contract", "text"),
+            ("d_fte", "numeric"),
         )
 
 

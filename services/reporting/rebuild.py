@@ -36,6 +36,7 @@ from services.reporting.learning import FLAGS, FollowUpDeriver
 from services.reporting.readmodels import (
     ALL_TABLES,
     ANSWER_COLUMNS,
+    ANSWER_TABLES,
     PLANNING,
     PROJECTIONS,
     TABLES,
@@ -111,21 +112,19 @@ async def _copy(
 
 async def _copy_facts(conn: asyncpg.Connection, readmodels: ReadModels, items: list[tuple[str, Any]]) -> None:
     by_cls: dict[type, list[tuple[Any, ...]]] = {}
-    answers: list[tuple[Any, ...]] = []
+    answers: dict[str, list[tuple[Any, ...]]] = {}
     members: set[tuple[str, str, str]] = set()
     for tenant, fact in items:
         spec = readmodels.spec(type(fact))
         by_cls.setdefault(type(fact), []).append(spec.row(tenant, fact))
-        if type(fact).__name__ == "FeedbackFact":
-            answers += answer_rows(tenant, fact)
+        if type(fact) in ANSWER_TABLES:
+            answers.setdefault(ANSWER_TABLES[type(fact)], []).extend(answer_rows(tenant, fact))
         members.update(family_members(tenant, fact))
     for cls, rows in by_cls.items():
         spec = readmodels.spec(cls)
         await conn.copy_records_to_table(spec.table, schema_name=NEW, columns=list(spec.columns), records=rows)
-    if answers:
-        await conn.copy_records_to_table(
-            "feedback_answer", schema_name=NEW, columns=list(ANSWER_COLUMNS), records=answers
-        )
+    for table, records in answers.items():
+        await conn.copy_records_to_table(table, schema_name=NEW, columns=list(ANSWER_COLUMNS), records=records)
     if members:
         await conn.execute(
             f"""INSERT INTO {NEW}.kpi_member (tenant, family, member)
@@ -170,6 +169,16 @@ _AGGREGATES: tuple[tuple[str, Callable[[Touched, list[Any]], None]], ...] = (
         "SELECT DISTINCT finding_id FROM {s}.inspection_finding WHERE tenant = $1",
         lambda t, ids: t.findings.update(ids),
     ),
+    (
+        "SELECT DISTINCT worker_id FROM {s}.staff_joined WHERE tenant = $1 "
+        "UNION SELECT worker_id FROM {s}.staff_left WHERE tenant = $1",
+        lambda t, ids: t.workers.update(ids),
+    ),
+    (
+        # workforce-review: each team once, from the day of its first record (readmodels.py)
+        "SELECT team, min(joined_on) FROM {s}.staff_joined WHERE tenant = $1 GROUP BY team",
+        lambda t, rows: t.workforce_days.update((team, None, day) for team, day in rows),
+    ),
 )
 _FEEDBACK_QUARTERS = """SELECT DISTINCT service_area, question_id, date_trunc('quarter', received_on)::date AS q
     FROM {s}.feedback_answer WHERE tenant = $1 AND positive IS NOT NULL"""
@@ -181,7 +190,7 @@ async def _derive_all(conn: asyncpg.Connection, readmodels: ReadModels, deriver:
     tenants = [r["tenant"] for r in await conn.fetch(f"SELECT DISTINCT tenant FROM {S}.event_store")]
     for tenant in tenants:
         for sql, fill in _AGGREGATES:
-            ids = [r[0] for r in await conn.fetch(sql.format(s=NEW), tenant)]
+            ids = [r[0] if len(r) == 1 else tuple(r) for r in await conn.fetch(sql.format(s=NEW), tenant)]
             for part in _chunks(ids, chunk):
                 await _derive(conn, readmodels, deriver, tenant, fill, part)
         keys = [(r[0], r[1], r[2]) for r in await conn.fetch(_FEEDBACK_QUARTERS.format(s=NEW), tenant)]

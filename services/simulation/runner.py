@@ -32,7 +32,9 @@ from shared.events import CloudEvent, new_event
 from shared.pseudonym import pseudonymise, subject_for
 from shared.settings import Settings
 
-STRANDS = ("audit", "feedback", "complaints")
+STRANDS = ("audit", "feedback", "complaints", "workforce")
+# Strands every run needs; another one (workforce) only when the plan has calls for it.
+CORE_STRANDS = ("audit", "feedback", "complaints")
 HOW_TO_START = (
     "Start the services with `qaloop run all` (in another terminal), "
     "or run `qaloop demo`, which starts everything and simulates a year."
@@ -166,7 +168,8 @@ class Simulator:
         console: Console | None = None,
         show_progress: bool = True,
     ) -> None:
-        missing = [s for s in STRANDS if s not in clients]
+        needed = {*CORE_STRANDS, *(c.strand for c in plan.calls())}
+        missing = [s for s in STRANDS if s in needed and s not in clients]
         if missing:
             raise ValueError(f"no HTTP client for {', '.join(missing)}")
         self.plan = plan
@@ -191,7 +194,9 @@ class Simulator:
         the audit templates and seeded surveys the plan uses. Raises ServicesUnavailable."""
         problems = []
         for strand in STRANDS:
-            client = self.clients[strand]
+            client = self.clients.get(strand)
+            if client is None:
+                continue
             try:
                 reply = await client.get("/readyz", timeout=10)
             except httpx.HTTPError as exc:

@@ -16,6 +16,7 @@ from services.simulation.complaints import plan_complaints
 from services.simulation.feedback import plan_feedback, plan_surveys
 from services.simulation.inspections import plan_learning
 from services.simulation.plan import Plan, SimulatedYear
+from services.simulation.workforce import plan_staff_survey, plan_workforce
 from shared.calendar import WorkingCalendar, default_calendar, parse_period
 
 # A county's year at full size: about 18,000 casework events and 6,000 API calls, which
@@ -45,6 +46,7 @@ def plan_year(
         *plan_learning(context),
         *plan_complaints(context, volumes),
         *plan_feedback(context, volumes),
+        *plan_workforce(context),
     ]
     stories.sort(key=lambda s: (s.starts, s.key))
     plan = Plan(
@@ -53,7 +55,7 @@ def plan_year(
         scale=scale,
         first_day=context.fy.start,
         last_day=context.fy.end,
-        setup=tuple(plan_surveys(context)),
+        setup=(*plan_surveys(context), *plan_staff_survey(context)),
         stories=tuple(stories),
         casework=tuple(plan_casework(context, volumes)),
     )

@@ -18,7 +18,14 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 
-APP_SERVICES = {"audit": 8001, "feedback": 8002, "complaints": 8003, "reporting": 8000, "notifier": 8005}
+APP_SERVICES = {
+    "audit": 8001,
+    "feedback": 8002,
+    "complaints": 8003,
+    "reporting": 8000,
+    "notifier": 8005,
+    "workforce": 8004,
+}
 INFRASTRUCTURE = ("rabbitmq", "postgres")
 SETUP = "setup"  # one-shot: roles, topology and broker users (shared/roles.py)
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASS$|KEY$|TOKEN")

@@ -61,6 +61,12 @@ CONTRACT_EVENTS: dict[str, str] = {
     "FollowUpDue": "followup_id due_date",
     "FollowUpOverdue": "followup_id due_date days_overdue",
     "FollowUpClosed": "followup_id closed_at closed_by_event_id on_time",
+    # CONTRACT.md §4 "Additions (2026-12)"
+    "StaffJoined": "worker_id team service_area role contract fte case_holding joined_at",
+    "StaffLeft": "worker_id left_at reason",
+    "VacancyRecorded": "team service_area vacant_fte as_of",
+    "CaseloadRecorded": "worker_id cases as_of",
+    "StaffSurveyResponseReceived": "response_id survey_id team? service_area received_at answers",
 }
 
 # Fields CONTRACT.md lists as required that the models accept without (known leniencies):
@@ -254,7 +260,7 @@ def test_asyncapi_document_describes_the_bus() -> None:
 
     expected = {f"{strand}.{event_type}" for strand, event_type in routing_keys()}
     assert set(doc["channels"]) == expected
-    for strand in ("audit", "feedback", "complaints"):
+    for strand in ("audit", "feedback", "complaints", "workforce"):
         assert {f"{strand}.ActionRaised", f"{strand}.ActionCompleted"} <= expected
     for event_type, model in EVENT_MODELS.items():
         if model.strand:

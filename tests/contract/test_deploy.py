@@ -46,9 +46,6 @@ STRANDS = ("audit", "feedback", "complaints", "workforce")
 
 def service_port(name: str) -> int:
     field = Settings.model_fields.get(f"{name}_port")
-    if field is None and name == "workforce":
-        # the workforce strand (issue 15) lands from its own branch, with `workforce_port` 8004
-        return 8004
     assert field is not None, f"shared/settings.py has no {name}_port"
     return int(field.default)
 
@@ -345,12 +342,8 @@ def test_production_broker_is_a_three_node_cluster_with_a_budget() -> None:
 
 
 def consumer_queues() -> tuple[QueueSpec, ...]:
-    """shared/bus.py's queues; reporting.events also takes `workforce.#` until the workforce
-    strand (issue 15), which adds that binding to shared/bus.py, lands from its own branch."""
-    first, *rest = CONSUMER_QUEUES
-    if "workforce.#" not in first.bindings:
-        first = QueueSpec(first.name, (*first.bindings, "workforce.#"), first.max_length)
-    return (first, *rest)
+    """shared/bus.py's queues (reporting.events takes `workforce.#` too)."""
+    return CONSUMER_QUEUES
 
 
 def by_spec_name(overlay: str, kind: str) -> dict[str, dict[str, Any]]:

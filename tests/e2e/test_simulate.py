@@ -84,11 +84,13 @@ async def running(own_servers: Settings) -> AsyncIterator[Running]:
     from services.complaints.app import build as build_complaints
     from services.feedback.app import build as build_feedback
     from services.reporting.app import build as build_reporting
+    from services.workforce.app import build as build_workforce
 
     built = {
         "audit": build_audit(settings=own_servers),
         "feedback": build_feedback(settings=own_servers),
         "complaints": build_complaints(settings=own_servers),
+        "workforce": build_workforce(settings=own_servers),
     }
     reporting, reporting_app = build_reporting(settings=own_servers, clock=lambda: YEAR_END, followup_interval=0.2)
     started = []
@@ -266,7 +268,7 @@ async def test_staff_answer_the_loop_and_the_report_names_the_authority_cases_an
 async def test_it_says_how_to_start_the_services_when_they_are_not_there(own_servers: Settings):
     down = {
         name: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2)
-        for name, port in (("audit", 9), ("feedback", 9), ("complaints", 9))
+        for name, port in (("audit", 9), ("feedback", 9), ("complaints", 9), ("workforce", 9))
     }
     simulator = Simulator(
         plan_year("2022-23", seed=1, scale=0.01, period="2022-04"),

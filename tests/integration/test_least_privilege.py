@@ -41,9 +41,10 @@ async def migrate_all(lp: srv.LeastPrivilege) -> None:
     from services.complaints.app import build as build_complaints
     from services.feedback.app import build as build_feedback
     from services.reporting.app import build as build_reporting
+    from services.workforce.app import build as build_workforce
 
     settings = settings_of(lp)
-    for build in (build_audit, build_feedback, build_complaints):
+    for build in (build_audit, build_feedback, build_complaints, build_workforce):
         service, _ = build(settings)
         await service.migrate()
     reporting, _ = build_reporting(settings=settings)

@@ -202,6 +202,38 @@ KNOWN = {
             },
         ),
     ],
+    "workforce": [
+        ("GET", "/v1/actions", {"params": {"offset": BIG}}),
+        ("GET", "/v1/staff-surveys/health-check", {"params": {"version": 2**31}}),
+        ("GET", "/v1/staff/SW%00", {}),
+        ("GET", "/v1/staff", {"params": {"team": "t\x00"}}),
+        (
+            "POST",
+            "/v1/vacancies",
+            {"json": {"team": "t", "service_area": "send", "vacant_fte": 1e308, "as_of": "2022-09-30"}},
+        ),
+        ("POST", "/v1/caseloads", {"json": {"worker_ref": "SW1", "cases": 2**40, "as_of": "0001-01-01"}}),
+        (
+            "POST",
+            "/v1/staff",
+            {
+                "json": {
+                    "worker_ref": "Jane Smith",
+                    "team": "t",
+                    "service_area": "send",
+                    "role": "social_worker",
+                    "contract": "employed",
+                    "fte": 1,
+                    "case_holding": True,
+                }
+            },
+        ),
+        (
+            "POST",
+            "/v1/staff-survey-responses",
+            {"json": {"survey_id": "s", "service_area": "send", "answers": {"q": "a\x00"}}},
+        ),
+    ],
     "reporting": [
         ("GET", "/v1/followups", {"params": {"rule": "r\x00"}}),  # 5xx
         ("GET", "/v1/followups", {"params": {"offset": BIG}}),

@@ -310,7 +310,7 @@ async def test_cli_queue_table_dlq_list_and_purge(channel, servers, management_e
 
     assert await asyncio.to_thread(cli.main, ["ops", "lag", "--json"]) == 0
     lag = json.loads(capsys.readouterr().out)
-    assert {b["schema"] for b in lag["outbox"]} == {"audit", "feedback", "complaints", "reporting"}
+    assert {b["schema"] for b in lag["outbox"]} == {"audit", "feedback", "complaints", "workforce", "reporting"}
 
 
 async def test_ops_endpoints_need_the_ops_admin_role(reporting):

@@ -43,6 +43,7 @@ SECTION_HEADINGS = (
     "Feedback from children, young people and families",
     "Audit activity",
     "Complaints and compliments",
+    "Social work workforce",
     "Closing the learning loop",
 )
 SMALL = re.compile(r"^[1-5]$")  # a raw count that must have been suppressed
@@ -290,7 +291,22 @@ def small_slice() -> list[object]:
             published_on=date(2022, 9, 1),
         )
     )
-    return out
+    return [*out, *workforce_slice()]
+
+
+def workforce_slice() -> list[object]:
+    """A team of four, one of whom leaves in the quarter, and a team of twelve."""
+    from tests.support.workforce import caseload, joined, left, survey
+
+    four = [joined(f"tiny-w{i}", date(2021, 1, 4), team="tiny-team", area="fostering") for i in range(4)]
+    twelve = [joined(f"big-w{i}", date(2021, 1, 4), team="big-team") for i in range(12)]
+    return [
+        *four,
+        *twelve,
+        left("tiny-w0", date(2022, 8, 31), "pay"),
+        *(caseload(f"big-w{i}", date(2022, 9, 30), 15 + i) for i in range(12)),
+        *(survey(date(2022, 8, 1 + i), {"manageable_caseload": i % 3 > 0}, team="big-team") for i in range(8)),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -335,6 +351,14 @@ def page(inputs) -> ReportPage:
 def test_every_section_has_its_heading(page):
     for heading in SECTION_HEADINGS:
         assert any(h.endswith(heading) for h in page.h2), (heading, page.h2)
+
+
+def test_the_workforce_section_suppresses_a_team_of_four(page):
+    assert all(c == "suppressed" for c in page.row("workforce-by-team", "tiny-team"))
+    big = page.row("workforce-by-team", "big-team")
+    assert big[0] == "100%" and big[4] == "20.5 cases"  # stable; (15 + ... + 26) / 12 cases per FTE
+    assert page.row("workforce-leaving-reasons", "Pay") == [SUPPRESSED_COUNT, "0"]
+    assert page.row("workforce-health-check", "manageable_caseload")[0] == "62%"  # 5 of 8
 
 
 def test_no_table_cell_is_a_raw_small_number(page):

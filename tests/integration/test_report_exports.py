@@ -106,6 +106,8 @@ async def _dashboard_downloads(client) -> None:
         "audit-grades",
         "audit-areas",
         "feedback-questions",
+        "workforce-health-check",
+        "workforce-leavers",
         "followups-by-origin",
         "followups-open",
     ]

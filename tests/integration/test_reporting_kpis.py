@@ -359,6 +359,12 @@ CONTRACT_IDS = [
     "learning.followups_overdue",
     "learning.followups_closed_on_time_rate",
     "learning.actions_completed_on_time_rate",
+    # CONTRACT.md §4 (2026-12)
+    "workforce.turnover_rate",
+    "workforce.vacancy_rate",
+    "workforce.agency_rate",
+    "workforce.average_caseload",
+    "workforce.stability_rate",
 ]
 
 
@@ -369,6 +375,7 @@ def test_catalogue_covers_the_contract_with_families():
     assert fixed_kpi_ids() == CONTRACT_IDS
     assert "feedback.positive_rate.<question_id>" in ids
     assert "complaints.by_category.<category>" in ids
+    assert "workforce.survey_positive_rate.<question_id>" in ids
     assert ids.index("feedback.positive_rate.q1") < ids.index("feedback.positive_rate.q2")
     assert "complaints.by_category.communication" in ids
     assert {d.unit for d in cat} == {"count", "rate"}

@@ -163,3 +163,110 @@ async def test_rebuild_equals_live_while_intake_continues(servers):
     finally:
         await connection.close()
         await service.stop()
+
+
+def _workforce_events(seed: int) -> list[Any]:
+    """A random workforce history as the workforce service would publish it: joiners,
+    changes, leavers, caseloads, vacancies, staff survey responses (pseudonymised ids)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from shared import events as ev
+    from tests.support.samples import pseudonym
+
+    rng = random.Random(seed)
+    tenant, source = get_settings().tenant, "/qaloop/workforce"
+    out: list[Any] = []
+
+    def at(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, rng.randint(7, 18), tzinfo=UTC)
+
+    def emit(data: Any, when: datetime, seq: int) -> None:
+        out.append(ev.new_event(data, source=source, tenant=tenant, sequence=seq, time=when))
+
+    for w in range(30):
+        worker, day, seq = pseudonym(f"worker-{seed}-{w}"), date(2021, 1, 1) + timedelta(days=rng.randint(0, 600)), 0
+        for _ in range(rng.randint(1, 3)):
+            team = rng.choice(["x", "y", "z"])
+            seq += 1
+            emit(
+                ev.StaffJoined(
+                    worker_id=worker,
+                    team=team,
+                    service_area="childrens_social_care",
+                    role=rng.choice(["social_worker", "senior", "manager", "other"]),
+                    contract=rng.choice(["employed", "agency"]),
+                    fte=rng.choice([1.0, 0.5, 0.8]),
+                    case_holding=rng.random() < 0.8,
+                    joined_at=at(day),
+                ),
+                at(day),
+                seq,
+            )
+            day += timedelta(days=rng.randint(10, 200))
+            seq += 1
+            emit(ev.CaseloadRecorded(worker_id=worker, cases=rng.randint(0, 25), as_of=day), at(day), seq)
+            if rng.random() < 0.4:
+                seq += 1
+                emit(ev.StaffLeft(worker_id=worker, left_at=at(day), reason="workload"), at(day), seq)
+    for i, team in enumerate(["x", "y", "z"] * 3):
+        day = date(2022, 1, 1) + timedelta(days=90 * i)
+        emit(
+            ev.VacancyRecorded(team=team, service_area="childrens_social_care", vacant_fte=1.5, as_of=day),
+            at(day),
+            i + 1,
+        )
+    for i in range(10):
+        day = date(2022, 11, 1) + timedelta(days=i)
+        answers = [ev.StaffSurveyAnswer(question_id="manageable_caseload", value=rng.randint(1, 5))]
+        response = ev.StaffSurveyResponseReceived(
+            response_id=f"hc-{seed}-{i}",
+            survey_id="health-check",
+            team="x",
+            service_area="childrens_social_care",
+            received_at=at(day),
+            answers=answers,
+        )
+        emit(response, at(day), 1)
+    rng.shuffle(out)
+    return out
+
+
+async def test_workforce_read_models_rebuild_to_what_intake_built(servers):
+    """Staff timelines (`d_until`), ended records on leaves, workforce-review follow-ups and
+    the workforce KPIs: the same from a rebuild as from live intake of shuffled events."""
+    get_settings.cache_clear()
+    from services.reporting.app import build
+    from tests.integration.test_reporting_intake import fresh_reporting_state
+
+    service, _ = build(clock=lambda: date(2023, 6, 30), followup_interval=3600.0)
+    await fresh_reporting_state(service, servers)
+    await service.start()
+    connection = await aio_pika.connect(servers.amqp_url)
+    try:
+        exchange = await declare_topology(await connection.channel())
+        events = _workforce_events(3)
+        for event in events:
+            await exchange.publish(
+                aio_pika.Message(event.to_json(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                event.routing_key(),
+                mandatory=True,
+            )
+
+        async def applied() -> int:
+            async with service.pool.acquire() as conn:
+                return int(await conn.fetchval("SELECT count(*) FROM reporting.event_store"))
+
+        await eventually(applied, lambda n: n >= len(events), timeout=30, what="workforce events applied")
+        tenant = get_settings().tenant
+        periods = [parse_period(p) for p in ("2021-22", "2022-23-Q1", "2022-23-Q3")]
+        live = await _snapshot(servers.database_url)
+        assert live["staff_joined"] and any(r for r in live["staff_left"])
+        figures_live = [await service.queries.values(tenant, p, Filters(), detail=True) for p in periods]
+        await rebuild(servers.database_url)
+        rebuilt = await _snapshot(servers.database_url)
+        assert not _differences(live, rebuilt), "\n".join(_differences(live, rebuilt))
+        assert [await service.queries.values(tenant, p, Filters(), detail=True) for p in periods] == figures_live
+    finally:
+        await connection.close()
+        await service.stop()

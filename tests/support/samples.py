@@ -15,6 +15,7 @@ from shared.pseudonym import pseudonymise, subject_for
 
 TENANT = "E10000034"
 CASE_REF = "k1:9f86d081884c7d65"  # a pseudonym (shared.pseudonym): `<key id>:<16 hex>`
+WORKER_REF = "k1:2c26b46b68ffc68f"  # a worker id, pseudonymised the same way
 TEST_PSEUDONYM_KEY = "qaloop-tests-pseudonym-key"
 EVENT_TIME = datetime(2022, 8, 15, 10, 40, tzinfo=UTC)
 
@@ -224,6 +225,35 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "closed_at": "2022-09-10T10:00:00Z",
         "closed_by_event_id": "5b0f3c1e-0c7a-4d53-9d0e-0f6a4e1c2b11",
         "on_time": True,
+    },
+    "StaffJoined": {
+        "worker_id": WORKER_REF,
+        "team": "through-care",
+        "service_area": "childrens_social_care",
+        "role": "social_worker",
+        "contract": "agency",
+        "fte": 0.8,
+        "case_holding": True,
+        "joined_at": "2022-04-04T09:00:00+01:00",
+    },
+    "StaffLeft": {"worker_id": WORKER_REF, "left_at": "2022-09-30T17:00:00+01:00", "reason": "workload"},
+    "VacancyRecorded": {
+        "team": "through-care",
+        "service_area": "childrens_social_care",
+        "vacant_fte": 1.5,
+        "as_of": "2022-09-30",
+    },
+    "CaseloadRecorded": {"worker_id": WORKER_REF, "cases": 18, "as_of": "2022-09-30"},
+    "StaffSurveyResponseReceived": {
+        "response_id": "hc-2022-17",
+        "survey_id": "health-check",
+        "team": "through-care",
+        "service_area": "childrens_social_care",
+        "received_at": "2022-11-02T10:00:00Z",
+        "answers": [
+            {"question_id": "manageable_caseload", "value": 4},
+            {"question_id": "good_supervision", "value": "no"},
+        ],
     },
 }
 

@@ -103,3 +103,19 @@ def test_audit_areas_lowest_first_small_ones_suppressed_and_not_among_the_kpis()
         ("Voice", ["suppressed", "suppressed", "suppressed"]),
     ]
     assert not [h for h, _ in table_rows(data(), "kpis") if h.startswith("Audits good or better:")]
+
+
+def test_the_workforce_panels_tables_leavers_under_the_count_rule_and_the_health_check():
+    from dataclasses import replace
+
+    raw = kpis.assemble({v.kpi: v for v in data(detail=True).values}, {}, {}, staff_positive={"caseload_ok": (6, 8)})
+    staff = replace(
+        data(),
+        values=kpis.apply_publication_rules(raw, detail=False),
+        leavers={"workload": 7, "pay": 2, "retired": 0},
+    )
+    assert table_rows(staff, "workforce-leavers") == [("Pay", ["1\u20135"]), ("Retired", ["0"]), ("Workload", ["7"])]
+    assert table_rows(staff, "workforce-health-check") == [("caseload_ok", ["75%", "6", "8"])]
+    assert not any(h.startswith("Staff survey") for h, _ in table_rows(staff, "kpis"))
+    caseload = dict(table_rows(staff, "kpis"))["Average caseload (cases per FTE)"]
+    assert caseload[0] == "0.5 cases"  # 30 / 60 here: a number of cases, not a percentage

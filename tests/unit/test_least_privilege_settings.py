@@ -37,6 +37,7 @@ def test_each_broker_user_may_publish_only_its_own_routing_keys() -> None:
         ("audit", "audit"),
         ("feedback", "feedback"),
         ("complaints", "complaints"),
+        ("workforce", "workforce"),
         ("cms", "casework"),
     ):
         p = roles.mq_permissions(service)
@@ -44,7 +45,7 @@ def test_each_broker_user_may_publish_only_its_own_routing_keys() -> None:
         assert re.search(p.write, "qa.events") and not re.search(p.write, "qa.events.dlx")
         allowed = re.compile(p.topic_write["qa.events"])
         assert allowed.search(f"{strand}.Anything")
-        for other in {"audit", "feedback", "complaints", "casework", "reporting"} - {strand}:
+        for other in {"audit", "feedback", "complaints", "casework", "reporting", "workforce"} - {strand}:
             assert not allowed.search(f"{other}.Anything"), (service, other)
     reporting = roles.mq_permissions("reporting")
     assert re.search(reporting.read, "reporting.events") and not re.search(reporting.read, "reporting.followups")

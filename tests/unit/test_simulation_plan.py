@@ -61,7 +61,7 @@ def test_a_month_is_exactly_that_month_of_the_year(county):
     assert july == county.within(date(2022, 7, 1), date(2022, 7, 31))
     assert july.stories and july.casework
     for call in july.calls():
-        if call.kind != "feedback.survey":
+        if call.kind not in ("feedback.survey", "workforce.survey"):  # setup: before anything else
             assert london_date(call.at).month == 7, call
     assert {london_date(e.at).month for e in july.casework} == {7}
     whole = {s.key for s in county.stories}
@@ -572,6 +572,7 @@ def _request_models() -> dict[str, type[BaseModel]]:
     from services.audit import commands as audit
     from services.complaints import commands as complaints
     from services.feedback import commands as feedback
+    from services.workforce import commands as workforce
     from shared.actions import domain as shared_actions
 
     return {
@@ -608,6 +609,12 @@ def _request_models() -> dict[str, type[BaseModel]]:
         "feedback.you_said_we_did": feedback.PublishYouSaidWeDid,
         "feedback.action.raise": shared_actions.RaiseAction,
         "feedback.action.complete": shared_actions.CompleteAction,
+        "workforce.survey": workforce.PublishStaffSurvey,
+        "workforce.join": workforce.RecordJoiner,
+        "workforce.leave": workforce.RecordLeaver,
+        "workforce.caseload": workforce.RecordCaseload,
+        "workforce.vacancy": workforce.RecordVacancy,
+        "workforce.survey_response": workforce.RecordStaffResponse,
     }
 
 
@@ -662,3 +669,34 @@ def _values(value):
 
 def _refs(value):
     return [v for v in _values(value) if isinstance(v, Ref)]
+
+
+def test_the_workforce_is_a_countys_with_realistic_churn(county):
+    """A few hundred staff in post at the start, about one in six leaving in the year with a
+    reason, most replaced, a few agency workers converting, quarterly caseloads and vacancies,
+    and a staff survey in November; each worker's calls in order."""
+    from collections import Counter
+
+    from services.simulation.authority import TEAMS
+
+    stories = [s for s in county.stories if s.calls and s.calls[0].strand == "workforce"]
+    starts = [
+        s for s in stories if s.calls[0].kind == "workforce.join" and london_date(s.calls[0].at) == date(2022, 4, 1)
+    ]
+    assert 250 <= len(starts) <= 400
+    kinds = Counter(c.kind for s in stories for c in s.calls)
+    assert 0.08 <= kinds["workforce.leave"] / len(starts) <= 0.25
+    conversions = [s for s in starts if [c.kind for c in s.calls].count("workforce.join") == 2]
+    assert 4 <= len(conversions) <= 12
+    for s in conversions:
+        first, second = (c for c in s.calls if c.kind == "workforce.join")
+        assert (first.body["contract"], second.body["contract"]) == ("agency", "employed")
+    assert {c.body["reason"] for s in stories for c in s.calls if c.kind == "workforce.leave"} >= {"workload", "career"}
+    assert kinds["workforce.vacancy"] == 4 * sum(len(t) for t in TEAMS.values())
+    assert kinds["workforce.caseload"] > 3 * len(starts)
+    assert {london_date(c.at).month for s in stories for c in s.calls if c.kind == "workforce.survey_response"} == {11}
+    for s in stories:
+        refs = {c.body.get("worker_ref") for c in s.calls if c.kind in ("workforce.join", "workforce.caseload")}
+        assert len(refs) <= 1, s.key
+        left = [c for c in s.calls if c.kind == "workforce.leave"]
+        assert not left or s.calls[-1] is left[0], s.key  # nothing recorded after a leave

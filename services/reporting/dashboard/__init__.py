@@ -44,7 +44,7 @@ from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
 from .downloads import router as downloads_router
-from .tables import protected_counts, received_by_category, received_by_team
+from .tables import leavers_by_reason, protected_counts, received_by_category, received_by_team
 
 router = APIRouter(tags=["dashboard"])
 router.include_router(downloads_router)  # the dashboard's tables as CSV and XLSX (`downloads.py`)
@@ -155,9 +155,11 @@ async def dashboard_breakdowns(
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
         wording = await question_wording(conn, tenant, shown.start, shown.end)
         received = await received_by_team(conn, tenant, p, service_area) if p else {}
+        reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
         by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
     by_team = _by_team(queries, received, detail)
+    leavers = _leavers(queries, reasons, detail)
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
@@ -171,6 +173,7 @@ async def dashboard_breakdowns(
         "question_wording": {q: wording[q] for q in questions if q in wording},
         "complaints_by_team": by_team,
         "complaints_by_category": by_category,
+        "leavers_by_reason": leavers,
         "commentary": commentary,
     }
 
@@ -237,11 +240,13 @@ _DATED = (
     ("assessment", "completed_on", None),
     ("ehcp", "issued_on", None),
     ("contact_attempt", "attempted_on", None),
+    ("staff_joined", "joined_on", None),
+    ("staff_survey", "received_on", None),
 )
 # Tables whose rows carry a team and a service area, with their (tenant, date) index.
 _TEAMED: tuple[str, ...] = (
     *("audit_graded", "feedback", "compliment", "complaint_received", "action_raised"),
-    *("referral", "assessment", "ehcp", "contact_attempt"),
+    *("referral", "assessment", "ehcp", "contact_attempt", "staff_joined", "staff_survey"),
 )
 
 
@@ -307,6 +312,18 @@ async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str,
         period.end,
     )
     return [r["v"] for r in rows]
+
+
+def _leavers(queries: Any, reasons: dict[str, int], detail: bool) -> list[dict[str, Any]]:
+    """Social workers leaving per reason, each count published (1 to the threshold
+    suppressed). No total of them is shown on the dashboard, so no secondary suppression."""
+    out = []
+    for reason, n in sorted(reasons.items()):
+        (value,) = kpis.apply_publication_rules(
+            [kpis.count_value("workforce.leavers", n)], detail=detail, threshold=queries.small_number_threshold
+        )
+        out.append({"reason": reason, "value": _whole(value.value), "suppressed": value.suppressed})
+    return out
 
 
 def _period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:

@@ -15,6 +15,9 @@ managers' commentary. `dashboard_tables` turns it into tables:
 * `audit-areas` — each audit area's good-or-better rate, lowest first (what drives "requires
   improvement");
 * `feedback-questions` — positive answers by question (question wording where known);
+* `workforce-health-check` — the staff health-check survey's positive answers by question;
+* `workforce-leavers` — social workers leaving by reason (each count under the count rule;
+  no total of them is on the page, so no secondary suppression);
 * `followups-by-origin`, `followups-open` — the open follow-ups by origin, and each one.
 
 Figures are formatted and suppressed by `report/figures.py`, as in the report.
@@ -31,7 +34,7 @@ from typing import Any
 from services.reporting import kpis, store
 from services.reporting.followups import FollowUp
 from services.reporting.handlers import ReportingQueries
-from services.reporting.report.figures import EN_DASH, Figure, kpi_figure, rag_figure, text
+from services.reporting.report.figures import EN_DASH, Figure, count_figure, kpi_figure, rag_figure, text
 from services.reporting.report.labels import area_label, commentary_filters, question_label, slice_label, words
 from services.reporting.report.model import Row, Table
 from services.reporting.report.suppression import protect_columns
@@ -42,6 +45,7 @@ __all__ = [
     "DASHBOARD_TABLES",
     "DashboardData",
     "dashboard_tables",
+    "leavers_by_reason",
     "protected_counts",
     "received_by_category",
     "received_by_team",
@@ -54,10 +58,22 @@ DASHBOARD_TABLES = (
     "audit-grades",
     "audit-areas",
     "feedback-questions",
+    "workforce-health-check",
+    "workforce-leavers",
     "followups-by-origin",
     "followups-open",
 )
-_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY, kpis.AREA_GOOD)
+_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY, kpis.AREA_GOOD, kpis.SURVEY_POSITIVE_RATE)
+_REASONS = {
+    "management": "Management",
+    "training_development": "Training and development",
+    "workload": "Workload",
+    "pay": "Pay",
+    "career": "Career",
+    "personal": "Personal",
+    "retired": "Retired",
+    "other": "Other",
+}
 _GRADES = (
     ("audit.good_or_better_rate", "Outstanding or good"),
     ("audit.requires_improvement_rate", "Requires improvement"),
@@ -79,6 +95,7 @@ class DashboardData:
     followups: Sequence[FollowUp] = ()
     commentary: Mapping[str, str] = field(default_factory=dict)
     wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording, where known
+    leavers: Mapping[str, int] = field(default_factory=dict)  # leaving reason -> social workers who left
 
 
 def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Figure]:
@@ -101,6 +118,25 @@ async def received_by_team(conn: Any, tenant: str, period: Period, service_area:
         service_area,
     )
     return {r["team"]: int(r["n"]) for r in rows}
+
+
+async def leavers_by_reason(conn: Any, tenant: str, period: Period, filters: kpis.Filters) -> dict[str, int]:
+    """Social workers (either contract) whose leave, ending a spell, is dated in the period,
+    per leaving reason, in the slice of the record they left (as `workforce.turnover_rate`
+    reads leavers)."""
+    rows = await conn.fetch(
+        f"""SELECT reason, count(*) AS n FROM {store.SCHEMA}.staff_left
+            WHERE tenant = $1 AND d_counted AND left_on BETWEEN $2 AND $3
+              AND d_role IN ('social_worker', 'senior', 'manager')
+              AND ($4::text IS NULL OR d_service_area = $4) AND ($5::text IS NULL OR d_team = $5)
+            GROUP BY reason""",
+        tenant,
+        period.start,
+        period.end,
+        filters.service_area,
+        filters.team,
+    )
+    return {r["reason"]: int(r["n"]) for r in rows}
 
 
 def received_by_category(values: Sequence[kpis.KpiValue], threshold: int) -> list[tuple[str, Figure]]:
@@ -208,6 +244,31 @@ def _questions(data: DashboardData) -> Table:
     )
 
 
+def _health_check(data: DashboardData) -> Table:
+    rows = []
+    for v in data.values:
+        if not v.kpi.startswith(kpis.SURVEY_POSITIVE_RATE):
+            continue
+        share = kpi_figure(v, data.threshold)
+        counts = [share, share] if share.value is None else [_count(v.numerator), _count(v.denominator)]
+        rows.append(Row(v.kpi[len(kpis.SURVEY_POSITIVE_RATE) :], [share, *counts]))
+    return Table(
+        "workforce-health-check",
+        f"Staff health check: positive answers by question, {slice_label(data.filters)}, {data.period.label}",
+        ["Question id", "Positive answers", "Positive (yes, 4 or 5)", "Answered"],
+        rows,
+    )
+
+
+def _leavers(data: DashboardData) -> Table:
+    return Table(
+        "workforce-leavers",
+        f"Social workers leaving, by reason, {slice_label(data.filters)}, {data.period.label}",
+        ["Reason", "Leavers"],
+        [Row(_REASONS.get(r, words(r)), [count_figure(n, data.threshold)]) for r, n in sorted(data.leavers.items())],
+    )
+
+
 def _followups_by_origin(data: DashboardData) -> Table:
     open_by, overdue_by = Counter[str](), Counter[str]()
     for f in data.followups:
@@ -255,6 +316,8 @@ _BUILDERS = {
     "audit-grades": _grades,
     "audit-areas": _audit_areas,
     "feedback-questions": _questions,
+    "workforce-health-check": _health_check,
+    "workforce-leavers": _leavers,
     "followups-by-origin": _followups_by_origin,
     "followups-open": _followups_open,
 }
@@ -277,6 +340,7 @@ async def load(
             conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
         )
         wording = await question_wording(conn, tenant, period.start, period.end)
+        leavers = await leavers_by_reason(conn, tenant, period, filters)
     team_names = sorted(teams)
     by_team = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", teams[t]) for t in team_names],
@@ -295,4 +359,5 @@ async def load(
         followups=followups,
         commentary=commentary,
         wording=wording,
+        leavers=leavers,
     )

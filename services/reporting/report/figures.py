@@ -18,6 +18,7 @@ from services.reporting import kpis
 from .charts import Bar
 
 __all__ = [
+    "AVERAGE_CASELOAD",
     "AVERAGE_DAYS",
     "EN_DASH",
     "MINUS",
@@ -64,6 +65,7 @@ MINUS = "\u2212"
 NO_DATA = "no data"
 SUPPRESSED_RATE = "suppressed"
 AVERAGE_DAYS = "complaints.average_response_working_days"
+AVERAGE_CASELOAD = "workforce.average_caseload"  # cases per FTE, not a fraction
 
 
 def suppressed_count_text(threshold: int) -> str:
@@ -105,6 +107,8 @@ def kpi_figure(v: kpis.KpiValue | None, threshold: int) -> Figure:
     value = float(v.value)
     if v.kpi == AVERAGE_DAYS:
         return Figure(f"{value:.1f} days", value, rag=v.rag)
+    if v.kpi == AVERAGE_CASELOAD:
+        return Figure(f"{value:.1f} cases", value, rag=v.rag)
     if unit == kpis.RATE:
         return Figure(_percent(value), value, rag=v.rag)
     return Figure(f"{int(value):,}", value, rag=v.rag)
@@ -115,6 +119,8 @@ def unit_of(kpi_id: str) -> str:
     KPI's own unit."""
     if kpi_id == AVERAGE_DAYS:
         return "days"
+    if kpi_id == AVERAGE_CASELOAD:
+        return "cases"
     return kpis.definition_of(kpi_id).unit
 
 
@@ -123,8 +129,8 @@ def change_figure(current: Figure, previous: Figure, unit: str) -> Figure:
     if current.value is None or previous.value is None:
         return Figure(EN_DASH)
     delta = current.value - previous.value
-    if unit == "days":
-        shown = f"{delta:+.1f} days"
+    if unit in ("days", "cases"):
+        shown = f"{delta:+.1f} {unit}"
     elif unit == kpis.RATE:
         shown = f"{delta * 100:+.0f} pts"
     else:

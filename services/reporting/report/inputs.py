@@ -159,6 +159,23 @@ class _Reader:
             "audits_graded": [spec.fact(r) for r in targeted],
         }
 
+    async def workforce(self, p: Period) -> dict[str, list[Any]]:
+        """The social workers' records in post at the quarter's end, and the leaves (each
+        ending a spell) of social workers in the quarter and the previous one."""
+        social_workers = "IN ('social_worker', 'senior', 'manager')"
+        in_post, _ = await self.between(
+            f.StaffJoinedFact,
+            "joined_on",
+            date.min,
+            p.end,
+            f"AND role {social_workers} AND (d_until IS NULL OR d_until > $3)",
+        )
+        previous = p.previous()
+        left, _ = await self.between(
+            f.StaffLeftFact, "left_on", previous.start, p.end, f"AND d_counted AND d_role {social_workers}"
+        )
+        return {"staff_joined": in_post, "staff_left": left}
+
     async def followup_tally(self, p: Period, end: date) -> dict[str, RuleTally]:
         """Per rule: follow-ups opened in the quarter, closed in it (and on time), open and
         overdue at ``end``, and re-audits closed in it that improved — aggregated in SQL over
@@ -289,6 +306,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
         lists["audits_moderated"], _ = await read.between(
             f.AuditModeratedFact, "moderated_on", period.start, period.end
         )
+        lists |= await read.workforce(period)
         commentary, commentary_on_slices = await period_commentary(conn, tenant, period)
         open_followups, open_total = await read.open_followups(end, OPEN_FOLLOWUPS_LISTED)
         inputs = ReportInputs(

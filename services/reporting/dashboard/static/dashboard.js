@@ -21,9 +21,21 @@
     ["casework.", "Casework"],
     ["send.", "Casework"],
     ["learning.", "Learning loop"],
+    ["workforce.", "Workforce"],
   ];
   const AREA_GOOD = "audit.area_good_or_better_rate.";
-  const FAMILIES = ["complaints.by_category.", "feedback.positive_rate.", AREA_GOOD];
+  const STAFF_SURVEY = "workforce.survey_positive_rate.";
+  const FAMILIES = ["complaints.by_category.", "feedback.positive_rate.", AREA_GOOD, STAFF_SURVEY];
+  const REASON_NAMES = {
+    management: "Management",
+    training_development: "Training and development",
+    workload: "Workload",
+    pay: "Pay",
+    career: "Career",
+    personal: "Personal",
+    retired: "Retired",
+    other: "Other",
+  };
   const AREA_NAMES = {
     childrens_social_care: "Children's social care",
     send: "SEND",
@@ -40,8 +52,10 @@
     "safeguarding-alert": "Safeguarding alert",
     "concern-rework": "Rework of a concern whose measures did not work",
     "inspection-finding": "Action on an inspection finding",
+    "workforce-review": "Workforce review (turnover or caseloads)",
   };
   const DAYS_KPI = "complaints.average_response_working_days";
+  const CASELOAD_KPI = "workforce.average_caseload"; // cases per FTE, not a fraction
 
   const state = {
     token: null,
@@ -112,7 +126,9 @@
   function unitOf(kpi) {
     const def = state.catalogue.get(kpi);
     if (def) return def.unit;
-    return kpi.startsWith("feedback.positive_rate.") || kpi.startsWith(AREA_GOOD) ? "rate" : "count";
+    return kpi.startsWith("feedback.positive_rate.") || kpi.startsWith(AREA_GOOD) || kpi.startsWith(STAFF_SURVEY)
+      ? "rate"
+      : "count";
   }
 
   function titleOf(kpi) {
@@ -121,6 +137,7 @@
     if (kpi.startsWith("complaints.by_category.")) return `Complaints: ${humanize(kpi.slice(23))}`;
     if (kpi.startsWith("feedback.positive_rate.")) return `Positive answers: ${humanize(kpi.slice(23))}`;
     if (kpi.startsWith(AREA_GOOD)) return `Audits good or better: ${humanize(kpi.slice(AREA_GOOD.length))}`;
+    if (kpi.startsWith(STAFF_SURVEY)) return `Staff survey: ${humanize(kpi.slice(STAFF_SURVEY.length))}`;
     return kpi;
   }
 
@@ -129,6 +146,7 @@
     if (!v || v.suppressed) return "suppressed";
     if (v.value === null || v.value === undefined) return "no data";
     if (kpi === DAYS_KPI) return `${Number(v.value).toFixed(1)} days`;
+    if (kpi === CASELOAD_KPI) return `${Number(v.value).toFixed(1)} cases per FTE`;
     return unitOf(kpi) === "rate" ? pct(v.value) : count(v.value);
   }
 
@@ -136,6 +154,7 @@
     if (!v) return "";
     if (v.suppressed) return "Small number: hidden so that no child can be identified";
     if (kpi === DAYS_KPI) return v.denominator ? `over ${count(v.denominator)} responses` : "No responses in this period";
+    if (kpi === CASELOAD_KPI) return v.denominator ? `${count(v.numerator)} cases over ${count(v.denominator)} FTE` : "No case-holders in post";
     if (unitOf(kpi) === "rate") {
       if (v.denominator === null || v.denominator === undefined) return "";
       return v.denominator ? `${count(v.numerator)} of ${count(v.denominator)}` : "None in this period";
@@ -377,6 +396,8 @@
       renderGrades();
       renderAuditAreas(values.values);
       renderFeedback(values.values, breakdowns.question_wording || {});
+      renderStaffSurvey(values.values);
+      renderLeavers(breakdowns.leavers_by_reason);
       renderFollowups(followups);
       updateDownloads();
       state.lastRefresh = Date.now();
@@ -844,6 +865,36 @@
   // pseudonym); while its origin's event has not arrived, only the kind of origin.
   function followupSubject(f) {
     return f.subject ? f.subject.text : `${humanize(f.origin)} (details not yet received)`;
+  }
+
+  function renderStaffSurvey(values) {
+    const rows = values
+      .filter((v) => v.kpi.startsWith(STAFF_SURVEY))
+      .map((v) => ({
+        label: humanize(v.kpi.slice(STAFF_SURVEY.length)),
+        suppressed: v.suppressed,
+        text: v.suppressed ? "suppressed" : v.value === null ? "no answers" : `${pct(v.value)} (${count(v.numerator)} of ${count(v.denominator)})`,
+        segments: [{ value: v.value || 0, cls: "bar-primary" }],
+      }));
+    const desc = rows.length ? `${rows.map((r) => `${r.label}: ${r.text}`).join("; ")}.` : "No staff survey answers.";
+    put(
+      "chart-staff-survey",
+      barChart({ title: `Staff health check: positive answers by question, ${sliceName()}`, desc, rows, max: 1, empty: "No staff survey answers in this period." }),
+      rows.length ? legend([["swatch-primary", "Positive answers (yes, 4 or 5) of all answers"]]) : null,
+      dataTable("Staff health check: positive answers by question", ["Question", "Positive answers"], rows.map((r) => [r.label, r.text])),
+    );
+  }
+
+  function renderLeavers(byReason) {
+    const items = (byReason || []).map((r) => ({ label: REASON_NAMES[r.reason] || humanize(r.reason), value: r.value, suppressed: r.suppressed }));
+    const { rows, max } = countRows(items);
+    const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No social workers left";
+    put(
+      "chart-leavers",
+      barChart({ title: `Social workers leaving, by reason, ${sliceName()}`, desc, rows, max, empty: "No social workers left in this period." }),
+      null,
+      dataTable("Social workers leaving, by reason", ["Reason", "Leavers"], rows.map((r) => [r.label, r.text])),
+    );
   }
 
   function renderFollowups(body) {
