@@ -87,6 +87,11 @@ CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
 
 
 def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
+    # No `x-quorum-initial-group-size`: a quorum queue gets a replica on every node of the
+    # cluster it is first declared in (RabbitMQ's default): three on a three-node cluster,
+    # one on a single node. The argument only counts at creation anyway (an existing queue's
+    # members change with `rabbitmq-queues grow` / `add_member`, docs/operations.md).
+    # tests/faults/test_rabbitmq_cluster.py checks the three.
     arguments: dict[str, Any] = {
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,

@@ -11,6 +11,10 @@ in temporary directories, once per session, and removes them at the end.
   `/usr/sbin` wrapper, because the wrapper re-runs it as user `rabbitmq` with that user's
   HOME and cookie. It is controlled with `rabbitmqctl -n <node>` only; nothing here ever
   names the shared node.
+- A RabbitMQ cluster (`PrivateRabbitCluster`): three such nodes sharing one cookie of their
+  own, each with its own node name, AMQP and distribution ports and directories; the second
+  and third `join_cluster` the first. `PrivateRabbit.kill()` SIGKILLs a node's Erlang VM and
+  `relaunch()` starts it again on its own data, where it rejoins by itself.
 - PostgreSQL: `initdb` + `pg_ctl` of the installed major version, in a directory owned by
   `postgres` (initdb refuses to run as root, so as root it runs under `runuser -u postgres`).
 """
