@@ -162,12 +162,26 @@ async def connect(url: str, *, timeout: float = 10.0) -> AbstractConnection:
     instead of moving on to a survivor. The callers that stay connected run their session
     under `keep_connected`, which, after a lost connection, calls this again: the dead node
     refuses at once and a survivor is taken."""
+    _, connection = await _first_node(url, timeout)
+    return connection
+
+
+async def reachable_node(url: str, *, timeout: float = 10.0) -> str:
+    """The URL of the first node of `url` that accepts a connection now (as `connect`), for
+    a client that must be handed a single URL (FastStream's broker, in the notifier)."""
+    node, connection = await _first_node(url, timeout)
+    await connection.close()
+    return node
+
+
+async def _first_node(url: str, timeout: float) -> tuple[str, AbstractConnection]:
     nodes = amqp_urls(url)
     errors: list[str] = []
     last: Exception | None = None
     for node in nodes:
         try:
-            return await aio_pika.connect(node, timeout=timeout, client_properties={"connection_name": "qaloop"})
+            connection = await aio_pika.connect(node, timeout=timeout, client_properties={"connection_name": "qaloop"})
+            return node, connection
         except Exception as exc:
             last = exc
             errors.append(f"{_where(node)}: {type(exc).__name__}: {exc}")
