@@ -38,7 +38,7 @@ from services.simulation.stream import contract_stream
 from services.simulation.targets import write_targets
 from services.simulation.year import DEFAULT_SCALE
 from shared.auth import issue_token
-from shared.bus import OutgoingMessage, Publisher, connect, declare_topology
+from shared.bus import OutgoingMessage, Publisher, amqp_urls, connect, declare_topology
 from shared.calendar import london_date, parse_period
 from shared.settings import Settings, get_settings
 
@@ -83,8 +83,9 @@ async def _check_servers(settings: Settings) -> list[str]:
         connection = await asyncio.wait_for(connect(settings.amqp_url), 10)
         await connection.close()
     except Exception as exc:
+        nodes = ", ".join(u.split("@")[-1] for u in amqp_urls(settings.amqp_url))
         problems.append(
-            f"RabbitMQ is not reachable at {settings.amqp_url.split('@')[-1]} ({exc}).\n"
+            f"RabbitMQ is not reachable at {nodes} ({exc}).\n"
             "  Start it with: rabbitmq-server -detached   (or: docker compose up -d rabbitmq)"
         )
     try:

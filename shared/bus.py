@@ -13,7 +13,9 @@ vanishing) and confirmed by the broker, and carries the connection's user as the
 
 Staying connected: the outbox relay and the consumer each run a session (connect, then work
 until told to stop) under `keep_connected`, which runs it again after any failure with
-jittered exponential back-off (`backoff`, from tenacity) that a stop cuts short.
+jittered exponential back-off (`backoff`, from tenacity) that a stop cuts short. Against a
+cluster the AMQP setting lists its nodes (comma-separated URLs, `amqp_urls`); `connect` takes
+the first that accepts, so a session that lost its node starts again on a survivor.
 
 Why aio-pika and not FastStream here: FastStream's RabbitMQ subscriber handles one message
 at a time and acks each one; the reporting consumer's speed comes from taking a batch,
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +87,11 @@ CONSUMER_QUEUES: tuple[QueueSpec, ...] = (
 
 
 def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
+    # No `x-quorum-initial-group-size`: a quorum queue gets a replica on every node of the
+    # cluster it is first declared in (RabbitMQ's default): three on a three-node cluster,
+    # one on a single node. The argument only counts at creation anyway (an existing queue's
+    # members change with `rabbitmq-queues grow` / `add_member`, docs/operations.md).
+    # tests/faults/test_rabbitmq_cluster.py checks the three.
     arguments: dict[str, Any] = {
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,
@@ -130,8 +138,64 @@ async def ensure_topology(connection: AbstractConnection, *, delivery_limit: int
             await channel.get_exchange(EXCHANGE, ensure=True)
 
 
-async def connect(url: str) -> AbstractConnection:
-    return await aio_pika.connect(url, client_properties={"connection_name": "qaloop"})
+# Several nodes of one cluster: URLs separated by commas. The split is only at a comma that
+# starts a new URL, so a comma inside a password (percent-encoded or not) is never a separator.
+_NEXT_URL = re.compile(r"\s*,\s*(?=amqps?://)")
+
+
+def amqp_urls(value: str) -> list[str]:
+    """The nodes named by an AMQP setting (QALOOP_AMQP_URL or a service's own): one URL, or
+    several separated by commas (the nodes of one cluster, in the order they are tried)."""
+    urls = [part.strip() for part in _NEXT_URL.split(value.strip(", \t\r\n")) if part.strip()]
+    if not urls:
+        raise ValueError("no AMQP URL given")
+    return urls
+
+
+async def connect(url: str, *, timeout: float = 10.0) -> AbstractConnection:
+    """A connection to the first node of `url` (one URL, or a cluster's URLs separated by
+    commas, `amqp_urls`) that accepts one, trying them in order; each node gets `timeout`
+    seconds. If none does, the last node's error is raised (with every node's in a note).
+
+    This is the only way qaloop connects to the broker. It is not aio-pika's
+    `connect_robust`: that reconnects to its one URL only, so it would wait for a lost node
+    instead of moving on to a survivor. The callers that stay connected run their session
+    under `keep_connected`, which, after a lost connection, calls this again: the dead node
+    refuses at once and a survivor is taken."""
+    _, connection = await _first_node(url, timeout)
+    return connection
+
+
+async def reachable_node(url: str, *, timeout: float = 10.0) -> str:
+    """The URL of the first node of `url` that accepts a connection now (as `connect`), for
+    a client that must be handed a single URL (FastStream's broker, in the notifier)."""
+    node, connection = await _first_node(url, timeout)
+    await connection.close()
+    return node
+
+
+async def _first_node(url: str, timeout: float) -> tuple[str, AbstractConnection]:
+    nodes = amqp_urls(url)
+    errors: list[str] = []
+    last: Exception | None = None
+    for node in nodes:
+        try:
+            connection = await aio_pika.connect(node, timeout=timeout, client_properties={"connection_name": "qaloop"})
+            return node, connection
+        except Exception as exc:
+            last = exc
+            errors.append(f"{_where(node)}: {type(exc).__name__}: {exc}")
+            if len(nodes) > 1:
+                log.warning("broker node refused a connection: %s", errors[-1])
+    assert last is not None  # `amqp_urls` names at least one node
+    if len(nodes) > 1:
+        last.add_note("no node of the cluster accepted a connection: " + "; ".join(errors))
+    raise last
+
+
+def _where(url: str) -> str:
+    """host:port/vhost of an AMQP URL, without its credentials (for logs)."""
+    return url.rpartition("@")[2]
 
 
 def backoff(first: float, most: float) -> wait_base:

@@ -56,6 +56,7 @@ from shared.bus import (
     OutgoingMessage,
     Publisher,
     QueueSpec,
+    amqp_urls,
     connect,
 )
 from shared.db import check_identifier
@@ -97,8 +98,9 @@ def queue_spec(name: str) -> QueueSpec:
 
 
 def vhost_of(amqp_url: str) -> str:
-    """The virtual host of an AMQP URL (`/` when the URL names none)."""
-    path = urllib.parse.urlsplit(amqp_url).path
+    """The virtual host of an AMQP URL (`/` when the URL names none); of a cluster's list of
+    URLs, the first one's (every node of a cluster serves the same virtual hosts)."""
+    path = urllib.parse.urlsplit(amqp_urls(amqp_url)[0]).path
     return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
 
 

@@ -210,7 +210,7 @@ async def apply(
 ) -> None:
     """Everything, with admin URLs: the PostgreSQL roles, the broker topology (which the
     services' users may not declare) and the broker users."""
-    from shared.bus import connect, declare_topology
+    from shared.bus import amqp_urls, connect, declare_topology
     from shared.db import ensure_database
 
     await ensure_database(database_url)
@@ -226,7 +226,7 @@ async def apply(
             await declare_topology(channel, delivery_limit=int(os.environ.get("QALOOP_DELIVERY_LIMIT", "20")))
     finally:
         await connection.close()
-    vhost = urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).path.lstrip("/")) or "/"
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(amqp_urls(amqp_url)[0]).path.lstrip("/")) or "/"
     create_mq_users(management_url, vhost, prefix, mq_passwords)
 
 

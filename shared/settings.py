@@ -30,6 +30,8 @@ class InsecureSettings(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QALOOP_", env_file=".env", extra="ignore")
 
+    # One URL, or a cluster's nodes as URLs separated by commas, tried in order on every
+    # (re)connect (shared.bus.connect); the same holds for each QALOOP_<SERVICE>_AMQP_URL.
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
     database_url: str = "postgresql://postgres@localhost:5432/qaloop"
     rabbitmq_management_url: str = "http://guest:guest@localhost:15672"

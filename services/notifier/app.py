@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from services.notifier.domain import Mailer, Policy
 from services.notifier.mailers import mailer_for
 from services.notifier.settings import NotifierSettings, get_notifier_settings
 from services.notifier.store import PostgresNotifierUnitOfWork
-from shared.bus import connect, ensure_topology
+from shared.bus import amqp_urls, connect, ensure_topology, reachable_node
 from shared.calendar import LONDON
 from shared.service import StrandService
 from shared.trust import DEFAULT_BUS_SOURCES, IntakeChecks
@@ -65,6 +66,11 @@ class NotifierService(StrandService):
     consume: bool = True
     send_digests: bool = True  # the daily digest timer (the CLI's one-off runs go without)
     digest_interval: float = 60.0
+    # FastStream's broker reconnects to its one node only: with a cluster's nodes in the AMQP
+    # setting, a broker that has been disconnected for `node_lost_after` s (checked every
+    # `node_check_interval` s) is rebuilt on the first node that accepts (`follow_the_cluster`).
+    node_check_interval: float = 1.0
+    node_lost_after: float = 5.0
     broker: RabbitBroker | None = None
     dead_letters: BusDeadLetters | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -99,12 +105,44 @@ class NotifierService(StrandService):
             finally:
                 await connection.close()
             self.dead_letters = BusDeadLetters(self.amqp_url)
-            self.broker = build_broker(
-                self.amqp_url, self.notifier(), self.dead_letters, prefetch=self.settings.notify_prefetch
-            )
-            await self.broker.start()
+            await self.start_subscribers()
+            if len(amqp_urls(self.amqp_url)) > 1:
+                self._tasks.append(asyncio.create_task(self.follow_the_cluster(), name="notifier-cluster"))
         if self.send_digests:
             self._tasks.append(asyncio.create_task(self._digests(), name="notifier-digests"))
+
+    async def start_subscribers(self) -> None:
+        """The subscribers on the first node of the AMQP setting that accepts now."""
+        assert self.dead_letters is not None
+        node = await reachable_node(self.amqp_url)
+        self.broker = build_broker(node, self.notifier(), self.dead_letters, prefetch=self.settings.notify_prefetch)
+        await self.broker.start()
+
+    async def follow_the_cluster(self) -> None:
+        """Move the subscribers to a surviving node once theirs has been gone for
+        `node_lost_after` s; until one accepts, try again at every check. Messages the old
+        connection held unacknowledged come back, as after any reconnect."""
+        lost_since: float | None = None
+        while True:
+            await asyncio.sleep(self.node_check_interval)
+            if self.broker is not None and await self.broker.ping(timeout=1):
+                lost_since = None
+                continue
+            now = time.monotonic()
+            lost_since = now if lost_since is None else lost_since
+            if now - lost_since < self.node_lost_after:
+                continue
+            old, self.broker = self.broker, None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(old.stop(), 5)
+            try:
+                await self.start_subscribers()
+            except Exception as exc:
+                log.warning("notifier: no broker node accepts the subscribers: %s; trying again", exc)
+                continue
+            log.warning("notifier: its broker node was lost; the subscribers moved to another node")
+            lost_since = None
 
     async def _digests(self) -> None:
         """From `QALOOP_NOTIFY_DIGEST_HOUR` (London) each day, send the day's digests (once per

@@ -3,7 +3,9 @@ scenario, and the summary table printed at the end of the run.
 
 The scenarios stop the broker and restart the database, so they never use the machine's
 shared RabbitMQ (5672) or PostgreSQL (5432): `private_servers` starts a RabbitMQ node and a
-PostgreSQL cluster of the suite's own (tests/faults/servers.py). If they cannot be started
+PostgreSQL cluster of the suite's own (tests/faults/servers.py), and `private_cluster` a
+three-node RabbitMQ cluster for the cluster scenarios (test_rabbitmq_cluster.py) — each
+once per session, and only when a scenario that needs it runs. If they cannot be started
 every scenario fails with the reason; if RabbitMQ or PostgreSQL is not installed at all the
 scenarios are skipped with the reason — except under CI=true, where that is a failure too.
 """
@@ -11,12 +13,12 @@ scenarios are skipped with the reason — except under CI=true, where that is a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,14 @@ import asyncpg
 import pytest
 
 from tests.faults.harness import Scenario, Tally, prepare_bus
-from tests.faults.servers import PrivatePostgres, PrivateRabbit, ServerError, postgres_bindir, rabbitmq_scripts
+from tests.faults.servers import (
+    PrivatePostgres,
+    PrivateRabbit,
+    PrivateRabbitCluster,
+    ServerError,
+    postgres_bindir,
+    rabbitmq_scripts,
+)
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Row:
     faults: str
     ok: bool
     known_bug: bool = False  # the scenario is marked xfail: it shows a product bug
+    stall: float | None = None  # the longest time intake stood still after the fault, measured (s)
 
 
 @dataclass
@@ -51,42 +61,69 @@ def _ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(scope="session")
-def private_servers() -> Iterator[tuple[PrivateRabbit, PrivatePostgres]]:
-    missing = [
-        name
-        for name, found in (
-            ("RabbitMQ (rabbitmq-server)", rabbitmq_scripts()),
-            ("PostgreSQL (pg_ctl)", postgres_bindir()),
-        )
-        if found is None
-    ]
+def _require_installed(*, postgres: bool = True) -> None:
+    """Skip with the reason when a server the suite starts is not installed (fail under CI)."""
+    wanted = [("RabbitMQ (rabbitmq-server)", rabbitmq_scripts())]
+    if postgres:
+        wanted.append(("PostgreSQL (pg_ctl)", postgres_bindir()))
+    missing = [name for name, found in wanted if found is None]
     if missing:
         message = f"the fault suite starts private servers, but {' and '.join(missing)} is not installed"
         if _ci():
             pytest.fail(message + " (CI=true: not skipped)", pytrace=False)
         pytest.skip(message)
-    rabbit, postgres = PrivateRabbit(), PrivatePostgres()
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(rabbit.start), pool.submit(postgres.start)]
-        errors = [f.exception() for f in futures]
-    failures = [e for e in errors if e is not None]
-    if failures:
-        rabbit.stop()
-        postgres.stop()
-        detail = "\n\n".join(f"{type(e).__name__}: {e}" for e in failures)
-        pytest.fail(f"could not start the fault suite's private servers:\n{detail}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    _require_installed()
+    postgres = PrivatePostgres()
     try:
-        yield rabbit, postgres
+        postgres.start()
+    except ServerError as exc:
+        postgres.stop()
+        pytest.fail(f"could not start the fault suite's private PostgreSQL:\n{exc}", pytrace=False)
+    try:
+        yield postgres
+    finally:
+        postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def private_servers(private_postgres) -> Iterator[tuple[PrivateRabbit, PrivatePostgres]]:
+    rabbit = PrivateRabbit()
+    try:
+        rabbit.start()
+    except ServerError as exc:
+        rabbit.stop()
+        pytest.fail(f"could not start the fault suite's private RabbitMQ node:\n{exc}", pytrace=False)
+    try:
+        yield rabbit, private_postgres
     finally:
         rabbit.stop()
-        postgres.stop()
 
 
-@pytest.fixture
-async def scenario(private_servers, request, tmp_path) -> AsyncIterator[Scenario]:
+@pytest.fixture(scope="session")
+def private_cluster(private_postgres) -> Iterator[PrivateRabbitCluster]:
+    """A three-node RabbitMQ cluster of the suite's own, started once per session (about 40 s
+    on two shared cores) and only when a cluster scenario runs."""
+    cluster = PrivateRabbitCluster()
+    try:
+        cluster.start()
+    except ServerError as exc:
+        cluster.stop()
+        pytest.fail(f"could not start the fault suite's private RabbitMQ cluster:\n{exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def _scenario(
+    rabbit: PrivateRabbit | PrivateRabbitCluster, postgres: PrivatePostgres, request, tmp_path
+) -> AsyncIterator[Scenario]:
     """Its own vhost and database; QALOOP_AMQP_URL / QALOOP_DATABASE_URL point at them."""
-    rabbit, postgres = private_servers
     try:  # a scenario that failed mid-fault may have left the broker or database down
         await asyncio.to_thread(rabbit.ensure_running)
         await asyncio.to_thread(postgres.ensure_running)
@@ -131,6 +168,22 @@ async def scenario(private_servers, request, tmp_path) -> AsyncIterator[Scenario
 
 
 @pytest.fixture
+async def scenario(private_servers, request, tmp_path) -> AsyncIterator[Scenario]:
+    """On the private RabbitMQ node: its own vhost and database."""
+    rabbit, postgres = private_servers
+    async with _scenario(rabbit, postgres, request, tmp_path) as current:
+        yield current
+
+
+@pytest.fixture
+async def cluster_scenario(private_cluster, private_postgres, request, tmp_path) -> AsyncIterator[Scenario]:
+    """On the private three-node cluster: its own vhost (QALOOP_AMQP_URL lists the three
+    nodes) and database."""
+    async with _scenario(private_cluster, private_postgres, request, tmp_path) as current:
+        yield current
+
+
+@pytest.fixture
 def fault_table(request) -> Iterator[Any]:
     """`fault_table(tally, label=..., faults=...)` records the scenario's row; call it
     before asserting, so that a failing scenario still shows its count. A scenario that
@@ -138,10 +191,10 @@ def fault_table(request) -> Iterator[Any]:
     started = time.monotonic()
     recorded: list[Row] = []
 
-    def record(tally: Tally, *, label: str, faults: str, ok: bool | None = None) -> None:
+    def record(tally: Tally, *, label: str, faults: str, ok: bool | None = None, stall: float | None = None) -> None:
         good = ok if ok is not None else (tally.lost == 0 and tally.doubled == 0)
         known_bug = request.node.get_closest_marker("xfail") is not None
-        row = Row(label, tally, time.monotonic() - started, faults, good, known_bug)
+        row = Row(label, tally, time.monotonic() - started, faults, good, known_bug, stall)
         recorded.append(row)
         TABLE.rows.append(row)
 
@@ -155,7 +208,18 @@ def fault_table(request) -> Iterator[Any]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not TABLE.rows:
         return
-    headers = ["scenario", "sent", "published", "applied", "lost", "doubled", "dead letters", "s", "result"]
+    headers = [
+        "scenario",
+        "sent",
+        "published",
+        "applied",
+        "lost",
+        "doubled",
+        "dead letters",
+        "intake stood still s",
+        "s",
+        "result",
+    ]
     lines = []
     for row in TABLE.rows:
         t = row.tally
@@ -174,7 +238,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         result = "ok" if row.ok else "FAILED"
         if row.known_bug:
             result += " (xfail: known bug)"
-        lines.append([row.scenario, *figures, f"{row.seconds:.0f}", result])
+        stall = "-" if row.stall is None else f"{row.stall:.1f}"
+        lines.append([row.scenario, *figures, stall, f"{row.seconds:.0f}", result])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
 
     def fmt(cells: list[str]) -> str:

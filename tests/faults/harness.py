@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import httpx
 
 from shared.bus import KIND_HEADER, REPORTING_QUEUE, OutgoingMessage, Publisher, connect, declare_topology
 from shared.events import CloudEvent, parse_event
-from tests.faults.servers import PrivatePostgres, PrivateRabbit, free_port
+from tests.faults.servers import PrivatePostgres, PrivateRabbit, PrivateRabbitCluster, free_port
 from tests.support.wait import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,11 +34,12 @@ DLQ = f"{REPORTING_QUEUE}.dlq"
 
 @dataclass
 class Scenario:
-    """One scenario's isolation: its own vhost on the private node and its own database on
-    the private cluster; its logs in `workdir`."""
+    """One scenario's isolation: its own vhost on the private node (or the private
+    three-node cluster, whose URL lists every node) and its own database on the private
+    PostgreSQL cluster; its logs in `workdir`."""
 
     name: str
-    rabbit: PrivateRabbit
+    rabbit: PrivateRabbit | PrivateRabbitCluster
     postgres: PrivatePostgres
     vhost: str
     database: str
@@ -267,17 +269,19 @@ async def publish(amqp_url: str, messages: Sequence[OutgoingMessage], *, window:
     return len(messages)
 
 
-async def prepare_bus(amqp_url: str, *, observer: bool = False) -> None:
+async def prepare_bus(amqp_url: str, *, observer: bool = False, quorum_observer: bool = False) -> None:
     """Reporting's topology; with `observer`, a queue bound like reporting.events that nobody
     consumes: its depth is the number of messages that reached the broker, re-sends included
     (it costs the broker a second queue write per message, so only the relay scenarios,
-    whose publishing the test does not do itself, use it)."""
+    whose publishing the test does not do itself, use it). On a cluster it must be a quorum
+    queue (`quorum_observer`): a classic queue lives on one node and is gone with it."""
     connection = await connect(amqp_url)
     try:
         channel = await connection.channel()
         exchange = await declare_topology(channel)
         if observer:
-            queue = await channel.declare_queue(OBSERVER_QUEUE, durable=True)
+            arguments = {"x-queue-type": "quorum"} if quorum_observer else None
+            queue = await channel.declare_queue(OBSERVER_QUEUE, durable=True, arguments=arguments)
             for key in ("audit.#", "feedback.#", "complaints.#", "casework.#"):
                 await queue.bind(exchange, routing_key=key)
     finally:
@@ -401,6 +405,50 @@ class StreamWatch:
             "timed out": "the wait timed out",
         }.get(outcome, outcome)
         return f"the stream {outcome} at {self.stored:,} of {goal:,} events stored ({detail})"
+
+
+class IntakeMeter:
+    """Samples reporting.event_store's row count every `interval` s on a connection of its
+    own, and keeps the moments it grew: `still(since)` is the longest time intake stood still
+    from the last growth before `since` (a fault) until the count reached `goal` (or now)."""
+
+    def __init__(self, database_url: str, goal: int, *, interval: float = 0.1) -> None:
+        self.probe = Probe(database_url)
+        self.goal, self.interval = goal, interval
+        self.grew: list[tuple[float, int]] = []  # (monotonic time, count) at each growth
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        last = -1
+        while last < self.goal:
+            count = await self.probe.stored()
+            if count > last:
+                self.grew.append((time.monotonic(), count))
+                last = count
+            await asyncio.sleep(self.interval)
+
+    def still(self, since: float) -> float:
+        """Seconds, the longest gap between growths from the last one at or before `since`."""
+        before = [t for t, _ in self.grew if t <= since]
+        times = [before[-1] if before else since] + [t for t, _ in self.grew if t > since]
+        if self.grew and self.grew[-1][1] < self.goal:
+            times.append(time.monotonic())  # not there yet: the wait so far counts
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    def still_before(self, until: float) -> float:
+        """The longest gap between growths before `until` (the baseline, without a fault)."""
+        times = [t for t, count in self.grew if t <= until and count > 0]
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.probe.close()
 
 
 # --------------------------------------------------------------------------- the count

@@ -11,6 +11,10 @@ in temporary directories, once per session, and removes them at the end.
   `/usr/sbin` wrapper, because the wrapper re-runs it as user `rabbitmq` with that user's
   HOME and cookie. It is controlled with `rabbitmqctl -n <node>` only; nothing here ever
   names the shared node.
+- A RabbitMQ cluster (`PrivateRabbitCluster`): three such nodes sharing one cookie of their
+  own, each with its own node name, AMQP and distribution ports and directories; the second
+  and third `join_cluster` the first. `PrivateRabbit.kill()` SIGKILLs a node's Erlang VM and
+  `relaunch()` starts it again on its own data, where it rejoins by itself.
 - PostgreSQL: `initdb` + `pg_ctl` of the installed major version, in a directory owned by
   `postgres` (initdb refuses to run as root, so as root it runs under `runuser -u postgres`).
 """
@@ -28,6 +32,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,9 +87,11 @@ class PrivateRabbit:
     node: str = field(default_factory=lambda: f"qaloopfaults-{secrets.token_hex(3)}@localhost")
     port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
+    cookie: str = field(default_factory=lambda: secrets.token_hex(16).upper())  # a cluster's nodes share one
     process: subprocess.Popen[bytes] | None = None
     app_running: bool = False
     _ctl: str = "rabbitmqctl"
+    _server: str = "rabbitmq-server"
 
     @property
     def log(self) -> Path:
@@ -113,12 +121,12 @@ class PrivateRabbit:
         scripts = rabbitmq_scripts()
         if scripts is None:
             raise ServerError("RabbitMQ is not installed (no rabbitmq-server / rabbitmqctl found)")
-        server, self._ctl = scripts
+        self._server, self._ctl = scripts
         (self.root / "home").mkdir(parents=True)
         (self.root / "mnesia").mkdir()
         (self.root / "log").mkdir()
         cookie = self.root / "home" / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(16).upper())
+        cookie.write_text(self.cookie)
         cookie.chmod(0o400)
         (self.root / "enabled_plugins").write_text("[].\n")
         (self.root / "rabbitmq-env.conf").write_text("")
@@ -128,9 +136,18 @@ class PrivateRabbit:
             "log.file.level = warning\n"
             "disk_free_limit.absolute = 50MB\n"
         )
-        with self.log.open("wb") as out:
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
+        """Start the node's Erlang VM on its directories and wait until the app is up."""
+        with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [server], env=self.env(), cwd=self.root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [self._server],
+                env=self.env(),
+                cwd=self.root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while True:  # await_startup fails at once until the node has registered with epmd
@@ -151,6 +168,24 @@ class PrivateRabbit:
         if not _wait_port(self.port, 30):
             raise ServerError(f"the private RabbitMQ node {self.node} does not listen on {self.port}")
         self.app_running = True
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL to the node's Erlang VM (its process group: the VM and its port programs).
+        epmd is not among them: the machine's own RabbitMQ started it long before."""
+        assert self.process is not None
+        self.app_running = False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+
+    def relaunch(self, timeout: float = 120.0) -> None:
+        """Start a killed node again on its own data: it rejoins its cluster by itself."""
+        assert not self.alive, "the node is running"
+        self._launch(timeout)
 
     def ctl(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -181,8 +216,10 @@ class PrivateRabbit:
         self.app_running = True
 
     def ensure_running(self) -> None:
-        """After a scenario that failed while the broker was stopped."""
-        if not self.app_running:
+        """After a scenario that failed while the broker was stopped (or killed)."""
+        if self.process is not None and not self.alive:
+            self.relaunch()
+        elif not self.app_running:
             self.start_app()
 
     def stop(self) -> None:
@@ -196,6 +233,115 @@ class PrivateRabbit:
                     os.killpg(self.process.pid, signal.SIGKILL)  # our own node's process group
                 self.process.wait(10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class QuorumStatus:
+    """A quorum queue's Raft membership (`rabbitmqctl list_queues name leader members online`)."""
+
+    leader: str
+    members: tuple[str, ...]
+    online: tuple[str, ...]
+
+
+def _erlang_list(text: str) -> tuple[str, ...]:
+    """`[a@localhost,b@localhost]` (or `""`) as node names."""
+    inner = text.strip().strip("[]")
+    return tuple(part.strip().strip("'\"") for part in inner.split(",") if part.strip())
+
+
+@dataclass
+class PrivateRabbitCluster:
+    """Three RabbitMQ nodes of our own on this machine, clustered (`join_cluster`): each
+    with its own node name, AMQP and distribution ports, HOME, Mnesia and log directories,
+    and one Erlang cookie that only they share. No plugins (no management API): the
+    queues' leaders and members are read with rabbitmqctl.
+
+    `url(vhost)` lists every node (comma-separated, as QALOOP_AMQP_URL takes a cluster);
+    `ctl(...)` runs rabbitmqctl against a node that is up."""
+
+    size: int = 3
+    nodes: list[PrivateRabbit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            tag, cookie = secrets.token_hex(3), secrets.token_hex(16).upper()
+            self.nodes = [
+                PrivateRabbit(node=f"qaloopcluster-{tag}-{i}@localhost", cookie=cookie) for i in range(self.size)
+            ]
+
+    @property
+    def first(self) -> PrivateRabbit:
+        return self.nodes[0]
+
+    def node_named(self, name: str) -> PrivateRabbit:
+        return next(n for n in self.nodes if n.node == name)
+
+    def start(self) -> None:
+        """Start the nodes (side by side), then join the second and third to the first."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            errors = [f.exception() for f in [pool.submit(n.start) for n in self.nodes]]
+        failures = [e for e in errors if e is not None]
+        if failures:
+            raise ServerError("; ".join(str(e) for e in failures))
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("reset")
+            node.ctl("join_cluster", self.first.node)
+            node.start_app()
+        self.await_whole()
+
+    def running_nodes(self) -> set[str]:
+        out = self.ctl("eval", "rabbit_nodes:all_running().", timeout=60).stdout
+        return set(_erlang_list(out))
+
+    def await_whole(self, timeout: float = 120.0) -> None:
+        """Until every node is in the cluster and running."""
+        want = {n.node for n in self.nodes}
+        deadline = time.monotonic() + timeout
+        while (running := self.running_nodes()) != want:
+            if time.monotonic() > deadline:
+                raise ServerError(f"the private cluster runs {sorted(running)}, not {sorted(want)}")
+            time.sleep(1.0)
+
+    def url(self, vhost: str = "", order: Sequence[int] | None = None) -> str:
+        """Every node's URL, comma-separated (in `order`, by node index, when given)."""
+        picked = [self.nodes[i] for i in order] if order is not None else self.nodes
+        return ",".join(n.url(vhost) for n in picked)
+
+    def ctl(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """rabbitmqctl against the first node whose app is up."""
+        for node in self.nodes:
+            if node.alive and node.app_running:
+                return node.ctl(*args, check=check, timeout=timeout)
+        raise ServerError("no node of the private cluster is up")
+
+    def add_vhost(self, vhost: str) -> str:
+        self.ctl("add_vhost", vhost)
+        self.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        return self.url(vhost)
+
+    def delete_vhost(self, vhost: str) -> None:
+        self.ctl("delete_vhost", vhost, check=False)
+
+    def quorum_status(self, vhost: str, queue: str) -> QuorumStatus:
+        out = self.ctl("list_queues", "-p", vhost, "name", "leader", "members", "online", "--silent").stdout
+        for line in out.splitlines():
+            cells = line.strip().split("\t")
+            if cells[0] == queue and len(cells) == 4:
+                return QuorumStatus(cells[1].strip(), _erlang_list(cells[2]), _erlang_list(cells[3]))
+        raise ServerError(f"no queue {queue} in vhost {vhost}: {out!r}")
+
+    def ensure_running(self) -> None:
+        """Every node up and in the cluster again, after a scenario killed or stopped one."""
+        for node in self.nodes:
+            if node.process is not None:
+                node.ensure_running()
+        self.await_whole()
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
 
 
 # --------------------------------------------------------------------------- PostgreSQL
