@@ -200,7 +200,8 @@ class Policy:
     def link(self, followup_id: str) -> str:
         from urllib.parse import quote
 
-        return f"{self.public_url.rstrip('/')}/dashboard/followups/{quote(followup_id, safe='')}"
+        # the dashboard (a single page at /) opens the follow-up named in `?followup=`
+        return f"{self.public_url.rstrip('/')}/?followup={quote(followup_id, safe='')}"
 
     def screen(self, followup: FollowUp | None, chase: Chase) -> Outcome | None:
         """Why nobody is told about `chase` (closed, not known yet, late), or None: tell."""

@@ -1,7 +1,8 @@
 """The notifier's settings: the shared `QALOOP_*` ones and its own (README "Notifications").
 
 * `QALOOP_PUBLIC_URL` — where people open qaloop; every message links to
-  `{QALOOP_PUBLIC_URL}/dashboard/followups/{followup_id}` (never a child's details).
+  `{QALOOP_PUBLIC_URL}/?followup={followup_id}`, which the dashboard opens (never a
+  child's details).
 * `QALOOP_NOTIFY_CHANNEL` — `smtp`, `notify` (GOV.UK Notify) or `none` (record, send nothing).
 * `QALOOP_NOTIFY_DIGEST` — `immediate` (one e-mail per transition) or `daily` (one digest per
   recipient per day); a recipient's own `delivery` in the directory wins.
@@ -52,11 +53,6 @@ class NotifierSettings(Settings):
     notify_api_key: SecretStr | None = None
     notify_base_url: str = "https://api.notifications.service.gov.uk"
     notify_template_id: str | None = None
-
-    def followup_link(self, followup_id: str) -> str:
-        from urllib.parse import quote
-
-        return f"{self.public_url.rstrip('/')}/dashboard/followups/{quote(followup_id, safe='')}"
 
 
 @functools.cache

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from services.reporting import kpis
+from services.reporting.followups import FollowUp
 from services.reporting.handlers import ReportingQueries
+from services.reporting.subjects import Subject
 from shared.auth import Principal, require
 from shared.bounds import NO_NUL
 from shared.calendar import Period, parse_period, period_of, periods_between
@@ -167,36 +170,54 @@ async def followups(
     more = len(found) > limit
     found = found[:limit]
     subjects = await queries.subjects(principal.tenant, found)
-    items = []
-    for f in found:
-        state = f.status(today)
-        subject = subjects.get(f.followup_id)
-        items.append(
-            {
-                "followup_id": f.followup_id,
-                "rule": f.rule,
-                "origin": f.origin,
-                "origin_id": f.origin_id,
-                "team": f.team,
-                "service_area": f.service_area,
-                "opened_on": f.opened_on.isoformat(),
-                "due_date": f.due_date.isoformat(),
-                "status": state,
-                "closed_on": f.closed_on.isoformat() if f.closed_on else None,
-                "closed_by_event_id": f.closed_by_event_id,
-                "on_time": f.on_time,
-                "improved": f.improved,
-                "days_overdue": (today - f.due_date).days if state == "overdue" else 0,
-                # what it is about, in words (audit type, team, date, case pseudonym): null
-                # while its origin's event has not reached reporting
-                "subject": subject.as_json() if subject else None,
-            }
-        )
+    items = [followup_json(f, today, subjects.get(f.followup_id)) for f in found]
     return {
         "as_of": today.isoformat(),
         "count": len(items),
         "next_offset": offset + len(items) if more else None,
         "followups": items,
+    }
+
+
+@router.get("/followups/{followup_id}", summary="One follow-up (the notifier's e-mails link to it)")
+async def one_followup(
+    principal: Reader,
+    queries: Queries,
+    followup_id: Annotated[str, Path(max_length=200, pattern=NO_NUL)],
+) -> dict[str, Any]:
+    """One of the tenant's follow-ups, in the shape of the list's items; 404 for another
+    tenant's follow-up, an unknown id, or one that opens after today."""
+    found = await queries.followup(principal.tenant, followup_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such follow-up")
+    subjects = await queries.subjects(principal.tenant, [found])
+    return {
+        "as_of": queries.clock().isoformat(),
+        "followup": followup_json(found, queries.clock(), subjects.get(followup_id)),
+    }
+
+
+def followup_json(f: FollowUp, today: date, subject: Subject | None) -> dict[str, Any]:
+    """A follow-up as the API shows it, its status as of `today`."""
+    state = f.status(today)
+    return {
+        "followup_id": f.followup_id,
+        "rule": f.rule,
+        "origin": f.origin,
+        "origin_id": f.origin_id,
+        "team": f.team,
+        "service_area": f.service_area,
+        "opened_on": f.opened_on.isoformat(),
+        "due_date": f.due_date.isoformat(),
+        "status": state,
+        "closed_on": f.closed_on.isoformat() if f.closed_on else None,
+        "closed_by_event_id": f.closed_by_event_id,
+        "on_time": f.on_time,
+        "improved": f.improved,
+        "days_overdue": (today - f.due_date).days if state == "overdue" else 0,
+        # what it is about, in words (audit type, team, date, case pseudonym): null while its
+        # origin's event has not reached reporting
+        "subject": subject.as_json() if subject else None,
     }
 
 

@@ -148,6 +148,19 @@ class ReportingQueries:
             )
         return [followup_of(r) for r in rows]
 
+    async def followup(self, tenant: str, followup_id: str) -> FollowUp | None:
+        """One of the tenant's follow-ups already opened by today (None: no such follow-up,
+        another tenant's, or one that opens after today)."""
+        async with self.reads.acquire() as conn:
+            row = await conn.fetchrow(
+                f"""SELECT * FROM {SCHEMA}.followups
+                    WHERE tenant = $1 AND followup_id = $2 AND opened_on <= $3""",
+                tenant,
+                followup_id,
+                self.clock(),
+            )
+        return followup_of(row) if row else None
+
     async def subjects(self, tenant: str, followups: Sequence[FollowUp]) -> dict[str, Subject]:
         """What each follow-up is about (`subjects.py`): by its origin's read-model rows."""
         async with self.pool.acquire() as conn:

@@ -217,7 +217,7 @@ async def test_opened_due_overdue_are_told_once_each_and_redelivery_sends_nothin
         assert subjects[1].startswith("Follow-up 1 day overdue (through-care)")
         for message in box.to(address):
             body = message.get_content()
-            assert "https://qa.council.example/dashboard/followups/action%3Aact-1" in body
+            assert "https://qa.council.example/?followup=action%3Aact-1" in body
             assert "Rewrite the letter templates" not in body and "complaint-1" not in body
             assert message["From"] == service.settings.notify_from
 
@@ -286,7 +286,7 @@ async def test_gov_uk_notify_gets_each_transition_once_with_a_valid_token(server
     for email in stub.emails:
         assert email["template_id"] == settings["notify_template_id"]
         assert email["personalisation"]["subject"].startswith("Follow-up due today (through-care)")
-        assert "/dashboard/followups/action%3Aact-1" in email["personalisation"]["body"]
+        assert "/?followup=action%3Aact-1" in email["personalisation"]["body"]
 
 
 async def _count(box: Mailbox) -> int:

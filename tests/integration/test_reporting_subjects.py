@@ -133,6 +133,15 @@ async def test_followups_are_named_and_shared_compliments_reach_the_good_practic
         "Survey response from a child to children and young people (through-care), received 20 Aug 2022"
     )
 
+    # one follow-up by id (the notifier's e-mails link to it): the list's item, this tenant's only
+    one = await client.get("/v1/followups/re-audit:a2", headers=detail)
+    assert one.status_code == 200, one.text
+    listed = next(f for f in r.json()["followups"] if f["followup_id"] == "re-audit:a2")
+    assert one.json() == {"as_of": "2022-09-30", "followup": listed}
+    assert (await client.get("/v1/followups/re-audit:nope", headers=detail)).status_code == 404
+    other = {"Authorization": "Bearer " + issue_token(get_settings(), ["reporting:detail"], tenant="E10000016")}
+    assert (await client.get("/v1/followups/re-audit:a2", headers=other)).status_code == 404
+
     # only the agreed summaries are kept by reporting
     conn = await asyncpg.connect(servers.database_url)
     try:

@@ -87,7 +87,7 @@ def test_a_due_message_says_rule_team_due_date_and_links_to_the_followup() -> No
     )
     assert "A follow-up for the through-care team is due today" in message.body
     assert "Due date: 3 October 2022" in message.body
-    assert "Open the follow-up: https://qa.council.example/dashboard/followups/action%3Aact-1" in message.body
+    assert "Open the follow-up: https://qa.council.example/?followup=action%3Aact-1" in message.body
     assert "You are told as the owner of the action." in message.body
     manager = compose(ACTION, chase(), MANAGER, link="L", today=DUE)
     assert "You are told as the manager of the through-care team." in manager.body
@@ -153,7 +153,7 @@ def test_no_event_text_but_ids_dates_and_the_team_reaches_a_message() -> None:
         text = f"{message.subject}\n{message.body}"
         assert "SECRET" not in text and "0123456789abcdef" not in text and "123456" not in text
         assert "through-care" in text and "3 October 2022" in text
-        assert "/dashboard/followups/action%3Aact-1" in text
+        assert "/?followup=action%3Aact-1" in text
 
 
 # --------------------------------------------------------------------------- digests

@@ -63,6 +63,7 @@
     catalogue: new Map(),
     inventory: null,
     filters: { period: "", service_area: "", team: "" },
+    followupId: "", // the follow-up named in ?followup= (a notifier e-mail's link)
     stamp: null,
     asOf: null,
     lastRefresh: 0,
@@ -259,6 +260,7 @@
       await signInWith((await response.json()).token);
     });
     $("sign-out").addEventListener("click", () => signOut("Signed out."));
+    $("followup-detail-close").addEventListener("click", closeFollowup);
   }
 
   // ------------------------------------------------------------------ filters
@@ -266,11 +268,13 @@
   function readFiltersFromUrl() {
     const q = new URLSearchParams(location.search);
     for (const k of ["period", "service_area", "team"]) state.filters[k] = q.get(k) || "";
+    state.followupId = q.get("followup") || "";
   }
 
   function writeFiltersToUrl() {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(state.filters)) if (v) q.set(k, v);
+    if (state.followupId) q.set("followup", state.followupId);
     history.replaceState(null, "", q.toString() ? `?${q}` : location.pathname);
   }
 
@@ -357,7 +361,51 @@
     state.stamp = stamp.stamp;
     state.asOf = stamp.as_of;
     await refresh({ series: true });
+    await showFollowup();
     schedulePoll();
+  }
+
+  // ------------------------------------------------------------------ one follow-up (?followup=)
+
+  /** The follow-up a notifier e-mail links to (`/?followup=ID`), shown above the figures. */
+  async function showFollowup() {
+    const box = $("followup-detail");
+    if (!state.followupId) {
+      box.hidden = true;
+      return;
+    }
+    let body;
+    try {
+      body = await api(`/v1/followups/${encodeURIComponent(state.followupId)}`);
+    } catch (e) {
+      if (e instanceof StaleSession || e instanceof AuthError) throw e;
+      $("followup-detail-body").replaceChildren(
+        el("p", { role: "alert" }, "This follow-up was not found for your authority (or it has not opened yet)."),
+      );
+      box.hidden = false;
+      return;
+    }
+    const f = body.followup;
+    const days = (n) => `${n} day${n === 1 ? "" : "s"}`;
+    const rows = [
+      ["About", followupSubject(f)],
+      ["Why", humanize(f.rule)],
+      ["Team", f.team || "—"],
+      ["Opened", f.opened_on],
+      ["Due", f.due_date],
+      ["Status", f.status === "overdue" ? `overdue by ${days(f.days_overdue)}` : f.status],
+      ["Closed", f.closed_on ? `${f.closed_on}${f.on_time === false ? " (late)" : ""}` : "not yet"],
+    ];
+    const list = el("dl", { "data-role": "followup-detail" }, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+    $("followup-detail-body").replaceChildren(list);
+    box.hidden = false;
+    box.scrollIntoView({ block: "start" });
+  }
+
+  function closeFollowup() {
+    state.followupId = "";
+    $("followup-detail").hidden = true;
+    writeFiltersToUrl();
   }
 
   function announce(text) {
