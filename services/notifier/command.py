@@ -58,7 +58,10 @@ def run_import(path: str, tenant: str | None) -> int:
 def run_digest(day: str | None) -> int:
     sent = asyncio.run(send_digests(date.fromisoformat(day) if day else None))
     for digest in sent:
-        what = f"refused: {digest.refused}" if digest.refused else f"{digest.items} follow-up(s)"
+        if digest.unavailable:
+            what = f"failed for now (still queued): {digest.unavailable}"
+        else:
+            what = f"refused: {digest.refused}" if digest.refused else f"{digest.items} follow-up(s)"
         print(f"{digest.tenant} {digest.address}: {what}")
-    print(f"{len(sent)} digest(s) sent")
-    return 1 if any(d.refused for d in sent) else 0
+    print(f"{sum(1 for d in sent if not d.unavailable)} digest(s) sent")
+    return 1 if any(d.refused or d.unavailable for d in sent) else 0

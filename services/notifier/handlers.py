@@ -21,6 +21,7 @@ from services.notifier.domain import (
     Contact,
     FollowUp,
     Mailer,
+    MailerUnavailable,
     Notice,
     Outcome,
     Policy,
@@ -173,17 +174,23 @@ class DigestSent:
     tenant: str
     address: str
     items: int
-    refused: str | None = None
+    refused: str | None = None  # refused for good: its notices are marked refused
+    unavailable: str | None = None  # failed for now: its notices stay queued for the next run
 
 
 async def send_digests(uow: NotifierUnitOfWork, day: date, *, mailer: Mailer, policy: Policy) -> list[DigestSent]:
     """One message per address with queued notices, listing its open follow-ups; at most one
-    per address per day. A send that fails for now leaves everything queued for the next run."""
+    per address per day. A send that fails for now leaves that address's notices queued for
+    the next run (its claim rolls back) and the other addresses are still sent."""
     async with uow:
         addresses = await uow.notices.queued_addresses()
     sent = []
     for tenant, address in addresses:
-        result = await _send_digest(uow, tenant, address, day, mailer=mailer, policy=policy)
+        try:
+            result = await _send_digest(uow, tenant, address, day, mailer=mailer, policy=policy)
+        except MailerUnavailable as exc:
+            log.warning("digest to an address of %s failed for now: %s; it stays queued", tenant, exc)
+            result = DigestSent(tenant, address, 0, unavailable=str(exc)[:500])
         if result is not None:
             sent.append(result)
     return sent

@@ -183,15 +183,23 @@ async def test_daily_recipients_get_one_digest_a_day_listing_open_followups(uow:
     assert {n.digest_day for n in await uow.notices.find(T, None, 20) if n.address == MANAGER} == {day}
 
 
-async def test_a_digest_that_fails_for_now_stays_queued_for_the_next_run(uow: FakeNotifierUnitOfWork) -> None:
-    await handlers.import_recipients(
-        uow, T, ImportRecipients.from_csv(f"kind,id,email,delivery\nteam,through-care,{MANAGER},daily\n")
-    )
-    mailer = RecordingMailer(unavailable=1)
+async def test_a_digest_that_fails_for_now_stays_queued_and_the_others_are_sent(uow: FakeNotifierUnitOfWork) -> None:
+    directory = f"kind,id,email,delivery\nstaff,staff-1,{OWNER},daily\nteam,through-care,{MANAGER},daily\n"
+    await handlers.import_recipients(uow, T, ImportRecipients.from_csv(directory))
+    mailer = RecordingMailer()
+    await handlers.record_action_raised(uow, T, raised())
     await handlers.record_followup_opened(uow, T, opened(), mailer=mailer, policy=POLICY)
     await handlers.chase_followup(uow, T, due(), mailer=mailer, policy=POLICY)
-    with pytest.raises(MailerUnavailable):
-        await handlers.send_digests(uow, DUE, mailer=mailer, policy=POLICY)
-    assert [n.status for n in await uow.notices.find(T, None, 10)] == [Outcome.QUEUED]
-    assert len(await handlers.send_digests(uow, DUE, mailer=mailer, policy=POLICY)) == 1
-    assert len(mailer.to(MANAGER)) == 1
+    assert mailer.sent == []  # both daily: nothing at once
+    mailer.unavailable = 1  # the first address's digest fails for now
+    first = await handlers.send_digests(uow, DUE, mailer=mailer, policy=POLICY)
+    failed = [d for d in first if d.unavailable]
+    delivered = [d for d in first if not d.unavailable]
+    assert len(failed) == 1 and failed[0].unavailable == "421 try again later"
+    assert [d.address for d in delivered] == [({OWNER, MANAGER} - {failed[0].address}).pop()]
+    assert [m.to for m in mailer.sent] == [delivered[0].address]
+    statuses = {n.address: n.status for n in await uow.notices.find(T, None, 10)}
+    assert statuses == {failed[0].address: Outcome.QUEUED, delivered[0].address: Outcome.SENT}
+    second = await handlers.send_digests(uow, DUE, mailer=mailer, policy=POLICY)  # the next run
+    assert [(d.address, d.items, d.unavailable) for d in second] == [(failed[0].address, 1, None)]
+    assert sorted(m.to for m in mailer.sent) == sorted([OWNER, MANAGER])
