@@ -4,6 +4,15 @@ Each service owns one schema. Its migrations are `NNN_name.sql` files applied in
 each in its own transaction, recorded in `<schema>.schema_migrations` with a checksum so
 that an edited, already-applied migration is refused rather than silently skipped.
 Concurrent starts are serialised with an advisory lock.
+
+A database URL may name several servers — a primary and its standbys —
+`postgresql://h1:5432,h2:5432/qaloop?target_session_attrs=read-write`, as libpq takes it.
+asyncpg (0.28+) tries the hosts in order and keeps the first that meets
+`target_session_attrs` (`read-write`: not a standby, not read-only by default), so every new
+connection — a pool's replacement for one that died with its server included — finds the
+primary of the moment: after a failover, the promoted standby. `check_database_url`
+validates such a setting when the settings are read: a URL that can write must say
+`read-write` (or `primary`) once it lists several hosts, or a write could land on a standby.
 """
 
 from __future__ import annotations
@@ -15,11 +24,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
 _NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+# asyncpg's `SessionAttribute` values (libpq's, PostgreSQL 14+).
+SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
+WRITABLE_ATTRS = ("read-write", "primary")
+# Seconds a connection attempt may take, every host of a URL together: a server that is gone
+# without a word (a lost machine) must not hold a reconnect for asyncpg's default minute.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,14 +75,48 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+def database_hosts(url: str) -> list[str]:
+    """The `host:port` entries of a PostgreSQL URL, in the order they are tried."""
+    return [h for h in urlsplit(url).netloc.rpartition("@")[2].split(",") if h]
+
+
+def check_database_url(url: str, *, writes: bool = True) -> str:
+    """`url` if it is a PostgreSQL URL asyncpg can use; otherwise ValueError saying why.
+
+    Several hosts are allowed (a primary and its standbys); `target_session_attrs`, when
+    given, must be one asyncpg knows, and a URL that `writes` and lists several hosts must
+    ask for `read-write` or `primary`. A URL without a host (a Unix socket, `PGHOST`) passes."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL (postgresql://...): scheme {parts.scheme!r}")
+    hosts = database_hosts(url)
+    for host in hosts:
+        port = host.rpartition("]")[2].partition(":")[2]
+        if port and not port.isdigit():
+            raise ValueError(f"host {host!r} of the database URL has a port that is not a number")
+    attrs = parse_qs(parts.query).get("target_session_attrs", [])
+    if len(attrs) > 1 or (attrs and attrs[0] not in SESSION_ATTRS):
+        raise ValueError(f"target_session_attrs {attrs} is not one of {', '.join(SESSION_ATTRS)}")
+    if writes and len(hosts) > 1 and (not attrs or attrs[0] not in WRITABLE_ATTRS):
+        raise ValueError(
+            f"the database URL lists {len(hosts)} hosts: add ?target_session_attrs=read-write, "
+            "so that connections go to the primary and never to a standby"
+        )
+    return url
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+    """A pool whose connections go to the first host of `dsn` that meets its
+    `target_session_attrs`; one that dies is replaced by a new connection on the next
+    acquire, to whichever host serves then."""
+    kwargs.setdefault("timeout", CONNECT_TIMEOUT)
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs)
     assert pool is not None
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str, *, timeout: float = CONNECT_TIMEOUT) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn, timeout=timeout)
     await _init_connection(conn)
     return conn
 
@@ -120,12 +170,12 @@ async def pending_migrations(conn: asyncpg.Connection, schema: str, migrations: 
 
 async def ensure_database(dsn: str) -> None:
     """Create the database named in `dsn` if it does not exist (used by `qaloop migrate` and demo)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import urlunsplit
 
     parts = urlsplit(dsn)
     name = parts.path.lstrip("/") or "postgres"
     admin = urlunsplit(parts._replace(path="/postgres"))
-    conn = await asyncpg.connect(admin)
+    conn = await asyncpg.connect(admin, timeout=CONNECT_TIMEOUT)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')

@@ -31,6 +31,7 @@ import asyncpg
 from shared import metrics
 from shared.bus import OutgoingMessage, Publisher, connect, ensure_topology, keep_connected
 from shared.db import Migration, check_identifier
+from shared.db import connect as db_connect
 from shared.events import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class OutboxRelay:
 
     async def _run_connected(self) -> None:
         connection = await connect(self._amqp_url)
-        conn: asyncpg.Connection = await asyncpg.connect(self._database_url)
+        conn: asyncpg.Connection = await db_connect(self._database_url)
         publisher = Publisher(connection)
         try:
             await conn.add_listener(f"{self.schema}_outbox", lambda *_: self._wake.set())

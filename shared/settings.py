@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # One URL, or a cluster's nodes as URLs separated by commas, tried in order on every
     # (re)connect (shared.bus.connect); the same holds for each QALOOP_<SERVICE>_AMQP_URL.
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    # One server, or a primary and its standbys for failover (shared.db): e.g.
+    # postgresql://pg1:5432,pg2:5432/qaloop?target_session_attrs=read-write — every
+    # (re)connect finds the primary of the moment. The same holds for each
+    # QALOOP_<SERVICE>_DATABASE_URL and QALOOP_MIGRATE_DATABASE_URL.
     database_url: str = "postgresql://postgres@localhost:5432/qaloop"
     rabbitmq_management_url: str = "http://guest:guest@localhost:15672"
     # Least privilege (README "Security", docs/operations.md "Roles and users"): optional
@@ -88,6 +92,31 @@ class Settings(BaseSettings):
     # QALOOP_BUS_TENANTS (JSON list): tenants accepted from a source whose entry names none;
     # empty = any tenant.
     bus_tenants: list[str] = Field(default_factory=list)
+
+    @field_validator(
+        "database_url",
+        "audit_database_url",
+        "feedback_database_url",
+        "complaints_database_url",
+        "reporting_database_url",
+        "notifier_database_url",
+        "workforce_database_url",
+        "migrate_database_url",
+    )
+    @classmethod
+    def _valid_database_url(cls, value: str | None) -> str | None:
+        """One server, or a primary and its standbys with `target_session_attrs=read-write`
+        (`shared.db.check_database_url`)."""
+        from shared.db import check_database_url
+
+        return None if value is None else check_database_url(value)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _valid_read_url(cls, value: str | None) -> str | None:
+        from shared.db import check_database_url
+
+        return None if value is None else check_database_url(value, writes=False)
 
     @field_validator("pseudonym_key_id")
     @classmethod

@@ -28,6 +28,7 @@ import pytest
 from tests.faults.harness import Scenario, Tally, prepare_bus
 from tests.faults.servers import (
     PrivatePostgres,
+    PrivatePostgresPair,
     PrivateRabbit,
     PrivateRabbitCluster,
     ServerError,
@@ -121,7 +122,7 @@ def private_cluster(private_postgres) -> Iterator[PrivateRabbitCluster]:
 
 @contextlib.asynccontextmanager
 async def _scenario(
-    rabbit: PrivateRabbit | PrivateRabbitCluster, postgres: PrivatePostgres, request, tmp_path
+    rabbit: PrivateRabbit | PrivateRabbitCluster, postgres: PrivatePostgres | PrivatePostgresPair, request, tmp_path
 ) -> AsyncIterator[Scenario]:
     """Its own vhost and database; QALOOP_AMQP_URL / QALOOP_DATABASE_URL point at them."""
     try:  # a scenario that failed mid-fault may have left the broker or database down
@@ -181,6 +182,25 @@ async def cluster_scenario(private_cluster, private_postgres, request, tmp_path)
     nodes) and database."""
     async with _scenario(private_cluster, private_postgres, request, tmp_path) as current:
         yield current
+
+
+@pytest.fixture
+async def failover_scenario(private_servers, request, tmp_path) -> AsyncIterator[Scenario]:
+    """On the private RabbitMQ node and a PostgreSQL primary with a synchronous streaming
+    standby of the scenario's own (the scenario kills the primary): QALOOP_DATABASE_URL
+    names both, `target_session_attrs=read-write`."""
+    rabbit, _ = private_servers
+    pair = PrivatePostgresPair()
+    try:
+        await asyncio.to_thread(pair.start)
+    except ServerError as exc:
+        await asyncio.to_thread(pair.stop)
+        pytest.fail(f"could not start a private PostgreSQL primary and standby:\n{exc}", pytrace=False)
+    try:
+        async with _scenario(rabbit, pair, request, tmp_path) as current:
+            yield current
+    finally:
+        await asyncio.to_thread(pair.stop)
 
 
 @pytest.fixture

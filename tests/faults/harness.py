@@ -24,7 +24,7 @@ import httpx
 
 from shared.bus import KIND_HEADER, REPORTING_QUEUE, OutgoingMessage, Publisher, connect, declare_topology
 from shared.events import CloudEvent, parse_event
-from tests.faults.servers import PrivatePostgres, PrivateRabbit, PrivateRabbitCluster, free_port
+from tests.faults.servers import PrivatePostgres, PrivatePostgresPair, PrivateRabbit, PrivateRabbitCluster, free_port
 from tests.support.wait import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ class Scenario:
 
     name: str
     rabbit: PrivateRabbit | PrivateRabbitCluster
-    postgres: PrivatePostgres
+    postgres: PrivatePostgres | PrivatePostgresPair
     vhost: str
     database: str
     workdir: Path

@@ -347,6 +347,15 @@ class PrivateRabbitCluster:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
+def _parent_pid(stat: Path) -> int | None:
+    """The parent pid in /proc/<pid>/stat (None once the process is gone or a zombie)."""
+    try:
+        fields = stat.read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[1])
+
+
 def postgres_bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
     if found:
@@ -451,6 +460,27 @@ class PrivatePostgres:
         self._pg_ctl("start")
         self.started = self.running = True
 
+    def promote(self) -> None:
+        """`pg_ctl promote -w`: a standby stops following and becomes a primary."""
+        self._pg_ctl("promote")
+
+    def kill(self) -> None:
+        """SIGKILL to the postmaster and every process it started (backends, WAL writer and
+        sender…), all at once: the server is gone as with its machine, nothing flushed or
+        said to any client."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _parent_pid(stat) == pid]
+        for victim in (pid, *children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{p}").exists() and _parent_pid(Path(f"/proc/{p}/stat")) for p in (pid, *children)):
+            if time.monotonic() > deadline:
+                raise ServerError("the killed PostgreSQL processes did not go away")
+            time.sleep(0.05)
+        self.running = False
+        self.started = False  # its data is left as a crash leaves it; `stop` only removes it
+
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every session is disconnected, then the server comes back."""
         self.running = False
@@ -472,3 +502,67 @@ class PrivatePostgres:
                 self._pg_ctl("stop", "-m", "immediate")
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class PrivatePostgresPair:
+    """A primary and a streaming standby of our own, for failover: replication is
+    synchronous (`synchronous_standby_names = '*'`, `synchronous_commit = on`), so a commit
+    a client was told of is on the standby too, as a failover that promises no loss needs.
+    `url(database)` names both (`target_session_attrs=read-write`), the primary first.
+    `fail_over()` SIGKILLs the primary and promotes the standby."""
+
+    primary: PrivatePostgres = field(default_factory=PrivatePostgres)
+    standby: PrivatePostgres = field(default_factory=PrivatePostgres)
+    failed_over: bool = False
+
+    def start(self) -> None:
+        self.primary.start()
+        self.standby.start_replica_of(self.primary)
+        # Only now: set while no standby is attached, every commit would wait for one.
+        self._psql(self.primary, "ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while self.sync_state() != "sync":
+            if time.monotonic() > deadline:
+                raise ServerError(f"the standby is not a synchronous standby: {self.sync_state()!r}")
+            time.sleep(0.2)
+
+    @staticmethod
+    def _psql(server: PrivatePostgres, *commands: str) -> str:
+        assert server._bin is not None
+        args = [a for c in commands for a in ("-c", c)]
+        result = server._run(str(server._bin / "psql"), server.admin_url, "-At", *args)
+        if result.returncode != 0:
+            raise ServerError(f"psql {commands} failed: {result.stdout}{result.stderr}")
+        return result.stdout.strip()
+
+    def sync_state(self) -> str:
+        """pg_stat_replication.sync_state of the standby, as the primary sees it."""
+        return self._psql(self.primary, "SELECT string_agg(sync_state, ',') FROM pg_stat_replication")
+
+    @property
+    def current(self) -> PrivatePostgres:
+        return self.standby if self.failed_over else self.primary
+
+    @property
+    def admin_url(self) -> str:
+        return self.url("postgres")
+
+    def url(self, database: str) -> str:
+        hosts = ",".join(f"127.0.0.1:{p.port}" for p in (self.primary, self.standby))
+        return f"postgresql://postgres@{hosts}/{database}?target_session_attrs=read-write"
+
+    def fail_over(self, detection: float = 0.0) -> None:
+        """SIGKILL of the primary, then, `detection` seconds later (a failover manager's time
+        to notice; meanwhile the standby still refuses writes), `pg_ctl promote` of the standby."""
+        self.primary.kill()
+        self.failed_over = True
+        time.sleep(detection)
+        self.standby.promote()
+
+    def ensure_running(self) -> None:
+        self.current.ensure_running()
+
+    def stop(self) -> None:
+        self.standby.stop()
+        self.primary.stop()
