@@ -192,9 +192,9 @@ def mismatches(tiles: dict[str, dict[str, str]], api_values: list[dict[str, Any]
     return out
 
 
-async def page_agrees(page, api: httpx.AsyncClient, **filters: str) -> list[dict[str, Any]]:
-    """Wait until the page's tiles equal the API's values for `filters`; return those values."""
-    params = {"period": PERIOD, **{k: v for k, v in filters.items() if v}}
+async def page_agrees(page, api: httpx.AsyncClient, period: str = PERIOD, **filters: str) -> list[dict[str, Any]]:
+    """Wait until the page's tiles equal the API's values for `period` and `filters`; return those values."""
+    params = {"period": period, **{k: v for k, v in filters.items() if v}}
 
     async def probe() -> tuple[list[str], list[dict[str, Any]]]:
         r = await api.get("/v1/kpis/values", params=params)
@@ -380,10 +380,17 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
                 if f["rule"] == "re-audit":
                     assert f" audit of case {f['subject']['case_ref']} ({f['team']})" in text
 
-            # 6. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            # 6. A month: the period list offers months beside quarters and years; August 2022
+            #    (the live complaints' month) gives the API's figures for that month, monthly
+            #    trend lines, and its tables download for that month.
+            await check_month(page, api, north)
+
+            # 7. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            await page.get_by_label("Period", exact=True).select_option(PERIOD)
+            await page_agrees(page, api, service_area="send")
             await check_downloads(page, api)
 
-            # 7. Accessible: every control labelled, every chart titled and described, text
+            # 8. Accessible: every control labelled, every chart titled and described, text
             #    contrast at least 4.5:1. Then the picture.
             problems = await page.evaluate(A11Y_CHECKS)
             assert problems == [], problems
@@ -392,6 +399,46 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def check_month(page, api: httpx.AsyncClient, quarter_north: list[dict[str, Any]]) -> None:
+    """Choose August 2022 from the period list (by its label) for the send slice: the tiles
+    are the API's for "2022-08", the trend lines run over months, and the complaints-by-category
+    table downloads as CSV for that month with the table's header."""
+    import csv
+    import io
+
+    month = "2022-08"
+    select = page.get_by_label("Period", exact=True)
+    options = await select.locator("option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+    kinds = {value for value, _ in options}
+    assert {"2022-23", PERIOD, "2022-07", month, "2022-09"} <= kinds, options
+    assert [label for value, label in options if value == month] == ["August 2022 (month)"]
+    await select.select_option(label="August 2022 (month)")
+    assert "period=2022-08" in page.url
+    values = await page_agrees(page, api, period=month, service_area="send")
+    # the three live complaints of 16 August (send-north) are in it; the quarter holds it all
+    quarter = await api.get("/v1/kpis/values", params={"period": PERIOD, "service_area": "send"})
+    in_month = value_of(values, "complaints.received")
+    in_quarter = value_of(quarter.json()["values"], "complaints.received")
+    assert 3 <= in_month <= in_quarter
+    assert value_of(quarter_north, "complaints.received") + 3 <= in_quarter
+    title = page.locator('li.tile[data-kpi="complaints.received"] svg.sparkline title')
+    await title.get_by_text("Trend of Complaints received, January 2022 to August 2022").wait_for(state="attached")
+    assert "Showing August 2022, SEND." in await page.locator("#status").inner_text()
+
+    box = page.locator('.downloads[data-table="complaints-by-category"]')
+    async with page.expect_download() as info:
+        await box.get_by_role("button", name="Download CSV").click()
+    download = await info.value
+    assert download.suggested_filename == f"qaloop-dashboard-{month}-send-complaints-by-category.csv"
+    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["Category", "Complaints received"]
+    shown = sum(int(n.replace(",", "")) for _, n in rows[1:])
+    assert shown == value_of(values, "complaints.received")  # reporting:detail: every category shown
+    assert any(c == "Communication" and int(n) >= 3 for c, n in rows[1:]), rows
+    assert not await page.get_by_role("button", name="The quarterly report's tables (XLSX, a sheet each)").is_enabled()
 
 
 async def check_downloads(page, api: httpx.AsyncClient) -> None:

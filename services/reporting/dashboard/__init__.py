@@ -39,7 +39,7 @@ from services.reporting.api import Queries, query_filters, query_period
 from services.reporting.report.labels import commentary_filters
 from services.reporting.wording import question_wording
 from shared.auth import Principal, issue_token, require
-from shared.calendar import Period, period_of, periods_between
+from shared.calendar import Period, parse_period, period_of, periods_between
 from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
@@ -165,7 +165,7 @@ async def dashboard_breakdowns(
         "period": p.label if p else None,
         "filters": {"service_area": filters.service_area, "team": filters.team},
         "default_period": default.label,
-        "periods": _period_choices(first_day, today),
+        "periods": period_choices(first_day, today),
         "service_areas": sorted(known_service_areas()),
         "teams": [{"team": t, "service_area": a} for t, a in sorted(teams, key=lambda x: (x[1], x[0]))],
         "categories": categories,
@@ -326,17 +326,24 @@ def _leavers(queries: Any, reasons: dict[str, int], detail: bool) -> list[dict[s
     return out
 
 
-def _period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:
-    """Quarters and financial years from the first fact (at most ten years back) to today,
-    newest first, each with a label a reader knows."""
+def period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:
+    """Financial years, quarters and months from the first fact (at most ten years back) to
+    today, newest first, each with a label a reader knows: each year's quarters, newest first,
+    each quarter followed by its months, newest first, and then the whole year."""
     first = first_day if first_day and first_day.year >= today.year - 10 else date(today.year - 1, today.month, 1)
     first = min(first, today)
     out: list[dict[str, str]] = []
     years = periods_between(period_of(first, "year"), period_of(today, "year"))
     quarters = periods_between(period_of(first, "quarter"), period_of(today, "quarter"))
+    months = periods_between(period_of(first, "month"), period_of(today, "month"))
     for year in reversed(years):
         for q in reversed([q for q in quarters if year.contains(q.start)]):
             out.append({"id": q.label, "kind": "quarter", "label": _quarter_label(q)})
+            out.extend(
+                {"id": m.label, "kind": "month", "label": f"{m.start:%B %Y} (month)"}
+                for m in reversed([m for m in months if q.contains(m.start)])
+                if parse_period(m.label) == m  # 2000-2011: "2011-12" names the financial year
+            )
         out.append({"id": year.label, "kind": "year", "label": f"Financial year {year.label} (whole year)"})
     return out
 

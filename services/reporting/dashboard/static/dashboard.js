@@ -119,9 +119,17 @@
   const pct = (x) => `${(x * 100).toFixed(0)}%`;
   const count = (n) => Number(n).toLocaleString("en-GB");
 
+  const MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+  /** A financial year "YYYY-YY" (the year after's last two digits), else a month "YYYY-MM" (CONTRACT.md §2). */
+  const isYear = (p) => /^\d{4}-\d{2}$/.test(p || "") && Number(p.slice(5)) === (Number(p.slice(0, 4)) + 1) % 100;
+
   function periodName(id) {
     const q = /^(\d{4}-\d{2})-Q(\d)$/.exec(id || "");
-    return q ? `${q[1]} Q${q[2]}` : id;
+    if (q) return `${q[1]} Q${q[2]}`;
+    const m = /^(\d{4})-(\d{2})$/.exec(id || "");
+    if (m && !isYear(id) && Number(m[2]) >= 1 && Number(m[2]) <= 12) return `${MONTH_NAMES[Number(m[2]) - 1]} ${m[1]}`;
+    return id;
   }
 
   function unitOf(kpi) {
@@ -585,10 +593,8 @@
   function seriesParams(asked) {
     const p = asked.period;
     const base = { service_area: asked.service_area, team: asked.team };
-    if (/^\d{4}-\d{2}$/.test(p) && Number(p.slice(5)) === (Number(p.slice(0, 4)) + 1) % 100) {
-      return { ...base, from: `${p}-Q1`, to: `${p}-Q4` }; // a financial year: its quarters
-    }
-    return { ...base, to: p }; // a quarter (or month): it and the seven before
+    if (isYear(p)) return { ...base, from: `${p}-Q1`, to: `${p}-Q4` }; // a financial year: its quarters
+    return { ...base, to: p }; // a quarter or a month: it and the seven before (quarters or months)
   }
 
   async function loadSeries(asked, key) {
