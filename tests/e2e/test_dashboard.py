@@ -463,6 +463,19 @@ async def check_downloads(page, api: httpx.AsyncClient) -> None:
     expected = {t["team"]: f"{t['value']:,}" for t in r.json()["complaints_by_team"]}  # reporting:detail: all shown
     assert dict((team, n) for team, n in rows[1:]) == expected
 
+    # one panel's table as XLSX: the file arrives with the table's header row above its KPIs
+    kpi_box = page.locator('.downloads[data-table="kpis"]')
+    async with page.expect_download() as info:
+        await kpi_box.get_by_role("button", name="Download XLSX").click()
+    sheet_file = await info.value
+    assert sheet_file.suggested_filename == f"qaloop-dashboard-{PERIOD}-send-kpis.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(await asyncio.to_thread(Path(await sheet_file.path()).read_bytes)))
+    (only,) = sheet.worksheets
+    cells = [[c for c in row if c is not None] for row in only.iter_rows(values_only=True)]
+    header = cells.index(["KPI", "Value", "RAG", "Commentary"])
+    titles = {row[0] for row in cells[header + 1 :] if row}
+    assert "Complaints received" in titles and "Audits completed" in titles, titles
+
     async with page.expect_download() as info:
         await page.get_by_role("button", name="Every dashboard table (XLSX, a sheet each)").click()
     workbook = await info.value
