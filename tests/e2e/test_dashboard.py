@@ -385,12 +385,16 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             #    trend lines, and its tables download for that month.
             await check_month(page, api, north)
 
-            # 7. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            # 7. A complaint category: the complaints figures are that category's, the others
+            #    stay as they were; the choice is kept in the address.
+            await check_category(page, api, send)
+
+            # 8. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
             await page.get_by_label("Period", exact=True).select_option(PERIOD)
             await page_agrees(page, api, service_area="send")
             await check_downloads(page, api)
 
-            # 8. Accessible: every control labelled, every chart titled and described, text
+            # 9. Accessible: every control labelled, every chart titled and described, text
             #    contrast at least 4.5:1. Then the picture.
             problems = await page.evaluate(A11Y_CHECKS)
             assert problems == [], problems
@@ -439,6 +443,25 @@ async def check_month(page, api: httpx.AsyncClient, quarter_north: list[dict[str
     assert shown == value_of(values, "complaints.received")  # reporting:detail: every category shown
     assert any(c == "Communication" and int(n) >= 3 for c, n in rows[1:]), rows
     assert not await page.get_by_role("button", name="The quarterly report's tables (XLSX, a sheet each)").is_enabled()
+
+
+async def check_category(page, api: httpx.AsyncClient, send_before: list[dict[str, Any]]) -> None:
+    """August 2022, send, complaints about communication (the live complaints' category)."""
+    month = "2022-08"
+    await page.get_by_label("Complaint category", exact=True).select_option(label="Communication")
+    assert "category=communication" in page.url
+    values = await page_agrees(page, api, period=month, service_area="send", category="communication")
+    everything = await api.get("/v1/kpis/values", params={"period": month, "service_area": "send"})
+    all_categories = everything.json()["values"]
+    assert 3 <= value_of(values, "complaints.received") <= value_of(all_categories, "complaints.received")
+    assert value_of(values, "audit.completed") == value_of(all_categories, "audit.completed")  # not a complaint
+    desc = await page.locator("#chart-category svg desc").text_content() or ""
+    assert desc.startswith("Communication:") and ";" not in desc, desc
+    assert "complaints about communication" in await page.locator("#status").inner_text()
+    await page.get_by_label("Complaint category", exact=True).select_option("")
+    await page_agrees(page, api, period=month, service_area="send")
+    assert "category=" not in page.url
+    assert value_of(send_before, "complaints.received") > 0
 
 
 async def check_downloads(page, api: httpx.AsyncClient) -> None:

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 
 import openpyxl
 import pytest
 
 from shared.auth import issue_token
+from shared.calendar import london_date
+from shared.events import CloudEvent
 from shared.settings import get_settings
 from tests.integration.test_report_content import SUPPRESSED_COUNT, read_report
-from tests.integration.test_report_quarterly import PERIOD, TENANT, events, reporting
+from tests.integration.test_report_quarterly import PERIOD, Q2, TENANT, events, reporting
 
 pytestmark = pytest.mark.integration
 __all__ = ["events", "reporting"]  # the fixtures, fed once here as in test_report_quarterly
@@ -122,10 +125,48 @@ async def _dashboard_downloads(client) -> None:
     assert bad.status_code == 422
 
 
-async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_only(reporting):
+async def _dashboard_category(client, events: list[CloudEvent]) -> None:
+    """The dashboard's complaint-category choice: its breakdowns and tables are of that
+    category's complaints (the per-team count as the events give it), while the category
+    choices stay every category of the period."""
+    detail = bearer(["reporting:detail"])
+    expected: Counter[str] = Counter()
+    for e in events:
+        if e.type != "ComplaintReceived":
+            continue
+        c = e.typed_data()
+        if c.category == "transport" and c.service_area == "fostering" and Q2.contains(london_date(c.received_at)):
+            expected[c.team] += 1
+    assert expected["tiny-team"] == 3
+    params = {"period": PERIOD, "service_area": "fostering", "category": "transport"}
+    body = (await client.get("/v1/dashboard/breakdowns", params=params, headers=detail)).json()
+    assert body["filters"] == {"service_area": "fostering", "team": None, "category": "transport"}
+    assert {t["team"]: t["value"] for t in body["complaints_by_team"]} == dict(expected)
+    assert [c["category"] for c in body["complaints_by_category"]] == ["transport"]
+    assert "transport" in body["categories"] and len(body["categories"]) > 1
+    values = (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+    received = next(v["value"] for v in values if v["kpi"] == "complaints.received")
+    assert received == sum(expected.values())
+    r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params=params, headers=detail)
+    assert r.status_code == 200, r.text
+    assert (
+        'filename="qaloop-dashboard-2022-23-Q2-fostering-transport-complaints-by-team.csv"'
+        in (r.headers["content-disposition"])
+    )
+    rows = csv_rows(r.content)
+    assert dict((row[0], int(row[1])) for row in rows[1:]) == dict(expected)
+    r = await client.get("/v1/dashboard/tables/kpis.csv", params=params, headers=detail)
+    rows = {row[0]: row[1] for row in csv_rows(r.content)[1:]}
+    assert rows["Complaints received"] == f"{received:,}"
+    bad = await client.get("/v1/dashboard/breakdowns", params={**params, "category": "no such"}, headers=detail)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "category"
+
+
+async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_only(reporting, events):
     _app, client = reporting
     await _report_downloads(client)
     await _dashboard_downloads(client)
+    await _dashboard_category(client, events)
 
     urls = [
         "/v1/reports/quarterly/tables/complaints-by-team.csv",

@@ -10,8 +10,9 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
 * `GET /v1/dashboard/breakdowns` — what the filters and the per-team chart need and the
   contract's API does not list: the periods to choose from (from the tenant's first day of
   activity) and a default one, the teams, categories and questions present in the period
-  asked for (the default period's without one) with the questions' wording where known,
-  complaints received per team and per category (the KPIs' definitions, with the publication
+  asked for (the default period's without one) with the questions' wording where known (the
+  categories are the page's complaint-category choices), complaints received per team and per
+  category (of the complaint category chosen, where one is) (the KPIs' definitions, with the publication
   rules of `/v1/kpis/values` and secondary suppression), and managers' commentary.
 * `GET /v1/dashboard/tables/{table}.csv|.xlsx`, `GET /v1/dashboard/tables.xlsx` — the
   page's tables as files (`downloads.py`, from `tables.py`).
@@ -35,7 +36,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
-from services.reporting.api import Queries, query_filters, query_period
+from services.reporting.api import Category, Queries, query_filters, query_period
 from services.reporting.report.labels import commentary_filters
 from services.reporting.wording import question_wording
 from shared.auth import Principal, issue_token, require
@@ -140,9 +141,10 @@ async def dashboard_breakdowns(
     period: Annotated[str | None, Query(description="2022-23-Q2, 2022-23 or 2022-07")] = None,
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> dict[str, Any]:
     p = query_period("period", period) if period else None
-    filters = query_filters(service_area, team)
+    filters = query_filters(service_area, team, category)
     today = queries.clock()
     tenant = principal.tenant
     detail = principal.has("reporting:detail")
@@ -154,7 +156,7 @@ async def dashboard_breakdowns(
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
         wording = await question_wording(conn, tenant, shown.start, shown.end)
-        received = await received_by_team(conn, tenant, p, service_area) if p else {}
+        received = await received_by_team(conn, tenant, p, service_area, category) if p else {}
         reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
         by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
@@ -163,7 +165,7 @@ async def dashboard_breakdowns(
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
-        "filters": {"service_area": filters.service_area, "team": filters.team},
+        "filters": {"service_area": filters.service_area, "team": filters.team, "category": filters.category},
         "default_period": default.label,
         "periods": period_choices(first_day, today),
         "service_areas": sorted(known_service_areas()),

@@ -105,17 +105,22 @@ def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Fi
     return figures
 
 
-async def received_by_team(conn: Any, tenant: str, period: Period, service_area: str | None) -> dict[str, int]:
+async def received_by_team(
+    conn: Any, tenant: str, period: Period, service_area: str | None, category: str | None = None
+) -> dict[str, int]:
     """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
-    received in the period), teams with none left out."""
+    received in the period, of the complaint category where one is given), teams with none
+    left out."""
     rows = await conn.fetch(
         f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
             WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
+              AND ($5::text IS NULL OR category = $5)
             GROUP BY team""",
         tenant,
         period.start,
         period.end,
         service_area,
+        category,
     )
     return {r["team"]: int(r["n"]) for r in rows}
 
@@ -186,10 +191,15 @@ def _by_team(data: DashboardData) -> Table:
     figures = protected_counts(data.by_team, data.threshold)
     return Table(
         "complaints-by-team",
-        f"Complaints received by team, {area_label(data.filters.service_area)}, {data.period.label}",
+        f"Complaints received by team, {_about(area_label(data.filters.service_area), data.filters)}, "
+        f"{data.period.label}",
         ["Team", "Complaints received"],
         [Row(team, [f]) for team, f in zip(data.team_of, figures, strict=True)],
     )
+
+
+def _about(label: str, filters: kpis.Filters) -> str:
+    return f"{label}, complaints about {words(filters.category).lower()}" if filters.category else label
 
 
 def _grades(data: DashboardData) -> Table:
@@ -335,7 +345,7 @@ async def load(
     today = queries.clock()
     values = await queries.values(tenant, period, filters, detail=detail)
     async with queries.reads.acquire() as conn:  # the read replica where there is one
-        teams = await received_by_team(conn, tenant, period, filters.service_area)
+        teams = await received_by_team(conn, tenant, period, filters.service_area, filters.category)
         commentary = await store.commentary(
             conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
         )

@@ -62,7 +62,7 @@
     session: 0, // bumped at every sign-in and sign-out: answers to an older session are dropped
     catalogue: new Map(),
     inventory: null,
-    filters: { period: "", service_area: "", team: "" },
+    filters: { period: "", service_area: "", team: "", category: "" },
     followupId: "", // the follow-up named in ?followup= (a notifier e-mail's link)
     stamp: null,
     asOf: null,
@@ -275,7 +275,7 @@
 
   function readFiltersFromUrl() {
     const q = new URLSearchParams(location.search);
-    for (const k of ["period", "service_area", "team"]) state.filters[k] = q.get(k) || "";
+    for (const k of ["period", "service_area", "team", "category"]) state.filters[k] = q.get(k) || "";
     state.followupId = q.get("followup") || "";
   }
 
@@ -309,6 +309,15 @@
       "All service areas",
     );
     fillTeams();
+    fillCategories();
+  }
+
+  /** The complaint categories of the period shown (and the one chosen, even if the period has none). */
+  function fillCategories() {
+    const categories = [...(state.inventory.categories || [])];
+    if (state.filters.category && !categories.includes(state.filters.category)) categories.push(state.filters.category);
+    const options = categories.sort().map((c) => [c, humanize(c)]);
+    state.filters.category = fillSelect($("f-category"), options, state.filters.category, "All categories");
   }
 
   function fillTeams() {
@@ -329,22 +338,25 @@
       state.filters.service_area = $("f-area").value;
       if (event.target.id === "f-area") fillTeams();
       state.filters.team = $("f-team").value;
+      state.filters.category = $("f-category").value;
       writeFiltersToUrl();
       refresh({ series: true });
     };
-    for (const id of ["f-period", "f-area", "f-team"]) $(id).addEventListener("change", onChange);
+    for (const id of ["f-period", "f-area", "f-team", "f-category"]) $(id).addEventListener("change", onChange);
     $("f-live").addEventListener("change", () => {
       announce($("f-live").checked ? "Live updates on." : "Live updates paused.");
       if ($("f-live").checked) refresh({});
     });
   }
 
-  const filterParams = () => ({ service_area: state.filters.service_area, team: state.filters.team });
+  const filterParams = () => ({ service_area: state.filters.service_area, team: state.filters.team, category: state.filters.category });
+  const placeParams = () => ({ service_area: state.filters.service_area, team: state.filters.team }); // no category: follow-ups
 
   function sliceName() {
     const parts = [periodName(state.filters.period)];
     if (state.filters.service_area) parts.push(areaName(state.filters.service_area));
     if (state.filters.team) parts.push(`team ${state.filters.team}`);
+    if (state.filters.category) parts.push(`complaints about ${humanize(state.filters.category).toLowerCase()}`);
     return parts.join(", ");
   }
 
@@ -433,12 +445,16 @@
       const [values, breakdowns, followups] = await Promise.all([
         api("/v1/kpis/values", params),
         api("/v1/dashboard/breakdowns", params),
-        api("/v1/followups", { status: "open", ...filterParams() }),
+        api("/v1/followups", { status: "open", ...placeParams() }),
       ]);
       if (!sameFilters(asked)) return; // the reader moved on; the pending refresh draws theirs
       if (teamsChanged(breakdowns)) {
         state.inventory = { ...state.inventory, teams: breakdowns.teams, periods: breakdowns.periods };
         fillTeams();
+      }
+      if (JSON.stringify(breakdowns.categories) !== JSON.stringify(state.inventory.categories)) {
+        state.inventory = { ...state.inventory, categories: breakdowns.categories };
+        fillCategories();
       }
       // Mark the tiles that moved when new events came in (not when the reader changed the slice).
       const key = JSON.stringify(asked);
@@ -592,7 +608,7 @@
 
   function seriesParams(asked) {
     const p = asked.period;
-    const base = { service_area: asked.service_area, team: asked.team };
+    const base = { service_area: asked.service_area, team: asked.team, category: asked.category };
     if (isYear(p)) return { ...base, from: `${p}-Q1`, to: `${p}-Q4` }; // a financial year: its quarters
     return { ...base, to: p }; // a quarter or a month: it and the seven before (quarters or months)
   }
@@ -810,7 +826,9 @@
       selected: t.team === state.filters.team,
     }));
     const { rows, max } = countRows(items);
-    const area = state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "";
+    const area =
+      (state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "") +
+      (state.filters.category ? `, complaints about ${humanize(state.filters.category).toLowerCase()}` : "");
     const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No complaints received";
     const selected = state.filters.team ? ` The selected team, ${state.filters.team}, is outlined.` : "";
     put(
