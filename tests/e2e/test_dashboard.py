@@ -380,6 +380,9 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
                 if f["rule"] == "re-audit":
                     assert f" audit of case {f['subject']['case_ref']} ({f['team']})" in text
 
+            # 5b. Figures by team: the KPI chosen, per team of the service area, as the API gives them.
+            await check_by_team(page, api)
+
             # 6. A month: the period list offers months beside quarters and years; August 2022
             #    (the live complaints' month) gives the API's figures for that month, monthly
             #    trend lines, and its tables download for that month.
@@ -443,6 +446,21 @@ async def check_month(page, api: httpx.AsyncClient, quarter_north: list[dict[str
     assert shown == value_of(values, "complaints.received")  # reporting:detail: every category shown
     assert any(c == "Communication" and int(n) >= 3 for c, n in rows[1:]), rows
     assert not await page.get_by_role("button", name="The quarterly report's tables (XLSX, a sheet each)").is_enabled()
+
+
+async def check_by_team(page, api: httpx.AsyncClient) -> None:
+    """The by-team panel of the send slice: complaints received first, then audits completed
+    chosen from its list; each bar's figure is `/v1/dashboard/teams`' for the team."""
+    for title, kpi in (("Complaints received", "complaints.received"), ("Audits completed", "audit.completed")):
+        await page.get_by_label("Key performance indicator", exact=True).select_option(label=title)
+        params = {"period": PERIOD, "service_area": "send", "kpi": kpi}
+        body = (await api.get("/v1/dashboard/teams", params=params)).json()
+        (entry,) = body["kpis"]
+        expected = "; ".join(f"{v['team']}: {v['value']:,}" for v in entry["values"])
+        assert expected and all(t["service_area"] == "send" for t in body["teams"])
+        desc = page.locator("#chart-by-team svg desc")
+        await desc.get_by_text(expected, exact=True).wait_for(state="attached")
+        assert await page.locator("#chart-by-team svg title").text_content() == f"{title} by team in SEND, 2022-23 Q2"
 
 
 async def check_category(page, api: httpx.AsyncClient, send_before: list[dict[str, Any]]) -> None:

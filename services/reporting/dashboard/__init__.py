@@ -14,6 +14,8 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
   categories are the page's complaint-category choices), complaints received per team and per
   category (of the complaint category chosen, where one is) (the KPIs' definitions, with the publication
   rules of `/v1/kpis/values` and secondary suppression), and managers' commentary.
+* `GET /v1/dashboard/teams` — every KPI that has a team, per team of the slice's service area
+  (issue 14, item 10), with secondary suppression across the teams.
 * `GET /v1/dashboard/tables/{table}.csv|.xlsx`, `GET /v1/dashboard/tables.xlsx` — the
   page's tables as files (`downloads.py`, from `tables.py`).
 * `GET /v1/dashboard/stamp` — a cheap marker of the tenant's read models that changes
@@ -36,7 +38,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
-from services.reporting.api import Category, Queries, query_filters, query_period
+from services.reporting.activity import DATED, and_condition, team_list, teams_in
+from services.reporting.api import Category, Queries, query_filters, query_period, unprocessable, value_json
 from services.reporting.report.labels import commentary_filters
 from services.reporting.wording import question_wording
 from shared.auth import Principal, issue_token, require
@@ -152,7 +155,7 @@ async def dashboard_breakdowns(
         first_day = await _first_day(conn, tenant)
         default = await _default_period(conn, tenant, today)
         shown = p or default
-        teams = await _teams(conn, tenant, shown)
+        teams = await teams_in(conn, tenant, shown)
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
         wording = await question_wording(conn, tenant, shown.start, shown.end)
@@ -177,6 +180,42 @@ async def dashboard_breakdowns(
         "complaints_by_category": by_category,
         "leavers_by_reason": leavers,
         "commentary": commentary,
+    }
+
+
+@router.get("/v1/dashboard/teams", summary="Every KPI that has a team, per team of the slice's service area")
+async def dashboard_teams(
+    principal: Reader,
+    queries: Queries,
+    period: Annotated[str, Query(description="2022-23-Q2, 2022-23 or 2022-07")],
+    service_area: str | None = None,
+    category: Category = None,
+    kpi: Annotated[list[str] | None, Query(description="only these KPIs (each one that has a team)")] = None,
+) -> dict[str, Any]:
+    """Per team with activity in the period (of the service area, where one is given), each
+    KPI that has a team, published as `/v1/kpis/values` publishes it, with secondary
+    suppression across the teams (and across each service area's teams) for a reader
+    without `reporting:detail`: the teams add up to the tiles."""
+    p = query_period("period", period)
+    filters = query_filters(service_area, None, category)
+    wanted = kpi or kpis.team_kpi_ids()
+    unknown = [k for k in wanted if k not in kpis.team_kpi_ids()]
+    if unknown:
+        raise unprocessable("kpi", f"not a KPI that has a team: {unknown[0]!r}", unknown[0])
+    async with queries.reads.acquire() as conn:
+        teams = team_list(await teams_in(conn, principal.tenant, p), service_area)
+    detail = principal.has("reporting:detail")
+    found = await queries.by_team(principal.tenant, p, filters, teams, detail=detail, kpi_ids=wanted)
+    if not detail:
+        found = {k: kpis.protect_lines(line, kpis.team_lines(teams)) for k, line in found.items()}
+    return {
+        "period": p.label,
+        "filters": {"service_area": filters.service_area, "category": filters.category},
+        "teams": [{"team": t, "service_area": a} for t, a in teams],
+        "kpis": [
+            {"kpi": k, "values": [{"team": t, **value_json(v)} for (t, _), v in zip(teams, found[k], strict=True)]}
+            for k in wanted
+        ],
     }
 
 
@@ -223,44 +262,12 @@ def _filters_key(service_area: str | None, team: str | None) -> str:
     return commentary_filters(service_area, team)
 
 
-# The read-model tables with a (tenant, date) index: (table, date column, the index's
-# condition). The dates of activity the dashboard's period choices are made from.
-_DATED = (
-    ("audit_graded", "completed_on", "d_counted"),
-    ("audit_moderated", "moderated_on", None),
-    ("concern_raised", "raised_on", None),
-    ("concern_resolved", "resolved_on", None),
-    ("feedback", "received_on", None),
-    ("compliment", "received_on", None),
-    ("you_said_we_did", "published_on", None),
-    ("complaint_received", "received_on", None),
-    ("complaint_escalated", "escalated_on", None),
-    ("complaint_closed", "closed_on", None),
-    ("action_raised", "raised_on", None),
-    ("action_completed", "completed_on", "d_first AND d_known"),
-    ("referral", "received_on", None),
-    ("assessment", "completed_on", None),
-    ("ehcp", "issued_on", None),
-    ("contact_attempt", "attempted_on", None),
-    ("staff_joined", "joined_on", None),
-    ("staff_survey", "received_on", None),
-)
-# Tables whose rows carry a team and a service area, with their (tenant, date) index.
-_TEAMED: tuple[str, ...] = (
-    *("audit_graded", "feedback", "compliment", "complaint_received", "action_raised"),
-    *("referral", "assessment", "ehcp", "contact_attempt", "staff_joined", "staff_survey"),
-)
-
-
-def _and(condition: str | None) -> str:
-    return f" AND {condition}" if condition else ""
-
-
 async def _first_day(conn: Any, tenant: str) -> date | None:
     """The earliest date of activity: per table, the first entry of its (tenant, date) index."""
     firsts = ", ".join(
-        f"(SELECT {column} FROM {store.SCHEMA}.{table} WHERE tenant = $1{_and(cond)} ORDER BY {column} LIMIT 1)"
-        for table, column, cond in _DATED
+        f"""(SELECT {column} FROM {store.SCHEMA}.{table}
+             WHERE tenant = $1{and_condition(cond)} ORDER BY {column} LIMIT 1)"""
+        for table, column, cond in DATED
     )
     return await conn.fetchval(f"SELECT least({firsts})", tenant)
 
@@ -276,8 +283,8 @@ async def _default_period(conn: Any, tenant: str, today: date) -> Period:
         quarters.insert(0, quarters[0].previous())
     counts = " + ".join(
         f"""(SELECT count(*) FROM {store.SCHEMA}.{table}
-             WHERE tenant = $1 AND {column} BETWEEN q.s AND least(q.e, $4){_and(cond)})"""
-        for table, column, cond in _DATED
+             WHERE tenant = $1 AND {column} BETWEEN q.s AND least(q.e, $4){and_condition(cond)})"""
+        for table, column, cond in DATED
     )
     rows = await conn.fetch(
         f"SELECT q.i, {counts} AS n FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS q(s, e, i)",
@@ -291,18 +298,6 @@ async def _default_period(conn: Any, tenant: str, today: date) -> Period:
         return last
     busiest = max(per_quarter.values())
     return max(q for q, n in per_quarter.items() if n * 4 >= busiest)
-
-
-async def _teams(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
-    """(team, service area) of the period's rows."""
-    union = " UNION ".join(
-        f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
-            WHERE tenant = $1 AND {column} BETWEEN $2 AND $3 AND team IS NOT NULL AND team <> ''{_and(cond)}"""
-        for table, column, cond in _DATED
-        if table in _TEAMED
-    )
-    rows = await conn.fetch(union, tenant, period.start, period.end)
-    return [(r["team"], r["service_area"]) for r in rows if r["service_area"]]
 
 
 async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str, period: Period) -> list[str]:

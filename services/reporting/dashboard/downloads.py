@@ -37,10 +37,11 @@ async def _data(
     service_area: str | None,
     team: str | None,
     category: str | None,
+    only: str | None = None,
 ) -> DashboardData:
     p = query_period("period", period)
     filters = query_filters(service_area, team, category)
-    return await load(queries, principal.tenant, p, filters, detail=principal.has("reporting:detail"))
+    return await load(queries, principal.tenant, p, filters, detail=principal.has("reporting:detail"), only=only)
 
 
 def _stem(data: DashboardData) -> str:
@@ -90,7 +91,7 @@ async def dashboard_table(
     team: str | None = None,
     category: Category = None,
 ) -> Response:
-    data = await _data(principal, queries, period, service_area, team, category)
+    data = await _data(principal, queries, period, service_area, team, category, only=table)
     (found,) = dashboard_tables(data, only=table)
     if fmt == "csv":
         return download(table_csv(found), CSV_MEDIA_TYPE, f"{_stem(data)}-{table}.csv")

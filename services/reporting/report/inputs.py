@@ -31,6 +31,7 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting import kpis, store
+from services.reporting.activity import team_list, teams_in
 from services.reporting.benchmarks.inputs import benchmarks_of
 from services.reporting.followups import GradedAudit
 from services.reporting.handlers import ReportingQueries, clock_for
@@ -328,6 +329,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             question_wording=await question_wording(conn, tenant, previous.start, period.end),
             open_followups=open_followups,
             open_followups_total=open_total,
+            teams=team_list(await teams_in(conn, tenant, period), None),
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:

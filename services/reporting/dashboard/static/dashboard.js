@@ -55,6 +55,8 @@
     "workforce-review": "Workforce review (turnover or caseloads)",
   };
   const DAYS_KPI = "complaints.average_response_working_days";
+  const TEAMLESS = ["audit.concern_measures_effective_rate"]; // concerns have no team
+  const TEAM_KPI_DEFAULT = "complaints.received";
   const CASELOAD_KPI = "workforce.average_caseload"; // cases per FTE, not a fraction
 
   const state = {
@@ -78,6 +80,7 @@
     tiles: new Map(),
     charts: new Map(),
     unreachable: false,
+    teamKpi: TEAM_KPI_DEFAULT,
   };
 
   class AuthError extends Error {}
@@ -343,6 +346,10 @@
       refresh({ series: true });
     };
     for (const id of ["f-period", "f-area", "f-team", "f-category"]) $(id).addEventListener("change", onChange);
+    $("f-team-kpi").addEventListener("change", () => {
+      state.teamKpi = $("f-team-kpi").value;
+      refresh({});
+    });
     $("f-live").addEventListener("change", () => {
       announce($("f-live").checked ? "Live updates on." : "Live updates paused.");
       if ($("f-live").checked) refresh({});
@@ -374,6 +381,7 @@
       state.catalogue = new Map(catalogue.map((d) => [d.id, d]));
     }
     readFiltersFromUrl();
+    fillTeamKpis();
     state.inventory = await api("/v1/dashboard/breakdowns");
     fillFilters();
     writeFiltersToUrl();
@@ -442,12 +450,14 @@
     const asked = { ...state.filters };
     const params = { period: asked.period, ...filterParams() };
     try {
-      const [values, breakdowns, followups] = await Promise.all([
+      const teamKpi = state.teamKpi;
+      const [values, breakdowns, followups, byTeam] = await Promise.all([
         api("/v1/kpis/values", params),
         api("/v1/dashboard/breakdowns", params),
         api("/v1/followups", { status: "open", ...placeParams() }),
+        api("/v1/dashboard/teams", { period: asked.period, service_area: asked.service_area, category: asked.category, kpi: teamKpi }),
       ]);
-      if (!sameFilters(asked)) return; // the reader moved on; the pending refresh draws theirs
+      if (!sameFilters(asked) || teamKpi !== state.teamKpi) return; // the reader moved on; the pending refresh draws theirs
       if (teamsChanged(breakdowns)) {
         state.inventory = { ...state.inventory, teams: breakdowns.teams, periods: breakdowns.periods };
         fillTeams();
@@ -470,6 +480,7 @@
       renderFeedback(values.values, breakdowns.question_wording || {});
       renderStaffSurvey(values.values);
       renderLeavers(breakdowns.leavers_by_reason);
+      renderByTeam(byTeam);
       renderFollowups(followups);
       updateDownloads();
       state.lastRefresh = Date.now();
@@ -966,6 +977,37 @@
       barChart({ title: `Social workers leaving, by reason, ${sliceName()}`, desc, rows, max, empty: "No social workers left in this period." }),
       null,
       dataTable("Social workers leaving, by reason", ["Reason", "Leavers"], rows.map((r) => [r.label, r.text])),
+    );
+  }
+
+  /** The team KPI choices: every fixed KPI of the catalogue that has a team. */
+  function fillTeamKpis() {
+    const ids = [...state.catalogue.keys()].filter((k) => !isFamily(k) && !TEAMLESS.includes(k));
+    state.teamKpi = fillSelect($("f-team-kpi"), ids.map((k) => [k, titleOf(k)]), state.teamKpi);
+  }
+
+  /** One KPI per team of the service area, published with secondary suppression by the API. */
+  function renderByTeam(body) {
+    const entry = body.kpis[0];
+    const kpi = entry.kpi;
+    const rate = unitOf(kpi) === "rate" && kpi !== DAYS_KPI && kpi !== CASELOAD_KPI;
+    const rows = entry.values.map((v, i) => ({
+      label: body.teams[i].team,
+      value: v.value,
+      suppressed: v.suppressed,
+      selected: v.team === state.filters.team,
+      text: v.suppressed ? "suppressed" : v.value === null ? "no data" : formatValue(kpi, v),
+      detail: formatDetail(kpi, v),
+      segments: [{ value: v.value || 0, cls: "bar-primary" }],
+    }));
+    const max = rate ? 1 : Math.max(1, ...rows.filter((r) => !r.suppressed).map((r) => Number(r.value || 0)));
+    const area = state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "";
+    const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No team had activity";
+    put(
+      "chart-by-team",
+      barChart({ title: `${titleOf(kpi)} by team${area}, ${periodName(state.filters.period)}`, desc, rows, max, empty: "No team had activity in this period." }),
+      null,
+      dataTable(`${titleOf(kpi)} by team`, ["Team", titleOf(kpi), "Of"], rows.map((r) => [r.label, r.text, r.detail])),
     );
   }
 
