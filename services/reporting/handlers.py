@@ -87,10 +87,22 @@ class ReportingQueries:
     ) -> list[list[kpis.KpiValue]]:
         """The KPI values of each period, all periods in the same statements; for a reader
         without ``detail``, small numbers suppressed and the categories protected by secondary
-        suppression (they add up to complaints received)."""
+        suppression (they add up to complaints received). A category asked for alone is
+        protected among all the tenant's categories, so that asking for it by itself shows
+        nothing its breakdown hides."""
+        wanted = None if kpi_ids is None else list(kpi_ids)
+        protect = not detail and wanted is not None and any(k.startswith(kpis.BY_CATEGORY) for k in wanted)
         async with self.reads.acquire() as conn:
-            raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=kpi_ids)
-        return [self._publish(values, detail) for values in raw]
+            asked = wanted
+            if protect and wanted is not None:
+                every = (await self.sql.members(conn, tenant))[kpis.BY_CATEGORY]
+                asked = list(dict.fromkeys([*wanted, *(kpis.BY_CATEGORY + c for c in every)]))
+            raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=asked)
+        published = [self._publish(values, detail) for values in raw]
+        if protect and wanted is not None:
+            keep = set(wanted)
+            published = [[v for v in values if v.kpi in keep] for values in published]
+        return published
 
     def _publish(self, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
         published = kpis.apply_publication_rules(
