@@ -62,6 +62,6 @@ def team_list(found: list[tuple[str, str]], service_area: str | None) -> list[tu
     seen in two service areas under its first, by area), by service area and name."""
     out: dict[str, str] = {}
     for team, area in sorted(found, key=lambda ta: (ta[1], ta[0])):
-        if service_area in (None, area):
+        if team and area and service_area in (None, area):
             out.setdefault(team, area)
     return sorted(out.items(), key=lambda ta: (ta[1], ta[0]))

@@ -329,7 +329,11 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             question_wording=await question_wording(conn, tenant, previous.start, period.end),
             open_followups=open_followups,
             open_followups_total=open_total,
-            teams=team_list(await teams_in(conn, tenant, period), None),
+            # teams with activity in the quarter, and those with social workers in post at its end
+            teams=team_list(
+                [*await teams_in(conn, tenant, period), *((r.team, r.service_area) for r in lists["staff_joined"])],
+                None,
+            ),
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from services.reporting import kpis
 
+from ..figures import Figure
 from ..labels import area_label, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Table
 from ..suppression import kpi_line
 from .quarter import ReportQuarter
 
-__all__ = ["TEAM_KPIS", "team_section", "team_slices"]
+__all__ = ["TEAM_KPIS", "team_figures", "team_section", "team_slices"]
 
 TEAM_KPIS = tuple(kpis.team_kpi_ids())
 
@@ -32,11 +33,19 @@ def team_slices(q: ReportQuarter) -> list[KpiRequest]:
     return [KpiRequest(q.period, _filters(t, a), TEAM_KPIS) for t, a in q.inputs.teams]
 
 
-def team_section(q: ReportQuarter) -> Section:
+def team_figures(q: ReportQuarter) -> dict[str, list[Figure]]:
+    """Per KPI that has a team, its figure for each of ``inputs.teams``, protected: what this
+    section shows, and what any other table of a team's figure shows (the workforce section),
+    so that no table shows a figure another hides."""
     teams = list(q.inputs.teams)
     values = [q.values(q.period, _filters(t, a), TEAM_KPIS) for t, a in teams]
     lines = kpis.team_lines(teams)
-    figures = {k: kpi_line([v[k] for v in values], lines, q.threshold) for k in TEAM_KPIS}
+    return {k: kpi_line([v[k] for v in values], lines, q.threshold) for k in TEAM_KPIS}
+
+
+def team_section(q: ReportQuarter) -> Section:
+    teams = list(q.inputs.teams)
+    figures = team_figures(q)
     blocks: list[Block] = [
         Paragraph(
             "Every measure that has a team, for each team with activity in the quarter. Small numbers are "
