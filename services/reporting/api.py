@@ -70,7 +70,8 @@ Category = Annotated[
 ]
 
 
-def _value(v: kpis.KpiValue) -> dict[str, Any]:
+def value_json(v: kpis.KpiValue) -> dict[str, Any]:
+    """A KPI value as the API gives it."""
     return {
         "kpi": v.kpi,
         "value": v.value,
@@ -104,7 +105,7 @@ async def kpi_values(
     return {
         "period": p.label,
         "filters": _echo(filters),
-        "values": [_value(v) for v in values],
+        "values": [value_json(v) for v in values],
     }
 
 
@@ -139,7 +140,7 @@ async def kpi_series(
     filters = query_filters(service_area, team, category)
     detail = principal.has("reporting:detail")
     values = await queries.series(principal.tenant, periods, filters, detail=detail, kpi_ids=[kpi])
-    series = [{"period": p.label, **_value(v)} for p, (v,) in zip(periods, values, strict=True)]
+    series = [{"period": p.label, **value_json(v)} for p, (v,) in zip(periods, values, strict=True)]
     return {"kpi": kpi, "filters": _echo(filters), "series": series}
 
 

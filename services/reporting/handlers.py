@@ -5,7 +5,7 @@ the length of the history — and the publication rules (suppression, RAG) on to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import asyncpg
@@ -85,15 +85,54 @@ class ReportingQueries:
         detail: bool,
         kpi_ids: Iterable[str] | None = None,
     ) -> list[list[kpis.KpiValue]]:
-        """The KPI values of each period, all periods in the same statements."""
+        """The KPI values of each period, all periods in the same statements; for a reader
+        without ``detail``, small numbers suppressed and the categories protected by secondary
+        suppression (they add up to complaints received). A category asked for alone is
+        protected among all the tenant's categories, so that asking for it by itself shows
+        nothing its breakdown hides."""
+        wanted = None if kpi_ids is None else list(kpi_ids)
+        protect = not detail and wanted is not None and any(k.startswith(kpis.BY_CATEGORY) for k in wanted)
         async with self.reads.acquire() as conn:
-            raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=kpi_ids)
-        return [
-            kpis.apply_publication_rules(
-                values, detail=detail, threshold=self.small_number_threshold, targets=self.targets
-            )
-            for values in raw
-        ]
+            asked = wanted
+            if protect and wanted is not None:
+                every = (await self.sql.members(conn, tenant))[kpis.BY_CATEGORY]
+                asked = list(dict.fromkeys([*wanted, *(kpis.BY_CATEGORY + c for c in every)]))
+            raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=asked)
+        published = [self._publish(values, detail) for values in raw]
+        if protect and wanted is not None:
+            keep = set(wanted)
+            published = [[v for v in values if v.kpi in keep] for values in published]
+        return published
+
+    def _publish(self, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
+        published = kpis.apply_publication_rules(
+            values, detail=detail, threshold=self.small_number_threshold, targets=self.targets
+        )
+        return published if detail else kpis.protect_categories(published)
+
+    async def by_team(
+        self,
+        tenant: str,
+        period: Period,
+        filters: kpis.Filters,
+        teams: Sequence[tuple[str, str]],
+        *,
+        detail: bool,
+        kpi_ids: Iterable[str] | None = None,
+    ) -> dict[str, list[kpis.KpiValue]]:
+        """Each KPI that has a team (``kpi_ids``: those of them wanted) for each of ``teams``
+        ((team, service area) pairs), of the slice's complaint category: per KPI, one value
+        per team in ``teams``' order, published as `values` publishes them. The teams add up
+        to the tiles: for a reader without ``detail`` the caller protects each KPI's line with
+        `kpis.protect_lines(line, kpis.team_lines(teams))`."""
+        wanted = [k for k in (kpi_ids or kpis.team_kpi_ids()) if k not in kpis.TEAMLESS]
+        per_team: list[dict[str, kpis.KpiValue]] = []
+        async with self.reads.acquire() as conn:
+            for team, area in teams:
+                slice_ = replace(filters, service_area=area, team=team)
+                (raw,) = await self.sql.values(conn, tenant, [period], slice_, today=self.clock(), kpi_ids=wanted)
+                per_team.append({v.kpi: v for v in self._publish(raw, detail)})
+        return {kpi: [values[kpi] for values in per_team] for kpi in wanted}
 
     def authority(self, tenant: str) -> str:
         """ "Westshire County Council (E10000034)", or the code alone when no name is configured."""

@@ -31,7 +31,7 @@ General rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -49,6 +49,7 @@ __all__ = [
     "POSITIVE_RATE",
     "RATE",
     "SURVEY_POSITIVE_RATE",
+    "TEAMLESS",
     "ComplaintView",
     "Filters",
     "KpiDefinition",
@@ -61,7 +62,11 @@ __all__ = [
     "definition_of",
     "fixed_kpi_ids",
     "is_known_kpi",
+    "protect_categories",
+    "protect_lines",
     "rate_value",
+    "team_kpi_ids",
+    "team_lines",
 ]
 
 COUNT = "count"
@@ -795,3 +800,63 @@ def apply_publication_rules(
         rag = target.rag(float(v.value)) if target is not None and v.value is not None else None
         out.append(replace(v, rag=rag))
     return out
+
+
+# --------------------------------------------------------------------------- secondary suppression
+
+# KPIs with no team: every other fixed KPI can be read per team (DOMAIN.md: concerns have none).
+TEAMLESS = frozenset({"audit.concern_measures_effective_rate"})
+
+
+def team_kpi_ids() -> list[str]:
+    """The fixed KPIs that have a team, in the catalogue's order: the per-team breakdowns'."""
+    return [k for k in fixed_kpi_ids() if k not in TEAMLESS]
+
+
+def _cases(v: KpiValue) -> float:
+    """How many cases a published value stands on: a count's value, a rate's denominator."""
+    n = v.value if _unit(v.kpi) == COUNT else v.denominator
+    return float(n or 0)
+
+
+def _hidden(v: KpiValue) -> KpiValue:
+    return replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None)
+
+
+def protect_lines(values: Sequence[KpiValue], lines: Iterable[Sequence[int]]) -> list[KpiValue]:
+    """Secondary suppression over published values (the rule of `report/suppression.py`):
+    each line (indexes into ``values``) is a breakdown whose members add up to a total shown
+    elsewhere (a count's value, a rate's numerator and denominator). In a line with exactly
+    one member suppressed, the shown member on the fewest cases (a count's value, a rate's
+    denominator; zero is never hidden; ties: the first) is suppressed too, and again until
+    no line changes. Run only for readers without ``reporting:detail``."""
+    out = list(values)
+    todo = [list(line) for line in lines]
+    changed = True
+    while changed:
+        changed = False
+        for line in todo:
+            if sum(1 for i in line if out[i].suppressed) != 1:
+                continue
+            shown = [i for i in line if not out[i].suppressed and _cases(out[i]) > 0]
+            if shown:
+                smallest = min(shown, key=lambda i: (_cases(out[i]), i))
+                out[smallest] = _hidden(out[smallest])
+                changed = True
+    return out
+
+
+def team_lines(teams: Sequence[tuple[str, str]]) -> list[list[int]]:
+    """The lines of a per-team breakdown of (team, service area) pairs: each service area's
+    teams (they add up to that area's tile), then every team (to the slice's). The areas come
+    first: a line protected in each area is protected across them all, with no team hidden
+    in an area that needs none."""
+    lines = [[i for i, (_, a) in enumerate(teams) if a == area] for area in sorted({a for _, a in teams})]
+    return [*lines, list(range(len(teams)))]
+
+
+def protect_categories(values: Sequence[KpiValue]) -> list[KpiValue]:
+    """``complaints.by_category.<c>`` add up to ``complaints.received`` (every complaint has one
+    category): one suppressed category alone would be the total less the others."""
+    members = [i for i, v in enumerate(values) if v.kpi.startswith(BY_CATEGORY)]
+    return protect_lines(values, [members])

@@ -9,8 +9,10 @@ and families, compliments (internal and external) and "you said, we did" items.
   such answer opens reporting's safeguarding-alert follow-up (due the next working day); the
   team manager raises an action on the response the same day and completes it, mostly by the
   next working day, a few late, which closes the follow-up.
-* The two seeded surveys (send-family-experience, csc-children-young-people, version 1)
-  are used as they are; three more are published at the start (a retry changes nothing).
+* The seeded surveys (send-family-experience, csc-children-young-people and
+  foster-carer-experience, version 1: feedback's migrations 002 and 006) are used as they
+  are; three more are published at the start (a retry changes nothing). Foster carers answer
+  theirs: information before a placement and help out of hours are their weak points.
 """
 
 from __future__ import annotations
@@ -128,6 +130,35 @@ SURVEYS = (
         ),
         0.07,
     ),
+    # Last, so that the other surveys' draws stay as they were (one random stream, in order).
+    Survey(
+        "foster-carer-experience",
+        "Fostering: foster carers' experience of our support",
+        "fostering",
+        ("foster_carer",),
+        (
+            Question(
+                "supervising_social_worker_support",
+                "My supervising social worker gives me the support I need",
+                "scale_1_5",
+            ),
+            Question(
+                "told_about_child_before_placement",
+                "I was told what I needed to know about the child before they came to live with me",
+                "yes_no",
+            ),
+            Question(
+                "training_helps_me_care",
+                "The training I am offered helps me care for the children I look after",
+                "scale_1_5",
+            ),
+            Question("help_out_of_hours", "I can get help out of hours when I need it", "yes_no"),
+            Question("treated_as_part_of_team", "I am treated as part of the team around the child", "scale_1_5"),
+            ANYTHING_ELSE,
+        ),
+        0.06,
+        seeded=True,
+    ),
 )
 
 # Positive share per question and quarter (Q1..Q4): yes for yes/no questions, 4 or 5 on a scale.
@@ -142,6 +173,13 @@ POSITIVE: dict[str, tuple[float, float, float, float]] = {
     "easy_to_get_help": (0.8, 0.8, 0.8, 0.82),
     "feel_settled_in_my_home": (0.8, 0.8, 0.8, 0.8),
     "know_my_social_worker": (0.9, 0.9, 0.9, 0.9),
+    # foster carers (the Fostering Network's "State of the Nation" themes): support is valued,
+    # information before a placement and help out of hours are where carers are let down
+    "supervising_social_worker_support": (0.76, 0.77, 0.78, 0.8),
+    "told_about_child_before_placement": (0.55, 0.57, 0.62, 0.66),
+    "training_helps_me_care": (0.74, 0.74, 0.76, 0.76),
+    "help_out_of_hours": (0.62, 0.6, 0.64, 0.68),
+    "treated_as_part_of_team": (0.66, 0.67, 0.7, 0.72),
 }
 SKIPPED = 0.04
 FREE_TEXT_ANSWERED = 0.15

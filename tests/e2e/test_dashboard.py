@@ -192,9 +192,9 @@ def mismatches(tiles: dict[str, dict[str, str]], api_values: list[dict[str, Any]
     return out
 
 
-async def page_agrees(page, api: httpx.AsyncClient, **filters: str) -> list[dict[str, Any]]:
-    """Wait until the page's tiles equal the API's values for `filters`; return those values."""
-    params = {"period": PERIOD, **{k: v for k, v in filters.items() if v}}
+async def page_agrees(page, api: httpx.AsyncClient, period: str = PERIOD, **filters: str) -> list[dict[str, Any]]:
+    """Wait until the page's tiles equal the API's values for `period` and `filters`; return those values."""
+    params = {"period": period, **{k: v for k, v in filters.items() if v}}
 
     async def probe() -> tuple[list[str], list[dict[str, Any]]]:
         r = await api.get("/v1/kpis/values", params=params)
@@ -380,10 +380,24 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
                 if f["rule"] == "re-audit":
                     assert f" audit of case {f['subject']['case_ref']} ({f['team']})" in text
 
-            # 6. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            # 5b. Figures by team: the KPI chosen, per team of the service area, as the API gives them.
+            await check_by_team(page, api)
+
+            # 6. A month: the period list offers months beside quarters and years; August 2022
+            #    (the live complaints' month) gives the API's figures for that month, monthly
+            #    trend lines, and its tables download for that month.
+            await check_month(page, api, north)
+
+            # 7. A complaint category: the complaints figures are that category's, the others
+            #    stay as they were; the choice is kept in the address.
+            await check_category(page, api, send)
+
+            # 8. Downloads: a panel's table as CSV (the figures its chart shows) and every table as XLSX.
+            await page.get_by_label("Period", exact=True).select_option(PERIOD)
+            await page_agrees(page, api, service_area="send")
             await check_downloads(page, api)
 
-            # 7. Accessible: every control labelled, every chart titled and described, text
+            # 9. Accessible: every control labelled, every chart titled and described, text
             #    contrast at least 4.5:1. Then the picture.
             problems = await page.evaluate(A11Y_CHECKS)
             assert problems == [], problems
@@ -392,6 +406,80 @@ async def test_dashboard_shows_the_api_figures_filters_and_live_updates(chromium
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def check_month(page, api: httpx.AsyncClient, quarter_north: list[dict[str, Any]]) -> None:
+    """Choose August 2022 from the period list (by its label) for the send slice: the tiles
+    are the API's for "2022-08", the trend lines run over months, and the complaints-by-category
+    table downloads as CSV for that month with the table's header."""
+    import csv
+    import io
+
+    month = "2022-08"
+    select = page.get_by_label("Period", exact=True)
+    options = await select.locator("option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+    kinds = {value for value, _ in options}
+    assert {"2022-23", PERIOD, "2022-07", month, "2022-09"} <= kinds, options
+    assert [label for value, label in options if value == month] == ["August 2022 (month)"]
+    await select.select_option(label="August 2022 (month)")
+    assert "period=2022-08" in page.url
+    values = await page_agrees(page, api, period=month, service_area="send")
+    # the three live complaints of 16 August (send-north) are in it; the quarter holds it all
+    quarter = await api.get("/v1/kpis/values", params={"period": PERIOD, "service_area": "send"})
+    in_month = value_of(values, "complaints.received")
+    in_quarter = value_of(quarter.json()["values"], "complaints.received")
+    assert 3 <= in_month <= in_quarter
+    assert value_of(quarter_north, "complaints.received") + 3 <= in_quarter
+    title = page.locator('li.tile[data-kpi="complaints.received"] svg.sparkline title')
+    await title.get_by_text("Trend of Complaints received, January 2022 to August 2022").wait_for(state="attached")
+    assert "Showing August 2022, SEND." in await page.locator("#status").inner_text()
+
+    box = page.locator('.downloads[data-table="complaints-by-category"]')
+    async with page.expect_download() as info:
+        await box.get_by_role("button", name="Download CSV").click()
+    download = await info.value
+    assert download.suggested_filename == f"qaloop-dashboard-{month}-send-complaints-by-category.csv"
+    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["Category", "Complaints received"]
+    shown = sum(int(n.replace(",", "")) for _, n in rows[1:])
+    assert shown == value_of(values, "complaints.received")  # reporting:detail: every category shown
+    assert any(c == "Communication" and int(n) >= 3 for c, n in rows[1:]), rows
+    assert not await page.get_by_role("button", name="The quarterly report's tables (XLSX, a sheet each)").is_enabled()
+
+
+async def check_by_team(page, api: httpx.AsyncClient) -> None:
+    """The by-team panel of the send slice: complaints received first, then audits completed
+    chosen from its list; each bar's figure is `/v1/dashboard/teams`' for the team."""
+    for title, kpi in (("Complaints received", "complaints.received"), ("Audits completed", "audit.completed")):
+        await page.get_by_label("Key performance indicator", exact=True).select_option(label=title)
+        params = {"period": PERIOD, "service_area": "send", "kpi": kpi}
+        body = (await api.get("/v1/dashboard/teams", params=params)).json()
+        (entry,) = body["kpis"]
+        expected = "; ".join(f"{v['team']}: {v['value']:,}" for v in entry["values"])
+        assert expected and all(t["service_area"] == "send" for t in body["teams"])
+        desc = page.locator("#chart-by-team svg desc")
+        await desc.get_by_text(expected, exact=True).wait_for(state="attached")
+        assert await page.locator("#chart-by-team svg title").text_content() == f"{title} by team in SEND, 2022-23 Q2"
+
+
+async def check_category(page, api: httpx.AsyncClient, send_before: list[dict[str, Any]]) -> None:
+    """August 2022, send, complaints about communication (the live complaints' category)."""
+    month = "2022-08"
+    await page.get_by_label("Complaint category", exact=True).select_option(label="Communication")
+    assert "category=communication" in page.url
+    values = await page_agrees(page, api, period=month, service_area="send", category="communication")
+    everything = await api.get("/v1/kpis/values", params={"period": month, "service_area": "send"})
+    all_categories = everything.json()["values"]
+    assert 3 <= value_of(values, "complaints.received") <= value_of(all_categories, "complaints.received")
+    assert value_of(values, "audit.completed") == value_of(all_categories, "audit.completed")  # not a complaint
+    desc = await page.locator("#chart-category svg desc").text_content() or ""
+    assert desc.startswith("Communication:") and ";" not in desc, desc
+    assert "complaints about communication" in await page.locator("#status").inner_text()
+    await page.get_by_label("Complaint category", exact=True).select_option("")
+    await page_agrees(page, api, period=month, service_area="send")
+    assert "category=" not in page.url
+    assert value_of(send_before, "complaints.received") > 0
 
 
 async def check_downloads(page, api: httpx.AsyncClient) -> None:
@@ -415,6 +503,19 @@ async def check_downloads(page, api: httpx.AsyncClient) -> None:
     r = await api.get("/v1/dashboard/breakdowns", params={"period": PERIOD, "service_area": "send"})
     expected = {t["team"]: f"{t['value']:,}" for t in r.json()["complaints_by_team"]}  # reporting:detail: all shown
     assert dict((team, n) for team, n in rows[1:]) == expected
+
+    # one panel's table as XLSX: the file arrives with the table's header row above its KPIs
+    kpi_box = page.locator('.downloads[data-table="kpis"]')
+    async with page.expect_download() as info:
+        await kpi_box.get_by_role("button", name="Download XLSX").click()
+    sheet_file = await info.value
+    assert sheet_file.suggested_filename == f"qaloop-dashboard-{PERIOD}-send-kpis.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(await asyncio.to_thread(Path(await sheet_file.path()).read_bytes)))
+    (only,) = sheet.worksheets
+    cells = [[c for c in row if c is not None] for row in only.iter_rows(values_only=True)]
+    header = cells.index(["KPI", "Value", "RAG", "Commentary"])
+    titles = {row[0] for row in cells[header + 1 :] if row}
+    assert "Complaints received" in titles and "Audits completed" in titles, titles
 
     async with page.expect_download() as info:
         await page.get_by_role("button", name="Every dashboard table (XLSX, a sheet each)").click()

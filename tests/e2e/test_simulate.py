@@ -193,6 +193,19 @@ async def test_a_simulated_month_shows_in_reportings_kpis(running: Running):
     asked = kpis["feedback.positive_rate.easy_to_contact_case_worker"]
     assert asked["denominator"] == len(answers)
     assert asked["numerator"] == answers.count("yes")
+    # foster carers answer their seeded survey (feedback migration 006), and reporting counts it
+    carers = [
+        c.body["answers"]["help_out_of_hours"]
+        for c in plan.calls_of("feedback.response")
+        if c.body["survey_id"] == "foster-carer-experience" and "help_out_of_hours" in c.body["answers"]
+    ]
+    assert carers and all(
+        c.body["respondent"] == "foster_carer"
+        for c in plan.calls_of("feedback.response")
+        if c.body["survey_id"] == "foster-carer-experience"
+    )
+    out_of_hours = kpis["feedback.positive_rate.help_out_of_hours"]
+    assert (out_of_hours["numerator"], out_of_hours["denominator"]) == (carers.count("yes"), len(carers))
     assert all(london_date(c.at) <= month.end for c in plan.calls())
 
     # the same seed's year again: refused, since the audit service would record the audits twice

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent.parent / "data" / "feedback"
 CSC = "csc-children-young-people"
 SEND = "send-family-experience"
+FOSTER_CARERS = "foster-carer-experience"
 
 
 def bearer(*roles: str) -> dict[str, str]:
@@ -360,6 +361,41 @@ async def test_the_seeded_surveys_are_there(feedback):
     csc = {q["question_id"]: q for q in surveys[CSC]["questions"]}
     assert csc["feel_safe_where_i_live"]["safeguarding"] is True
     assert csc["feel_safe_where_i_live"]["wording"] == "I feel safe where I live"
+
+
+async def test_the_foster_carers_survey_is_seeded_and_a_foster_carer_answers_it(feedback, observer):
+    """Migration 006 seeds the foster carers' experience survey (respondent `foster_carer`,
+    CONTRACT.md §4), version 1, beside the others; a foster carer's answers are published
+    with the seeded wording."""
+    surveys = {s["survey_id"]: s for s in (await feedback.get("/v1/surveys")).json()}
+    carers = surveys[FOSTER_CARERS]
+    assert carers["version"] == 1 and carers["service_area"] == "fostering"
+    assert carers["respondents"] == ["foster_carer"]
+    assert {SEND, CSC} <= set(surveys)
+    questions = {q["question_id"]: q for q in carers["questions"]}
+    assert questions["help_out_of_hours"]["answer_type"] == "yes_no"
+    assert questions["supervising_social_worker_support"]["wording"] == (
+        "My supervising social worker gives me the support I need"
+    )
+    assert not any(q["safeguarding"] for q in carers["questions"])
+    rid = unique("resp")
+    body = {
+        "response_id": rid,
+        "survey_id": FOSTER_CARERS,
+        "respondent": "foster_carer",
+        "team": "fostering-east",
+        "channel": "online",
+        "received_at": "2022-08-03T19:30:00+01:00",
+        "answers": {"supervising_social_worker_support": 5, "help_out_of_hours": "no"},
+    }
+    reply = await feedback.post("/v1/responses", json=body)
+    assert reply.status_code == 201, reply.text
+    [event] = await observer.wait_for("response_id", rid)
+    assert event["data"]["respondent"] == "foster_carer" and event["data"]["service_area"] == "fostering"
+    assert {a["question_id"]: a.get("wording") for a in event["data"]["answers"]} == {
+        "supervising_social_worker_support": "My supervising social worker gives me the support I need",
+        "help_out_of_hours": "I can get help out of hours when I need it",
+    }
 
 
 # --------------------------------------------------------------------------- compliments

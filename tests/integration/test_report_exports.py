@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 
 import openpyxl
 import pytest
 
+from services.reporting import kpis
 from shared.auth import issue_token
+from shared.calendar import london_date
+from shared.events import CloudEvent
 from shared.settings import get_settings
 from tests.integration.test_report_content import SUPPRESSED_COUNT, read_report
-from tests.integration.test_report_quarterly import PERIOD, TENANT, events, reporting
+from tests.integration.test_report_quarterly import PERIOD, Q2, TENANT, events, reporting
 
 pytestmark = pytest.mark.integration
 __all__ = ["events", "reporting"]  # the fixtures, fed once here as in test_report_quarterly
@@ -108,6 +112,7 @@ async def _dashboard_downloads(client) -> None:
         "feedback-questions",
         "workforce-health-check",
         "workforce-leavers",
+        "kpis-by-team",
         "followups-by-origin",
         "followups-open",
     ]
@@ -122,10 +127,184 @@ async def _dashboard_downloads(client) -> None:
     assert bad.status_code == 422
 
 
-async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_only(reporting):
+async def _dashboard_category(client, events: list[CloudEvent]) -> None:
+    """The dashboard's complaint-category choice: its breakdowns and tables are of that
+    category's complaints (the per-team count as the events give it), while the category
+    choices stay every category of the period."""
+    detail = bearer(["reporting:detail"])
+    expected: Counter[str] = Counter()
+    for e in events:
+        if e.type != "ComplaintReceived":
+            continue
+        c = e.typed_data()
+        if c.category == "transport" and c.service_area == "fostering" and Q2.contains(london_date(c.received_at)):
+            expected[c.team] += 1
+    assert expected["tiny-team"] == 3
+    params = {"period": PERIOD, "service_area": "fostering", "category": "transport"}
+    body = (await client.get("/v1/dashboard/breakdowns", params=params, headers=detail)).json()
+    assert body["filters"] == {"service_area": "fostering", "team": None, "category": "transport"}
+    assert {t["team"]: t["value"] for t in body["complaints_by_team"]} == dict(expected)
+    assert [c["category"] for c in body["complaints_by_category"]] == ["transport"]
+    assert "transport" in body["categories"] and len(body["categories"]) > 1
+    values = (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+    received = next(v["value"] for v in values if v["kpi"] == "complaints.received")
+    assert received == sum(expected.values())
+    r = await client.get("/v1/dashboard/tables/complaints-by-team.csv", params=params, headers=detail)
+    assert r.status_code == 200, r.text
+    assert (
+        'filename="qaloop-dashboard-2022-23-Q2-fostering-transport-complaints-by-team.csv"'
+        in (r.headers["content-disposition"])
+    )
+    rows = csv_rows(r.content)
+    assert dict((row[0], int(row[1])) for row in rows[1:]) == dict(expected)
+    r = await client.get("/v1/dashboard/tables/kpis.csv", params=params, headers=detail)
+    rows = {row[0]: row[1] for row in csv_rows(r.content)[1:]}
+    assert rows["Complaints received"] == f"{received:,}"
+    bad = await client.get("/v1/dashboard/breakdowns", params={**params, "category": "no such"}, headers=detail)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "category"
+
+
+def _lines_hold(values: list[dict], areas: list[str]) -> list[str]:
+    """Where a suppressed figure could be worked out: a line (each area's teams, then all)
+    with exactly one suppressed figure beside a shown positive one."""
+    problems = []
+    lines = [[i for i, a in enumerate(areas) if a == area] for area in set(areas)] + [list(range(len(areas)))]
+    for line in lines:
+        hidden = [i for i in line if values[i]["suppressed"]]
+        shown = [i for i in line if not values[i]["suppressed"] and (values[i]["denominator"] or values[i]["value"])]
+        if len(hidden) == 1 and shown:
+            problems.append(f"{[values[i]['team'] for i in line]}: only {values[hidden[0]]['team']} suppressed")
+    return problems
+
+
+async def _teams(client) -> None:
+    """Every KPI that has a team, per team: for reporting:detail, each team's figure is
+    `/v1/kpis/values` for that team; for a reader, the same where shown, small ones
+    suppressed, and no suppressed figure alone in its service area or among all teams."""
+    detail, reader = bearer(["reporting:detail"]), bearer(["reporting:read"])
+    full = (await client.get("/v1/dashboard/teams", params={"period": PERIOD}, headers=detail)).json()
+    teams = [(t["team"], t["service_area"]) for t in full["teams"]]
+    assert ("tiny-team", "fostering") in teams and len({a for _, a in teams}) > 1
+    assert [k["kpi"] for k in full["kpis"]] == [k for k in kpis.fixed_kpi_ids() if k not in kpis.TEAMLESS]
+    for team, area in [*teams[:4], ("tiny-team", "fostering")]:
+        params = {"period": PERIOD, "service_area": area, "team": team}
+        own = {
+            v["kpi"]: v for v in (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+        }
+        i = teams.index((team, area))
+        for k in full["kpis"]:
+            got = {key: k["values"][i][key] for key in ("value", "numerator", "denominator", "suppressed")}
+            want = {key: own[k["kpi"]][key] for key in got}
+            assert got == want, (team, k["kpi"])
+    published = (await client.get("/v1/dashboard/teams", params={"period": PERIOD}, headers=reader)).json()
+    assert published["teams"] == full["teams"]
+    areas = [a for _, a in teams]
+    secondary = 0
+    for shown, whole in zip(published["kpis"], full["kpis"], strict=True):
+        assert _lines_hold(shown["values"], areas) == [], shown["kpi"]
+        for v, w in zip(shown["values"], whole["values"], strict=True):
+            if not v["suppressed"]:
+                assert v["value"] == w["value"], shown["kpi"]
+            small = w["value"] if kpis.definition_of(shown["kpi"]).unit == kpis.COUNT else w["denominator"]
+            secondary += v["suppressed"] and not (small and 0 < small <= 5)
+    assert secondary > 0  # the rule did hide figures that were not small
+    received = next(k for k in published["kpis"] if k["kpi"] == "complaints.received")
+    tiny = next(v for v in received["values"] if v["team"] == "tiny-team")
+    assert tiny["suppressed"] and tiny["value"] is None
+    one = await client.get(
+        "/v1/dashboard/teams",
+        params={"period": PERIOD, "service_area": "fostering", "kpi": "audit.completed"},
+        headers=reader,
+    )
+    assert [k["kpi"] for k in one.json()["kpis"]] == ["audit.completed"]
+    assert {t["service_area"] for t in one.json()["teams"]} == {"fostering"}
+    bad = await client.get(
+        "/v1/dashboard/teams", params={"period": PERIOD, "kpi": "audit.concern_measures_effective_rate"}, headers=reader
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "kpi"
+    r = await client.get("/v1/dashboard/tables/kpis-by-team.csv", params={"period": PERIOD}, headers=reader)
+    rows = csv_rows(r.content)
+    assert rows[0] == ["KPI", "Team", "Service area", "Value"]
+    assert ["Complaints received", "tiny-team", "Fostering", SUPPRESSED_COUNT] in rows
+
+
+async def _categories_protected(client) -> None:
+    """`/v1/kpis/values` for a reader: the categories add up to complaints received, so a
+    suppressed category never stands alone (transport, the small slice's 3, is suppressed)."""
+    reader = bearer(["reporting:read"])
+    values = (await client.get("/v1/kpis/values", params={"period": PERIOD}, headers=reader)).json()["values"]
+    categories = [v for v in values if v["kpi"].startswith(kpis.BY_CATEGORY)]
+    assert next(v for v in categories if v["kpi"].endswith(".transport"))["suppressed"]
+    assert sum(v["suppressed"] for v in categories) >= 2
+    assert next(v for v in values if v["kpi"] == "complaints.received")["value"] > 0
+    # asked for alone, as a series, a category reads as it does among the others: in each
+    # quarter and slice, one hidden only because another is small stays hidden
+    detail = bearer(["reporting:detail"])
+    secondary = 0
+    teams = (
+        await client.get("/v1/dashboard/teams", params={"period": PERIOD, "kpi": "complaints.received"}, headers=detail)
+    ).json()["teams"]
+    slices = [
+        {},
+        *({"service_area": a} for a in {t["service_area"] for t in teams}),
+        *({"team": t["team"]} for t in teams),
+    ]
+    for period in ("2022-23-Q1", PERIOD, "2022-23-Q3", "2022-23"):
+        for where in slices:
+            params = {"period": period} | where
+            shown = (await client.get("/v1/kpis/values", params=params, headers=reader)).json()["values"]
+            whole = {
+                v["kpi"]: v
+                for v in (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+            }
+            for v in (v for v in shown if v["kpi"].startswith(kpis.BY_CATEGORY)):
+                if not (v["suppressed"] and whole[v["kpi"]]["value"] > 5):
+                    continue
+                secondary += 1
+                one = {"from": period, "to": period} | where
+                (point,) = (await client.get(f"/v1/kpis/{v['kpi']}/series", params=one, headers=reader)).json()[
+                    "series"
+                ]
+                assert point["suppressed"] and point["value"] is None, (params, v["kpi"])
+    assert secondary > 0
+
+
+async def _report_teams(client) -> None:
+    reader = bearer(["reporting:read"])
+    page = read_report((await client.get("/v1/reports/quarterly", params={"period": PERIOD}, headers=reader)).text)
+    assert "Measures by team" in " ".join(page.h2)
+    received = page.row("teams-fostering", "Complaints received")
+    assert received[page.column("teams-fostering", "tiny-team")] == SUPPRESSED_COUNT
+    # the report hides what the dashboard's API hides from a reader: the same teams, the same lines
+    api = (await client.get("/v1/dashboard/teams", params={"period": PERIOD}, headers=reader)).json()
+    hidden_in_api = {
+        (k["kpi"], t["team"])
+        for k in api["kpis"]
+        for t, v in zip(api["teams"], k["values"], strict=True)
+        if v["suppressed"]
+    }
+    title_of = {kpis.definition_of(k["kpi"]).title: k["kpi"] for k in api["kpis"]}
+    hidden_in_report = {
+        (title_of[header], team)
+        for table, rows in page.tables.items()
+        if table.startswith("teams-")
+        for header, cells in rows
+        for team, cell in zip(page.columns[table][1:], cells, strict=True)
+        if cell in (SUPPRESSED_COUNT, "suppressed")
+    }
+    assert hidden_in_report == hidden_in_api and hidden_in_api
+    r = await client.get("/v1/reports/quarterly/tables/teams-fostering.csv", params={"period": PERIOD}, headers=reader)
+    assert r.status_code == 200 and csv_rows(r.content)[0][0] == "Measure"
+
+
+async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_only(reporting, events):
     _app, client = reporting
     await _report_downloads(client)
     await _dashboard_downloads(client)
+    await _dashboard_category(client, events)
+    await _teams(client)
+    await _categories_protected(client)
+    await _report_teams(client)
 
     urls = [
         "/v1/reports/quarterly/tables/complaints-by-team.csv",

@@ -119,3 +119,13 @@ def test_the_workforce_panels_tables_leavers_under_the_count_rule_and_the_health
     assert not any(h.startswith("Staff survey") for h, _ in table_rows(staff, "kpis"))
     caseload = dict(table_rows(staff, "kpis"))["Average caseload (cases per FTE)"]
     assert caseload[0] == "0.5 cases"  # 30 / 60 here: a number of cases, not a percentage
+
+
+def test_a_complaint_category_is_named_in_the_tables_captions():
+    from dataclasses import replace
+
+    d = replace(data(), filters=kpis.Filters(service_area="send", category="staff_attitude"))
+    (by_team,) = dashboard_tables(d, only="complaints-by-team")
+    (kpi_table,) = dashboard_tables(d, only="kpis")
+    assert by_team.caption == "Complaints received by team, SEND, complaints about staff attitude, 2022-23-Q2"
+    assert kpi_table.caption.startswith("Key performance indicators, SEND, complaints about staff attitude, ")

@@ -448,6 +448,34 @@ def test_send_families_found_it_easy_to_contact_their_case_worker_half_the_time_
     assert rate(sum(map(_positive, later)), len(later)) > 0.6, "the communication framework helped"
 
 
+def test_foster_carers_answer_their_seeded_survey_every_quarter(county):
+    """The foster carers' experience survey (feedback migration 006, version 1) is answered by
+    foster carers in fostering teams, with its own questions only; information before a
+    placement is their weakest point, improving over the year. It is seeded, never published."""
+    from services.simulation.feedback import SURVEYS
+    from services.simulation.plan import TEAMS
+
+    survey = next(s for s in SURVEYS if s.survey_id == "foster-carer-experience")
+    assert survey.seeded and survey.respondents == ("foster_carer",)
+    asked = {q.question_id for q in survey.questions}
+    published = {c.path for c in county.calls_of("feedback.survey")}
+    assert "/v1/surveys/foster-carer-experience" not in published
+    told = []
+    for quarter in ("Q1", "Q2", "Q3", "Q4"):
+        calls = [
+            c
+            for c in county.calls_of("feedback.response", parse_period(f"2022-23-{quarter}"))
+            if c.body["survey_id"] == "foster-carer-experience"
+        ]
+        assert len(calls) >= 10, quarter
+        assert all(c.body["respondent"] == "foster_carer" and c.body["survey_version"] == 1 for c in calls)
+        assert all(c.body["team"] in TEAMS["fostering"] for c in calls)
+        assert all(set(c.body["answers"]) <= asked for c in calls)
+        answers = [a for c in calls if (a := c.body["answers"].get("told_about_child_before_placement")) is not None]
+        told.append(rate(sum(map(_positive, answers)), len(answers)))
+    assert told[0] < 0.62 and told[3] > told[0], told
+
+
 def test_a_few_children_do_not_feel_safe_where_they_live(county):
     answers = [
         c.body["answers"]["feel_safe_where_i_live"]

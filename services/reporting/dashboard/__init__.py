@@ -10,9 +10,12 @@ kept in sessionStorage and draw the `/v1` JSON API as inline SVG charts. The rou
 * `GET /v1/dashboard/breakdowns` — what the filters and the per-team chart need and the
   contract's API does not list: the periods to choose from (from the tenant's first day of
   activity) and a default one, the teams, categories and questions present in the period
-  asked for (the default period's without one) with the questions' wording where known,
-  complaints received per team and per category (the KPIs' definitions, with the publication
+  asked for (the default period's without one) with the questions' wording where known (the
+  categories are the page's complaint-category choices), complaints received per team and per
+  category (of the complaint category chosen, where one is) (the KPIs' definitions, with the publication
   rules of `/v1/kpis/values` and secondary suppression), and managers' commentary.
+* `GET /v1/dashboard/teams` — every KPI that has a team, per team of the slice's service area
+  (issue 14, item 10), with secondary suppression across the teams.
 * `GET /v1/dashboard/tables/{table}.csv|.xlsx`, `GET /v1/dashboard/tables.xlsx` — the
   page's tables as files (`downloads.py`, from `tables.py`).
 * `GET /v1/dashboard/stamp` — a cheap marker of the tenant's read models that changes
@@ -35,11 +38,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
-from services.reporting.api import Queries, query_filters, query_period
+from services.reporting.activity import DATED, and_condition, team_list, teams_in
+from services.reporting.api import Category, Queries, query_filters, query_period, unprocessable, value_json
 from services.reporting.report.labels import commentary_filters
 from services.reporting.wording import question_wording
 from shared.auth import Principal, issue_token, require
-from shared.calendar import Period, period_of, periods_between
+from shared.calendar import Period, parse_period, period_of, periods_between
 from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
@@ -140,9 +144,10 @@ async def dashboard_breakdowns(
     period: Annotated[str | None, Query(description="2022-23-Q2, 2022-23 or 2022-07")] = None,
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> dict[str, Any]:
     p = query_period("period", period) if period else None
-    filters = query_filters(service_area, team)
+    filters = query_filters(service_area, team, category)
     today = queries.clock()
     tenant = principal.tenant
     detail = principal.has("reporting:detail")
@@ -150,11 +155,11 @@ async def dashboard_breakdowns(
         first_day = await _first_day(conn, tenant)
         default = await _default_period(conn, tenant, today)
         shown = p or default
-        teams = await _teams(conn, tenant, shown)
+        teams = await teams_in(conn, tenant, shown)
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
         wording = await question_wording(conn, tenant, shown.start, shown.end)
-        received = await received_by_team(conn, tenant, p, service_area) if p else {}
+        received = await received_by_team(conn, tenant, p, service_area, category) if p else {}
         reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
         by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
@@ -163,9 +168,9 @@ async def dashboard_breakdowns(
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
-        "filters": {"service_area": filters.service_area, "team": filters.team},
+        "filters": {"service_area": filters.service_area, "team": filters.team, "category": filters.category},
         "default_period": default.label,
-        "periods": _period_choices(first_day, today),
+        "periods": period_choices(first_day, today),
         "service_areas": sorted(known_service_areas()),
         "teams": [{"team": t, "service_area": a} for t, a in sorted(teams, key=lambda x: (x[1], x[0]))],
         "categories": categories,
@@ -175,6 +180,42 @@ async def dashboard_breakdowns(
         "complaints_by_category": by_category,
         "leavers_by_reason": leavers,
         "commentary": commentary,
+    }
+
+
+@router.get("/v1/dashboard/teams", summary="Every KPI that has a team, per team of the slice's service area")
+async def dashboard_teams(
+    principal: Reader,
+    queries: Queries,
+    period: Annotated[str, Query(description="2022-23-Q2, 2022-23 or 2022-07")],
+    service_area: str | None = None,
+    category: Category = None,
+    kpi: Annotated[list[str] | None, Query(description="only these KPIs (each one that has a team)")] = None,
+) -> dict[str, Any]:
+    """Per team with activity in the period (of the service area, where one is given), each
+    KPI that has a team, published as `/v1/kpis/values` publishes it, with secondary
+    suppression across the teams (and across each service area's teams) for a reader
+    without `reporting:detail`: the teams add up to the tiles."""
+    p = query_period("period", period)
+    filters = query_filters(service_area, None, category)
+    wanted = kpi or kpis.team_kpi_ids()
+    unknown = [k for k in wanted if k not in kpis.team_kpi_ids()]
+    if unknown:
+        raise unprocessable("kpi", f"not a KPI that has a team: {unknown[0]!r}", unknown[0])
+    async with queries.reads.acquire() as conn:
+        teams = team_list(await teams_in(conn, principal.tenant, p), service_area)
+    detail = principal.has("reporting:detail")
+    found = await queries.by_team(principal.tenant, p, filters, teams, detail=detail, kpi_ids=wanted)
+    if not detail:
+        found = {k: kpis.protect_lines(line, kpis.team_lines(teams)) for k, line in found.items()}
+    return {
+        "period": p.label,
+        "filters": {"service_area": filters.service_area, "category": filters.category},
+        "teams": [{"team": t, "service_area": a} for t, a in teams],
+        "kpis": [
+            {"kpi": k, "values": [{"team": t, **value_json(v)} for (t, _), v in zip(teams, found[k], strict=True)]}
+            for k in wanted
+        ],
     }
 
 
@@ -221,44 +262,12 @@ def _filters_key(service_area: str | None, team: str | None) -> str:
     return commentary_filters(service_area, team)
 
 
-# The read-model tables with a (tenant, date) index: (table, date column, the index's
-# condition). The dates of activity the dashboard's period choices are made from.
-_DATED = (
-    ("audit_graded", "completed_on", "d_counted"),
-    ("audit_moderated", "moderated_on", None),
-    ("concern_raised", "raised_on", None),
-    ("concern_resolved", "resolved_on", None),
-    ("feedback", "received_on", None),
-    ("compliment", "received_on", None),
-    ("you_said_we_did", "published_on", None),
-    ("complaint_received", "received_on", None),
-    ("complaint_escalated", "escalated_on", None),
-    ("complaint_closed", "closed_on", None),
-    ("action_raised", "raised_on", None),
-    ("action_completed", "completed_on", "d_first AND d_known"),
-    ("referral", "received_on", None),
-    ("assessment", "completed_on", None),
-    ("ehcp", "issued_on", None),
-    ("contact_attempt", "attempted_on", None),
-    ("staff_joined", "joined_on", None),
-    ("staff_survey", "received_on", None),
-)
-# Tables whose rows carry a team and a service area, with their (tenant, date) index.
-_TEAMED: tuple[str, ...] = (
-    *("audit_graded", "feedback", "compliment", "complaint_received", "action_raised"),
-    *("referral", "assessment", "ehcp", "contact_attempt", "staff_joined", "staff_survey"),
-)
-
-
-def _and(condition: str | None) -> str:
-    return f" AND {condition}" if condition else ""
-
-
 async def _first_day(conn: Any, tenant: str) -> date | None:
     """The earliest date of activity: per table, the first entry of its (tenant, date) index."""
     firsts = ", ".join(
-        f"(SELECT {column} FROM {store.SCHEMA}.{table} WHERE tenant = $1{_and(cond)} ORDER BY {column} LIMIT 1)"
-        for table, column, cond in _DATED
+        f"""(SELECT {column} FROM {store.SCHEMA}.{table}
+             WHERE tenant = $1{and_condition(cond)} ORDER BY {column} LIMIT 1)"""
+        for table, column, cond in DATED
     )
     return await conn.fetchval(f"SELECT least({firsts})", tenant)
 
@@ -274,8 +283,8 @@ async def _default_period(conn: Any, tenant: str, today: date) -> Period:
         quarters.insert(0, quarters[0].previous())
     counts = " + ".join(
         f"""(SELECT count(*) FROM {store.SCHEMA}.{table}
-             WHERE tenant = $1 AND {column} BETWEEN q.s AND least(q.e, $4){_and(cond)})"""
-        for table, column, cond in _DATED
+             WHERE tenant = $1 AND {column} BETWEEN q.s AND least(q.e, $4){and_condition(cond)})"""
+        for table, column, cond in DATED
     )
     rows = await conn.fetch(
         f"SELECT q.i, {counts} AS n FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS q(s, e, i)",
@@ -289,18 +298,6 @@ async def _default_period(conn: Any, tenant: str, today: date) -> Period:
         return last
     busiest = max(per_quarter.values())
     return max(q for q, n in per_quarter.items() if n * 4 >= busiest)
-
-
-async def _teams(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
-    """(team, service area) of the period's rows."""
-    union = " UNION ".join(
-        f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
-            WHERE tenant = $1 AND {column} BETWEEN $2 AND $3 AND team IS NOT NULL AND team <> ''{_and(cond)}"""
-        for table, column, cond in _DATED
-        if table in _TEAMED
-    )
-    rows = await conn.fetch(union, tenant, period.start, period.end)
-    return [(r["team"], r["service_area"]) for r in rows if r["service_area"]]
 
 
 async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str, period: Period) -> list[str]:
@@ -326,17 +323,24 @@ def _leavers(queries: Any, reasons: dict[str, int], detail: bool) -> list[dict[s
     return out
 
 
-def _period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:
-    """Quarters and financial years from the first fact (at most ten years back) to today,
-    newest first, each with a label a reader knows."""
+def period_choices(first_day: date | None, today: date) -> list[dict[str, str]]:
+    """Financial years, quarters and months from the first fact (at most ten years back) to
+    today, newest first, each with a label a reader knows: each year's quarters, newest first,
+    each quarter followed by its months, newest first, and then the whole year."""
     first = first_day if first_day and first_day.year >= today.year - 10 else date(today.year - 1, today.month, 1)
     first = min(first, today)
     out: list[dict[str, str]] = []
     years = periods_between(period_of(first, "year"), period_of(today, "year"))
     quarters = periods_between(period_of(first, "quarter"), period_of(today, "quarter"))
+    months = periods_between(period_of(first, "month"), period_of(today, "month"))
     for year in reversed(years):
         for q in reversed([q for q in quarters if year.contains(q.start)]):
             out.append({"id": q.label, "kind": "quarter", "label": _quarter_label(q)})
+            out.extend(
+                {"id": m.label, "kind": "month", "label": f"{m.start:%B %Y} (month)"}
+                for m in reversed([m for m in months if q.contains(m.start)])
+                if parse_period(m.label) == m  # 2000-2011: "2011-12" names the financial year
+            )
         out.append({"id": year.label, "kind": "year", "label": f"Financial year {year.label} (whole year)"})
     return out
 

@@ -3,9 +3,10 @@ the page shows, with the reader's role (`reporting:read`: small numbers suppress
 suppression in the breakdowns; `reporting:detail`: as the page shows them to that role) and
 the token's tenant:
 
-* `GET /v1/dashboard/tables/{table}.csv|.xlsx?period=&service_area=&team=` — one panel's table
+* `GET /v1/dashboard/tables/{table}.csv|.xlsx?period=&service_area=&team=&category=` — one panel's table
   (`tables.DASHBOARD_TABLES`);
-* `GET /v1/dashboard/tables.xlsx?period=&service_area=&team=` — every panel's, a sheet each.
+* `GET /v1/dashboard/tables.xlsx?period=&service_area=&team=&category=` — every panel's, a sheet each
+  (`category`, a complaint category, filters the complaints figures only, as in `/v1/kpis/values`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from services.reporting.api import Queries, query_filters, query_period
+from services.reporting.api import Category, Queries, query_filters, query_period
 from services.reporting.report.downloads import download
 from services.reporting.report.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Workbook, table_csv, tables_xlsx
 from services.reporting.report.labels import slice_label
@@ -30,15 +31,21 @@ _TABLE_PATTERN = "^(" + "|".join(DASHBOARD_TABLES) + ")$"
 
 
 async def _data(
-    principal: Principal, queries: Queries, period: str, service_area: str | None, team: str | None
+    principal: Principal,
+    queries: Queries,
+    period: str,
+    service_area: str | None,
+    team: str | None,
+    category: str | None,
+    only: str | None = None,
 ) -> DashboardData:
     p = query_period("period", period)
-    filters = query_filters(service_area, team)
-    return await load(queries, principal.tenant, p, filters, detail=principal.has("reporting:detail"))
+    filters = query_filters(service_area, team, category)
+    return await load(queries, principal.tenant, p, filters, detail=principal.has("reporting:detail"), only=only)
 
 
 def _stem(data: DashboardData) -> str:
-    parts = [data.period.label, data.filters.service_area, data.filters.team]
+    parts = [data.period.label, data.filters.service_area, data.filters.team, data.filters.category]
     return "qaloop-dashboard-" + "-".join(p for p in parts if p)
 
 
@@ -54,8 +61,9 @@ async def dashboard_workbook(
     period: PeriodText,
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> Response:
-    data = await _data(principal, queries, period, service_area, team)
+    data = await _data(principal, queries, period, service_area, team, category)
     about = Workbook(
         f"qaloop dashboard, {slice_label(data.filters)}, {data.period.label}",
         [
@@ -81,8 +89,9 @@ async def dashboard_table(
     period: PeriodText,
     service_area: str | None = None,
     team: str | None = None,
+    category: Category = None,
 ) -> Response:
-    data = await _data(principal, queries, period, service_area, team)
+    data = await _data(principal, queries, period, service_area, team, category, only=table)
     (found,) = dashboard_tables(data, only=table)
     if fmt == "csv":
         return download(table_csv(found), CSV_MEDIA_TYPE, f"{_stem(data)}-{table}.csv")

@@ -18,6 +18,8 @@ managers' commentary. `dashboard_tables` turns it into tables:
 * `workforce-health-check` — the staff health-check survey's positive answers by question;
 * `workforce-leavers` — social workers leaving by reason (each count under the count rule;
   no total of them is on the page, so no secondary suppression);
+* `kpis-by-team` — every KPI that has a team, per team of the service area (secondary
+  suppression along the teams: they add up to the tiles);
 * `followups-by-origin`, `followups-open` — the open follow-ups by origin, and each one.
 
 Figures are formatted and suppressed by `report/figures.py`, as in the report.
@@ -32,12 +34,13 @@ from datetime import date
 from typing import Any
 
 from services.reporting import kpis, store
+from services.reporting.activity import team_list, teams_in
 from services.reporting.followups import FollowUp
 from services.reporting.handlers import ReportingQueries
 from services.reporting.report.figures import EN_DASH, Figure, count_figure, kpi_figure, rag_figure, text
 from services.reporting.report.labels import area_label, commentary_filters, question_label, slice_label, words
 from services.reporting.report.model import Row, Table
-from services.reporting.report.suppression import protect_columns
+from services.reporting.report.suppression import kpi_line, protect_columns
 from services.reporting.wording import question_wording
 from shared.calendar import Period
 
@@ -60,6 +63,7 @@ DASHBOARD_TABLES = (
     "feedback-questions",
     "workforce-health-check",
     "workforce-leavers",
+    "kpis-by-team",
     "followups-by-origin",
     "followups-open",
 )
@@ -96,6 +100,10 @@ class DashboardData:
     commentary: Mapping[str, str] = field(default_factory=dict)
     wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording, where known
     leavers: Mapping[str, int] = field(default_factory=dict)  # leaving reason -> social workers who left
+    # every KPI that has a team, per team of the slice's service area: (team, service area)
+    # pairs, and per KPI the published values in their order (`ReportingQueries.by_team`)
+    teams: Sequence[tuple[str, str]] = ()
+    team_values: Mapping[str, Sequence[kpis.KpiValue]] = field(default_factory=dict)
 
 
 def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Figure]:
@@ -105,17 +113,22 @@ def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Fi
     return figures
 
 
-async def received_by_team(conn: Any, tenant: str, period: Period, service_area: str | None) -> dict[str, int]:
+async def received_by_team(
+    conn: Any, tenant: str, period: Period, service_area: str | None, category: str | None = None
+) -> dict[str, int]:
     """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
-    received in the period), teams with none left out."""
+    received in the period, of the complaint category where one is given), teams with none
+    left out."""
     rows = await conn.fetch(
         f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
             WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
+              AND ($5::text IS NULL OR category = $5)
             GROUP BY team""",
         tenant,
         period.start,
         period.end,
         service_area,
+        category,
     )
     return {r["team"]: int(r["n"]) for r in rows}
 
@@ -186,10 +199,15 @@ def _by_team(data: DashboardData) -> Table:
     figures = protected_counts(data.by_team, data.threshold)
     return Table(
         "complaints-by-team",
-        f"Complaints received by team, {area_label(data.filters.service_area)}, {data.period.label}",
+        f"Complaints received by team, {_about(area_label(data.filters.service_area), data.filters)}, "
+        f"{data.period.label}",
         ["Team", "Complaints received"],
         [Row(team, [f]) for team, f in zip(data.team_of, figures, strict=True)],
     )
+
+
+def _about(label: str, filters: kpis.Filters) -> str:
+    return f"{label}, complaints about {words(filters.category).lower()}" if filters.category else label
 
 
 def _grades(data: DashboardData) -> Table:
@@ -309,6 +327,27 @@ def _followups_open(data: DashboardData) -> Table:
     )
 
 
+def _kpis_by_team(data: DashboardData) -> Table:
+    """Every KPI that has a team, per team of the slice's service area (its team filter
+    aside), with secondary suppression along the teams and each area's teams."""
+    lines = kpis.team_lines(data.teams)
+    rows = []
+    for kpi_id, line in data.team_values.items():
+        figures = kpi_line(line, lines, data.threshold)
+        title = _kpi_title(kpi_id)
+        rows += [Row(title, [text(t), text(area_label(a)), f]) for (t, a), f in zip(data.teams, figures, strict=True)]
+    place = _about(area_label(data.filters.service_area), data.filters)
+    return Table(
+        "kpis-by-team",
+        f"Key performance indicators by team, {place}, {data.period.label}",
+        ["KPI", "Team", "Service area", "Value"],
+        rows,
+        note="Every KPI that has a team (concerns have none). Where a team's figure is suppressed, the figure "
+        "on the fewest cases beside it reads “suppressed” too, so that neither can be worked out from "
+        "the total.",
+    )
+
+
 _BUILDERS = {
     "kpis": _kpis,
     "complaints-by-category": _by_category,
@@ -318,6 +357,7 @@ _BUILDERS = {
     "feedback-questions": _questions,
     "workforce-health-check": _health_check,
     "workforce-leavers": _leavers,
+    "kpis-by-team": _kpis_by_team,
     "followups-by-origin": _followups_by_origin,
     "followups-open": _followups_open,
 }
@@ -329,18 +369,29 @@ def dashboard_tables(data: DashboardData, only: str | None = None) -> list[Table
 
 
 async def load(
-    queries: ReportingQueries, tenant: str, period: Period, filters: kpis.Filters, *, detail: bool
+    queries: ReportingQueries,
+    tenant: str,
+    period: Period,
+    filters: kpis.Filters,
+    *,
+    detail: bool,
+    only: str | None = None,
 ) -> DashboardData:
-    """What the dashboard shows for the period and slice, read as its panels read it."""
+    """What the dashboard shows for the period and slice, read as its panels read it (the
+    per-team KPIs only when ``only`` is None or names their table: a query per team)."""
     today = queries.clock()
     values = await queries.values(tenant, period, filters, detail=detail)
     async with queries.reads.acquire() as conn:  # the read replica where there is one
-        teams = await received_by_team(conn, tenant, period, filters.service_area)
+        teams = await received_by_team(conn, tenant, period, filters.service_area, filters.category)
         commentary = await store.commentary(
             conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
         )
         wording = await question_wording(conn, tenant, period.start, period.end)
         leavers = await leavers_by_reason(conn, tenant, period, filters)
+        by_area = team_list(await teams_in(conn, tenant, period), filters.service_area)
+    place = kpis.Filters(service_area=filters.service_area, category=filters.category)
+    wanted = only in (None, "kpis-by-team")
+    team_values = await queries.by_team(tenant, period, place, by_area, detail=detail) if wanted else {}
     team_names = sorted(teams)
     by_team = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", teams[t]) for t in team_names],
@@ -360,4 +411,6 @@ async def load(
         commentary=commentary,
         wording=wording,
         leavers=leavers,
+        teams=by_area if wanted else (),
+        team_values=team_values,
     )

@@ -32,6 +32,7 @@ from .sections.good_practice import good_practice_section
 from .sections.kpis import kpi_section, kpi_slices
 from .sections.learning import learning_section
 from .sections.quarter import ReportQuarter
+from .sections.teams import team_section, team_slices
 from .sections.workforce import workforce_section, workforce_slices
 
 __all__ = ["build_report", "kpi_requests"]
@@ -44,6 +45,7 @@ SECTIONS: tuple[Callable[[ReportQuarter], Section], ...] = (
     audit_section,
     complaints_section,
     workforce_section,
+    team_section,
     learning_section,
     good_practice_section,
     benchmarking_section,
@@ -54,6 +56,7 @@ SLICES: tuple[Callable[[ReportQuarter], list[KpiRequest]], ...] = (
     audit_slices,
     complaint_slices,
     workforce_slices,
+    team_slices,
 )
 
 

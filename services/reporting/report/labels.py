@@ -68,7 +68,8 @@ def slice_label(filters: kpis.Filters) -> str:
     parts = [area_label(filters.service_area)] if filters.service_area else []
     if filters.team:
         parts.append(f"team {filters.team}")
-    return ", ".join(parts) or "All service areas"
+    label = ", ".join(parts) or "All service areas"
+    return f"{label}, complaints about {words(filters.category).lower()}" if filters.category else label
 
 
 def long_date(d: date) -> str:

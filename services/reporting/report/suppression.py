@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .figures import SUPPRESSED_RATE, Figure
+from services.reporting import kpis
 
-__all__ = ["Line", "column_lines", "hidden", "protect", "protect_columns", "row_lines"]
+from .figures import SUPPRESSED_RATE, Figure, kpi_figure
+
+__all__ = ["Line", "column_lines", "hidden", "kpi_line", "protect", "protect_columns", "row_lines"]
 
 Line = Sequence[tuple[int, int]]  # (row, column) of each figure of a line that adds up to a shown total
 
@@ -82,3 +84,15 @@ def protect_columns(column_figures: Sequence[Sequence[Figure]]) -> list[list[Fig
     grid = [[column[r] for column in column_figures] for r in range(n)]
     protected = protect(grid, column_lines(n, range(len(column_figures))))
     return [[protected[r][c] for r in range(n)] for c in range(len(column_figures))]
+
+
+def kpi_line(published: Sequence[kpis.KpiValue], lines: Iterable[Sequence[int]], threshold: int) -> list[Figure]:
+    """Published values of one KPI across a breakdown (the teams), as figures with secondary
+    suppression along ``lines`` (`kpis.protect_lines`: the member on the fewest cases, a
+    count's value or a rate's denominator, is the one hidden): a figure hidden only so that
+    another cannot be worked out reads "suppressed", not the small-count range."""
+    protected = kpis.protect_lines(published, lines)
+    return [
+        hidden() if after.suppressed and not before.suppressed else kpi_figure(before, threshold)
+        for before, after in zip(published, protected, strict=True)
+    ]

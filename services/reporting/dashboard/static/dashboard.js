@@ -55,6 +55,8 @@
     "workforce-review": "Workforce review (turnover or caseloads)",
   };
   const DAYS_KPI = "complaints.average_response_working_days";
+  const TEAMLESS = ["audit.concern_measures_effective_rate"]; // concerns have no team
+  const TEAM_KPI_DEFAULT = "complaints.received";
   const CASELOAD_KPI = "workforce.average_caseload"; // cases per FTE, not a fraction
 
   const state = {
@@ -62,7 +64,7 @@
     session: 0, // bumped at every sign-in and sign-out: answers to an older session are dropped
     catalogue: new Map(),
     inventory: null,
-    filters: { period: "", service_area: "", team: "" },
+    filters: { period: "", service_area: "", team: "", category: "" },
     followupId: "", // the follow-up named in ?followup= (a notifier e-mail's link)
     stamp: null,
     asOf: null,
@@ -78,6 +80,7 @@
     tiles: new Map(),
     charts: new Map(),
     unreachable: false,
+    teamKpi: TEAM_KPI_DEFAULT,
   };
 
   class AuthError extends Error {}
@@ -119,9 +122,17 @@
   const pct = (x) => `${(x * 100).toFixed(0)}%`;
   const count = (n) => Number(n).toLocaleString("en-GB");
 
+  const MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+  /** A financial year "YYYY-YY" (the year after's last two digits), else a month "YYYY-MM" (CONTRACT.md §2). */
+  const isYear = (p) => /^\d{4}-\d{2}$/.test(p || "") && Number(p.slice(5)) === (Number(p.slice(0, 4)) + 1) % 100;
+
   function periodName(id) {
     const q = /^(\d{4}-\d{2})-Q(\d)$/.exec(id || "");
-    return q ? `${q[1]} Q${q[2]}` : id;
+    if (q) return `${q[1]} Q${q[2]}`;
+    const m = /^(\d{4})-(\d{2})$/.exec(id || "");
+    if (m && !isYear(id) && Number(m[2]) >= 1 && Number(m[2]) <= 12) return `${MONTH_NAMES[Number(m[2]) - 1]} ${m[1]}`;
+    return id;
   }
 
   function unitOf(kpi) {
@@ -267,7 +278,7 @@
 
   function readFiltersFromUrl() {
     const q = new URLSearchParams(location.search);
-    for (const k of ["period", "service_area", "team"]) state.filters[k] = q.get(k) || "";
+    for (const k of ["period", "service_area", "team", "category"]) state.filters[k] = q.get(k) || "";
     state.followupId = q.get("followup") || "";
   }
 
@@ -301,6 +312,15 @@
       "All service areas",
     );
     fillTeams();
+    fillCategories();
+  }
+
+  /** The complaint categories of the period shown (and the one chosen, even if the period has none). */
+  function fillCategories() {
+    const categories = [...(state.inventory.categories || [])];
+    if (state.filters.category && !categories.includes(state.filters.category)) categories.push(state.filters.category);
+    const options = categories.sort().map((c) => [c, humanize(c)]);
+    state.filters.category = fillSelect($("f-category"), options, state.filters.category, "All categories");
   }
 
   function fillTeams() {
@@ -321,22 +341,29 @@
       state.filters.service_area = $("f-area").value;
       if (event.target.id === "f-area") fillTeams();
       state.filters.team = $("f-team").value;
+      state.filters.category = $("f-category").value;
       writeFiltersToUrl();
       refresh({ series: true });
     };
-    for (const id of ["f-period", "f-area", "f-team"]) $(id).addEventListener("change", onChange);
+    for (const id of ["f-period", "f-area", "f-team", "f-category"]) $(id).addEventListener("change", onChange);
+    $("f-team-kpi").addEventListener("change", () => {
+      state.teamKpi = $("f-team-kpi").value;
+      refresh({});
+    });
     $("f-live").addEventListener("change", () => {
       announce($("f-live").checked ? "Live updates on." : "Live updates paused.");
       if ($("f-live").checked) refresh({});
     });
   }
 
-  const filterParams = () => ({ service_area: state.filters.service_area, team: state.filters.team });
+  const filterParams = () => ({ service_area: state.filters.service_area, team: state.filters.team, category: state.filters.category });
+  const placeParams = () => ({ service_area: state.filters.service_area, team: state.filters.team }); // no category: follow-ups
 
   function sliceName() {
     const parts = [periodName(state.filters.period)];
     if (state.filters.service_area) parts.push(areaName(state.filters.service_area));
     if (state.filters.team) parts.push(`team ${state.filters.team}`);
+    if (state.filters.category) parts.push(`complaints about ${humanize(state.filters.category).toLowerCase()}`);
     return parts.join(", ");
   }
 
@@ -354,6 +381,7 @@
       state.catalogue = new Map(catalogue.map((d) => [d.id, d]));
     }
     readFiltersFromUrl();
+    fillTeamKpis();
     state.inventory = await api("/v1/dashboard/breakdowns");
     fillFilters();
     writeFiltersToUrl();
@@ -422,15 +450,21 @@
     const asked = { ...state.filters };
     const params = { period: asked.period, ...filterParams() };
     try {
-      const [values, breakdowns, followups] = await Promise.all([
+      const teamKpi = state.teamKpi;
+      const [values, breakdowns, followups, byTeam] = await Promise.all([
         api("/v1/kpis/values", params),
         api("/v1/dashboard/breakdowns", params),
-        api("/v1/followups", { status: "open", ...filterParams() }),
+        api("/v1/followups", { status: "open", ...placeParams() }),
+        api("/v1/dashboard/teams", { period: asked.period, service_area: asked.service_area, category: asked.category, kpi: teamKpi }),
       ]);
-      if (!sameFilters(asked)) return; // the reader moved on; the pending refresh draws theirs
+      if (!sameFilters(asked) || teamKpi !== state.teamKpi) return; // the reader moved on; the pending refresh draws theirs
       if (teamsChanged(breakdowns)) {
         state.inventory = { ...state.inventory, teams: breakdowns.teams, periods: breakdowns.periods };
         fillTeams();
+      }
+      if (JSON.stringify(breakdowns.categories) !== JSON.stringify(state.inventory.categories)) {
+        state.inventory = { ...state.inventory, categories: breakdowns.categories };
+        fillCategories();
       }
       // Mark the tiles that moved when new events came in (not when the reader changed the slice).
       const key = JSON.stringify(asked);
@@ -446,6 +480,7 @@
       renderFeedback(values.values, breakdowns.question_wording || {});
       renderStaffSurvey(values.values);
       renderLeavers(breakdowns.leavers_by_reason);
+      renderByTeam(byTeam);
       renderFollowups(followups);
       updateDownloads();
       state.lastRefresh = Date.now();
@@ -584,11 +619,9 @@
 
   function seriesParams(asked) {
     const p = asked.period;
-    const base = { service_area: asked.service_area, team: asked.team };
-    if (/^\d{4}-\d{2}$/.test(p) && Number(p.slice(5)) === (Number(p.slice(0, 4)) + 1) % 100) {
-      return { ...base, from: `${p}-Q1`, to: `${p}-Q4` }; // a financial year: its quarters
-    }
-    return { ...base, to: p }; // a quarter (or month): it and the seven before
+    const base = { service_area: asked.service_area, team: asked.team, category: asked.category };
+    if (isYear(p)) return { ...base, from: `${p}-Q1`, to: `${p}-Q4` }; // a financial year: its quarters
+    return { ...base, to: p }; // a quarter or a month: it and the seven before (quarters or months)
   }
 
   async function loadSeries(asked, key) {
@@ -804,7 +837,9 @@
       selected: t.team === state.filters.team,
     }));
     const { rows, max } = countRows(items);
-    const area = state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "";
+    const area =
+      (state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "") +
+      (state.filters.category ? `, complaints about ${humanize(state.filters.category).toLowerCase()}` : "");
     const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No complaints received";
     const selected = state.filters.team ? ` The selected team, ${state.filters.team}, is outlined.` : "";
     put(
@@ -942,6 +977,37 @@
       barChart({ title: `Social workers leaving, by reason, ${sliceName()}`, desc, rows, max, empty: "No social workers left in this period." }),
       null,
       dataTable("Social workers leaving, by reason", ["Reason", "Leavers"], rows.map((r) => [r.label, r.text])),
+    );
+  }
+
+  /** The team KPI choices: every fixed KPI of the catalogue that has a team. */
+  function fillTeamKpis() {
+    const ids = [...state.catalogue.keys()].filter((k) => !isFamily(k) && !TEAMLESS.includes(k));
+    state.teamKpi = fillSelect($("f-team-kpi"), ids.map((k) => [k, titleOf(k)]), state.teamKpi);
+  }
+
+  /** One KPI per team of the service area, published with secondary suppression by the API. */
+  function renderByTeam(body) {
+    const entry = body.kpis[0];
+    const kpi = entry.kpi;
+    const rate = unitOf(kpi) === "rate" && kpi !== DAYS_KPI && kpi !== CASELOAD_KPI;
+    const rows = entry.values.map((v, i) => ({
+      label: body.teams[i].team,
+      value: v.value,
+      suppressed: v.suppressed,
+      selected: v.team === state.filters.team,
+      text: v.suppressed ? "suppressed" : v.value === null ? "no data" : formatValue(kpi, v),
+      detail: formatDetail(kpi, v),
+      segments: [{ value: v.value || 0, cls: "bar-primary" }],
+    }));
+    const max = rate ? 1 : Math.max(1, ...rows.filter((r) => !r.suppressed).map((r) => Number(r.value || 0)));
+    const area = state.filters.service_area ? ` in ${areaName(state.filters.service_area)}` : "";
+    const desc = rows.length ? rows.map((r) => `${r.label}: ${r.text}`).join("; ") : "No team had activity";
+    put(
+      "chart-by-team",
+      barChart({ title: `${titleOf(kpi)} by team${area}, ${periodName(state.filters.period)}`, desc, rows, max, empty: "No team had activity in this period." }),
+      null,
+      dataTable(`${titleOf(kpi)} by team`, ["Team", titleOf(kpi), "Of"], rows.map((r) => [r.label, r.text, r.detail])),
     );
   }
 

@@ -13,6 +13,7 @@ from ..labels import area_label, sorted_areas
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Subheading, Table
 from ..suppression import protect_columns
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
+from .teams import team_figures
 
 __all__ = ["workforce_section", "workforce_slices"]
 
@@ -60,8 +61,15 @@ def _by_team(q: ReportQuarter) -> list[Block]:
     teams = _teams(q)
     if not teams:
         return [Paragraph(f"No social workers were recorded in post at the end of {q.period.label}.")]
+    # each team's figures as "Measures by team" shows them (secondary suppression along the
+    # teams), so that neither table shows what the other hides
+    protected = team_figures(q)
+    column = {t: i for i, (t, _) in enumerate(q.inputs.teams)}
     rows = []
     for team in teams:
+        if team in column:
+            rows.append(Row(team, [protected[kpi][column[team]] for kpi in IDS]))
+            continue
         values = q.values(q.period, kpis.Filters(team=team), kpi_ids=IDS)
         rows.append(Row(team, [q.kpi(values, kpi) for kpi in IDS]))
     return [

@@ -1,0 +1,67 @@
+"""Where the tenant's activity is: the read-model tables with a (tenant, date) index, and the
+teams with activity in a period (the dashboard's team choices and the per-team breakdowns of
+the dashboard and the quarterly report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.reporting import store
+from shared.calendar import Period
+
+__all__ = ["DATED", "TEAMED", "and_condition", "team_list", "teams_in"]
+
+# The read-model tables with a (tenant, date) index: (table, date column, the index's
+# condition). The dates of activity the dashboard's period choices are made from.
+DATED = (
+    ("audit_graded", "completed_on", "d_counted"),
+    ("audit_moderated", "moderated_on", None),
+    ("concern_raised", "raised_on", None),
+    ("concern_resolved", "resolved_on", None),
+    ("feedback", "received_on", None),
+    ("compliment", "received_on", None),
+    ("you_said_we_did", "published_on", None),
+    ("complaint_received", "received_on", None),
+    ("complaint_escalated", "escalated_on", None),
+    ("complaint_closed", "closed_on", None),
+    ("action_raised", "raised_on", None),
+    ("action_completed", "completed_on", "d_first AND d_known"),
+    ("referral", "received_on", None),
+    ("assessment", "completed_on", None),
+    ("ehcp", "issued_on", None),
+    ("contact_attempt", "attempted_on", None),
+    ("staff_joined", "joined_on", None),
+    ("staff_survey", "received_on", None),
+)
+# Tables whose rows carry a team and a service area, with their (tenant, date) index.
+TEAMED: tuple[str, ...] = (
+    *("audit_graded", "feedback", "compliment", "complaint_received", "action_raised"),
+    *("referral", "assessment", "ehcp", "contact_attempt", "staff_joined", "staff_survey"),
+)
+
+
+def and_condition(condition: str | None) -> str:
+    return f" AND {condition}" if condition else ""
+
+
+async def teams_in(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
+    """(team, service area) of the period's rows."""
+    union = " UNION ".join(
+        f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
+            WHERE tenant = $1 AND {column} BETWEEN $2 AND $3
+              AND team IS NOT NULL AND team <> ''{and_condition(cond)}"""
+        for table, column, cond in DATED
+        if table in TEAMED
+    )
+    rows = await conn.fetch(union, tenant, period.start, period.end)
+    return [(r["team"], r["service_area"]) for r in rows if r["service_area"]]
+
+
+def team_list(found: list[tuple[str, str]], service_area: str | None) -> list[tuple[str, str]]:
+    """The teams of a breakdown: of the service area where one is given, each once (a team
+    seen in two service areas under its first, by area), by service area and name."""
+    out: dict[str, str] = {}
+    for team, area in sorted(found, key=lambda ta: (ta[1], ta[0])):
+        if team and area and service_area in (None, area):
+            out.setdefault(team, area)
+    return sorted(out.items(), key=lambda ta: (ta[1], ta[0]))

@@ -1,0 +1,153 @@
+"""Per-team breakdowns and secondary suppression over KPI values (issue 14, item 10):
+`kpis.protect_lines`, `kpis.protect_categories`, `kpis.team_lines`, `suppression.kpi_line`
+and the dashboard's `kpis-by-team` table. A suppressed member of a breakdown must not be
+recoverable by subtracting the shown ones from a shown total."""
+
+from __future__ import annotations
+
+from services.reporting import kpis
+from services.reporting.dashboard.tables import DashboardData, dashboard_tables
+from services.reporting.report.suppression import kpi_line
+from shared.calendar import parse_period
+
+Q2 = parse_period("2022-23-Q2")
+
+
+def publish(values: list[kpis.KpiValue]) -> list[kpis.KpiValue]:
+    return kpis.apply_publication_rules(values, detail=False, threshold=5)
+
+
+def recoverable(published: list[kpis.KpiValue], line: list[int], total: float) -> bool:
+    """Whether a suppressed member of ``line`` is the total less the shown members."""
+    hidden = [i for i in line if published[i].suppressed]
+    return len(hidden) == 1 and total - sum(float(published[i].value or 0) for i in line if i not in hidden) > 0
+
+
+def test_one_suppressed_count_in_a_line_takes_the_next_smallest_with_it():
+    raw = [kpis.count_value("complaints.received", n) for n in (3, 40, 9, 0, 12)]
+    published = publish(raw)
+    assert [v.suppressed for v in published] == [True, False, False, False, False]
+    assert recoverable(published, [0, 1, 2, 3, 4], 64)  # what the rule is for
+    protected = kpis.protect_lines(published, [[0, 1, 2, 3, 4]])
+    assert [v.suppressed for v in protected] == [True, False, True, False, False]  # 9, not the zero
+    assert protected[2].value is None and protected[2].numerator is None and protected[2].rag is None
+    assert not recoverable(protected, [0, 1, 2, 3, 4], 64)
+
+
+def test_rates_hide_the_team_on_the_fewest_cases_not_the_lowest_rate():
+    kpi = "complaints.within_timescale_rate"
+    raw = [kpis.rate_value(kpi, 2, 4), kpis.rate_value(kpi, 1, 20), kpis.rate_value(kpi, 9, 10)]
+    protected = kpis.protect_lines(publish(raw), [[0, 1, 2]])
+    assert [v.suppressed for v in protected] == [True, False, True]  # 10 cases beside 20, though 90%
+    assert protected[2].denominator is None
+
+
+def test_lines_with_none_or_two_suppressed_are_left_and_detail_readers_see_everything():
+    two = publish([kpis.count_value("audit.completed", n) for n in (2, 3, 30)])
+    assert kpis.protect_lines(two, [[0, 1, 2]]) == two
+    none = publish([kpis.count_value("audit.completed", n) for n in (20, 30)])
+    assert kpis.protect_lines(none, [[0, 1]]) == none
+    alone = publish([kpis.count_value("audit.completed", n) for n in (2, 0)])
+    assert kpis.protect_lines(alone, [[0, 1]]) == alone  # its total is itself, and suppressed
+
+
+def test_a_suppression_in_one_line_spreads_to_another():
+    # teams a, b (send) and c (fostering): every team adds up to the slice, each area to its own
+    teams = [("a", "send"), ("b", "send"), ("c", "fostering"), ("d", "fostering")]
+    assert kpis.team_lines(teams) == [[2, 3], [0, 1], [0, 1, 2, 3]]
+    published = publish([kpis.count_value("compliments.external", n) for n in (4, 7, 8, 30)])
+    protected = kpis.protect_lines(published, kpis.team_lines(teams))
+    # a alone in send -> b hidden; fostering has none; all teams then have two hidden
+    assert [v.suppressed for v in protected] == [True, True, False, False]
+    published = publish([kpis.count_value("compliments.external", n) for n in (40, 7, 3, 30)])
+    protected = kpis.protect_lines(published, kpis.team_lines(teams))
+    assert [v.suppressed for v in protected] == [False, False, True, True]  # d: c's only neighbour in fostering
+
+
+def test_categories_are_protected_as_complaints_received_is_shown():
+    raw = [
+        kpis.count_value("complaints.received", 52),
+        kpis.count_value(kpis.BY_CATEGORY + "delay", 2),
+        kpis.count_value(kpis.BY_CATEGORY + "staff", 30),
+        kpis.count_value(kpis.BY_CATEGORY + "cost", 20),
+    ]
+    protected = kpis.protect_categories(publish(raw))
+    assert [v.suppressed for v in protected] == [False, True, False, True]
+    assert protected[0].value == 52
+
+
+def test_kpi_line_figures_say_suppressed_for_the_secondary_and_the_range_for_the_small_one():
+    published = publish([kpis.count_value("complaints.received", n) for n in (3, 40, 9)])
+    figures = kpi_line(published, [[0, 1, 2]], 5)
+    assert [f.text for f in figures] == ["1\u20135", "40", "suppressed"]
+    assert figures[2].value is None
+
+
+def test_every_fixed_kpi_but_the_concerns_has_a_team():
+    assert set(kpis.fixed_kpi_ids()) - set(kpis.team_kpi_ids()) == {"audit.concern_measures_effective_rate"}
+
+
+def test_the_dashboards_kpis_by_team_table():
+    teams = [("a-team", "send"), ("b-team", "send")]
+    line = publish([kpis.count_value("complaints.received", 3), kpis.count_value("complaints.received", 8)])
+    good = "audit.good_or_better_rate"
+    rate = publish([kpis.rate_value(good, 6, 8), kpis.rate_value(good, 1, 9)])
+    data = DashboardData(
+        period=Q2,
+        filters=kpis.Filters(service_area="send"),
+        today=Q2.end,
+        threshold=5,
+        values=[],
+        by_team=[],
+        teams=teams,
+        team_values={"complaints.received": line, good: rate},
+    )
+    (table,) = dashboard_tables(data, only="kpis-by-team")
+    assert table.columns == ["KPI", "Team", "Service area", "Value"]
+    assert [(r.header, [c.text for c in r.cells]) for r in table.rows] == [
+        ("Complaints received", ["a-team", "SEND", "1\u20135"]),
+        ("Complaints received", ["b-team", "SEND", "suppressed"]),
+        ("Audits good or better", ["a-team", "SEND", "75%"]),
+        ("Audits good or better", ["b-team", "SEND", "11%"]),
+    ]
+
+
+def test_the_reports_teams_section_a_table_per_service_area_with_secondary_suppression():
+    from dataclasses import replace
+    from datetime import date
+
+    from services.reporting.facts import Facts
+    from services.reporting.report.content import build_report, kpi_requests
+    from services.reporting.report.model import KpiRequest, ReportInputs, Table
+    from services.reporting.report.sections.teams import TEAM_KPIS
+
+    teams = (("a-team", "send"), ("b-team", "send"), ("c-team", "fostering"))
+    received = {"a-team": 3, "b-team": 8, "c-team": 30}
+
+    def tally(n: int) -> dict[str, kpis.KpiValue]:
+        raw = [
+            kpis.count_value(k, n) if kpis.definition_of(k).unit == kpis.COUNT else kpis.rate_value(k, 0, 0)
+            for k in kpis.fixed_kpi_ids()
+        ]
+        return {v.kpi: v for v in publish(raw)}
+
+    inputs = ReportInputs(tenant="T1", period=Q2, today=date(2023, 1, 10), facts=Facts(), followups={}, teams=teams)
+    values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
+    while missing := [r for r in kpi_requests(inputs) if r not in values]:
+        for r in missing:
+            n = received[r.filters.team] if r.filters.team else 41
+            values[r] = {k: v for k, v in tally(n).items() if r.kpi_ids is None or k in r.kpi_ids}
+        inputs = replace(inputs, kpi_values=values)
+    asked = {r for r in values if r.kpi_ids == TEAM_KPIS}
+    assert {(r.filters.service_area, r.filters.team) for r in asked} == {(a, t) for t, a in teams}
+    report = build_report(inputs)
+    (section,) = [s for s in report.sections if s.id == "teams"]
+    tables = {b.id: b for b in section.blocks if isinstance(b, Table)}
+    assert list(tables) == ["teams-send", "teams-fostering"]  # the report's order of areas
+    assert tables["teams-send"].columns == ["Measure", "a-team", "b-team"]
+    row = next(r for r in tables["teams-send"].rows if r.header == "Complaints received")
+    assert [c.text for c in row.cells] == ["1\u20135", "suppressed"]
+    row = next(r for r in tables["teams-fostering"].rows if r.header == "Complaints received")
+    assert [c.text for c in row.cells] == ["30"]
+    titles = [r.header for r in tables["teams-send"].rows]
+    assert len(titles) == len(kpis.team_kpi_ids()) and "Concerns whose measures worked" not in titles
