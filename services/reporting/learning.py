@@ -16,6 +16,7 @@ once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from services.reporting.queries import workforce_quarters
 from services.reporting.readmodels import BatchLoader, ReadModels, Touched
 from services.reporting.store import lock_read_models
 from services.reporting.workforce import TeamQuarter, WorkforceReviewRules, workforce_review_followups
-from shared import outbox
+from shared import outbox, tracing
 from shared.calendar import LONDON, parse_period, period_of, periods_between
 from shared.events import (
     EventData,
@@ -49,7 +50,6 @@ from shared.events import (
     new_event,
     routing_key_for,
 )
-from shared.logging import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,10 @@ class FollowUpDeriver:
         wanted = {x.followup_id: x for x in derived}
         changed = [x for x in wanted.values() if _differs(rows.get(x.followup_id), x)]
         gone = [fid for fid in rows if fid not in wanted]
-        await upsert_followups(conn, self.schema, tenant, changed)
         new = [x.followup_id for x in changed if x.followup_id not in rows]
+        opened = {"qaloop.tenant": tenant, "qaloop.followup_ids": new[:50], "qaloop.followups_opened": len(new)}
+        with tracing.span("follow-ups opened", opened) if new else contextlib.nullcontext():
+            await upsert_followups(conn, self.schema, tenant, changed)
         if new:  # held before, retracted, and holding again: what was published stays published
             await conn.execute(
                 f"""WITH back AS (DELETE FROM {self.schema}.followups_retracted
@@ -387,6 +389,12 @@ class TransitionPublisher:
     published: int = 0
 
     async def run_once(self) -> int:
+        """Publish what is due. Untraced: it runs at least once a minute, mostly finding
+        nothing, and the follow-ups' traces end where intake opened them."""
+        with tracing.untraced():
+            return await self._run_once()
+
+    async def _run_once(self) -> int:
         total = 0
         while True:
             found, published = await self._publish_some(self.clock())
@@ -442,7 +450,6 @@ class TransitionPublisher:
                             source=SOURCE,
                             tenant=tenant,
                             subject=f"followup:{fid}",
-                            traceparent=current_traceparent(),
                         ),
                         routing_key_for(data.event_type, "reporting"),
                     )
