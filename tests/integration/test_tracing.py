@@ -9,6 +9,7 @@ in a vhost and database of its own, so that no other test's events share the bat
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -124,7 +125,7 @@ async def test_one_trace_from_the_request_to_the_follow_up_it_opens(traced) -> N
     assert {format_trace_id(s.context.trace_id) for s in chain} == {TRACE}
     assert format_span_id(request.parent.span_id) == CALLER_SPAN and request.parent.is_remote
     # each step the child of the one before
-    for parent, child in zip(chain, chain[1:], strict=False):
+    for parent, child in itertools.pairwise(chain):
         assert parent_of(child, index) is parent, f"{child.name} under {parent.name}"
     # the event carries its outbox write as its CloudEvents traceparent
     assert envelope["traceparent"] == f"00-{TRACE}-{format_span_id(write.context.span_id)}-01"
