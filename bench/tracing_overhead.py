@@ -14,10 +14,13 @@ reporting has applied every one (each opens a follow-up). Figures per mode:
 request_ms   the requests' latency: median and 95th percentile (nearest rank), milliseconds.
 through_s    seconds from the first request until reporting applied the last event.
 spans        spans the receiver got in the mode (0 when off).
+off calls    what tracing's calls on a request's path cost when off (the outbox write's and
+             a batch's span, the trace id for a log line), nanoseconds, timed in a loop.
 
 "off": no endpoint configured, as a default install runs (the API's no-op tracer, nothing
 instrumented). "on": tracing with the real OTLP/HTTP exporter (batching, protobuf encoding,
-HTTP) sending to a local receiver on 127.0.0.1 that answers 200 and counts the spans. The
+HTTP) sending to a local receiver on 127.0.0.1 (a process of its own) that answers 200 and
+counts the spans. The
 modes alternate (off, on, on, off, ...) so that drift (a warming database, a busy machine)
 falls on both alike. Results go to stderr as a table and to stdout as JSON.
 """
@@ -27,10 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -59,15 +62,16 @@ CONCERN = {
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """An OTLP/HTTP endpoint that keeps nothing: 200 to every export, counting them."""
+    """An OTLP/HTTP endpoint that keeps nothing: 200 to every export, counting its spans."""
 
-    spans = 0
+    spans: Any = None  # a multiprocessing.Value shared with the bench
 
     def do_POST(self) -> None:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
         request = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        Receiver.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+        with Receiver.spans.get_lock():
+            Receiver.spans.value += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -75,6 +79,14 @@ class Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *_: Any) -> None:
         pass
+
+
+def serve(port: Any, spans: Any) -> None:
+    """The receiver, in a process of its own (its parsing must not take the bench's CPU)."""
+    Receiver.spans = spans
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    port.value = server.server_port
+    server.serve_forever()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -122,12 +134,13 @@ async def run(args: argparse.Namespace, settings_off: Settings, settings_on: Set
         for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
             on = mode == "on"
             assert tracing.setup(settings_on, "bench") if on else not tracing.setup(settings_off, "bench")
-            spans_before = Receiver.spans
+            spans_before = Receiver.spans.value
             latencies, through = await one_round(settings_on if on else settings_off, args.requests)
             tracing.shutdown()  # flushes the exporter
             results[mode]["latencies"] += latencies
             results[mode]["through"].append(through)
-            results[mode]["spans"] += Receiver.spans - spans_before
+            await asyncio.sleep(0.5)  # the receiver counts what the flush sent
+            results[mode]["spans"] += Receiver.spans.value - spans_before
             print(
                 f"round {i + 1} {mode:>3}: median {statistics.median(latencies):.2f} ms, {through:.2f} s",
                 file=sys.stderr,
@@ -148,6 +161,20 @@ async def run(args: argparse.Namespace, settings_off: Settings, settings_on: Set
     return summary
 
 
+def off_path_ns(repeats: int = 200_000) -> float:
+    """Nanoseconds that tracing's calls on a request's path cost when off: the outbox write's
+    span, a batch's span and the trace id a log line and the access log ask for."""
+    assert not tracing.enabled()
+    started = time.perf_counter_ns()
+    for _ in range(repeats):
+        with tracing.outbox_write("ConcernRaised", "id"):
+            pass
+        with tracing.consuming("reporting.events", (), 1):
+            pass
+        tracing.current_trace_id()
+    return (time.perf_counter_ns() - started) / repeats
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4, help="rounds of each mode (alternating)")
@@ -163,20 +190,23 @@ def main() -> int:
     admin_url = urllib.parse.urlunsplit(urllib.parse.urlsplit(database)._replace(path="/postgres"))
     management_url = os.environ.get("QALOOP_RABBITMQ_MANAGEMENT_URL", "http://guest:guest@localhost:15672")
     name = "qaloop_bench_trace_" + uuid.uuid4().hex[:10]
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    spans, port = multiprocessing.Value("q", 0), multiprocessing.Value("i", 0)
+    receiver = multiprocessing.Process(target=serve, args=(port, spans), daemon=True)
+    receiver.start()
+    while not port.value:
+        time.sleep(0.01)
+    Receiver.spans = spans
     amqp_url = srv.create_vhost(amqp_base, management_url, name)
     database_url = asyncio.run(srv.create_database(admin_url, name))
     try:
         off = Settings(amqp_url=amqp_url, database_url=database_url)
-        on = Settings(
-            amqp_url=amqp_url, database_url=database_url, otlp_endpoint=f"http://127.0.0.1:{receiver.server_port}"
-        )
+        on = Settings(amqp_url=amqp_url, database_url=database_url, otlp_endpoint=f"http://127.0.0.1:{port.value}")
         summary = asyncio.run(run(args, off, on))
+        summary["off"]["tracing_calls_ns_per_request"] = round(off_path_ns(), 1)
     finally:
         asyncio.run(srv.drop_database(admin_url, name))
         srv.delete_vhost(management_url, name)
-        receiver.shutdown()
+        receiver.terminate()
     print(f"{'mode':<5}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'through s':>11}{'spans':>9}", file=sys.stderr)
     for mode in ("off", "on"):
         s = summary[mode]
@@ -188,6 +218,10 @@ def main() -> int:
     print(
         f"overhead: request p50 {summary['overhead']['request_p50_pct']:+.1f}%, "
         f"through {summary['overhead']['through_pct']:+.1f}%",
+        file=sys.stderr,
+    )
+    print(
+        f"off: tracing's calls on a request's path take {summary['off']['tracing_calls_ns_per_request']:.0f} ns",
         file=sys.stderr,
     )
     print(json.dumps(summary))

@@ -111,7 +111,11 @@ def instrument_app(app: Any) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=_State.provider, excluded_urls=EXCLUDED_URLS)
+    # Without the ASGI "http send"/"http receive" spans: two or three per request, timing
+    # nothing but the hand-over of the body.
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=_State.provider, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
+    )
 
 
 @contextmanager
@@ -147,6 +151,8 @@ def current_traceparent() -> str | None:
 
 def current_trace_id() -> str | None:
     """The current trace's id (32 hex digits), or None: for log lines and the access log."""
+    if _State.provider is None:
+        return None
     found = trace.get_current_span().get_span_context()
     return trace.format_trace_id(found.trace_id) if found.is_valid else None
 
