@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,6 +43,7 @@ from services.reporting.workforce import TeamQuarter, WorkforceReviewRules, work
 from shared import outbox, tracing
 from shared.calendar import LONDON, parse_period, period_of, periods_between
 from shared.events import (
+    CloudEvent,
     EventData,
     FollowUpClosed,
     FollowUpDue,
@@ -203,6 +205,18 @@ class FollowUpDeriver:
         spec = self.readmodels.spec(f.YouSaidWeDidFact)
         return [spec.fact(r) for r in rows]
 
+    async def _keep_trace(self, conn: asyncpg.Connection, tenant: str, new: list[str]) -> None:
+        """Where tracing is on, the trace the follow-ups were opened in, for their
+        FollowUpOpened (`transition_event`)."""
+        if new and (traceparent := tracing.current_traceparent()):
+            await conn.execute(
+                f"""UPDATE {self.schema}.followups SET traceparent = $3
+                    WHERE tenant = $1 AND followup_id = ANY($2::text[])""",
+                tenant,
+                new,
+                traceparent,
+            )
+
     async def _save(self, conn: asyncpg.Connection, tenant: str, scope: _Scope, derived: list[FollowUp]) -> int:
         rules = sorted(scope.by_rule)
         origin_ids = [sorted(scope.by_rule[r]) for r in rules]
@@ -224,6 +238,7 @@ class FollowUpDeriver:
         opened = {"qaloop.tenant": tenant, "qaloop.followup_ids": new[:50], "qaloop.followups_opened": len(new)}
         with tracing.span("follow-ups opened", opened) if new else contextlib.nullcontext():
             await upsert_followups(conn, self.schema, tenant, changed)
+            await self._keep_trace(conn, tenant, new)
         if new:  # held before, retracted, and holding again: what was published stays published
             await conn.execute(
                 f"""WITH back AS (DELETE FROM {self.schema}.followups_retracted
@@ -426,6 +441,7 @@ class TransitionPublisher:
                 today,
                 self.chunk,
             )
+            traces = {(r["tenant"], r["followup_id"]): r["traceparent"] for r in rows}
             events: list[tuple[str, EventData, str, str]] = []  # (tenant, data, flag, followup id)
             for row in rows:
                 published = {k: bool(row[k]) for k in FLAGS}
@@ -445,18 +461,26 @@ class TransitionPublisher:
                 self.schema,
                 [
                     (
-                        new_event(
-                            data,
-                            source=SOURCE,
-                            tenant=tenant,
-                            subject=f"followup:{fid}",
-                        ),
+                        transition_event(tenant, data, fid, traces[tenant, fid]),
                         routing_key_for(data.event_type, "reporting"),
                     )
                     for tenant, data, _, fid in events
                 ],
             )
         return len(rows), len(events)
+
+
+def transition_event(tenant: str, data: EventData, fid: str, traceparent: str | None) -> CloudEvent:
+    """A transition's event. FollowUpOpened carries on the trace intake opened the follow-up
+    in (an outbox write span there: its publish and its readers join that trace); the
+    clock's other transitions start none."""
+    if not isinstance(data, FollowUpOpened) or traceparent is None:
+        return new_event(data, source=SOURCE, tenant=tenant, subject=f"followup:{fid}")
+    event_id = str(uuid.uuid4())
+    with tracing.continued(traceparent), tracing.outbox_write(data.event_type, event_id) as written_in:
+        return new_event(
+            data, source=SOURCE, tenant=tenant, subject=f"followup:{fid}", event_id=event_id, traceparent=written_in
+        )
 
 
 def transitions(fu: FollowUp, published: dict[str, bool], today: date) -> list[tuple[EventData, str, str]]:

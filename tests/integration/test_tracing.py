@@ -4,8 +4,11 @@
 A caller's `traceparent` is continued by the audit service's request span; the event the
 request writes to the outbox carries its outbox-write span as the CloudEvents `traceparent`;
 the relay's publish (the aio-pika producer span) is that span's child; reporting's batch is
-the publish's child, and the follow-up the batch opens is the batch's child. The test runs
-in a vhost and database of its own, so that no other test's events share the batch."""
+the publish's child, and the follow-up the batch opens is the batch's child; the
+FollowUpOpened that reporting's clock publishes for it later is written and published in
+that trace too. The test runs in a vhost and database of its own, so that no other test's
+events share the batch. (The waits are long: the outbox relay holds back a row while any
+older transaction on the PostgreSQL server is open, and other work shares the server.)"""
 
 from __future__ import annotations
 
@@ -96,11 +99,22 @@ async def test_one_trace_from_the_request_to_the_follow_up_it_opens(traced) -> N
             )
         assert r.status_code == 201, r.text
         concern_id = r.json()["concern_id"]
-        message = await eventually(lambda: copy.get(fail=False), lambda m: m is not None, what="ConcernRaised")
+        message = await eventually(
+            lambda: copy.get(fail=False), lambda m: m is not None, what="ConcernRaised", timeout=60
+        )
         await message.ack()
         envelope = json.loads(message.body)
         opened = await eventually(
-            lambda: _spans_named(exporter, "follow-ups opened"), lambda found: len(found) > 0, what="follow-up span"
+            lambda: _spans_named(exporter, "follow-ups opened"),
+            lambda found: len(found) > 0,
+            what="follow-up span",
+            timeout=60,
+        )
+        await eventually(  # the clock publishes the follow-up's FollowUpOpened through reporting's relay
+            lambda: _spans_named(exporter, "qa.events,reporting.FollowUpOpened send"),
+            lambda found: len(found) > 0,
+            what="FollowUpOpened publish span",
+            timeout=60,
         )
         async with reporting.pool.acquire() as conn:  # type: ignore[union-attr]
             followup = await conn.fetchval(
@@ -134,6 +148,13 @@ async def test_one_trace_from_the_request_to_the_follow_up_it_opens(traced) -> N
     assert followup in followups.attributes["qaloop.followup_ids"]
     assert any(s.attributes.get("db.system") == "postgresql" and parent_of(s, index) is request for s in spans)
     assert any(s.attributes.get("db.system") == "postgresql" and parent_of(s, index) is batch for s in spans)
+    # the FollowUpOpened the clock publishes later carries on the trace the follow-up opened in
+    announce = one(spans, "the FollowUpOpened write", name="outbox write FollowUpOpened")
+    announced = one(
+        spans, "the FollowUpOpened publish", kind=SpanKind.PRODUCER, name="qa.events,reporting.FollowUpOpened send"
+    )
+    assert parent_of(announce, index) is followups and parent_of(announced, index) is announce
+    assert {format_trace_id(s.context.trace_id) for s in (announce, announced)} == {TRACE}
     # the access log names the request's trace
     assert access_trace == TRACE
 
@@ -174,7 +195,9 @@ async def test_tracing_is_off_without_an_endpoint(servers, monkeypatch) -> None:
                 headers={"Authorization": f"Bearer {token}", "traceparent": f"00-{TRACE}-{CALLER_SPAN}-01"},
             )
             assert r.status_code == 201, r.text
-        message = await eventually(lambda: queue.get(fail=False), lambda m: m is not None, what="ConcernRaised")
+        message = await eventually(
+            lambda: queue.get(fail=False), lambda m: m is not None, what="ConcernRaised", timeout=60
+        )
         await message.ack()
         assert json.loads(message.body).get("traceparent") is None
         assert "traceparent" not in (message.headers or {})
