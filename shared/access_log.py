@@ -54,10 +54,10 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tracing
 from shared.auth import Principal, authenticate, require, require_served
 from shared.bounds import NO_NUL
 from shared.db import Migration, check_identifier
-from shared.logging import trace_id_var
 
 if TYPE_CHECKING:
     from shared.service import StrandService
@@ -341,7 +341,7 @@ class AccessLog:
             ids=ids,
             status=status_code,
             personal_data=is_personal_data(route),
-            trace_id=trace_id_var.get(),
+            trace_id=tracing.current_trace_id(),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 

@@ -42,6 +42,8 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random_exponential
 from tenacity.wait import wait_base
 
+from shared import tracing
+
 log = logging.getLogger(__name__)
 
 EXCHANGE = "qa.events"
@@ -257,6 +259,9 @@ class OutgoingMessage:
     message_id: str
     headers: dict[str, Any] = field(default_factory=dict)
     exchange: str = EXCHANGE
+    # The trace the publish belongs to (the event's CloudEvents `traceparent`: the relay's);
+    # None: the current one (a dead letter: the consumer's batch).
+    traceparent: str | None = None
 
 
 class Publisher:
@@ -289,23 +294,8 @@ class Publisher:
         stamp = int(time.time() * 1000)
         for m in messages:
             exchange = await self._exchange(m.exchange)
-            pending.append(
-                asyncio.ensure_future(
-                    exchange.publish(
-                        aio_pika.Message(
-                            m.body,
-                            content_type=CONTENT_TYPE,
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                            message_id=m.message_id,
-                            headers={**m.headers, PUBLISHED_AT_HEADER: stamp},
-                            user_id=self.user_id,
-                        ),
-                        routing_key=m.routing_key,
-                        mandatory=True,
-                        timeout=self._timeout,
-                    )
-                )
-            )
+            with tracing.continued(m.traceparent):  # the task takes the context it is made in
+                pending.append(self._publish_one(exchange, m, stamp))
         results = await asyncio.gather(*pending, return_exceptions=True)
         confirmed = 0
         for result in results:
@@ -318,6 +308,24 @@ class Publisher:
                 raise first_error
             log.warning("published %d of %d before an error: %s", confirmed, len(messages), first_error)
         return confirmed
+
+    def _publish_one(self, exchange: AbstractExchange, m: OutgoingMessage, stamp: int) -> asyncio.Future[Any]:
+        """One publish, started now as a task (so that the publishes pipeline)."""
+        return asyncio.ensure_future(
+            exchange.publish(
+                aio_pika.Message(
+                    m.body,
+                    content_type=CONTENT_TYPE,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=m.message_id,
+                    headers={**m.headers, PUBLISHED_AT_HEADER: stamp},
+                    user_id=self.user_id,
+                ),
+                routing_key=m.routing_key,
+                mandatory=True,
+                timeout=self._timeout,
+            )
+        )
 
     async def publish(self, message: OutgoingMessage) -> None:
         await self.publish_many([message])

@@ -43,7 +43,7 @@ import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.bus import (
     DEAD_AT_HEADER,
     DLX,
@@ -61,7 +61,7 @@ from shared.bus import (
 )
 from shared.db import Migration, check_identifier
 from shared.events import CloudEvent, EventData, PoisonEvent, parse_event
-from shared.logging import event_id_var, trace_id_of, trace_id_var
+from shared.logging import event_id_var
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Received:
     routing_key: str
     user_id: str | None = None  # the AMQP user_id property (RabbitMQ checks it is the publisher's user)
     published_at: float | None = None  # seconds since the epoch: the publisher's stamp, if it sent one
+    traceparent: str | None = None  # the trace it continues, when tracing is on (tracing.message_traceparent)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -356,7 +357,10 @@ class BatchConsumer:
             raise PoisonEvent("oversized", f"body is {len(message.body)} bytes; the limit is {self._max_bytes}")
         envelope, data = parse_message(message.body)
         stamp = metrics.published_at((message.headers or {}).get(PUBLISHED_AT_HEADER))
-        received = Received(envelope, data, message.body, message.routing_key or "", message.user_id, stamp)
+        traceparent = tracing.message_traceparent(message.headers, envelope.traceparent)
+        received = Received(
+            envelope, data, message.body, message.routing_key or "", message.user_id, stamp, traceparent
+        )
         if self._validate is not None:
             try:
                 self._validate(received)
@@ -429,10 +433,11 @@ class BatchConsumer:
         except Exception as exc:
             raise DatabaseUnavailable(f"no database connection: {type(exc).__name__}: {exc}") from exc
         try:
-            async with conn.transaction():
-                new = await self._inbox.claim(conn, events)
-                if new:
-                    await self._handler(conn, new)
+            with tracing.consuming(self.queue, (e.traceparent for e in events), len(events)):
+                async with conn.transaction():
+                    new = await self._inbox.claim(conn, events)
+                    if new:
+                        await self._handler(conn, new)
         finally:
             await self._pool.release(conn)
         self.stats.applied += len(new)
@@ -443,10 +448,8 @@ class BatchConsumer:
         metrics.visible(self.queue, [r.published_at for r in new], time.time())
         if new:
             token_event = event_id_var.set(new[-1].envelope.id)
-            token_trace = trace_id_var.set(trace_id_of(new[-1].envelope.traceparent))
             log.debug("applied %d events in %.1f ms", len(new), (time.perf_counter() - started) * 1000)
             event_id_var.reset(token_event)
-            trace_id_var.reset(token_trace)
             if self._on_applied:
                 self._on_applied(new)
 

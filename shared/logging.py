@@ -1,38 +1,18 @@
-"""Structured JSON logs carrying the service's name, the event id and the trace id (W3C
-`traceparent`)."""
+"""Structured JSON logs carrying the service's name, the event id and, when tracing is on,
+the current OpenTelemetry trace id (shared/tracing.py)."""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import tracing
+
 event_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("event_id", default=None)
-trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
-
-
-def new_traceparent() -> str:
-    """A fresh W3C traceparent: version 00, random trace and span ids, sampled."""
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
-
-
-def trace_id_of(traceparent: str | None) -> str | None:
-    if not traceparent:
-        return None
-    parts = traceparent.split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
-
-
-def current_traceparent() -> str:
-    """The traceparent to put on an event written now: the current trace, or a new one."""
-    trace = trace_id_var.get()
-    if trace:
-        return f"00-{trace}-{os.urandom(8).hex()}-01"
-    return new_traceparent()
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +32,7 @@ class JsonFormatter(logging.Formatter):
         }
         if (event_id := event_id_var.get()) is not None:
             entry["event_id"] = event_id
-        if (trace_id := trace_id_var.get()) is not None:
+        if (trace_id := tracing.current_trace_id()) is not None:
             entry["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.bus import OutgoingMessage, Publisher, connect, ensure_topology, keep_connected
 from shared.db import Migration, check_identifier
 from shared.db import connect as db_connect
@@ -146,7 +146,14 @@ class OutboxRelay:
                 await connection.close()
 
     async def relay_once(self, conn: asyncpg.Connection, publisher: Publisher) -> int:
-        """One pass: lock, read the oldest unsent rows, publish, mark the confirmed ones sent."""
+        """One pass: lock, read the oldest unsent rows, publish, mark the confirmed ones sent.
+
+        The pass itself is untraced (it runs every `poll_interval` even when idle); each
+        publish is a span of its event's trace (`tracing.continued` in `Publisher`)."""
+        with tracing.untraced():
+            return await self._relay_once(conn, publisher)
+
+    async def _relay_once(self, conn: asyncpg.Connection, publisher: Publisher) -> int:
         async with conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
                 return 0  # another relay replica is publishing
@@ -159,7 +166,12 @@ class OutboxRelay:
             if not rows:
                 return 0
             messages = [
-                OutgoingMessage(routing_key=r["routing_key"], body=bytes(r["body"]), message_id=r["event_id"])
+                OutgoingMessage(
+                    routing_key=r["routing_key"],
+                    body=bytes(r["body"]),
+                    message_id=r["event_id"],
+                    traceparent=tracing.body_traceparent(r["body"]),
+                )
                 for r in rows
             ]
             confirmed = await publisher.publish_many(messages)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,12 +27,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import access_log, metrics, outbox
+from shared import access_log, metrics, outbox, tracing
 from shared.auth import require, require_served
 from shared.db import Migration, create_pool, load_migrations, migrate, pending_migrations
 from shared.errors import Conflict, Invalid, NotFound, RuleError
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
-from shared.logging import current_traceparent, new_traceparent, trace_id_of, trace_id_var
 from shared.settings import Settings, check_secure_start, get_settings
 
 log = logging.getLogger(__name__)
@@ -155,16 +154,19 @@ class StrandService:
         sequence = await outbox.next_sequence(conn, self.schema, aggregate)
         if time is None:
             time = fact_time(data)
-        event = new_event(
-            data,
-            source=self.source,
-            tenant=self.settings.tenant,
-            subject=subject,
-            sequence=sequence,
-            time=time,
-            traceparent=current_traceparent(),
-        )
-        await outbox.append(conn, self.schema, [(event, routing_key_for(event.type, self.name))])
+        event_id = str(uuid.uuid4())
+        with tracing.outbox_write(data.event_type, event_id) as traceparent:
+            event = new_event(
+                data,
+                source=self.source,
+                tenant=self.settings.tenant,
+                subject=subject,
+                sequence=sequence,
+                time=time,
+                traceparent=traceparent,
+                event_id=event_id,
+            )
+            await outbox.append(conn, self.schema, [(event, routing_key_for(event.type, self.name))])
         return event
 
     async def readiness(self) -> dict[str, str]:
@@ -228,7 +230,8 @@ class StrandService:
         add_request_limits(app, self.settings.max_body_bytes, body_limits or {})
         access_log.add_access_log(app, self)  # who read or wrote what (shared/access_log.py)
         app.add_middleware(metrics.HttpMetrics, service=self.name)
-        add_trace_middleware(app)
+        tracing.setup(self.settings, self.name)  # on only where an OTLP endpoint is configured
+        tracing.instrument_app(app)
         app.add_exception_handler(RuleError, rule_error_response)
         for router in routers:
             app.include_router(router)
@@ -401,23 +404,6 @@ async def validation_error_excerpts(_: Request, exc: Exception) -> JSONResponse:
             error["ctx"] = {k: excerpt(v) if isinstance(v, str | bytes) else v for k, v in error["ctx"].items()}
         errors.append(error)
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
-
-
-def add_trace_middleware(app: FastAPI) -> None:
-    """Carry the caller's W3C `traceparent` (or start a trace) through the request, so that the
-    events a request writes carry it in their envelope and every log line names it."""
-
-    @app.middleware("http")
-    async def trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get("traceparent")
-        trace_id = trace_id_of(incoming) or trace_id_of(new_traceparent())
-        token = trace_id_var.set(trace_id)
-        try:
-            response = await call_next(request)
-        finally:
-            trace_id_var.reset(token)
-        response.headers["traceparent"] = f"00-{trace_id}-{os.urandom(8).hex()}-01"
-        return response
 
 
 def add_health_routes(app: FastAPI, readiness: Callable[[], Awaitable[dict[str, str]]]) -> None:

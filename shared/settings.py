@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     # /metrics needs an ops:admin token unless this is set (docs/operations.md: only where the
     # metrics port is reachable from the monitoring network alone)
     metrics_public: bool = False
+    # OpenTelemetry traces (shared/tracing.py): the OTLP/HTTP collector's base URL
+    # (`http://collector:4318`; spans go to its /v1/traces). Empty: the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT decides; neither set: no tracing at all.
+    otlp_endpoint: str = ""
 
     def database_url_for(self, service: str) -> str:
         """The service's own database URL (`QALOOP_<SERVICE>_DATABASE_URL`), else the shared one."""

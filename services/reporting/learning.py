@@ -16,7 +16,9 @@ once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,9 +40,10 @@ from services.reporting.queries import workforce_quarters
 from services.reporting.readmodels import BatchLoader, ReadModels, Touched
 from services.reporting.store import lock_read_models
 from services.reporting.workforce import TeamQuarter, WorkforceReviewRules, workforce_review_followups
-from shared import outbox
+from shared import outbox, tracing
 from shared.calendar import LONDON, parse_period, period_of, periods_between
 from shared.events import (
+    CloudEvent,
     EventData,
     FollowUpClosed,
     FollowUpDue,
@@ -49,7 +52,6 @@ from shared.events import (
     new_event,
     routing_key_for,
 )
-from shared.logging import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +205,18 @@ class FollowUpDeriver:
         spec = self.readmodels.spec(f.YouSaidWeDidFact)
         return [spec.fact(r) for r in rows]
 
+    async def _keep_trace(self, conn: asyncpg.Connection, tenant: str, new: list[str]) -> None:
+        """Where tracing is on, the trace the follow-ups were opened in, for their
+        FollowUpOpened (`transition_event`)."""
+        if new and (traceparent := tracing.current_traceparent()):
+            await conn.execute(
+                f"""UPDATE {self.schema}.followups SET traceparent = $3
+                    WHERE tenant = $1 AND followup_id = ANY($2::text[])""",
+                tenant,
+                new,
+                traceparent,
+            )
+
     async def _save(self, conn: asyncpg.Connection, tenant: str, scope: _Scope, derived: list[FollowUp]) -> int:
         rules = sorted(scope.by_rule)
         origin_ids = [sorted(scope.by_rule[r]) for r in rules]
@@ -220,8 +234,11 @@ class FollowUpDeriver:
         wanted = {x.followup_id: x for x in derived}
         changed = [x for x in wanted.values() if _differs(rows.get(x.followup_id), x)]
         gone = [fid for fid in rows if fid not in wanted]
-        await upsert_followups(conn, self.schema, tenant, changed)
         new = [x.followup_id for x in changed if x.followup_id not in rows]
+        opened = {"qaloop.tenant": tenant, "qaloop.followup_ids": new[:50], "qaloop.followups_opened": len(new)}
+        with tracing.span("follow-ups opened", opened) if new else contextlib.nullcontext():
+            await upsert_followups(conn, self.schema, tenant, changed)
+            await self._keep_trace(conn, tenant, new)
         if new:  # held before, retracted, and holding again: what was published stays published
             await conn.execute(
                 f"""WITH back AS (DELETE FROM {self.schema}.followups_retracted
@@ -387,6 +404,12 @@ class TransitionPublisher:
     published: int = 0
 
     async def run_once(self) -> int:
+        """Publish what is due. Untraced: it runs at least once a minute, mostly finding
+        nothing, and the follow-ups' traces end where intake opened them."""
+        with tracing.untraced():
+            return await self._run_once()
+
+    async def _run_once(self) -> int:
         total = 0
         while True:
             found, published = await self._publish_some(self.clock())
@@ -418,6 +441,7 @@ class TransitionPublisher:
                 today,
                 self.chunk,
             )
+            traces = {(r["tenant"], r["followup_id"]): r["traceparent"] for r in rows}
             events: list[tuple[str, EventData, str, str]] = []  # (tenant, data, flag, followup id)
             for row in rows:
                 published = {k: bool(row[k]) for k in FLAGS}
@@ -437,19 +461,26 @@ class TransitionPublisher:
                 self.schema,
                 [
                     (
-                        new_event(
-                            data,
-                            source=SOURCE,
-                            tenant=tenant,
-                            subject=f"followup:{fid}",
-                            traceparent=current_traceparent(),
-                        ),
+                        transition_event(tenant, data, fid, traces[tenant, fid]),
                         routing_key_for(data.event_type, "reporting"),
                     )
                     for tenant, data, _, fid in events
                 ],
             )
         return len(rows), len(events)
+
+
+def transition_event(tenant: str, data: EventData, fid: str, traceparent: str | None) -> CloudEvent:
+    """A transition's event. FollowUpOpened carries on the trace intake opened the follow-up
+    in (an outbox write span there: its publish and its readers join that trace); the
+    clock's other transitions start none."""
+    if not isinstance(data, FollowUpOpened) or traceparent is None:
+        return new_event(data, source=SOURCE, tenant=tenant, subject=f"followup:{fid}")
+    event_id = str(uuid.uuid4())
+    with tracing.continued(traceparent), tracing.outbox_write(data.event_type, event_id) as written_in:
+        return new_event(
+            data, source=SOURCE, tenant=tenant, subject=f"followup:{fid}", event_id=event_id, traceparent=written_in
+        )
 
 
 def transitions(fu: FollowUp, published: dict[str, bool], today: date) -> list[tuple[EventData, str, str]]:
