@@ -140,7 +140,11 @@ class Settings(BaseSettings):
     batch_max: int = 1000
     max_message_bytes: int = 1_048_576
 
-    # domain configuration
+    # Per-authority configuration (shared/tenant_config, README "Configuration"): these are
+    # each tenant's defaults, the bootstrap; an authority changes its own through /v1/config
+    # or `qaloop config set`, stored in the database. Each service reads the stored settings
+    # again every QALOOP_CONFIG_REFRESH_SECONDS.
+    config_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
     overall_grade_rule: Literal["worst", "best_fit"] = "worst"
     calendar_closures: list[date] = Field(default_factory=list)  # days the authority adds
     small_number_threshold: int = 5

@@ -28,13 +28,12 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting.followups import (
-    DEFAULT_RULES,
     FollowUp,
-    FollowUpRules,
     Tally,
     TallyKey,
     derive,
     feedback_response_followups,
+    rules_of,
 )
 from services.reporting.queries import workforce_quarters
 from services.reporting.readmodels import BatchLoader, ReadModels, Touched
@@ -85,7 +84,6 @@ class _Scope:
 @dataclass
 class FollowUpDeriver:
     readmodels: ReadModels
-    rules: FollowUpRules = DEFAULT_RULES
     workforce_rules: WorkforceReviewRules = field(default_factory=WorkforceReviewRules)
 
     @property
@@ -96,11 +94,13 @@ class FollowUpDeriver:
         """Re-derive the follow-ups of every origin ``touched`` names; returns rows changed."""
         conn, tenant = loader.conn, loader.tenant
         facts, scope = await self._load(loader, touched)
-        derived = [x for x in derive(facts, calendar=self.readmodels.calendar, rules=self.rules) if scope.covers(x)]
+        config = self.readmodels.config
+        rules = rules_of(config.followup_rules(tenant))  # the tenant's, as configured now
+        derived = [x for x in derive(facts, calendar=config.calendar(tenant), rules=rules) if scope.covers(x)]
         keys, tallies, themes = await self._feedback_inputs(conn, tenant, touched)
         if keys:
             yswd = await self._you_said_we_did(conn, tenant, themes)
-            derived += feedback_response_followups(tallies, yswd, self.rules)
+            derived += feedback_response_followups(tallies, yswd, rules)
             scope.add("feedback-response", {f"{a}:{q}:{p.label}" for a, q, p in keys})
         if touched.workforce_days:
             reviews, origin_ids = await WorkforceReviews(self.schema, self.workforce_rules).derive(loader, touched)

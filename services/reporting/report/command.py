@@ -51,7 +51,7 @@ async def report_from_database(
     except (OSError, asyncpg.PostgresError) as exc:
         raise ReportError(f"cannot connect to reporting's database (QALOOP_DATABASE_URL): {exc}") from None
     try:
-        queries = queries_from_settings(pool, settings)
+        queries = await queries_from_settings(pool, settings)
         if today is not None:
             queries.clock = lambda: today
         try:
