@@ -21,7 +21,7 @@ import pytest
 from services import cli
 from shared.auth import issue_token
 from shared.bus import declare_topology
-from shared.events import AssessmentCompleted, new_event
+from shared.events import AssessmentCompleted, ComplaintClosed, ComplaintReceived, new_event
 from shared.settings import Settings, get_settings
 from shared.tenant_config import store
 from shared.tenant_config.model import Setting, TenantConfig
@@ -298,3 +298,62 @@ async def test_qaloop_config_sets_shows_and_lists_the_history(own, reporting, mo
         what="reporting reads the CLI's change",
     )
     assert shown.json()["changed"] == ["small_number_threshold"]
+
+
+def _upheld_complaint(tenant: str) -> list[bytes]:
+    """A complaint received and upheld at stage 1 on Friday 2 December 2022: it opens the
+    complaint-learning follow-up, due N working days after the closing."""
+    received = ComplaintReceived(
+        complaint_id="cl-1",
+        procedure="statutory_children",
+        category="communication",
+        team="t1",
+        service_area="childrens_social_care",
+        received_at="2022-11-21T10:00:00Z",
+        complainant="parent_carer",
+    )
+    closed = ComplaintClosed(
+        complaint_id="cl-1",
+        stage=1,
+        closed_at="2022-12-02T10:00:00Z",
+        outcome="upheld",
+        points=[{"upheld": True}],
+        due_date="2022-12-05",
+        within_timescale=True,
+        working_days_taken=9,
+    )
+    return [
+        new_event(data, source="/qaloop/complaints", tenant=tenant, sequence=n).to_json()
+        for n, data in enumerate((received, closed), 1)
+    ]
+
+
+async def _learning_due(client: httpx.AsyncClient, tenant: str) -> str | None:
+    r = await client.get(
+        "/v1/followups", params={"rule": "complaint-learning"}, headers=token(tenant, "reporting:read")
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()["followups"]
+    return items[0]["due_date"] if items else None
+
+
+async def test_follow_up_rules_and_closures_are_each_authority_s_and_rebuild_its_follow_ups(own, reporting):
+    """complaint-learning is due 20 working days after the closing (DOMAIN.md): from Friday
+    2 December 2022, over Christmas and Boxing Day (27 December in lieu), 4 January 2023.
+    One authority's 10 working days bring it to 16 December; its closure on 14 December to
+    19 December. The other authority keeps DOMAIN.md's rule and England's calendar."""
+    _, client = reporting
+    ours, theirs = "T-loop-a", "T-loop-b"
+    for tenant in (ours, theirs):
+        await _publish(own.amqp_url, _upheld_complaint(tenant), "complaints.ComplaintClosed")
+        await eventually(lambda t=tenant: _learning_due(client, t), lambda due: due == "2023-01-04", what=tenant)
+    admin = token(ours, "config:admin")
+    r = await client.patch(
+        "/v1/config", json={"followup_rules": {"complaint_learning_working_days": 10}}, headers=admin
+    )
+    assert r.json()["rebuilds_projections"] is True
+    await eventually(lambda: _learning_due(client, ours), lambda due: due == "2022-12-16", what="the rule's rebuild")
+    r = await client.patch("/v1/config", json={"calendar_closures": ["2022-12-14"]}, headers=admin)
+    assert r.json()["rebuilds_projections"] is True
+    await eventually(lambda: _learning_due(client, ours), lambda due: due == "2022-12-19", what="the closure's rebuild")
+    assert await _learning_due(client, theirs) == "2023-01-04"
