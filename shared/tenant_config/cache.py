@@ -34,6 +34,7 @@ class ConfigCache:
     _stored: dict[str, store.Stored] = field(default_factory=dict)
     _configs: dict[str, TenantConfig] = field(default_factory=dict)
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict)
+    _defaults: dict[str, TenantConfig] = field(default_factory=dict)  # the environment's: fixed
 
     async def bind(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -67,7 +68,10 @@ class ConfigCache:
     def for_tenant(self, tenant: str) -> TenantConfig:
         config = self._configs.get(tenant)
         if config is None:
-            config = store.effective(self.defaults(tenant), self._stored.get(tenant, {}))
+            defaults = self._defaults.get(tenant)
+            if defaults is None:
+                defaults = self._defaults[tenant] = self.defaults(tenant)
+            config = store.effective(defaults, self._stored.get(tenant, {}))
             self._configs[tenant] = config
         return config
 
