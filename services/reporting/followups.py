@@ -52,6 +52,7 @@ from typing import Protocol, TypeVar
 
 from shared.calendar import Period, WorkingCalendar, add_months, period_of
 from shared.events import ConcernOutcome, Grade, LearningOrigin, Outcome
+from shared.tenant_config.model import WORKFORCE_REVIEW
 from shared.tenant_config.model import FollowUpRules as FollowUpRuleSettings
 
 from .facts import (
@@ -258,7 +259,7 @@ DEFAULT_RULES = FollowUpRules()
 def rules_of(settings: FollowUpRuleSettings) -> FollowUpRules:
     """The rules' parameters an authority configured (shared/tenant_config: the same fields,
     bounded there)."""
-    return FollowUpRules(**settings.model_dump())
+    return FollowUpRules(**settings.model_dump(exclude=set(WORKFORCE_REVIEW)))
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,6 @@ class _Scope:
 @dataclass
 class FollowUpDeriver:
     readmodels: ReadModels
-    workforce_rules: WorkforceReviewRules = field(default_factory=WorkforceReviewRules)
 
     @property
     def schema(self) -> str:
@@ -95,7 +94,8 @@ class FollowUpDeriver:
         conn, tenant = loader.conn, loader.tenant
         facts, scope = await self._load(loader, touched)
         config = self.readmodels.config
-        rules = rules_of(config.followup_rules(tenant))  # the tenant's, as configured now
+        settings = config.followup_rules(tenant)  # the tenant's, as configured now
+        rules = rules_of(settings)
         derived = [x for x in derive(facts, calendar=config.calendar(tenant), rules=rules) if scope.covers(x)]
         keys, tallies, themes = await self._feedback_inputs(conn, tenant, touched)
         if keys:
@@ -103,7 +103,8 @@ class FollowUpDeriver:
             derived += feedback_response_followups(tallies, yswd, rules)
             scope.add("feedback-response", {f"{a}:{q}:{p.label}" for a, q, p in keys})
         if touched.workforce_days:
-            reviews, origin_ids = await WorkforceReviews(self.schema, self.workforce_rules).derive(loader, touched)
+            review_rules = WorkforceReviewRules.of(settings)
+            reviews, origin_ids = await WorkforceReviews(self.schema, review_rules).derive(loader, touched)
             derived += reviews
             scope.add("workforce-review", origin_ids)
         return await self._save(conn, tenant, scope, derived)

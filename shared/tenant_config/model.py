@@ -58,8 +58,20 @@ class KpiTarget(BaseModel):
     higher_is_better: bool = True
 
 
+class TeamTargets(BaseModel):
+    """One team's own `workforce-review` thresholds (either may be left to the default)."""
+
+    model_config = _FROZEN
+    turnover: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    caseload: float | None = Field(None, ge=0, le=1000, allow_inf_nan=False)
+
+
+TeamName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+
+
 class FollowUpRules(BaseModel):
-    """The follow-up rules' settings (DOMAIN.md "Closing the learning loop" defaults)."""
+    """The follow-up rules' settings (DOMAIN.md "Closing the learning loop" defaults, and the
+    `workforce-review` thresholds: README *Workforce*; null turns that half of it off)."""
 
     model_config = _FROZEN
     complaint_learning_working_days: WorkingDays = 20
@@ -70,6 +82,14 @@ class FollowUpRules(BaseModel):
     safeguarding_working_days: WorkingDays = 1
     concern_rework_working_days: WorkingDays = 20
     inspection_finding_working_days: WorkingDays = 20
+    workforce_turnover_target: float | None = Field(0.05, ge=0, le=1, allow_inf_nan=False)
+    workforce_caseload_target: float | None = Field(20.0, ge=0, le=1000, allow_inf_nan=False)
+    workforce_team_targets: dict[TeamName, TeamTargets] = Field(default_factory=dict, max_length=1000)
+
+
+# The follow-up settings of the `workforce-review` rule (reporting's WorkforceReviewRules); the
+# others are the parameters of reporting's FollowUpRules.
+WORKFORCE_REVIEW = frozenset({"workforce_turnover_target", "workforce_caseload_target", "workforce_team_targets"})
 
 
 class StageDays(BaseModel):

@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.reporting.followups import DEFAULT_RULES, FollowUpRules, rules_of
+from services.reporting.workforce import WorkforceReviewRules
 from shared.complaint_timescales import Stage2Clock, StageTimescale, Timescales
 from shared.errors import Invalid
 from shared.events import Procedure
@@ -24,6 +25,7 @@ from shared.tenant_config.cache import ConfigCache
 from shared.tenant_config.defaults import defaults_for
 from shared.tenant_config.model import (
     REBUILDS_PROJECTIONS,
+    WORKFORCE_REVIEW,
     ComplaintTimescales,
     Setting,
     TenantConfig,
@@ -50,9 +52,20 @@ def test_the_defaults_are_domain_md_s():
 
 def test_the_follow_up_settings_are_exactly_the_rules_parameters():
     """One list of parameters: the configuration's model and reporting's pure rules agree."""
-    assert set(FollowUpRuleSettings.model_fields) == {f.name for f in dataclasses.fields(FollowUpRules)}
+    rule_fields = set(FollowUpRuleSettings.model_fields) - WORKFORCE_REVIEW
+    assert rule_fields == {f.name for f in dataclasses.fields(FollowUpRules)}
     changed = FollowUpRuleSettings(complaint_learning_working_days=10, reaudit_months=6)
     assert rules_of(changed) == FollowUpRules(complaint_learning_working_days=10, reaudit_months=6)
+
+
+def test_the_workforce_review_thresholds_are_configured_too():
+    assert WorkforceReviewRules.of(FollowUpRuleSettings()) == WorkforceReviewRules()
+    settings = TenantConfig().with_setting(
+        Setting.FOLLOWUP_RULES,
+        {"workforce_turnover_target": None, "workforce_team_targets": {"north": {"caseload": 25}}},
+    )
+    rules = WorkforceReviewRules.of(settings.followup_rules)
+    assert rules.turnover("north") is None and rules.caseload("north") == 25 and rules.caseload("south") == 20.0
 
 
 @pytest.mark.parametrize(
@@ -77,6 +90,12 @@ def test_the_follow_up_settings_are_exactly_the_rules_parameters():
         (Setting.FOLLOWUP_RULES, {"feedback_positive_threshold": 1.5}, "followup_rules.feedback_positive_threshold"),
         (Setting.FOLLOWUP_RULES, {"safeguarding_working_days": 261}, "followup_rules.safeguarding_working_days"),
         (Setting.FOLLOWUP_RULES, {"unknown_rule_days": 3}, "followup_rules.unknown_rule_days"),
+        (Setting.FOLLOWUP_RULES, {"workforce_turnover_target": 2}, "followup_rules.workforce_turnover_target"),
+        (
+            Setting.FOLLOWUP_RULES,
+            {"workforce_team_targets": {"t": {"caseload": -1}}},
+            "followup_rules.workforce_team_targets.t.caseload",
+        ),
         (Setting.COMPLAINT_TIMESCALES, {"panel_within": 0}, "complaint_timescales.panel_within"),
         (Setting.COMPLAINT_TIMESCALES, {"stage2_clock": "whenever"}, "complaint_timescales.stage2_clock"),
         (
