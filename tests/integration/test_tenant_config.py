@@ -357,3 +357,49 @@ async def test_follow_up_rules_and_closures_are_each_authority_s_and_rebuild_its
     assert r.json()["rebuilds_projections"] is True
     await eventually(lambda: _learning_due(client, ours), lambda due: due == "2022-12-19", what="the closure's rebuild")
     assert await _learning_due(client, theirs) == "2023-01-04"
+
+
+async def test_the_audit_service_grades_by_the_rule_the_authority_set(own, reporting):
+    """The overall-grade rule set through /v1/config (reporting) is the one the audit service
+    grades by: `worst` refuses an auditor's overall judgement, `best_fit` takes it."""
+    from services.audit.app import build
+
+    _, client = reporting
+    audit, app = build(own)
+    await audit.start(relay=False)
+    writer = token(A, "audit:write")
+    areas = ["voice_of_the_child", "assessment_and_analysis", "planning", "management_oversight", "recording"]
+    grades = {a: "good" for a in areas} | {"recording": "requires_improvement"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", headers=writer
+        ) as http:
+
+            async def graded_audit() -> str:
+                body = {
+                    "case_reference": "LL-CFG1",
+                    "service_area": "childrens_social_care",
+                    "team": "through-care",
+                    "audit_type": "routine",
+                    "auditor_id": "auditor-1",
+                    "due_date": "2030-01-31",
+                }
+                audit_id = (await http.post("/v1/audits", json=body)).json()["audit_id"]
+                body = {"grades": [{"area": a, "grade": g, "rationale": "seen"} for a, g in grades.items()]}
+                assert (await http.post(f"/v1/audits/{audit_id}/grades", json=body)).status_code == 200
+                return str(audit_id)
+
+            first = await graded_audit()
+            judged = await http.post(f"/v1/audits/{first}/complete", json={"overall_grade": "good"})
+            assert judged.status_code == 422  # `worst`: the overall grade is the worst area's
+            r = await client.patch("/v1/config", json={"overall_grade_rule": "best_fit"}, headers=ADMIN_A)
+            assert r.status_code == 200 and r.json()["rebuilds_projections"] is False
+            await eventually(
+                lambda: asyncio.sleep(0, audit.config.for_tenant(A).overall_grade_rule), lambda rule: rule == "best_fit"
+            )
+            judged = await http.post(f"/v1/audits/{first}/complete", json={"overall_grade": "good"})
+            assert judged.status_code == 200, judged.text
+            assert (judged.json()["overall_grade"], judged.json()["grade_rule"]) == ("good", "best_fit")
+    finally:
+        await client.delete("/v1/config/overall_grade_rule", headers=ADMIN_A)
+        await audit.stop()
