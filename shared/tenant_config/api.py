@@ -6,7 +6,7 @@ reads and changes the token's own tenant only, and every input is bounded by the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,13 +16,17 @@ from shared.bounds import CalendarDate, Offset
 from shared.tenant_config import store
 from shared.tenant_config.cache import ConfigCache
 from shared.tenant_config.model import (
+    MAX_CLOSURES,
+    MAX_TARGETS,
     REBUILDS_PROJECTIONS,
     ComplaintTimescales,
     FollowUpRules,
+    GradeRule,
     KpiId,
     KpiTarget,
     Setting,
     TenantConfig,
+    Threshold,
     refused,
 )
 
@@ -39,11 +43,11 @@ class ConfigChange(BaseModel):
     """Settings to change (each whole; the others keep their values)."""
 
     model_config = ConfigDict(extra="forbid")
-    targets: dict[KpiId, KpiTarget] | None = Field(None, max_length=500)
-    small_number_threshold: int | None = Field(None, ge=0, le=100)
-    calendar_closures: list[CalendarDate] | None = Field(None, max_length=400)
+    targets: dict[KpiId, KpiTarget] | None = Field(None, max_length=MAX_TARGETS)
+    small_number_threshold: Threshold | None = None
+    calendar_closures: list[CalendarDate] | None = Field(None, max_length=MAX_CLOSURES)
     complaint_timescales: ComplaintTimescales | None = None
-    overall_grade_rule: Literal["worst", "best_fit"] | None = None
+    overall_grade_rule: GradeRule | None = None
     followup_rules: FollowUpRules | None = None
 
     def values(self) -> dict[Setting, Any]:

@@ -47,6 +47,8 @@ WorkingDays = Annotated[int, Field(ge=1, le=260)]  # at most a year of working d
 Months = Annotated[int, Field(ge=1, le=24)]
 MAX_TARGETS = 500
 MAX_CLOSURES = 400
+Threshold = Annotated[int, Field(ge=0, le=100)]
+GradeRule = Literal["worst", "best_fit"]
 
 
 class KpiTarget(BaseModel):
@@ -144,10 +146,10 @@ class TenantConfig(BaseModel):
 
     model_config = _FROZEN
     targets: dict[KpiId, KpiTarget] = Field(default_factory=dict, max_length=MAX_TARGETS)
-    small_number_threshold: int = Field(5, ge=0, le=100)
+    small_number_threshold: Threshold = 5
     calendar_closures: list[CalendarDate] = Field(default_factory=list, max_length=MAX_CLOSURES)
     complaint_timescales: ComplaintTimescales = Field(default_factory=ComplaintTimescales)
-    overall_grade_rule: Literal["worst", "best_fit"] = "worst"
+    overall_grade_rule: GradeRule = "worst"
     followup_rules: FollowUpRules = Field(default_factory=FollowUpRules)
 
     @field_validator("calendar_closures")
