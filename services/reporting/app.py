@@ -33,6 +33,8 @@ from shared.tenant_config.api import router as config_router
 from shared.trust import IntakeChecks
 
 log = logging.getLogger(__name__)
+# The advisory lock one reporting replica holds while it rebuilds after a configuration change.
+CONFIG_REBUILD_LOCK = int.from_bytes(b"qaloop-config-rebuild"[:8], "big", signed=True)
 
 
 @dataclass
@@ -111,15 +113,22 @@ class ReportingService(StrandService):
     async def rebuild_for_config(self) -> bool:
         """Rebuild when an authority changed a setting that moves projected figures (calendar
         closures, complaint timescales, follow-up rules) since the read models were built;
-        True when it did. Live intake goes on meanwhile (`rebuild.rebuild`)."""
+        True when it did. Live intake goes on meanwhile (`rebuild.rebuild`). Of several
+        replicas, the one holding the advisory lock rebuilds; the others find it done."""
         assert self.pool is not None
         await self.config.refresh()
         async with self.pool.acquire() as conn:
-            applied = await store.config_applied(conn)
-        if self.config.latest_rebuild_change <= applied:
-            return False
-        log.warning("a configuration change moves projected figures: rebuilding the read models under it")
-        await self._rebuild()
+            if self.config.latest_rebuild_change <= await store.config_applied(conn):
+                return False
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CONFIG_REBUILD_LOCK):
+                return False  # another replica is rebuilding
+            try:
+                if self.config.latest_rebuild_change <= await store.config_applied(conn):
+                    return False
+                log.warning("a configuration change moves projected figures: rebuilding the read models under it")
+                await self._rebuild()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", CONFIG_REBUILD_LOCK)
         return True
 
     async def _follow_config(self) -> None:
