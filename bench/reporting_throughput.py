@@ -670,14 +670,13 @@ async def naive_consumer(
     from services.reporting.learning import FollowUpDeriver
     from services.reporting.readmodels import ReadModels
     from shared.bus import declare_topology, queue_arguments
-    from shared.calendar import WorkingCalendar
     from shared.db import create_pool
     from shared.events import parse_event
     from shared.inbox import Received
     from shared.settings import Settings
 
     await ReportingService(settings=Settings(database_url=dsn, amqp_url=amqp_url)).migrate()
-    readmodels = ReadModels(WorkingCalendar())
+    readmodels = ReadModels()
     deriver = FollowUpDeriver(readmodels)
     n = len(items)
     counter = Counter()

@@ -467,6 +467,45 @@ def cmd_benchmarks_live_comparison(args: argparse.Namespace) -> int:
     return run_live_comparison(args.action, args.tenant)
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from shared.tenant_config.command import parse_value, run_config
+    from shared.tenant_config.model import Setting
+
+    extra: dict[str, Any] = {}
+    if getattr(args, "setting", None):
+        extra["setting"] = Setting(args.setting)
+    if getattr(args, "value", None) is not None:
+        extra["value"] = parse_value(args.value)
+    if getattr(args, "limit", None):
+        extra["limit"] = args.limit
+    return run_config(args.config_command, args.tenant, as_json=getattr(args, "json", False), **extra)
+
+
+def _add_config(sub: Any) -> None:
+    from shared.tenant_config.model import Setting
+
+    names = [s.value for s in Setting]
+    p = sub.add_parser("config", help="the authority's configuration: show, set, reset, history")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    tenant = argparse.ArgumentParser(add_help=False)
+    tenant.add_argument("--tenant", default=None, help="the authority (default: QALOOP_TENANT)")
+    c = csub.add_parser("show", parents=[tenant], help="every setting in force (JSON), and which were changed")
+    c.set_defaults(func=cmd_config)
+    c = csub.add_parser("set", parents=[tenant], help="change one setting (recorded with who and when)")
+    c.add_argument("setting", choices=names)
+    c.add_argument("value", help='JSON (5, \'"best_fit"\', \'{"kpi": {"target": 0.9}}\') or @FILE.json')
+    c.add_argument("--json", action="store_true", help="print the change as JSON")
+    c.set_defaults(func=cmd_config)
+    c = csub.add_parser("reset", parents=[tenant], help="return one setting to its default")
+    c.add_argument("setting", choices=names)
+    c.set_defaults(func=cmd_config)
+    c = csub.add_parser("history", parents=[tenant], help="who changed what and when, newest first")
+    c.add_argument("--setting", choices=names, default=None)
+    c.add_argument("--limit", type=int, default=100)
+    c.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    c.set_defaults(func=cmd_config)
+
+
 def _add_benchmarks(sub: Any) -> None:
     p = sub.add_parser("benchmarks", help="benchmarking across authorities: comparator data, live comparison")
     bsub = p.add_subparsers(dest="benchmarks_command", required=True, metavar="SUBCOMMAND")
@@ -635,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ops(sub)
     _add_notifier(sub)
     _add_benchmarks(sub)
+    _add_config(sub)
     return parser
 
 

@@ -39,6 +39,7 @@ ROLES = (
     "workforce:write",  # staff records, vacancies, caseloads and the staff survey (services/workforce)
     "ops:admin",
     "notifier:admin",  # the notifier's recipient directory (services/notifier)
+    "config:admin",  # the authority's configuration: /v1/config (shared/tenant_config)
     "reporting:admin",  # reporting's comparator data and live-comparison opt-in (services/reporting/benchmarks)
 )
 # What a role also grants.

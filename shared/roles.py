@@ -6,7 +6,10 @@ the services' schemas and their tables. Each service's role (`<prefix>_audit`, `
 `_complaints`, `_reporting`, `_notifier`, `_workforce`) owns nothing; after migrating, the
 migrator grants it (`grant_service_role`) USAGE on its own schema, DML on its tables, its sequences — and on
 `access_log` SELECT and INSERT only, so the append-only trigger is backed by privileges. No
-role is granted anything in another service's schema.
+role is granted anything in another service's schema. The per-authority configuration
+(`tenant_config`, shared/tenant_config: no service's own) is readable by every service's
+role; only reporting's, which serves /v1/config, may set settings and append to its history
+(`tenant_config.store.grant_config_role`), and none may edit or delete the history.
 
 RabbitMQ. Each service's user (`<prefix>-audit`, …, and `<prefix>-cms` for case-management
 publishers) may write only to `qa.events`, and its topic permission on `qa.events` lets it
@@ -35,6 +38,7 @@ import asyncpg
 
 from shared.db import check_identifier
 
+CONFIG_SCHEMA = "tenant_config"  # shared.tenant_config.store.SCHEMA (not imported: roles stays low)
 SERVICES = ("audit", "feedback", "complaints", "reporting", "notifier", "workforce")
 PUBLISHERS = {
     "audit": "audit",
@@ -107,9 +111,9 @@ async def create_pg_roles(admin: asyncpg.Connection, database: str, prefix: str,
     await admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO {migrator_role(prefix)}')
     # The schemas exist from the start, owned by the migrator (an install that ran as one role
     # before: `REASSIGN OWNED BY <old> TO <prefix>_migrator`, docs/operations.md).
-    for service in SERVICES:
+    for schema in (*SERVICES, CONFIG_SCHEMA):
         await admin.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {check_identifier(service)} AUTHORIZATION {migrator_role(prefix)}"
+            f"CREATE SCHEMA IF NOT EXISTS {check_identifier(schema)} AUTHORIZATION {migrator_role(prefix)}"
         )
 
 

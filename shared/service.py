@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -33,6 +34,9 @@ from shared.db import Migration, create_pool, load_migrations, migrate, pending_
 from shared.errors import Conflict, Invalid, NotFound, RuleError
 from shared.events import CloudEvent, EventData, new_event, routing_key_for
 from shared.settings import Settings, check_secure_start, get_settings
+from shared.tenant_config import store as tenant_config
+from shared.tenant_config.cache import ConfigCache
+from shared.tenant_config.defaults import defaults_for
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,14 @@ class StrandService:
     # False: a strand, serving one tenant (settings.tenant); True: answers for the token's
     # tenant (reporting). Decides the access log's tenant and who may query it.
     multi_tenant: bool = False
+    # The service that serves /v1/config (shared.tenant_config.api) may write the
+    # configuration; every other service only reads it.
+    writes_config: bool = False
+    config: ConfigCache = field(init=False)
+    _config_task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.config = ConfigCache(functools.partial(defaults_for, self.settings))
 
     @property
     def schema(self) -> str:
@@ -97,6 +109,7 @@ class StrandService:
         await ensure_database(self.migrate_url)
         conn = await connect(self.migrate_url)
         try:
+            await migrate(conn, tenant_config.SCHEMA, tenant_config.migrations())
             applied = await migrate(conn, self.schema, self.migrations())
             await self._grant(conn)
             return applied
@@ -111,6 +124,7 @@ class StrandService:
         role = url_user(self.database_url)
         if role and role != url_user(self.migrate_url):
             await grant_service_role(conn, self.schema, role)
+            await tenant_config.grant_config_role(conn, role, writer=self.writes_config)
 
     async def regrant(self) -> None:
         """Grant the service's role its tables after DDL outside the migrations (a rebuild)."""
@@ -126,11 +140,20 @@ class StrandService:
         check_secure_start(self.settings)  # development secrets: development, loopback only
         await self.migrate()
         self.pool = await create_pool(self.database_url, server_settings=self.server_settings)
+        await self.config.bind(self.pool)
+        self._config_task = asyncio.create_task(
+            self.config.run(self.settings.config_refresh_seconds), name=f"{self.name}-config-refresh"
+        )
         if relay:
             self.relay = outbox.OutboxRelay(self.database_url, self.amqp_url, self.schema)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
 
     async def stop(self) -> None:
+        if self._config_task:
+            self._config_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._config_task
+            self._config_task = None
         if self.relay and self._relay_task:
             self.relay.stop()
             with contextlib.suppress(Exception):

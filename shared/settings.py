@@ -140,12 +140,16 @@ class Settings(BaseSettings):
     batch_max: int = 1000
     max_message_bytes: int = 1_048_576
 
-    # domain configuration
+    # Per-authority configuration (shared/tenant_config, README "Configuration"): these are
+    # each tenant's defaults, the bootstrap; an authority changes its own through /v1/config
+    # or `qaloop config set`, stored in the database. Each service reads the stored settings
+    # again every QALOOP_CONFIG_REFRESH_SECONDS.
+    config_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
     overall_grade_rule: Literal["worst", "best_fit"] = "worst"
     calendar_closures: list[date] = Field(default_factory=list)  # days the authority adds
     small_number_threshold: int = 5
-    # Complaint timescales (shared.complaint_timescales): the complaints service's due dates and
-    # reporting's on-time KPIs read this one setting, per tenant. QALOOP_COMPLAINTS_TIMESCALES
+    # Complaint timescales (shared.complaint_timescales): each tenant's default (its stored
+    # setting, where it has one, is read by the complaints service and reporting alike). QALOOP_COMPLAINTS_TIMESCALES
     # (JSON: today's procedure -> stage -> {due, maximum}, or {"default": {...}, "tenants":
     # {"<ONS code>": {...}}}) and QALOOP_COMPLAINTS_STAGE2_CLOCK (escalation | agreed_statement).
     complaints_timescales: dict[str, Any] = Field(default_factory=dict)

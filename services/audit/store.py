@@ -210,7 +210,9 @@ class PostgresAuditUnitOfWork(PostgresUnitOfWork):
 
     @property
     def grade_rule(self) -> OverallGradeRule:
-        return OverallGradeRule(self.service.settings.overall_grade_rule)
+        # the served authority's rule as configured now (shared/tenant_config), as reporting's
+        service = self.service
+        return OverallGradeRule(service.config.for_tenant(service.settings.tenant).overall_grade_rule)
 
     def pseudonym(self, case_reference: str) -> str:
         settings = self.service.settings

@@ -233,11 +233,18 @@ class SurveyResultsView(BaseModel):
     summary="Answers per question and wording (free text counted, never shown)",
 )
 async def survey_results(
-    survey_id: Name, principal: Reader, uow: UoW, settings: Configured, period: PeriodQuery = None
+    request: Request,
+    survey_id: Name,
+    principal: Reader,
+    uow: UoW,
+    settings: Configured,
+    period: PeriodQuery = None,
 ) -> SurveyResultsView:
     start, end = _period(period)
     results = await handlers.survey_results(uow, survey_id, start, end)
-    threshold = None if _sees_detail(principal) else settings.small_number_threshold
+    # the served authority's threshold (shared/tenant_config), as reporting's
+    config = request.app.state.service.config.for_tenant(settings.tenant)
+    threshold = None if _sees_detail(principal) else config.small_number_threshold
     return SurveyResultsView.of(results, period, threshold=threshold)
 
 

@@ -76,6 +76,7 @@ class NotifierService(StrandService):
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mailer is None:
             self.mailer = mailer_for(self.settings)
 

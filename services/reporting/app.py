@@ -14,7 +14,7 @@ import aio_pika
 import asyncpg
 from fastapi import FastAPI
 
-from services.reporting import api, kpis, ops, rebuild, store
+from services.reporting import api, ops, rebuild, store
 from services.reporting.benchmarks.api import IMPORT_PATH as BENCHMARKS_IMPORT
 from services.reporting.benchmarks.api import router as benchmarks_router
 from services.reporting.consumer import Projector
@@ -25,14 +25,16 @@ from services.reporting.readmodels import PLANNING, PROJECTIONS, ReadModels
 from services.reporting.report import router as report_router
 from shared import metrics
 from shared.bus import REPORTING_QUEUE, connect
-from shared.calendar import WorkingCalendar
 from shared.db import create_pool
 from shared.inbox import BatchConsumer
 from shared.service import StrandService
 from shared.settings import Settings, get_settings
+from shared.tenant_config.api import router as config_router
 from shared.trust import IntakeChecks
 
 log = logging.getLogger(__name__)
+# The advisory lock one reporting replica holds while it rebuilds after a configuration change.
+CONFIG_REBUILD_LOCK = int.from_bytes(b"qaloop-config-rebuild"[:8], "big", signed=True)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ReportingService(StrandService):
     migrations_dir: Path = Path(__file__).parent / "migrations"
     server_settings: dict[str, str] = field(default_factory=lambda: dict(PLANNING))
     multi_tenant: bool = True  # answers for the token's tenant (its access log too)
+    writes_config: bool = True  # serves /v1/config (shared/tenant_config)
     clock: Clock = london_today
     # How often the clock publishes follow-up transitions (Opened/Due/Overdue/Closed) when
     # no batch wakes it: a scan of the few rows with something to publish.
@@ -59,37 +62,23 @@ class ReportingService(StrandService):
     _new_events: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, *, relay: bool = True) -> None:
-        await super().start(relay=relay)
+        await super().start(relay=relay)  # ... and reads the authorities' configuration (self.config)
         assert self.pool is not None
         settings = self.settings
-        calendar = WorkingCalendar(closures=settings.calendar_closures)
-        timescales = settings.complaint_timescales()  # the complaints service's own, per tenant
-        readmodels = ReadModels(calendar, timescales)
+        readmodels = ReadModels(self.config)  # each tenant's calendar, timescales, follow-up rules
         async with self.pool.acquire() as conn:
             owed = await store.rebuild_owed(conn)
         if owed:
             log.warning("the read models have not applied every stored event: rebuilding them from the event store")
-            await rebuild.rebuild(self.migrate_url, calendar=calendar, timescales=timescales)  # DDL: the schema's owner
-            await self.regrant()  # the swapped-in tables are new: the service's role again
-        targets = {
-            kpi: kpis.Target(
-                target=float(spec["target"]),
-                amber_tolerance=float(spec.get("amber_tolerance", 0.0)),
-                higher_is_better=bool(spec.get("higher_is_better", True)),
-            )
-            for kpi, spec in settings.kpi_targets().items()
-        }
+            await self._rebuild()
+        await self.rebuild_for_config()
         if settings.database_read_url:
             self.read_pool = await create_pool(settings.database_read_url, server_settings=self.server_settings)
         self.queries = ReportingQueries(
             self.pool,
-            calendar,
+            config=self.config,
             read_pool=self.read_pool,
             clock=self.clock,
-            targets=targets,
-            small_number_threshold=settings.small_number_threshold,
-            timescales=timescales,
-            overall_grade_rule=settings.overall_grade_rule,
             authority_names=authority_names(settings),
         )
         self.transitions = TransitionPublisher(self.pool, self.clock)
@@ -112,6 +101,45 @@ class ReportingService(StrandService):
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="reporting-consumer"))
         self._tasks.append(asyncio.create_task(self._loop(), name="reporting-followups"))
         self._tasks.append(asyncio.create_task(self._maintain(), name="reporting-maintenance"))
+        self._tasks.append(asyncio.create_task(self._follow_config(), name="reporting-config"))
+
+    async def _rebuild(self) -> None:
+        """Rebuild the read models (as the schema's owner: DDL) under the configuration held
+        now, and grant the service's role the swapped-in tables."""
+        change = self.config.latest_rebuild_change
+        await rebuild.rebuild(self.migrate_url, config=self.config, config_change=change)
+        await self.regrant()
+
+    async def rebuild_for_config(self) -> bool:
+        """Rebuild when an authority changed a setting that moves projected figures (calendar
+        closures, complaint timescales, follow-up rules) since the read models were built;
+        True when it did. Live intake goes on meanwhile (`rebuild.rebuild`). Of several
+        replicas, the one holding the advisory lock rebuilds; the others find it done."""
+        assert self.pool is not None
+        await self.config.refresh()
+        async with self.pool.acquire() as conn:
+            if self.config.latest_rebuild_change <= await store.config_applied(conn):
+                return False
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CONFIG_REBUILD_LOCK):
+                return False  # another replica is rebuilding
+            try:
+                if self.config.latest_rebuild_change <= await store.config_applied(conn):
+                    return False
+                log.warning("a configuration change moves projected figures: rebuilding the read models under it")
+                await self._rebuild()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", CONFIG_REBUILD_LOCK)
+        return True
+
+    async def _follow_config(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.config_refresh_seconds)
+            try:
+                await self.rebuild_for_config()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("rebuilding after a configuration change failed; will try again")
 
     async def _loop(self) -> None:
         """Publish follow-up transitions after new events (at most every
@@ -266,7 +294,7 @@ class ReportingService(StrandService):
 
     def build_app(self) -> FastAPI:
         app = self.create_app(
-            [api.router, report_router, ops.router, dashboard_router, benchmarks_router],
+            [api.router, report_router, ops.router, dashboard_router, benchmarks_router, config_router],
             title="qaloop reporting",
             description="Live KPI projections and the learning loop's follow-ups (CONTRACT.md §2).",
             body_limits={BENCHMARKS_IMPORT: self.settings.max_import_bytes},

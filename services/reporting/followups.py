@@ -52,6 +52,8 @@ from typing import Protocol, TypeVar
 
 from shared.calendar import Period, WorkingCalendar, add_months, period_of
 from shared.events import ConcernOutcome, Grade, LearningOrigin, Outcome
+from shared.tenant_config.model import WORKFORCE_REVIEW
+from shared.tenant_config.model import FollowUpRules as FollowUpRuleSettings
 
 from .facts import (
     ActionCompletedFact,
@@ -80,6 +82,7 @@ __all__ = [
     "graded_audits",
     "latest_schedules",
     "re_referrals",
+    "rules_of",
     "unique",
 ]
 
@@ -237,7 +240,8 @@ def re_referrals(referrals: Iterable[ReferralFact]) -> set[str]:
 
 @dataclass(frozen=True)
 class FollowUpRules:
-    """The follow-up rules' parameters (configuration; DOMAIN.md defaults)."""
+    """The follow-up rules' parameters: DOMAIN.md's defaults, or each authority's settings
+    (`shared.tenant_config.model.FollowUpRules`, where they are bounded: `rules_of`)."""
 
     complaint_learning_working_days: int = 20
     reaudit_months: int = 3
@@ -250,6 +254,12 @@ class FollowUpRules:
 
 
 DEFAULT_RULES = FollowUpRules()
+
+
+def rules_of(settings: FollowUpRuleSettings) -> FollowUpRules:
+    """The rules' parameters an authority configured (shared/tenant_config: the same fields,
+    bounded there)."""
+    return FollowUpRules(**settings.model_dump(exclude=set(WORKFORCE_REVIEW)))
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from services.reporting.learning import followup_of
 from services.reporting.queries import KpiQueries
 from services.reporting.store import SCHEMA
 from services.reporting.subjects import Subject, load_subjects
-from shared.calendar import LONDON, Period, WorkingCalendar
-from shared.complaint_timescales import AuthorityTimescales
+from shared.calendar import LONDON, Period
+from shared.tenant_config.cache import FixedConfig, TenantConfigs
 
 Clock = Callable[[], date]
 
@@ -48,17 +48,26 @@ class ReportingQueries:
     primary's: every query below reads through it."""
 
     pool: asyncpg.Pool
-    calendar: WorkingCalendar
+    # Each authority's targets, small-number threshold, calendar, timescales and grade rule
+    # as configured now (shared/tenant_config: the service's ConfigCache).
+    config: TenantConfigs = field(default_factory=FixedConfig)
     clock: Clock = london_today
-    targets: dict[str, kpis.Target] = field(default_factory=dict)
-    small_number_threshold: int = 5
-    timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
     # Each authority's name as people say it, by tenant (the configured QALOOP_AUTHORITY_NAME
     # names QALOOP_TENANT's); a tenant without one is named by its code.
     authority_names: dict[str, str] = field(default_factory=dict)
     sql: KpiQueries = field(default_factory=KpiQueries)
     read_pool: asyncpg.Pool | None = None
-    overall_grade_rule: str = "worst"  # Settings.overall_grade_rule: what the report says audits are graded by
+
+    def targets(self, tenant: str) -> dict[str, kpis.Target]:
+        """The authority's KPI targets: what RAG is read against."""
+        return {
+            kpi: kpis.Target(t.target, t.amber_tolerance, t.higher_is_better)
+            for kpi, t in self.config.for_tenant(tenant).targets.items()
+        }
+
+    def threshold(self, tenant: str) -> int:
+        """The authority's small-number threshold."""
+        return self.config.for_tenant(tenant).small_number_threshold
 
     @property
     def reads(self) -> asyncpg.Pool:
@@ -98,15 +107,16 @@ class ReportingQueries:
                 every = (await self.sql.members(conn, tenant))[kpis.BY_CATEGORY]
                 asked = list(dict.fromkeys([*wanted, *(kpis.BY_CATEGORY + c for c in every)]))
             raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=asked)
-        published = [self._publish(values, detail) for values in raw]
+        published = [self._publish(tenant, values, detail) for values in raw]
         if protect and wanted is not None:
             keep = set(wanted)
             published = [[v for v in values if v.kpi in keep] for values in published]
         return published
 
-    def _publish(self, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
+    def _publish(self, tenant: str, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
+        """Suppression and RAG by the authority's threshold and targets as configured now."""
         published = kpis.apply_publication_rules(
-            values, detail=detail, threshold=self.small_number_threshold, targets=self.targets
+            values, detail=detail, threshold=self.threshold(tenant), targets=self.targets(tenant)
         )
         return published if detail else kpis.protect_categories(published)
 
@@ -131,7 +141,7 @@ class ReportingQueries:
             for team, area in teams:
                 slice_ = replace(filters, service_area=area, team=team)
                 (raw,) = await self.sql.values(conn, tenant, [period], slice_, today=self.clock(), kpi_ids=wanted)
-                per_team.append({v.kpi: v for v in self._publish(raw, detail)})
+                per_team.append({v.kpi: v for v in self._publish(tenant, raw, detail)})
         return {kpi: [values[kpi] for values in per_team] for kpi in wanted}
 
     def authority(self, tenant: str) -> str:

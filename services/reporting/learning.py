@@ -28,13 +28,12 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting.followups import (
-    DEFAULT_RULES,
     FollowUp,
-    FollowUpRules,
     Tally,
     TallyKey,
     derive,
     feedback_response_followups,
+    rules_of,
 )
 from services.reporting.queries import workforce_quarters
 from services.reporting.readmodels import BatchLoader, ReadModels, Touched
@@ -85,8 +84,6 @@ class _Scope:
 @dataclass
 class FollowUpDeriver:
     readmodels: ReadModels
-    rules: FollowUpRules = DEFAULT_RULES
-    workforce_rules: WorkforceReviewRules = field(default_factory=WorkforceReviewRules)
 
     @property
     def schema(self) -> str:
@@ -96,14 +93,18 @@ class FollowUpDeriver:
         """Re-derive the follow-ups of every origin ``touched`` names; returns rows changed."""
         conn, tenant = loader.conn, loader.tenant
         facts, scope = await self._load(loader, touched)
-        derived = [x for x in derive(facts, calendar=self.readmodels.calendar, rules=self.rules) if scope.covers(x)]
+        config = self.readmodels.config
+        settings = config.followup_rules(tenant)  # the tenant's, as configured now
+        rules = rules_of(settings)
+        derived = [x for x in derive(facts, calendar=config.calendar(tenant), rules=rules) if scope.covers(x)]
         keys, tallies, themes = await self._feedback_inputs(conn, tenant, touched)
         if keys:
             yswd = await self._you_said_we_did(conn, tenant, themes)
-            derived += feedback_response_followups(tallies, yswd, self.rules)
+            derived += feedback_response_followups(tallies, yswd, rules)
             scope.add("feedback-response", {f"{a}:{q}:{p.label}" for a, q, p in keys})
         if touched.workforce_days:
-            reviews, origin_ids = await WorkforceReviews(self.schema, self.workforce_rules).derive(loader, touched)
+            review_rules = WorkforceReviewRules.of(settings)
+            reviews, origin_ids = await WorkforceReviews(self.schema, review_rules).derive(loader, touched)
             derived += reviews
             scope.add("workforce-review", origin_ids)
         return await self._save(conn, tenant, scope, derived)

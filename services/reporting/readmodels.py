@@ -11,9 +11,11 @@ transaction, and the derived columns of every aggregate a batch touches.
   (`followups.py`, `kpis.py`). The cost is per touched aggregate, never per history.
 * `load_*` read an aggregate's rows back as facts, for the derivations and the follow-ups.
 
-Configuration read here (working calendar, every tenant's complaint timescales — the
-complaints service's own setting) is fixed for the life of the process; changing it calls
-for `qaloop reporting rebuild`.
+Configuration read here, per tenant (`TenantConfigs`: its working-day calendar, its
+complaint timescales — the complaints service's own setting — and its follow-up rules), is
+the authority's as configured now (shared/tenant_config). Rows already written keep the
+settings they were written under until a rebuild: a change to one of these settings makes
+reporting rebuild its read models (`ReportingService._follow_config`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from services.reporting.followups import (
 from services.reporting.kpis import AREA_GOOD, BY_CATEGORY, POSITIVE_RATE, SURVEY_POSITIVE_RATE, ComplaintView
 from services.reporting.workforce import staff_timeline
 from shared.calendar import WorkingCalendar
-from shared.complaint_timescales import AuthorityTimescales
+from shared.tenant_config.cache import FixedConfig, TenantConfigs
 
 SCHEMA = "reporting"
 
@@ -118,13 +120,16 @@ def _pg_type(hint: Any) -> str:
 _JSON_FIELDS: dict[str, type] = {"answers": f.AnswerFact, "area_grades": f.AreaGradeFact}
 
 
-def _write_time_columns(calendar: WorkingCalendar) -> dict[type, tuple[tuple[str, str, Callable[[Any], Any]], ...]]:
-    """Derived columns that depend on the fact alone (and the calendar): set on insert."""
+Derived = Callable[[Any, WorkingCalendar], Any]
+
+
+def _write_time_columns() -> dict[type, tuple[tuple[str, str, Derived], ...]]:
+    """Derived columns that depend on the fact alone (and its tenant's calendar): set on insert."""
     return {
         f.AssessmentFact: (
-            ("d_within", "boolean", lambda a: a.completed_on <= calendar.add_working_days(a.started_on, 45)),
+            ("d_within", "boolean", lambda a, cal: a.completed_on <= cal.add_working_days(a.started_on, 45)),
         ),
-        f.EhcpFact: (("d_within", "boolean", lambda p: (p.issued_on - p.requested_on).days <= 140),),
+        f.EhcpFact: (("d_within", "boolean", lambda p, _: (p.issued_on - p.requested_on).days <= 140),),
     }
 
 
@@ -137,7 +142,7 @@ class TableSpec:
     table: str
     fields: tuple[str, ...]
     types: tuple[str, ...]
-    extras: tuple[tuple[str, str, Callable[[Any], Any]], ...] = ()
+    extras: tuple[tuple[str, str, Derived], ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -147,9 +152,9 @@ class TableSpec:
     def column_types(self) -> tuple[str, ...]:
         return ("text", *self.types, *(t for _, t, _ in self.extras))
 
-    def row(self, tenant: str, fact: Any) -> tuple[Any, ...]:
+    def row(self, tenant: str, fact: Any, calendar: WorkingCalendar) -> tuple[Any, ...]:
         values = [_encode(getattr(fact, name)) for name in self.fields]
-        return (tenant, *values, *(compute(fact) for _, _, compute in self.extras))
+        return (tenant, *values, *(compute(fact, calendar) for _, _, compute in self.extras))
 
     def insert_sql(self, schema: str = SCHEMA) -> str:
         """One INSERT of many rows: a text[] (JSON text, for jsonb) or typed array per column."""
@@ -195,8 +200,8 @@ def _json_decoder(cls: type) -> Callable[[Any], Any]:
     return lambda v: tuple(cls(**a) for a in (json.loads(v) if isinstance(v, str) else v))
 
 
-def table_specs(calendar: WorkingCalendar) -> dict[type, TableSpec]:
-    extras = _write_time_columns(calendar)
+def table_specs() -> dict[type, TableSpec]:
+    extras = _write_time_columns()
     out = {}
     for cls, (table, _) in TABLES.items():
         hints = typing.get_type_hints(cls)
@@ -330,15 +335,14 @@ class ReadModels:
     """Writes facts and keeps the derived columns, for one schema (the live one, or the
     rebuild's)."""
 
-    calendar: WorkingCalendar
-    # Every tenant's complaint timescales: the complaints service's own setting
-    # (`shared.settings.Settings.complaint_timescales`), so the two never disagree.
-    timescales: AuthorityTimescales = field(default_factory=AuthorityTimescales)
+    # Each tenant's calendar, complaint timescales (the complaints service's own setting, so
+    # the two never disagree) and follow-up rules: the service's ConfigCache.
+    config: TenantConfigs = field(default_factory=FixedConfig)
     schema: str = SCHEMA
     specs: dict[type, TableSpec] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.specs = table_specs(self.calendar)
+        self.specs = table_specs()
 
     def spec(self, cls: type) -> TableSpec:
         return self.specs[cls]
@@ -353,7 +357,7 @@ class ReadModels:
             touched[tenant].add(fact)
         for cls, group in by_cls.items():
             spec = self.specs[cls]
-            rows = [spec.row(tenant, fact) for tenant, fact in group]
+            rows = [spec.row(tenant, fact, self.config.calendar(tenant)) for tenant, fact in group]
             await conn.execute(spec.insert_sql(self.schema), *_columns(rows, len(spec.columns)))
             if cls in ANSWER_TABLES:
                 answers = [r for tenant, fact in group for r in answer_rows(tenant, fact)]
@@ -451,7 +455,8 @@ class ReadModels:
             ombudsman_referrals=await load(f.OmbudsmanReferralFact, "complaint_id", complaint_ids),
             ombudsman_decisions=await load(f.OmbudsmanDecisionFact, "complaint_id", complaint_ids),
         )
-        view = ComplaintView(facts, self.calendar, self.timescales.for_tenant(loader.tenant))
+        tenant = loader.tenant
+        view = ComplaintView(facts, self.config.calendar(tenant), self.config.timescales(tenant))
 
         def slice_of(complaint_id: str) -> tuple[bool, str | None, str | None, str | None]:
             r = view.received.get(complaint_id)

@@ -22,6 +22,7 @@ Memory stays bounded: events stream in chunks, aggregates are derived a chunk at
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,10 +46,12 @@ from services.reporting.readmodels import (
     answer_rows,
     family_members,
 )
-from shared.calendar import WorkingCalendar
-from shared.complaint_timescales import AuthorityTimescales
+from shared.db import create_pool
 from shared.events import CloudEvent, model_for
 from shared.inbox import Received
+from shared.settings import Settings
+from shared.tenant_config.cache import ConfigCache, FixedConfig, TenantConfigs
+from shared.tenant_config.defaults import defaults_for
 
 S = store.SCHEMA
 NEW = f"{S}_rebuild"
@@ -116,7 +119,7 @@ async def _copy_facts(conn: asyncpg.Connection, readmodels: ReadModels, items: l
     members: set[tuple[str, str, str]] = set()
     for tenant, fact in items:
         spec = readmodels.spec(type(fact))
-        by_cls.setdefault(type(fact), []).append(spec.row(tenant, fact))
+        by_cls.setdefault(type(fact), []).append(spec.row(tenant, fact, readmodels.config.calendar(tenant)))
         if type(fact) in ANSWER_TABLES:
             answers.setdefault(ANSWER_TABLES[type(fact)], []).extend(answer_rows(tenant, fact))
         members.update(family_members(tenant, fact))
@@ -245,13 +248,16 @@ async def _catch_up(
 async def rebuild(
     dsn: str,
     *,
-    calendar: WorkingCalendar | None = None,
-    timescales: AuthorityTimescales | None = None,
+    config: TenantConfigs | None = None,
+    config_change: int = 0,
     progress: Progress | None = None,
     chunk: int = 20_000,
 ) -> RebuildResult:
+    """Every read model again from the event store, under each authority's configuration
+    (`config`); `config_change` (the newest configuration change `config` holds) is recorded
+    with the swap as the one the read models are now built under."""
     started = time.perf_counter()
-    readmodels = ReadModels(calendar or WorkingCalendar(), timescales or AuthorityTimescales(), schema=NEW)
+    readmodels = ReadModels(config or FixedConfig(), schema=NEW)
     deriver = FollowUpDeriver(readmodels)
     # A plain connection: jsonb travels as JSON text both ways, as COPY wants it.
     conn = await asyncpg.connect(dsn, server_settings=PLANNING)
@@ -268,6 +274,7 @@ async def rebuild(
             await store.lock_read_models(conn)
             events += await _catch_up(conn, readmodels, deriver, last, chunk)
             await _swap(conn)
+            await store.set_config_applied(conn, config_change)
     finally:
         await conn.close()
     return RebuildResult(events, time.perf_counter() - started)
@@ -320,6 +327,19 @@ async def _reset_counts(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _rebuild_as_configured(settings: Settings, progress: Progress) -> RebuildResult:
+    """A rebuild under each authority's configuration as stored now (shared/tenant_config)."""
+    config = ConfigCache(functools.partial(defaults_for, settings))
+    pool = await create_pool(settings.database_url)
+    try:
+        await config.bind(pool)
+    finally:
+        await pool.close()
+    return await rebuild(
+        settings.database_url, config=config, config_change=config.latest_rebuild_change, progress=progress
+    )
+
+
 def run_rebuild_cli() -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -334,14 +354,6 @@ def run_rebuild_cli() -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=max(total, done))
 
-        calendar = WorkingCalendar(closures=settings.calendar_closures)
-        result = asyncio.run(
-            rebuild(
-                settings.database_url,
-                calendar=calendar,
-                timescales=settings.complaint_timescales(),
-                progress=progress,
-            )
-        )
+        result = asyncio.run(_rebuild_as_configured(settings, progress))
     print(f"rebuilt from {result.events} events in {result.seconds:.1f}s: {result.events_per_second:,.0f} events/s")
     return 0

@@ -91,6 +91,15 @@ async def rebuild_owed(conn: asyncpg.Connection) -> bool:
     return totals.get("event_store", 0) != totals.get("read_models", 0)
 
 
+async def config_applied(conn: asyncpg.Connection) -> int:
+    """The newest configuration change the read models were rebuilt under (0: none)."""
+    return int(await conn.fetchval(f"SELECT change_id FROM {SCHEMA}.config_applied") or 0)
+
+
+async def set_config_applied(conn: asyncpg.Connection, change_id: int) -> None:
+    await conn.execute(f"UPDATE {SCHEMA}.config_applied SET change_id = greatest(change_id, $1)", change_id)
+
+
 # --------------------------------------------------------------------------- maintenance
 
 

@@ -27,6 +27,7 @@ from datetime import date, timedelta
 
 from shared.calendar import Period, period_of
 from shared.events import SOCIAL_WORKER_ROLES
+from shared.tenant_config.model import FollowUpRules as FollowUpRuleSettings
 
 from .facts import ActionRaisedFact, StaffJoinedFact, StaffLeftFact
 from .followups import FollowUp, unique
@@ -94,6 +95,15 @@ class WorkforceReviewRules:
     turnover_target: float | None = 0.05
     caseload_target: float | None = 20.0
     team_targets: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: FollowUpRuleSettings) -> WorkforceReviewRules:
+        """The thresholds an authority configured (shared/tenant_config, bounded there)."""
+        return cls(
+            turnover_target=settings.workforce_turnover_target,
+            caseload_target=settings.workforce_caseload_target,
+            team_targets={team: t.model_dump(exclude_none=True) for team, t in settings.workforce_team_targets.items()},
+        )
 
     def turnover(self, team: str) -> float | None:
         return self.team_targets.get(team, {}).get("turnover", self.turnover_target)

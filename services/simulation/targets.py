@@ -5,7 +5,7 @@ Each target says where its number comes from. Where England publishes a national
 the same measure, the target is that figure, rounded, and the comment names the publication
 (DfE, explore-education-statistics.service.gov.uk); check the latest release before using one
 as a real benchmark. Every other target is an **illustrative demo target**: a plausible local
-ambition, not a published figure. A real authority sets its own (`QALOOP_TARGETS_FILE`).
+ambition, not a published figure. A real authority sets its own (`PATCH /v1/config`, `qaloop config set targets`).
 """
 
 from __future__ import annotations

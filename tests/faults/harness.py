@@ -502,9 +502,8 @@ async def tally(
     per tenant, the 'event_store' and 'read_models' counts equal the tenant's event-store
     rows, and each projection's count equals the rows of its tables."""
     from services.reporting.readmodels import PROJECTIONS, TABLES, ReadModels
-    from shared.calendar import WorkingCalendar
 
-    readmodels = ReadModels(WorkingCalendar())
+    readmodels = ReadModels()
     sent = {(e.source, e.id) for e in events}
     conn = await asyncpg.connect(scenario.database_url)
     try:

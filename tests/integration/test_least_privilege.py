@@ -93,6 +93,57 @@ async def test_feedback_role_cannot_read_complaints_tables_but_uses_its_own(lp: 
         await reporting.close()
 
 
+async def test_every_role_reads_the_configuration_and_only_reporting_s_changes_it(lp: srv.LeastPrivilege) -> None:
+    """tenant_config (shared/tenant_config) is no service's own: the migrator owns it, every
+    service's role reads it, reporting's (which serves /v1/config) sets settings and appends
+    to the history, and no role rewrites the history."""
+    from shared.tenant_config import store
+    from shared.tenant_config.model import Setting, TenantConfig
+
+    await migrate_all(lp)
+    reporting = await connect_as(lp, "reporting")
+    try:
+        owner = await reporting.fetchval(
+            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'tenant_config'"
+        )
+        assert owner == f"{lp.prefix}_migrator"
+        tenant = f"T{uuid.uuid4().hex[:8]}"
+        _, (change,) = await store.change_settings(
+            reporting, tenant, TenantConfig(), {Setting.SMALL_NUMBER_THRESHOLD: 3}, "lp"
+        )
+        for statement in (
+            "UPDATE tenant_config.history SET changed_by = 'someone else'",
+            "DELETE FROM tenant_config.history",
+            "TRUNCATE tenant_config.history",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                await reporting.execute(statement)
+    finally:
+        await reporting.close()
+    for service in ("audit", "feedback", "complaints"):  # the strands lp runs as their own roles
+        conn = await connect_as(lp, service)
+        try:
+            assert (await store.stored_settings(conn, tenant))[tenant] == {Setting.SMALL_NUMBER_THRESHOLD: 3}
+            assert (await store.latest_changes(conn))[0] >= change.change_id
+            for statement in (
+                "INSERT INTO tenant_config.settings VALUES ('x', 'y', '1', 1, 'me', now())",
+                "UPDATE tenant_config.settings SET value = '100'",
+                "DELETE FROM tenant_config.settings",
+                "INSERT INTO tenant_config.history (tenant, setting, old_value, new_value, rebuilds, changed_by) "
+                "VALUES ('x', 'y', '1', '2', false, 'me')",
+            ):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                    await conn.execute(statement)
+        finally:
+            await conn.close()
+
+
+async def connect_as(lp: srv.LeastPrivilege, service: str) -> asyncpg.Connection:
+    from shared.db import connect
+
+    return await connect(lp.database_urls[service])
+
+
 def _message(routing_key: str) -> OutgoingMessage:
     event_id = str(uuid.uuid4())
     return OutgoingMessage(routing_key=routing_key, body=json.dumps({"id": event_id}).encode(), message_id=event_id)

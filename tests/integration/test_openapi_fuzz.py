@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import schemathesis
@@ -71,6 +72,18 @@ def running(request: pytest.FixtureRequest, servers: Any) -> Iterator[Running]:
         finally:
             portal.call(client.aclose)
             portal.call(service.stop)
+            portal.call(_forget_fuzzed_settings, servers.database_url)
+
+
+async def _forget_fuzzed_settings(database_url: str) -> None:
+    """The fuzzer's changes to the run's per-authority configuration (PATCH /v1/config with
+    generated values) must not reach the tests that run after it in the same database."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for table in ("settings", "history"):
+            await conn.execute(f"DELETE FROM tenant_config.{table} WHERE changed_by = 'fuzzer'")
+    finally:
+        await conn.close()
 
 
 async def _client(app: Any) -> httpx.AsyncClient:
@@ -241,6 +254,15 @@ KNOWN = {
         ("GET", "/v1/benchmarks", {"params": {"period": "2022\x00-23"}}),
         ("POST", "/v1/benchmarks/import", {"content": b"la_code,la_name\x00,measure\n"}),
         ("POST", "/v1/benchmarks/import", {"content": b"la_code,la_name,measure,year,value\nE1,x,m,9999-00,1e999\n"}),
+        # per-authority configuration (shared/tenant_config): every setting bounded
+        ("PATCH", "/v1/config", {"json": {"small_number_threshold": 2**40}}),
+        ("PATCH", "/v1/config", {"json": {"calendar_closures": ["0001-01-01"]}}),
+        ("PATCH", "/v1/config", {"json": {"targets": {"k\x00": {"target": 1}}}}),
+        ("PATCH", "/v1/config", {"json": {"followup_rules": {"reaudit_months": 2**31}}}),
+        ("PATCH", "/v1/config", {"json": {"complaint_timescales": {"panel_within": 0}}}),
+        ("GET", "/v1/config/history", {"params": {"offset": BIG}}),
+        ("GET", "/v1/config/history", {"params": {"limit": 0}}),
+        ("DELETE", "/v1/config/nothing", {}),
     ],
     "notifier": [
         ("GET", "/v1/notices", {"params": {"limit": 0}}),

@@ -36,6 +36,8 @@ from services.reporting.report.sections.quarter import published_values
 from services.reporting.report.sections.workforce import IDS
 from services.simulation.stream import contract_stream
 from shared.calendar import default_calendar, parse_period
+from shared.tenant_config.cache import FixedConfig
+from shared.tenant_config.model import TenantConfig
 from tests.support.readmodels import ReadModelHarness
 
 pytestmark = pytest.mark.integration
@@ -332,11 +334,11 @@ async def inputs(servers, pool) -> ReportInputs:
             ("complaints.received", "team=tiny-team", "Three about one driver."),
         ):
             await store.save_commentary(conn, tenant, kpi, Q2.label, filters, words, "a.manager")
+    target = {"audit.good_or_better_rate": {"target": 0.8, "amber_tolerance": 0.1}}
     queries = ReportingQueries(
         pool,
-        calendar,
+        config=FixedConfig(TenantConfig.model_validate({"targets": target}), fixed_calendar=calendar),
         clock=lambda: date(2023, 6, 30),
-        targets={"audit.good_or_better_rate": kpis.Target(0.8, 0.1)},
     )
     loaded = await load_inputs(queries, tenant, Q2)
     return replace(

@@ -27,6 +27,7 @@ from services.reporting.readmodels import ReadModels
 from shared.calendar import Period, WorkingCalendar
 from shared.complaint_timescales import AuthorityTimescales
 from shared.db import connect, load_migrations, migrate
+from shared.tenant_config.cache import FixedConfig
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -77,7 +78,7 @@ class ReadModelHarness:
         timescales: AuthorityTimescales | None,
         batch_sizes: Sequence[int],
     ) -> None:
-        readmodels = ReadModels(calendar, timescales or AuthorityTimescales())
+        readmodels = ReadModels(FixedConfig(fixed_calendar=calendar, fixed_timescales=timescales))
         deriver = FollowUpDeriver(readmodels)
         sizes = list(batch_sizes) or [max(len(facts), 1)]
         i = n = 0

@@ -3,6 +3,7 @@ end) or London's today, unless a caller passes its own; the configured authority
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from services.reporting.app import authority_names, build
@@ -21,7 +22,7 @@ def test_the_clock_is_the_configured_day_or_londons_today():
     assert service.clock is london_today
     service, _ = build(settings=as_of, clock=lambda: date(2020, 1, 1))  # a test's own clock wins
     assert service.clock() == date(2020, 1, 1)
-    queries = queries_from_settings(None, as_of)  # type: ignore[arg-type]  # `qaloop report` offline
+    queries = asyncio.run(queries_from_settings(None, as_of))  # type: ignore[arg-type]  # `qaloop report` offline
     assert queries.clock() == date(2023, 3, 31)
 
 
@@ -29,6 +30,6 @@ def test_the_authority_is_named_where_a_name_is_configured():
     named = Settings(tenant="E10000034", authority_name="Westshire County Council")
     assert authority_names(named) == {"E10000034": "Westshire County Council"}
     assert authority_names(Settings(tenant="E10000034")) == {}
-    queries = queries_from_settings(None, named)  # type: ignore[arg-type]
+    queries = asyncio.run(queries_from_settings(None, named))  # type: ignore[arg-type]
     assert queries.authority("E10000034") == "Westshire County Council (E10000034)"
     assert queries.authority("E06000001") == "E06000001"  # another tenant: its code

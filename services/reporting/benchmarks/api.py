@@ -99,8 +99,8 @@ async def benchmarks(
         principal.tenant,
         p,
         detail=principal.has("reporting:detail"),
-        targets=queries.targets,
-        threshold=queries.small_number_threshold,
+        targets=queries.targets(principal.tenant),
+        threshold=queries.threshold(principal.tenant),
     )
     return {
         "period": p.label,

@@ -20,6 +20,6 @@ async def benchmarks_of(queries: ReportingQueries, tenant: str, quarter: Period)
         QueriedKpis(queries),
         tenant,
         quarter,
-        targets=queries.targets,
-        threshold=queries.small_number_threshold,
+        targets=queries.targets(tenant),
+        threshold=queries.threshold(tenant),
     )

@@ -9,7 +9,7 @@ the rows of any other measure as ignored, by measure). Each row says:
 * ``scale`` — ``percent`` (published as 0-100; stored and compared as a fraction 0-1, like
   the KPI's rate) or ``number`` (compared as published, e.g. an average caseload);
 * ``higher_is_better`` — the measure's polarity, used for ranking (1 = best) unless the
-  deployment's target for the KPI (`QALOOP_TARGETS_FILE`) says otherwise;
+  authority's target for the KPI (its configured `targets`) says otherwise;
 * ``title`` — the published measure's name, as the comparison shows it.
 
 Pure: no I/O. Add a row to benchmark another measure; a KPI id this build does not compute

@@ -163,8 +163,8 @@ async def dashboard_breakdowns(
         reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
         by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
-    by_team = _by_team(queries, received, detail)
-    leavers = _leavers(queries, reasons, detail)
+    by_team = _by_team(queries, tenant, received, detail)
+    leavers = _leavers(queries, tenant, reasons, detail)
     return {
         "as_of": today.isoformat(),
         "period": p.label if p else None,
@@ -224,17 +224,17 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _by_team(queries: Any, received: dict[str, int], detail: bool) -> list[dict[str, Any]]:
+def _by_team(queries: Any, tenant: str, received: dict[str, int], detail: bool) -> list[dict[str, Any]]:
     """Complaints received per team, published, with secondary suppression (they add up to
     the service area's complaints received, a tile)."""
     teams = sorted(received)
     published = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", received[t]) for t in teams],
         detail=detail,
-        threshold=queries.small_number_threshold,
-        targets=queries.targets,
+        threshold=queries.threshold(tenant),
+        targets=queries.targets(tenant),
     )
-    figures = protected_counts(published, queries.small_number_threshold)
+    figures = protected_counts(published, queries.threshold(tenant))
     return [
         {"team": t, "value": _whole(f.value), "suppressed": f.suppressed} for t, f in zip(teams, figures, strict=True)
     ]
@@ -249,10 +249,10 @@ async def _by_category(
         return []
     ids = [kpis.BY_CATEGORY + c for c in categories]
     (raw,) = await queries.sql.values(conn, tenant, [p], filters, today=queries.clock(), kpi_ids=ids)
-    published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.small_number_threshold)
+    published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.threshold(tenant))
     return [
         {"category": c, "value": _whole(f.value), "suppressed": f.suppressed}
-        for c, f in received_by_category(published, queries.small_number_threshold)
+        for c, f in received_by_category(published, queries.threshold(tenant))
         if f.suppressed or f.value  # as /v1/kpis/values lists them: the categories with complaints in the slice
     ]
 
@@ -311,13 +311,13 @@ async def _distinct(conn: Any, tenant: str, table: str, column: str, dated: str,
     return [r["v"] for r in rows]
 
 
-def _leavers(queries: Any, reasons: dict[str, int], detail: bool) -> list[dict[str, Any]]:
+def _leavers(queries: Any, tenant: str, reasons: dict[str, int], detail: bool) -> list[dict[str, Any]]:
     """Social workers leaving per reason, each count published (1 to the threshold
     suppressed). No total of them is shown on the dashboard, so no secondary suppression."""
     out = []
     for reason, n in sorted(reasons.items()):
         (value,) = kpis.apply_publication_rules(
-            [kpis.count_value("workforce.leavers", n)], detail=detail, threshold=queries.small_number_threshold
+            [kpis.count_value("workforce.leavers", n)], detail=detail, threshold=queries.threshold(tenant)
         )
         out.append({"reason": reason, "value": _whole(value.value), "suppressed": value.suppressed})
     return out

@@ -396,14 +396,14 @@ async def load(
     by_team = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", teams[t]) for t in team_names],
         detail=detail,
-        threshold=queries.small_number_threshold,
+        threshold=queries.threshold(tenant),
     )
     followups = await queries.followups(tenant, status="open", filters=filters, limit=5000)
     return DashboardData(
         period=period,
         filters=filters,
         today=today,
-        threshold=queries.small_number_threshold,
+        threshold=queries.threshold(tenant),
         values=values,
         by_team=by_team,
         team_of=team_names,

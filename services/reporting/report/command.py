@@ -51,10 +51,10 @@ async def report_from_database(
     except (OSError, asyncpg.PostgresError) as exc:
         raise ReportError(f"cannot connect to reporting's database (QALOOP_DATABASE_URL): {exc}") from None
     try:
-        queries = queries_from_settings(pool, settings)
-        if today is not None:
-            queries.clock = lambda: today
         try:
+            queries = await queries_from_settings(pool, settings)  # reads the authorities' configuration
+            if today is not None:
+                queries.clock = lambda: today
             inputs = await load_inputs(queries, tenant, period)
         except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
             raise ReportError("reporting's tables are missing: run `qaloop migrate reporting` first") from None

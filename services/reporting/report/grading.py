@@ -1,13 +1,14 @@
 """How the report states the overall-grade rule the authority has configured (issue 14,
-item 10): `QALOOP_OVERALL_GRADE_RULE`, the setting the audit service grades by
-(`services.audit.domain.OverallGradeRule`), read by reporting from the same configuration.
+item 10): the authority's `overall_grade_rule` (shared/tenant_config), the setting the audit
+service grades by (`services.audit.domain.OverallGradeRule`), read by reporting from the same
+configuration.
 Pure: no I/O."""
 
 from __future__ import annotations
 
 __all__ = ["GRADE_RULES", "grade_rule_note", "grade_rule_text"]
 
-# The rules the audit service knows (shared.settings.Settings.overall_grade_rule), in words.
+# The rules the audit service knows (shared.tenant_config TenantConfig.overall_grade_rule), in words.
 GRADE_RULES = {
     "worst": (
         "the worst area grade (a limiting judgement): one area that requires improvement makes the audit "

@@ -20,6 +20,7 @@ that every table of a report agrees with every other even while new events arriv
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,9 +40,11 @@ from services.reporting.learning import followup_of
 from services.reporting.readmodels import ReadModels
 from services.reporting.subjects import load_subjects
 from services.reporting.wording import question_wording
-from shared.calendar import Period, WorkingCalendar
+from shared.calendar import Period
 from shared.events import Grade
 from shared.settings import Settings
+from shared.tenant_config.cache import ConfigCache
+from shared.tenant_config.defaults import defaults_for
 
 from .content import kpi_requests
 from .model import KpiRequest, OpenFollowUp, ReportInputs, RuleTally
@@ -283,7 +286,7 @@ async def _kpi_values(
         raw = await queries.sql.values(conn, tenant, periods, filters, today=today, kpi_ids=kpi_ids)
         for period, values in zip(periods, raw, strict=True):
             published = kpis.apply_publication_rules(
-                values, detail=False, threshold=queries.small_number_threshold, targets=queries.targets
+                values, detail=False, threshold=queries.threshold(tenant), targets=queries.targets(tenant)
             )
             out[KpiRequest(period, filters, kpi_ids)] = {v.kpi: v for v in published}
     return out
@@ -296,7 +299,7 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
     today = queries.clock()
     previous = period.previous()
     end = today if period.contains(today) else period.end
-    readmodels = ReadModels(queries.calendar, queries.timescales)
+    readmodels = ReadModels(queries.config)
     async with queries.reads.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         read = _Reader(conn, readmodels, tenant)
         lists, clocks = await read.complaints(period)
@@ -320,12 +323,12 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             audits=await read.audits(previous.start, period.end),
             closing_clocks=clocks,
             followup_rules=await read.followup_rules(),
-            threshold=queries.small_number_threshold,
-            targets=queries.targets,
+            threshold=queries.threshold(tenant),
+            targets=queries.targets(tenant),
             commentary=commentary,
             commentary_on_slices=commentary_on_slices,
             you_said_we_did=await you_said_we_did_words(conn, tenant, [y.key for y in lists["you_said_we_did"]]),
-            overall_grade_rule=queries.overall_grade_rule,
+            overall_grade_rule=queries.config.for_tenant(tenant).overall_grade_rule,
             question_wording=await question_wording(conn, tenant, previous.start, period.end),
             open_followups=open_followups,
             open_followups_total=open_total,
@@ -342,24 +345,17 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
     return replace(inputs, benchmarks=await benchmarks_of(queries, tenant, period))
 
 
-def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQueries:
+async def queries_from_settings(pool: asyncpg.Pool, settings: Settings) -> ReportingQueries:
     """ReportingQueries configured as the reporting service configures its own (app.py), for
-    building a report straight from the database without the service running."""
-    targets = {
-        kpi: kpis.Target(
-            target=float(spec["target"]),
-            amber_tolerance=float(spec.get("amber_tolerance", 0.0)),
-            higher_is_better=bool(spec.get("higher_is_better", True)),
-        )
-        for kpi, spec in settings.kpi_targets().items()
-    }
+    building a report straight from the database without the service running: each
+    authority's configuration as stored (shared/tenant_config) over the environment's
+    defaults."""
+    config = ConfigCache(functools.partial(defaults_for, settings))
+    if pool is not None:
+        await config.bind(pool)
     return ReportingQueries(
         pool,
-        WorkingCalendar(closures=settings.calendar_closures),
+        config=config,
         clock=clock_for(settings.as_of),
         authority_names={settings.tenant: settings.authority_name} if settings.authority_name else {},
-        targets=targets,
-        small_number_threshold=settings.small_number_threshold,
-        timescales=settings.complaint_timescales(),
-        overall_grade_rule=settings.overall_grade_rule,
     )
