@@ -1,6 +1,6 @@
 """Where the tenant's activity is: the read-model tables with a (tenant, date) index, and the
-teams with activity in a period (the dashboard's team choices and the per-team breakdowns of
-the dashboard and the quarterly report)."""
+teams of a period (the dashboard's team choices, and the one set of teams of every per-team
+breakdown of the dashboard, the quarterly report and a team-filtered figure)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from services.reporting import store
 from shared.calendar import Period
 
-__all__ = ["DATED", "TEAMED", "and_condition", "team_list", "teams_in"]
+__all__ = ["DATED", "TEAMED", "and_condition", "breakdown_teams", "team_list", "teams_in"]
 
 # The read-model tables with a (tenant, date) index: (table, date column, the index's
 # condition). The dates of activity the dashboard's period choices are made from.
@@ -44,14 +44,27 @@ def and_condition(condition: str | None) -> str:
     return f" AND {condition}" if condition else ""
 
 
+# Social workers in post at the end of the period ($3): the workforce KPIs' records
+# (`queries.in_post`), whatever date they joined on.
+_IN_POST = f"""SELECT team, service_area FROM {store.SCHEMA}.staff_joined
+            WHERE tenant = $1 AND role IN ('social_worker', 'senior', 'manager') AND joined_on <= $3
+              AND (d_until IS NULL OR d_until > $3) AND team IS NOT NULL AND team <> ''"""
+
+
 async def teams_in(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
-    """(team, service area) of the period's rows."""
+    """(team, service area) of the period's rows, and of the social workers in post at its
+    end (a team's workforce figures are there whether or not it recorded anything else)."""
     union = " UNION ".join(
-        f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
+        [
+            *(
+                f"""SELECT team, service_area FROM {store.SCHEMA}.{table}
             WHERE tenant = $1 AND {column} BETWEEN $2 AND $3
               AND team IS NOT NULL AND team <> ''{and_condition(cond)}"""
-        for table, column, cond in DATED
-        if table in TEAMED
+                for table, column, cond in DATED
+                if table in TEAMED
+            ),
+            _IN_POST,
+        ]
     )
     rows = await conn.fetch(union, tenant, period.start, period.end)
     return [(r["team"], r["service_area"]) for r in rows if r["service_area"]]
@@ -65,3 +78,9 @@ def team_list(found: list[tuple[str, str]], service_area: str | None) -> list[tu
         if team and area and service_area in (None, area):
             out.setdefault(team, area)
     return sorted(out.items(), key=lambda ta: (ta[1], ta[0]))
+
+
+async def breakdown_teams(conn: Any, tenant: str, period: Period) -> list[tuple[str, str]]:
+    """The teams of every per-team breakdown of the period (`teams_in`, each once under its
+    first service area, by service area and name): the dashboard's and the report's alike."""
+    return team_list(await teams_in(conn, tenant, period), None)

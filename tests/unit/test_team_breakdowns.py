@@ -78,7 +78,7 @@ def test_categories_are_protected_as_complaints_received_is_shown():
 
 def test_kpi_line_figures_say_suppressed_for_the_secondary_and_the_range_for_the_small_one():
     published = publish([kpis.count_value("complaints.received", n) for n in (3, 40, 9)])
-    figures = kpi_line(published, [[0, 1, 2]], 5)
+    figures = kpi_line(published, [("a", "send"), ("b", "send"), ("c", "send")], 5)
     assert [f.text for f in figures] == ["1\u20135", "40", "suppressed"]
     assert figures[2].value is None
 
@@ -98,7 +98,6 @@ def test_the_dashboards_kpis_by_team_table():
         today=Q2.end,
         threshold=5,
         values=[],
-        by_team=[],
         teams=teams,
         team_values={"complaints.received": line, good: rate},
     )
