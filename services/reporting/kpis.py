@@ -564,6 +564,9 @@ class KpiValue:
     denominator: float | int | None  # FTE (a fraction) for the workforce rates
     suppressed: bool = False
     rag: str | None = None
+    # suppressed by secondary suppression (`protect_lines`, `publish_filtered`), not small
+    # itself: it reads "suppressed", never the small-count range (not part of the API's JSON)
+    hidden: bool = False
 
 
 # --------------------------------------------------------------------------- assemble
@@ -826,7 +829,7 @@ def _cases(v: KpiValue) -> float:
 
 
 def _hidden(v: KpiValue) -> KpiValue:
-    return replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None)
+    return replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None, hidden=True)
 
 
 def protect_lines(values: Sequence[KpiValue], lines: Iterable[Sequence[int]]) -> list[KpiValue]:
