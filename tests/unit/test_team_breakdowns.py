@@ -133,6 +133,8 @@ def test_the_reports_teams_section_a_table_per_service_area_with_secondary_suppr
         return {v.kpi: v for v in publish(raw)}
 
     inputs = ReportInputs(tenant="T1", period=Q2, today=date(2023, 1, 10), facts=Facts(), followups={}, teams=teams)
+    commented = {("complaints.received", f"team={t}"): "Words." for t in ("b-team", "c-team")}
+    inputs = replace(inputs, commentary_on_slices=commented)
     values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
     while missing := [r for r in kpi_requests(inputs) if r not in values]:
         for r in missing:
@@ -152,6 +154,14 @@ def test_the_reports_teams_section_a_table_per_service_area_with_secondary_suppr
     assert [c.text for c in row.cells] == ["30"]
     titles = [r.header for r in tables["teams-send"].rows]
     assert len(titles) == len(kpis.team_kpi_ids()) and "Concerns whose measures worked" not in titles
+    # every other by-team figure reads as its cell here: complaints by team, and a manager's
+    # commentary on a team's figure (b-team's 8, asked for alone, is published by itself)
+    assert publish([kpis.count_value("complaints.received", 8)])[0].value == 8
+    blocks = {b.id: b for s in report.sections for b in s.blocks if isinstance(b, Table)}
+    by_team = [(r.header, r.cells[0].text) for r in blocks["complaints-by-team"].rows]
+    assert by_team == [("a-team", "1\u20135"), ("b-team", "suppressed"), ("c-team", "30")]
+    commentary = [(r.cells[0].text, r.cells[1].text) for r in blocks["kpis-other-commentary"].rows]
+    assert commentary == [("team b-team", "suppressed"), ("team c-team", "30")]
 
 
 # --------------------------------------------------------------------------- filtered figures

@@ -22,7 +22,7 @@ from ..model import Block, KpiRequest, Paragraph, Row, Section, Table
 from ..suppression import kpi_line
 from .quarter import ReportQuarter
 
-__all__ = ["TEAM_KPIS", "team_figures", "team_section", "team_slices"]
+__all__ = ["TEAM_KPIS", "team_breakdown", "team_figures", "team_section", "team_slices"]
 
 TEAM_KPIS = tuple(kpis.team_kpi_ids())
 
@@ -36,13 +36,22 @@ def team_slices(q: ReportQuarter) -> list[KpiRequest]:
     return [KpiRequest(q.period, _filters(t, a), TEAM_KPIS) for t, a in q.inputs.teams]
 
 
-def team_figures(q: ReportQuarter) -> dict[str, list[Figure]]:
-    """Per KPI that has a team, its figure for each of ``inputs.teams``, protected: what this
-    section shows, and what any other table of a team's figure shows (the workforce section),
-    so that no table shows a figure another hides."""
+def team_breakdown(q: ReportQuarter) -> kpis.Breakdown:
+    """The quarter's per-team breakdown: per KPI that has a team, its published value for each
+    of ``inputs.teams`` (not yet protected)."""
     teams = list(q.inputs.teams)
     values = [q.values(q.period, _filters(t, a), TEAM_KPIS) for t, a in teams]
-    return {k: kpi_line([v[k] for v in values], teams, q.threshold) for k in TEAM_KPIS}
+    return kpis.team_breakdown(teams, {k: [v[k] for v in values] for k in TEAM_KPIS})
+
+
+def team_figures(q: ReportQuarter) -> dict[str, list[Figure]]:
+    """Per KPI that has a team, its figure for each of ``inputs.teams``, protected: what this
+    section shows, and what any other table of a team's figure shows (the workforce section,
+    complaints by team, commentary on a team's figure), so that no table shows a figure
+    another hides."""
+    teams = list(q.inputs.teams)
+    breakdown = team_breakdown(q)
+    return {k: kpi_line(breakdown.values[k], teams, q.threshold) for k in TEAM_KPIS}
 
 
 def team_section(q: ReportQuarter) -> Section:
