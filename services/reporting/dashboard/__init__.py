@@ -161,7 +161,7 @@ async def dashboard_breakdowns(
         wording = await question_wording(conn, tenant, shown.start, shown.end)
         reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
-        by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
+    by_category = await _by_category(queries, tenant, p, filters, categories, detail) if p else []
     by_team = await _by_team(queries, tenant, p, service_area, category, detail) if p else []
     leavers = _leavers(queries, tenant, reasons, detail)
     return {
@@ -236,15 +236,16 @@ async def _by_team(
 
 
 async def _by_category(
-    queries: Any, conn: Any, tenant: str, p: Period, filters: kpis.Filters, categories: list[str], detail: bool
+    queries: Any, tenant: str, p: Period, filters: kpis.Filters, categories: list[str], detail: bool
 ) -> list[dict[str, Any]]:
-    """complaints.by_category.<category> of the slice for the period's categories, published,
-    with secondary suppression (they add up to complaints received, a tile)."""
+    """complaints.by_category.<category> of the slice for the period's categories, as
+    `/v1/kpis/values` publishes them (`ReportingQueries.series`: a team's categories must not
+    add up to a team figure its breakdown hides), with secondary suppression (they add up to
+    complaints received, a tile)."""
     if not categories:
         return []
     ids = [kpis.BY_CATEGORY + c for c in categories]
-    (raw,) = await queries.sql.values(conn, tenant, [p], filters, today=queries.clock(), kpi_ids=ids)
-    published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.threshold(tenant))
+    published = await queries.values(tenant, p, filters, detail=detail, kpi_ids=ids)
     return [
         {"category": c, "value": _whole(f.value), "suppressed": f.suppressed}
         for c, f in received_by_category(published, queries.threshold(tenant))
