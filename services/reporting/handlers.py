@@ -5,12 +5,13 @@ the length of the history — and the publication rules (suppression, RAG) on to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import asyncpg
 
 from services.reporting import kpis
+from services.reporting.activity import breakdown_teams
 from services.reporting.followups import FollowUp
 from services.reporting.learning import followup_of
 from services.reporting.queries import KpiQueries
@@ -20,6 +21,11 @@ from shared.calendar import LONDON, Period
 from shared.tenant_config.cache import FixedConfig, TenantConfigs
 
 Clock = Callable[[], date]
+
+
+def _shown(v: kpis.KpiValue) -> bool:
+    """A published figure on some cases: one a breakdown could hide."""
+    return not v.suppressed and bool(v.value if v.denominator is None else v.denominator)
 
 
 def london_today() -> date:
@@ -94,55 +100,129 @@ class ReportingQueries:
         detail: bool,
         kpi_ids: Iterable[str] | None = None,
     ) -> list[list[kpis.KpiValue]]:
-        """The KPI values of each period, all periods in the same statements; for a reader
-        without ``detail``, small numbers suppressed and the categories protected by secondary
-        suppression (they add up to complaints received). A category asked for alone is
-        protected among all the tenant's categories, so that asking for it by itself shows
-        nothing its breakdown hides."""
+        """The KPI values of each period, all periods in the same statements. For a reader
+        without ``detail``: small numbers suppressed; a team- or category-filtered figure
+        published only where its cell of the breakdown it belongs to is (`_as_in_breakdown`);
+        and the categories protected by secondary suppression (they add up to complaints
+        received). A category asked for alone is protected among all the tenant's categories
+        and the slice's complaints received, so that asking for it by itself shows nothing
+        its breakdown hides. Every filtered read (`/v1/kpis/values`, `/series`, the
+        dashboard's tiles and downloads) passes through here."""
         wanted = None if kpi_ids is None else list(kpi_ids)
         protect = not detail and wanted is not None and any(k.startswith(kpis.BY_CATEGORY) for k in wanted)
         async with self.reads.acquire() as conn:
             asked = wanted
             if protect and wanted is not None:
                 every = (await self.sql.members(conn, tenant))[kpis.BY_CATEGORY]
-                asked = list(dict.fromkeys([*wanted, *(kpis.BY_CATEGORY + c for c in every)]))
+                asked = list(dict.fromkeys([*wanted, "complaints.received", *(kpis.BY_CATEGORY + c for c in every)]))
             raw = await self.sql.values(conn, tenant, periods, filters, today=self.clock(), kpi_ids=asked)
-        published = [self._publish(tenant, values, detail) for values in raw]
+            published = [self._rules(tenant, values, detail) for values in raw]
+            if not detail and (filters.team is not None or filters.category is not None):
+                published = await self._as_in_breakdown(conn, tenant, periods, filters, published)
+        if not detail:
+            published = [kpis.protect_categories(values) for values in published]
         if protect and wanted is not None:
             keep = set(wanted)
             published = [[v for v in values if v.kpi in keep] for values in published]
         return published
 
-    def _publish(self, tenant: str, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
+    def _rules(self, tenant: str, values: Iterable[kpis.KpiValue], detail: bool) -> list[kpis.KpiValue]:
         """Suppression and RAG by the authority's threshold and targets as configured now."""
-        published = kpis.apply_publication_rules(
+        return kpis.apply_publication_rules(
             values, detail=detail, threshold=self.threshold(tenant), targets=self.targets(tenant)
         )
-        return published if detail else kpis.protect_categories(published)
 
-    async def by_team(
+    async def _as_in_breakdown(
         self,
+        conn: asyncpg.Connection,
         tenant: str,
-        period: Period,
+        periods: Sequence[Period],
         filters: kpis.Filters,
-        teams: Sequence[tuple[str, str]],
+        published: list[list[kpis.KpiValue]],
+    ) -> list[list[kpis.KpiValue]]:
+        """A team-filtered slice is a cell of the per-team breakdown (of its complaint
+        category, every team of the period: `team_breakdowns`); a category-filtered one
+        (no team) a cell of the breakdown across the tenant's categories (in its service
+        area). Each published figure of those KPIs is kept only where that cell is published
+        (`kpis.publish_filtered`). Only the KPIs with a figure still to check are computed."""
+        by_team = filters.team is not None
+        of_breakdown = (
+            set(kpis.team_kpi_ids()) if by_team else {k for k in kpis.fixed_kpi_ids() if kpis.reads_category(k)}
+        )
+        needed = sorted({v.kpi for values in published for v in values if v.kpi in of_breakdown and _shown(v)})
+        if not needed:
+            return published
+        if by_team:
+            place = kpis.Filters(category=filters.category)
+            member = filters.team
+            breakdowns = [
+                kpis.team_breakdown(t, v)
+                for t, v in await self.team_breakdowns(conn, tenant, periods, place, needed, detail=False)
+            ]
+        else:
+            member = filters.category
+            breakdowns = await self._category_breakdowns(conn, tenant, periods, filters, needed)
+        assert member is not None
+        return [kpis.publish_filtered(values, b, member) for values, b in zip(published, breakdowns, strict=True)]
+
+    async def _category_breakdowns(
+        self,
+        conn: asyncpg.Connection,
+        tenant: str,
+        periods: Sequence[Period],
+        filters: kpis.Filters,
+        kpi_ids: list[str],
+    ) -> list[kpis.Breakdown]:
+        """Per period, ``kpi_ids`` for each of the tenant's categories in the slice's service
+        area (a category's figures are the complaints of that category; a team filter is not
+        set here), published."""
+        categories = (await self.sql.members(conn, tenant))[kpis.BY_CATEGORY]
+        per: list[list[dict[str, kpis.KpiValue]]] = []
+        for category in categories:
+            slice_ = kpis.Filters(service_area=filters.service_area, category=category)
+            raw = await self.sql.values(conn, tenant, periods, slice_, today=self.clock(), kpi_ids=kpi_ids)
+            per.append([{v.kpi: v for v in self._rules(tenant, values, False)} for values in raw])
+        return [
+            kpis.category_breakdown(categories, {k: [per[c][i][k] for c in range(len(categories))] for k in kpi_ids})
+            for i in range(len(periods))
+        ]
+
+    async def team_breakdowns(
+        self,
+        conn: asyncpg.Connection,
+        tenant: str,
+        periods: Sequence[Period],
+        filters: kpis.Filters,
+        kpi_ids: Sequence[str],
         *,
         detail: bool,
-        kpi_ids: Iterable[str] | None = None,
-    ) -> dict[str, list[kpis.KpiValue]]:
-        """Each KPI that has a team (``kpi_ids``: those of them wanted) for each of ``teams``
-        ((team, service area) pairs), of the slice's complaint category: per KPI, one value
-        per team in ``teams``' order, published as `values` publishes them. The teams add up
-        to the tiles: for a reader without ``detail`` the caller protects each KPI's line with
-        `kpis.protect_lines(line, kpis.team_lines(teams))`."""
+    ) -> list[tuple[list[tuple[str, str]], dict[str, list[kpis.KpiValue]]]]:
+        """Per period, the per-team breakdown of ``kpi_ids`` (KPIs that have a team) of the
+        slice's complaint category: every team of the period (`activity.breakdown_teams`,
+        whatever service area is shown) and per KPI one published value per team, in that
+        order, not yet protected: for a reader without ``detail`` every by-team table protects
+        each line with `kpis.protect_teams` (then shows the teams of its service area). One KPI
+        query per team, for all the periods at once."""
+        teams_per = [await breakdown_teams(conn, tenant, p) for p in periods]
+        every = sorted({t for teams in teams_per for t in teams}, key=lambda ta: (ta[1], ta[0]))
+        found: dict[tuple[str, str], list[dict[str, kpis.KpiValue]]] = {}
+        for team, area in every:
+            slice_ = kpis.Filters(service_area=area, team=team, category=filters.category)
+            raw = await self.sql.values(conn, tenant, periods, slice_, today=self.clock(), kpi_ids=kpi_ids)
+            found[(team, area)] = [{v.kpi: v for v in self._rules(tenant, values, detail)} for values in raw]
+        return [(teams, {k: [found[t][i][k] for t in teams] for k in kpi_ids}) for i, teams in enumerate(teams_per)]
+
+    async def by_team(
+        self, tenant: str, period: Period, category: str | None, *, detail: bool, kpi_ids: Iterable[str] | None = None
+    ) -> tuple[list[tuple[str, str]], dict[str, list[kpis.KpiValue]]]:
+        """`team_breakdowns` of one period, on a connection of its own; ``kpi_ids`` default
+        to every KPI that has a team."""
         wanted = [k for k in (kpi_ids or kpis.team_kpi_ids()) if k not in kpis.TEAMLESS]
-        per_team: list[dict[str, kpis.KpiValue]] = []
         async with self.reads.acquire() as conn:
-            for team, area in teams:
-                slice_ = replace(filters, service_area=area, team=team)
-                (raw,) = await self.sql.values(conn, tenant, [period], slice_, today=self.clock(), kpi_ids=wanted)
-                per_team.append({v.kpi: v for v in self._publish(tenant, raw, detail)})
-        return {kpi: [values[kpi] for values in per_team] for kpi in wanted}
+            ((teams, values),) = await self.team_breakdowns(
+                conn, tenant, [period], kpis.Filters(category=category), wanted, detail=detail
+            )
+        return teams, values
 
     def authority(self, tenant: str) -> str:
         """ "Westshire County Council (E10000034)", or the code alone when no name is configured."""

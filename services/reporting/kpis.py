@@ -50,6 +50,7 @@ __all__ = [
     "RATE",
     "SURVEY_POSITIVE_RATE",
     "TEAMLESS",
+    "Breakdown",
     "ComplaintView",
     "Filters",
     "KpiDefinition",
@@ -58,13 +59,18 @@ __all__ = [
     "apply_publication_rules",
     "assemble",
     "catalogue",
+    "category_breakdown",
     "count_value",
     "definition_of",
     "fixed_kpi_ids",
     "is_known_kpi",
     "protect_categories",
     "protect_lines",
+    "protect_teams",
+    "publish_filtered",
     "rate_value",
+    "reads_category",
+    "team_breakdown",
     "team_kpi_ids",
     "team_lines",
 ]
@@ -558,6 +564,9 @@ class KpiValue:
     denominator: float | int | None  # FTE (a fraction) for the workforce rates
     suppressed: bool = False
     rag: str | None = None
+    # suppressed by secondary suppression (`protect_lines`, `publish_filtered`), not small
+    # itself: it reads "suppressed", never the small-count range (not part of the API's JSON)
+    hidden: bool = False
 
 
 # --------------------------------------------------------------------------- assemble
@@ -820,7 +829,7 @@ def _cases(v: KpiValue) -> float:
 
 
 def _hidden(v: KpiValue) -> KpiValue:
-    return replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None)
+    return replace(v, value=None, numerator=None, denominator=None, suppressed=True, rag=None, hidden=True)
 
 
 def protect_lines(values: Sequence[KpiValue], lines: Iterable[Sequence[int]]) -> list[KpiValue]:
@@ -855,8 +864,74 @@ def team_lines(teams: Sequence[tuple[str, str]]) -> list[list[int]]:
     return [*lines, list(range(len(teams)))]
 
 
+def protect_teams(line: Sequence[KpiValue], teams: Sequence[tuple[str, str]]) -> list[KpiValue]:
+    """The one rule of every by-team table: one KPI's published values across ``teams`` ((team,
+    service area) pairs, every team of the breakdown, whatever service area is shown),
+    protected along `team_lines`. The report's "Measures by team" and complaints by team, the
+    dashboard's figures and complaints by team, and a team-filtered figure
+    (`publish_filtered`) all read their cells from it."""
+    return protect_lines(line, team_lines(teams))
+
+
 def protect_categories(values: Sequence[KpiValue]) -> list[KpiValue]:
     """``complaints.by_category.<c>`` add up to ``complaints.received`` (every complaint has one
-    category): one suppressed category alone would be the total less the others."""
+    category): one suppressed category alone would be the total less the others, and with
+    the total suppressed (a small slice, or a team- or category-filtered figure its breakdown
+    hides) the categories shown would add up to it. So the line is the categories and the
+    total: one of them suppressed alone takes the shown one on the fewest cases with it (never
+    the total while a category is shown, since the total has the most)."""
     members = [i for i, v in enumerate(values) if v.kpi.startswith(BY_CATEGORY)]
-    return protect_lines(values, [members])
+    total = [i for i, v in enumerate(values) if v.kpi == "complaints.received"]
+    return protect_lines(values, [members + total])
+
+
+def reads_category(kpi: str) -> bool:
+    """Whether the ``category`` filter applies to the KPI (the complaints KPIs only)."""
+    return kpi.startswith("complaints.")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The breakdown a filtered figure belongs to: its members (team or category names), the
+    lines they add up along (indexes into ``members``), and per KPI each member's published
+    value (small numbers suppressed, no secondary suppression yet)."""
+
+    members: Sequence[str]
+    lines: Sequence[Sequence[int]]
+    values: Mapping[str, Sequence[KpiValue]]
+
+    def cells(self, member: str) -> dict[str, KpiValue | None]:
+        """Per KPI, the member's cell of the protected breakdown (None: not a member)."""
+        if member not in self.members:
+            return {k: None for k in self.values}
+        i = list(self.members).index(member)
+        return {k: protect_lines(line, self.lines)[i] for k, line in self.values.items()}
+
+
+def team_breakdown(teams: Sequence[tuple[str, str]], values: Mapping[str, Sequence[KpiValue]]) -> Breakdown:
+    """The per-team breakdown (`protect_teams`'s lines) of ``values`` (per KPI, one per team)."""
+    return Breakdown([t for t, _ in teams], team_lines(teams), values)
+
+
+def category_breakdown(categories: Sequence[str], values: Mapping[str, Sequence[KpiValue]]) -> Breakdown:
+    """The breakdown across complaint categories: every complaint has one, so each complaints
+    KPI's categories add up to its figure for the slice (a tile)."""
+    return Breakdown(list(categories), [list(range(len(categories)))], values)
+
+
+def publish_filtered(values: Sequence[KpiValue], breakdown: Breakdown, member: str) -> list[KpiValue]:
+    """A team- or category-filtered slice's published values for a reader without
+    ``reporting:detail``: a value of a KPI of ``breakdown`` is published only if the slice's
+    cell (``member``) is published in the protected breakdown; otherwise it reads suppressed
+    (so the slice asked for alone never shows what its breakdown hides because a neighbour
+    is small). A slice that is not a member of the breakdown has no published cell. A value
+    on no cases (a zero count, an empty rate) stands: it identifies no one, as in the
+    breakdown. KPIs outside the breakdown stand as they are."""
+    cells = breakdown.cells(member)
+    out = []
+    for v in values:
+        if v.kpi in cells and not v.suppressed and _cases(v) > 0:
+            cell = cells[v.kpi]
+            v = _hidden(v) if cell is None or cell.suppressed else v
+        out.append(v)
+    return out

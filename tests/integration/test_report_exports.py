@@ -269,6 +269,84 @@ async def _categories_protected(client) -> None:
     assert secondary > 0
 
 
+def _small(kpi: str, whole: dict) -> bool:
+    n = whole["value"] if kpis.definition_of(kpi).unit == kpis.COUNT else whole["denominator"]
+    return bool(n) and 0 < n <= 5
+
+
+async def _filtered_reads(client) -> None:
+    """A team-filtered figure asked for alone (`/v1/kpis/values`, `/series`, the dashboard's
+    download) reads for a reader exactly as its cell of the per-team breakdown: one the
+    breakdown hides only because a neighbour is small (not small itself) reads suppressed,
+    where before it was published and, with the authority's total and the other teams, gave
+    the small one away. A category-filtered figure reads as its category does among the
+    others. `reporting:detail` still sees every figure in full."""
+    detail, reader = bearer(["reporting:detail"]), bearer(["reporting:read"])
+    published = (await client.get("/v1/dashboard/teams", params={"period": PERIOD}, headers=reader)).json()
+    full = (await client.get("/v1/dashboard/teams", params={"period": PERIOD}, headers=detail)).json()
+    teams = [(t["team"], t["service_area"]) for t in published["teams"]]
+    hidden_by: dict[tuple[str, str], list[str]] = {}
+    for shown, whole in zip(published["kpis"], full["kpis"], strict=True):
+        for team, v, w in zip(teams, shown["values"], whole["values"], strict=True):
+            if v["suppressed"] and not _small(shown["kpi"], w):
+                hidden_by.setdefault(team, []).append(shown["kpi"])
+    assert hidden_by, "the fixture has figures hidden only beside small ones"
+    cells = {
+        (k["kpi"], t): (v, w)
+        for k, whole in zip(published["kpis"], full["kpis"], strict=True)
+        for t, v, w in zip(teams, k["values"], whole["values"], strict=True)
+    }
+    for team, area in list(hidden_by)[:3]:
+        for where in ({"team": team}, {"team": team, "service_area": area}):
+            params = {"period": PERIOD} | where
+            mine = (await client.get("/v1/kpis/values", params=params, headers=reader)).json()["values"]
+            theirs = {
+                v["kpi"]: v
+                for v in (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+            }
+            for v in (v for v in mine if (v["kpi"], (team, area)) in cells):
+                cell, whole = cells[(v["kpi"], (team, area))]
+                assert theirs[v["kpi"]]["value"] == whole["value"], (where, v["kpi"])  # detail: in full
+                assert v["suppressed"] == cell["suppressed"], (where, v["kpi"])  # reader: as its cell
+                assert v["value"] == cell["value"], (where, v["kpi"])
+        kpi = hidden_by[(team, area)][0]
+        one = {"from": PERIOD, "to": PERIOD, "team": team}
+        (point,) = (await client.get(f"/v1/kpis/{kpi}/series", params=one, headers=reader)).json()["series"]
+        assert point["suppressed"] and point["value"] is None, (team, kpi)
+        (point,) = (await client.get(f"/v1/kpis/{kpi}/series", params=one, headers=detail)).json()["series"]
+        assert point["value"] == cells[(kpi, (team, area))][1]["value"], (team, kpi)
+        r = await client.get("/v1/dashboard/tables/kpis.csv", params={"period": PERIOD, "team": team}, headers=reader)
+        rows = {row[0]: row[1] for row in csv_rows(r.content)[1:]}
+        assert rows[kpis.definition_of(kpi).title] == "suppressed", (team, kpi)  # hidden, not "1-5"
+    await _category_filtered(client, reader, detail)
+
+
+async def _category_filtered(client, reader: dict[str, str], detail: dict[str, str]) -> None:
+    """`?category=C` gives complaints received of that category: for a reader, suppressed
+    where the slice's categories hide it beside a small one, in full for detail."""
+    found = 0
+    for period in ("2022-23-Q1", PERIOD, "2022-23-Q3", "2022-23"):
+        for where in ({}, {"service_area": "fostering"}, {"service_area": "send"}):
+            params = {"period": period} | where
+            shown = (await client.get("/v1/kpis/values", params=params, headers=reader)).json()["values"]
+            whole = {
+                v["kpi"]: v
+                for v in (await client.get("/v1/kpis/values", params=params, headers=detail)).json()["values"]
+            }
+            for v in shown:
+                if not (v["kpi"].startswith(kpis.BY_CATEGORY) and v["suppressed"] and whole[v["kpi"]]["value"] > 5):
+                    continue
+                found += 1
+                one = params | {"category": v["kpi"][len(kpis.BY_CATEGORY) :]}
+                mine = (await client.get("/v1/kpis/values", params=one, headers=reader)).json()["values"]
+                received = next(x for x in mine if x["kpi"] == "complaints.received")
+                assert received["suppressed"] and received["value"] is None, one
+                theirs = (await client.get("/v1/kpis/values", params=one, headers=detail)).json()["values"]
+                full = next(x for x in theirs if x["kpi"] == "complaints.received")
+                assert full["value"] == whole[v["kpi"]]["value"], one
+    assert found, "a category hidden only beside a small one"
+
+
 async def _report_teams(client) -> None:
     reader = bearer(["reporting:read"])
     page = read_report((await client.get("/v1/reports/quarterly", params={"period": PERIOD}, headers=reader)).text)
@@ -304,6 +382,7 @@ async def test_tables_download_as_csv_and_xlsx_for_a_reader_of_this_authority_on
     await _dashboard_category(client, events)
     await _teams(client)
     await _categories_protected(client)
+    await _filtered_reads(client)
     await _report_teams(client)
 
     urls = [

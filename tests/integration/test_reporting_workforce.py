@@ -301,3 +301,25 @@ def test_a_later_batch_with_the_teams_action_closes_an_earlier_quarters_review()
     tenant = H.load([*staff, *leaves, late_action], calendar=CAL, batch_sizes=[len(staff) + 2, 1])
     review = _reviews(tenant)["x:2022-23-Q2"]
     assert (review.closed_on, review.closed_by_event_id) == (date(2023, 1, 20), late_action.event_id)
+
+
+def test_the_breakdowns_teams_are_every_team_the_periods_figures_count():
+    """One set of teams for every per-team breakdown (the dashboard's and the report's): a team
+    whose social workers joined long before the quarter is there (its workforce figures are),
+    and one whose social worker left in it (its turnover is), but not after it; a team with
+    vacant posts at its end (its vacancy rate); not a team with only other staff."""
+    facts = [
+        joined("a", date(2019, 5, 1), team="steady", area="fostering"),  # in post, nothing else in Q2
+        joined("b", date(2022, 8, 1), team="new", area="send"),  # joined in Q2: a row dated in it
+        joined("c", date(2020, 1, 6), team="gone", area="send"),
+        left("c", date(2022, 9, 1)),  # left in Q2: a leaver of Q2, in post at no later end
+        joined("d", date(2020, 1, 6), team="office", area="send", role="other"),
+        vacancy("vacant", date(2022, 3, 1), 1.0, area="send"),  # vacant posts, no one in post
+        vacancy("filled", date(2022, 3, 1), 1.0, area="send"),
+        vacancy("filled", date(2022, 8, 1), 0.0, area="send"),  # none vacant from Q2
+    ]
+    tenant = H.load(facts, calendar=CAL)
+    vacant = ("vacant", "send")
+    assert H.teams(tenant, Q1) == [("steady", "fostering"), ("filled", "send"), ("gone", "send"), vacant]
+    assert H.teams(tenant, Q2) == [("steady", "fostering"), ("gone", "send"), ("new", "send"), vacant]
+    assert H.teams(tenant, Q3) == [("steady", "fostering"), ("new", "send"), vacant]

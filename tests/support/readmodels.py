@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from services.reporting.activity import breakdown_teams
 from services.reporting.followups import FollowUp
 from services.reporting.kpis import Filters, KpiValue
 from services.reporting.learning import FollowUpDeriver, followup_of, upsert_followups
@@ -102,6 +103,10 @@ class ReadModelHarness:
         kpi_ids: Iterable[str] | None = None,
     ) -> list[list[KpiValue]]:
         return self._run(KpiQueries().values(self._conn, tenant, periods, filters, today=today, kpi_ids=kpi_ids))
+
+    def teams(self, tenant: str, period: Period) -> list[tuple[str, str]]:
+        """The period's teams of every per-team breakdown (`activity.breakdown_teams`)."""
+        return self._run(breakdown_teams(self._conn, tenant, period))
 
     def followups(self, tenant: str) -> list[FollowUp]:
         rows = self._run(

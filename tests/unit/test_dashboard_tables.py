@@ -27,7 +27,7 @@ def data(*, detail: bool = False) -> DashboardData:
         areas={"planning": (9, 10), "recording": (4, 10), "voice": (1, 2)},
     )
     values = kpis.apply_publication_rules(raw, detail=detail)
-    teams = ["a-team", "b-team", "c-team"]
+    teams = [("a-team", "send"), ("b-team", "send"), ("c-team", "send")]
     by_team = kpis.apply_publication_rules(
         [kpis.count_value("complaints.received", n) for n in (4, 9, 27)], detail=detail
     )
@@ -41,8 +41,8 @@ def data(*, detail: bool = False) -> DashboardData:
         today=date(2022, 9, 30),
         threshold=5,
         values=values,
-        by_team=by_team,
-        team_of=teams,
+        teams=teams,
+        team_values={"complaints.received": by_team},
         followups=followups,
         commentary={"audit.completed": "=cmd|' /C calc'!A0"},
         wording={"q1": "Did your social worker listen to you?"},
@@ -74,6 +74,33 @@ def test_breakdowns_with_a_total_hide_the_next_smallest_for_a_reader_and_nothing
         ("b-team", ["9"]),
         ("c-team", ["27"]),
     ]
+
+
+def test_complaints_by_team_of_a_service_area_hide_what_the_whole_breakdown_hides():
+    """The table shows the area's teams, protected along every team of the period: a-team
+    (3) is alone in SEND, so the authority's line takes d-team (9) with it, and fostering's
+    line then f-team (12): fostering's view must show neither (the authority's total less the
+    other teams would give a-team; fostering's total less c-team, d-team). Teams with no
+    complaints are left out; the KPI table by team shows the same cells."""
+    from dataclasses import replace
+
+    teams = [("c-team", "fostering"), ("d-team", "fostering"), ("e-team", "fostering"), ("f-team", "fostering")]
+    teams.append(("a-team", "send"))
+    received = kpis.apply_publication_rules(
+        [kpis.count_value("complaints.received", n) for n in (40, 9, 0, 12, 3)], detail=False
+    )
+    d = replace(
+        data(),
+        filters=kpis.Filters(service_area="fostering"),
+        teams=teams,
+        team_values={"complaints.received": received},
+    )
+    shown = [("c-team", ["40"]), ("d-team", ["suppressed"]), ("f-team", ["suppressed"])]
+    assert table_rows(d, "complaints-by-team") == shown
+    by_kpi = [(cells[0], cells[2]) for _, cells in table_rows(d, "kpis-by-team")]
+    assert by_kpi == [("c-team", "40"), ("d-team", "suppressed"), ("e-team", "0"), ("f-team", "suppressed")]
+    whole = replace(d, filters=kpis.NO_FILTERS)
+    assert table_rows(whole, "complaints-by-team") == [*table_rows(d, "complaints-by-team"), ("a-team", ["1\u20135"])]
 
 
 def test_questions_by_wording_where_known_and_small_rates_suppressed():

@@ -24,6 +24,7 @@ from services.reporting.facts import (
 from services.reporting.followups import GradedAudit
 from services.reporting.report.content import build_report, kpi_requests
 from services.reporting.report.model import KpiRequest, Paragraph, ReportInputs, RuleTally, Table
+from services.reporting.report.sections.teams import TEAM_KPIS
 from shared.calendar import parse_period
 from shared.events import Grade
 
@@ -126,6 +127,7 @@ def test_the_report_asks_for_both_quarters_first_then_each_sections_slices_in_or
         facts,
         audits={"a1": GradedAudit(graded, Grade.GOOD)},
         commentary_on_slices={("complaints.received", "team=team-a"): "Words."},
+        teams=(("team-a", "send"),),  # the quarter's teams (`activity.breakdown_teams`)
     )
     assert kpi_requests(inputs) == [KpiRequest(Q2), KpiRequest(Q1)]
 
@@ -135,26 +137,18 @@ def test_the_report_asks_for_both_quarters_first_then_each_sections_slices_in_or
         KpiRequest(Q2),
         KpiRequest(Q1),
         KpiRequest(Q2, team_a, ("complaints.received",)),  # commentary on a slice (KPIs section)
+        # each team's slice of the per-team breakdown: a team's figure reads as its cell there
+        # (the commentary's, complaints by team, measures by team)
+        KpiRequest(Q2, kpis.Filters(service_area="send", team="team-a"), TEAM_KPIS),
         KpiRequest(Q2, kpis.NO_FILTERS, questions),  # questions in both quarters (feedback)
         KpiRequest(Q1, kpis.NO_FILTERS, questions),
         KpiRequest(Q2, fostering, questions),  # by the service areas that answered
         KpiRequest(Q2, kpis.Filters(service_area="send"), ("audit.completed", "audit.good_or_better_rate")),
         KpiRequest(Q2, kpis.NO_FILTERS, categories),  # categories in both quarters (complaints)
         KpiRequest(Q1, kpis.NO_FILTERS, categories),
-        KpiRequest(Q2, team_a, kpis_of_a_team()),  # each team's slice
         KpiRequest(Q2, fostering, ("compliments.external",)),  # external compliments only
         KpiRequest(Q1, fostering, ("compliments.external",)),
     ]
-
-
-def kpis_of_a_team() -> tuple[str, ...]:
-    return (
-        "complaints.received",
-        "complaints.closed",
-        "complaints.upheld_rate",
-        "complaints.partially_upheld_rate",
-        "complaints.within_timescale_rate",
-    )
 
 
 def test_a_report_without_a_slice_it_shows_is_refused_and_only_a_quarter_has_one():

@@ -5,6 +5,8 @@ recoverable by subtracting the shown ones from a shown total."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.reporting import kpis
 from services.reporting.dashboard.tables import DashboardData, dashboard_tables
 from services.reporting.report.suppression import kpi_line
@@ -78,7 +80,7 @@ def test_categories_are_protected_as_complaints_received_is_shown():
 
 def test_kpi_line_figures_say_suppressed_for_the_secondary_and_the_range_for_the_small_one():
     published = publish([kpis.count_value("complaints.received", n) for n in (3, 40, 9)])
-    figures = kpi_line(published, [[0, 1, 2]], 5)
+    figures = kpi_line(published, [("a", "send"), ("b", "send"), ("c", "send")], 5)
     assert [f.text for f in figures] == ["1\u20135", "40", "suppressed"]
     assert figures[2].value is None
 
@@ -98,7 +100,6 @@ def test_the_dashboards_kpis_by_team_table():
         today=Q2.end,
         threshold=5,
         values=[],
-        by_team=[],
         teams=teams,
         team_values={"complaints.received": line, good: rate},
     )
@@ -132,6 +133,8 @@ def test_the_reports_teams_section_a_table_per_service_area_with_secondary_suppr
         return {v.kpi: v for v in publish(raw)}
 
     inputs = ReportInputs(tenant="T1", period=Q2, today=date(2023, 1, 10), facts=Facts(), followups={}, teams=teams)
+    commented = {("complaints.received", f"team={t}"): "Words." for t in ("b-team", "c-team")}
+    inputs = replace(inputs, commentary_on_slices=commented)
     values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
     while missing := [r for r in kpi_requests(inputs) if r not in values]:
         for r in missing:
@@ -151,3 +154,128 @@ def test_the_reports_teams_section_a_table_per_service_area_with_secondary_suppr
     assert [c.text for c in row.cells] == ["30"]
     titles = [r.header for r in tables["teams-send"].rows]
     assert len(titles) == len(kpis.team_kpi_ids()) and "Concerns whose measures worked" not in titles
+    # every other by-team figure reads as its cell here: complaints by team, and a manager's
+    # commentary on a team's figure (b-team's 8, asked for alone, is published by itself)
+    assert publish([kpis.count_value("complaints.received", 8)])[0].value == 8
+    blocks = {b.id: b for s in report.sections for b in s.blocks if isinstance(b, Table)}
+    by_team = [(r.header, r.cells[0].text) for r in blocks["complaints-by-team"].rows]
+    assert by_team == [("a-team", "1\u20135"), ("b-team", "suppressed"), ("c-team", "30")]
+    commentary = [(r.cells[0].text, r.cells[1].text) for r in blocks["kpis-other-commentary"].rows]
+    assert commentary == [("team b-team", "suppressed"), ("team c-team", "30")]
+
+
+# --------------------------------------------------------------------------- filtered figures
+# A team- or category-filtered figure is published to a reader only where its cell of the
+# protected breakdown it belongs to is (`kpis.publish_filtered`): asked for alone, a slice
+# must not show what its breakdown hides because a neighbour is small.
+
+
+def received(*ns: int) -> list[kpis.KpiValue]:
+    return publish([kpis.count_value("complaints.received", n) for n in ns])
+
+
+SEND3 = [("a", "send"), ("b", "send"), ("c", "send")]
+
+
+def filtered(team_values: list[kpis.KpiValue], teams: list[tuple[str, str]], team: str, n: int) -> kpis.KpiValue:
+    """The reader's complaints.received of ``team``'s slice (``n`` before publication)."""
+    breakdown = kpis.team_breakdown(teams, {"complaints.received": team_values})
+    (value,) = kpis.publish_filtered(received(n), breakdown, team)
+    return value
+
+
+def test_a_team_hidden_beside_a_small_one_reads_suppressed_when_asked_for_alone():
+    line = received(3, 9, 40)
+    assert [v.suppressed for v in kpis.protect_teams(line, SEND3)] == [True, True, False]
+    hidden = filtered(line, SEND3, "b", 9)
+    assert hidden.suppressed and hidden.value is None and hidden.numerator is None
+    shown = filtered(line, SEND3, "c", 40)
+    assert not shown.suppressed and shown.value == 40
+    # without the rule, the 9 asked for alone and the total 52 would give a's 3
+    assert received(9)[0].value == 9
+
+
+def test_exactly_at_the_threshold_is_small_and_one_over_it_is_not():
+    at = received(5, 6, 30)  # 5 is suppressed, so the 6 beside it is hidden too
+    assert [v.suppressed for v in at] == [True, False, False]
+    assert filtered(at, SEND3, "b", 6).suppressed
+    assert filtered(at, SEND3, "c", 30).value == 30
+    over = received(6, 6, 30)  # nothing small: every team's figure stands
+    assert [filtered(over, SEND3, t, n).value for t, n in (("a", 6), ("b", 6), ("c", 30))] == [6, 6, 30]
+
+
+def test_one_team_alone_is_its_own_total_and_hides_nothing():
+    teams = [("only", "send")]
+    assert filtered(received(40), teams, "only", 40).value == 40
+    assert filtered(received(4), teams, "only", 4).suppressed  # small: suppressed as it stands
+
+
+def test_all_teams_small_are_all_suppressed_and_zero_stands():
+    line = received(2, 4, 0)
+    assert [v.suppressed for v in kpis.protect_teams(line, SEND3)] == [True, True, False]
+    assert filtered(line, SEND3, "a", 2).suppressed and filtered(line, SEND3, "b", 4).suppressed
+    zero = filtered(line, SEND3, "c", 0)
+    assert not zero.suppressed and zero.value == 0  # identifies no one, as in the breakdown
+
+
+def test_a_service_areas_teams_are_a_line_and_so_are_all_teams():
+    teams = [("a", "fostering"), ("b", "fostering"), ("c", "send"), ("d", "send"), ("e", "send")]
+    line = received(3, 30, 40, 9, 12)  # a alone in fostering takes b; send needs nothing
+    assert [filtered(line, teams, t, n).suppressed for t, n in zip("abcde", (3, 30, 40, 9, 12), strict=True)] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    alone = [("a", "fostering"), ("c", "send"), ("d", "send"), ("e", "send")]
+    line = received(3, 40, 9, 12)  # a alone in its area: the line of all teams takes d, then send's e
+    assert [filtered(line, alone, t, n).suppressed for t, n in (("c", 40), ("d", 9), ("e", 12))] == [
+        False,
+        True,
+        True,
+    ]
+
+
+def test_a_team_outside_the_breakdown_has_no_published_cell():
+    line = received(3, 9, 40)
+    assert filtered(line, SEND3, "elsewhere", 7).suppressed
+    assert filtered(line, SEND3, "elsewhere", 0).value == 0
+
+
+def test_rates_read_their_cell_too_and_other_kpis_stand():
+    kpi = "complaints.within_timescale_rate"
+    line = publish([kpis.rate_value(kpi, 1, 3), kpis.rate_value(kpi, 5, 10), kpis.rate_value(kpi, 30, 40)])
+    breakdown = kpis.team_breakdown(SEND3, {kpi: line})
+    own = publish([kpis.rate_value(kpi, 5, 10), kpis.count_value("feedback.responses", 8)])
+    rate, other = kpis.publish_filtered(own, breakdown, "b")
+    assert rate.suppressed and rate.denominator is None
+    assert other.value == 8  # not of this breakdown: stands as it is
+
+
+def test_a_category_filter_reads_its_cell_of_the_categories():
+    categories = ["cost", "delay", "staff"]
+    line = received(8, 2, 30)  # delay is small, so cost (8) goes with it
+    breakdown = kpis.category_breakdown(categories, {"complaints.received": line})
+    assert [c.suppressed for c in breakdown.cells("cost").values()] == [True]
+    (cost,) = kpis.publish_filtered(received(8), breakdown, "cost")
+    (staff,) = kpis.publish_filtered(received(30), breakdown, "staff")
+    assert cost.suppressed and staff.value == 30
+    # and it is the cell the unfiltered slice's categories show
+    raw = [kpis.count_value("complaints.received", 40)] + [
+        kpis.count_value(kpis.BY_CATEGORY + c, n) for c, n in zip(categories, (8, 2, 30), strict=True)
+    ]
+    assert [v.suppressed for v in kpis.protect_categories(publish(raw))] == [False, True, True, False]
+
+
+def test_a_hidden_total_takes_a_category_with_it_so_the_shown_ones_do_not_add_up_to_it():
+    raw = publish(
+        [
+            kpis.count_value("complaints.received", 19),
+            kpis.count_value(kpis.BY_CATEGORY + "cost", 12),
+            kpis.count_value(kpis.BY_CATEGORY + "staff", 7),
+        ]
+    )
+    hidden_total = [replace(raw[0], value=None, numerator=None, suppressed=True), *raw[1:]]
+    protected = kpis.protect_categories(hidden_total)
+    assert [v.suppressed for v in protected] == [True, False, True]  # 7 hidden: 12 alone is not 19

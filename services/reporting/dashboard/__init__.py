@@ -38,7 +38,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.reporting import kpis, store
-from services.reporting.activity import DATED, and_condition, team_list, teams_in
+from services.reporting.activity import DATED, and_condition, teams_in
 from services.reporting.api import Category, Queries, query_filters, query_period, unprocessable, value_json
 from services.reporting.report.labels import commentary_filters
 from services.reporting.wording import question_wording
@@ -48,7 +48,7 @@ from shared.events import known_service_areas
 from shared.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings, is_loopback
 
 from .downloads import router as downloads_router
-from .tables import leavers_by_reason, protected_counts, received_by_category, received_by_team
+from .tables import complaints_by_team, leavers_by_reason, received_by_category
 
 router = APIRouter(tags=["dashboard"])
 router.include_router(downloads_router)  # the dashboard's tables as CSV and XLSX (`downloads.py`)
@@ -159,11 +159,10 @@ async def dashboard_breakdowns(
         categories = await _distinct(conn, tenant, "complaint_received", "category", "received_on", shown)
         questions = await _distinct(conn, tenant, "feedback_answer", "question_id", "received_on", shown)
         wording = await question_wording(conn, tenant, shown.start, shown.end)
-        received = await received_by_team(conn, tenant, p, service_area, category) if p else {}
         reasons = await leavers_by_reason(conn, tenant, p, filters) if p else {}
         commentary = await store.commentary(conn, tenant, p.label, _filters_key(service_area, team)) if p else {}
-        by_category = await _by_category(queries, conn, tenant, p, filters, categories, detail) if p else []
-    by_team = _by_team(queries, tenant, received, detail)
+    by_category = await _by_category(queries, tenant, p, filters, categories, detail) if p else []
+    by_team = await _by_team(queries, tenant, p, service_area, category, detail) if p else []
     leavers = _leavers(queries, tenant, reasons, detail)
     return {
         "as_of": today.isoformat(),
@@ -192,29 +191,28 @@ async def dashboard_teams(
     category: Category = None,
     kpi: Annotated[list[str] | None, Query(description="only these KPIs (each one that has a team)")] = None,
 ) -> dict[str, Any]:
-    """Per team with activity in the period (of the service area, where one is given), each
-    KPI that has a team, published as `/v1/kpis/values` publishes it, with secondary
-    suppression across the teams (and across each service area's teams) for a reader
-    without `reporting:detail`: the teams add up to the tiles."""
+    """Per team of the period (of the service area, where one is given), each KPI that has a
+    team, published as `/v1/kpis/values` publishes it, with secondary suppression for a reader
+    without `reporting:detail` (`kpis.protect_teams`): computed across every team of the
+    period and each service area's teams, whatever service area is shown, so that a service
+    area's view hides what the whole breakdown hides."""
     p = query_period("period", period)
     filters = query_filters(service_area, None, category)
     wanted = kpi or kpis.team_kpi_ids()
     unknown = [k for k in wanted if k not in kpis.team_kpi_ids()]
     if unknown:
         raise unprocessable("kpi", f"not a KPI that has a team: {unknown[0]!r}", unknown[0])
-    async with queries.reads.acquire() as conn:
-        teams = team_list(await teams_in(conn, principal.tenant, p), service_area)
     detail = principal.has("reporting:detail")
-    found = await queries.by_team(principal.tenant, p, filters, teams, detail=detail, kpi_ids=wanted)
+    teams, found = await queries.by_team(principal.tenant, p, category, detail=detail, kpi_ids=wanted)
     if not detail:
-        found = {k: kpis.protect_lines(line, kpis.team_lines(teams)) for k, line in found.items()}
+        found = {k: kpis.protect_teams(line, teams) for k, line in found.items()}
+    shown = [i for i, (_, a) in enumerate(teams) if service_area in (None, a)]
     return {
         "period": p.label,
         "filters": {"service_area": filters.service_area, "category": filters.category},
-        "teams": [{"team": t, "service_area": a} for t, a in teams],
+        "teams": [{"team": teams[i][0], "service_area": teams[i][1]} for i in shown],
         "kpis": [
-            {"kpi": k, "values": [{"team": t, **value_json(v)} for (t, _), v in zip(teams, found[k], strict=True)]}
-            for k in wanted
+            {"kpi": k, "values": [{"team": teams[i][0], **value_json(found[k][i])} for i in shown]} for k in wanted
         ],
     }
 
@@ -224,32 +222,30 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _by_team(queries: Any, tenant: str, received: dict[str, int], detail: bool) -> list[dict[str, Any]]:
-    """Complaints received per team, published, with secondary suppression (they add up to
-    the service area's complaints received, a tile)."""
-    teams = sorted(received)
-    published = kpis.apply_publication_rules(
-        [kpis.count_value("complaints.received", received[t]) for t in teams],
-        detail=detail,
-        threshold=queries.threshold(tenant),
-        targets=queries.targets(tenant),
-    )
-    figures = protected_counts(published, queries.threshold(tenant))
+async def _by_team(
+    queries: Any, tenant: str, p: Period, service_area: str | None, category: str | None, detail: bool
+) -> list[dict[str, Any]]:
+    """Complaints received per team of the service area (of the complaint category chosen):
+    the per-team breakdown's `complaints.received` cells (`complaints_by_team`), teams with
+    none left out."""
+    teams, found = await queries.by_team(tenant, p, category, detail=detail, kpi_ids=["complaints.received"])
     return [
-        {"team": t, "value": _whole(f.value), "suppressed": f.suppressed} for t, f in zip(teams, figures, strict=True)
+        {"team": team, "value": _whole(f.value), "suppressed": f.suppressed}
+        for team, f in complaints_by_team(teams, found["complaints.received"], service_area)
     ]
 
 
 async def _by_category(
-    queries: Any, conn: Any, tenant: str, p: Period, filters: kpis.Filters, categories: list[str], detail: bool
+    queries: Any, tenant: str, p: Period, filters: kpis.Filters, categories: list[str], detail: bool
 ) -> list[dict[str, Any]]:
-    """complaints.by_category.<category> of the slice for the period's categories, published,
-    with secondary suppression (they add up to complaints received, a tile)."""
+    """complaints.by_category.<category> of the slice for the period's categories, as
+    `/v1/kpis/values` publishes them (`ReportingQueries.series`: a team's categories must not
+    add up to a team figure its breakdown hides), with secondary suppression (they add up to
+    complaints received, a tile)."""
     if not categories:
         return []
     ids = [kpis.BY_CATEGORY + c for c in categories]
-    (raw,) = await queries.sql.values(conn, tenant, [p], filters, today=queries.clock(), kpi_ids=ids)
-    published = kpis.apply_publication_rules(raw, detail=detail, threshold=queries.threshold(tenant))
+    published = await queries.values(tenant, p, filters, detail=detail, kpi_ids=ids)
     return [
         {"category": c, "value": _whole(f.value), "suppressed": f.suppressed}
         for c, f in received_by_category(published, queries.threshold(tenant))

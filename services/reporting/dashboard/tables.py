@@ -4,13 +4,16 @@ writes the report's, and the breakdowns the page draws carry secondary suppressi
 
 `DashboardData` is what the page shows for one period and slice, read the way its panels read
 it (`load`): the KPI values of `GET /v1/kpis/values` (published, or unsuppressed with
-`reporting:detail`), complaints received per team of the service area (`received_by_team`, as
-`GET /v1/dashboard/breakdowns`), the open follow-ups (`GET /v1/followups?status=open`) and the
+`reporting:detail`), every KPI that has a team per team of the period (`ReportingQueries.by_team`,
+as `GET /v1/dashboard/teams`), the open follow-ups (`GET /v1/followups?status=open`) and the
 managers' commentary. `dashboard_tables` turns it into tables:
 
 * `kpis` — every KPI tile: value, RAG and commentary;
-* `complaints-by-category`, `complaints-by-team` — complaints received, each a breakdown of
-  the complaints received (a tile): secondary suppression (`report/suppression.py`);
+* `complaints-by-category` — complaints received by category, a breakdown of the complaints
+  received (a tile): secondary suppression (`report/suppression.py`);
+* `complaints-by-team` — complaints received per team of the service area: the per-team
+  breakdown's cells (`kpis.protect_teams`, as `kpis-by-team` and the report), teams with none
+  left out;
 * `audit-grades` — each overall grade's share of audits and its number;
 * `audit-areas` — each audit area's good-or-better rate, lowest first (what drives "requires
   improvement");
@@ -19,7 +22,7 @@ managers' commentary. `dashboard_tables` turns it into tables:
 * `workforce-leavers` — social workers leaving by reason (each count under the count rule;
   no total of them is on the page, so no secondary suppression);
 * `kpis-by-team` — every KPI that has a team, per team of the service area (secondary
-  suppression along the teams: they add up to the tiles);
+  suppression along every team of the period and each area's: `kpis.protect_teams`);
 * `followups-by-origin`, `followups-open` — the open follow-ups by origin, and each one.
 
 Figures are formatted and suppressed by `report/figures.py`, as in the report.
@@ -34,7 +37,6 @@ from datetime import date
 from typing import Any
 
 from services.reporting import kpis, store
-from services.reporting.activity import team_list, teams_in
 from services.reporting.followups import FollowUp
 from services.reporting.handlers import ReportingQueries
 from services.reporting.report.figures import EN_DASH, Figure, count_figure, kpi_figure, rag_figure, text
@@ -47,11 +49,11 @@ from shared.calendar import Period
 __all__ = [
     "DASHBOARD_TABLES",
     "DashboardData",
+    "complaints_by_team",
     "dashboard_tables",
     "leavers_by_reason",
     "protected_counts",
     "received_by_category",
-    "received_by_team",
 ]
 
 DASHBOARD_TABLES = (
@@ -94,14 +96,13 @@ class DashboardData:
     today: date
     threshold: int
     values: Sequence[kpis.KpiValue]
-    by_team: Sequence[kpis.KpiValue]  # complaints.received per team, published; the team in `team_of`
-    team_of: Sequence[str] = ()
     followups: Sequence[FollowUp] = ()
     commentary: Mapping[str, str] = field(default_factory=dict)
     wording: Mapping[str, str] = field(default_factory=dict)  # question id -> wording, where known
     leavers: Mapping[str, int] = field(default_factory=dict)  # leaving reason -> social workers who left
-    # every KPI that has a team, per team of the slice's service area: (team, service area)
-    # pairs, and per KPI the published values in their order (`ReportingQueries.by_team`)
+    # every KPI that has a team (complaints.received at least), per team of the period, whatever
+    # the service area: (team, service area) pairs, and per KPI the published values in their
+    # order, not yet protected (`ReportingQueries.by_team`); the tables show the area's teams
     teams: Sequence[tuple[str, str]] = ()
     team_values: Mapping[str, Sequence[kpis.KpiValue]] = field(default_factory=dict)
 
@@ -113,24 +114,19 @@ def protected_counts(values: Sequence[kpis.KpiValue], threshold: int) -> list[Fi
     return figures
 
 
-async def received_by_team(
-    conn: Any, tenant: str, period: Period, service_area: str | None, category: str | None = None
-) -> dict[str, int]:
-    """complaints.received per team of the slice (`queries.py`: ComplaintReceived rows
-    received in the period, of the complaint category where one is given), teams with none
-    left out."""
-    rows = await conn.fetch(
-        f"""SELECT team, count(*) AS n FROM {store.SCHEMA}.complaint_received
-            WHERE tenant = $1 AND received_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR service_area = $4)
-              AND ($5::text IS NULL OR category = $5)
-            GROUP BY team""",
-        tenant,
-        period.start,
-        period.end,
-        service_area,
-        category,
-    )
-    return {r["team"]: int(r["n"]) for r in rows}
+def complaints_by_team(
+    teams: Sequence[tuple[str, str]], received: Sequence[kpis.KpiValue], service_area: str | None
+) -> list[tuple[str, kpis.KpiValue]]:
+    """complaints.received per team of the service area, from the per-team breakdown's line
+    (every team of the period, published), protected by the one rule (`kpis.protect_teams`;
+    nothing to do for `reporting:detail`, whose values carry no suppression): (team, value),
+    teams with none left out."""
+    shown = kpis.protect_teams(received, teams)
+    return [
+        (t, v)
+        for (t, a), v in zip(teams, shown, strict=True)
+        if service_area in (None, a) and (v.suppressed or v.value)
+    ]
 
 
 async def leavers_by_reason(conn: Any, tenant: str, period: Period, filters: kpis.Filters) -> dict[str, int]:
@@ -196,13 +192,21 @@ def _by_category(data: DashboardData) -> Table:
 
 
 def _by_team(data: DashboardData) -> Table:
-    figures = protected_counts(data.by_team, data.threshold)
+    """The per-team breakdown's complaints received (the figures `kpis-by-team` shows), for the
+    teams of the service area with any."""
+    received = data.team_values.get("complaints.received", [])
+    figures = kpi_line(received, data.teams, data.threshold) if received else []
+    rows = [
+        Row(t, [f])
+        for (t, a), f in zip(data.teams, figures, strict=True)
+        if data.filters.service_area in (None, a) and (f.suppressed or f.value)
+    ]
     return Table(
         "complaints-by-team",
         f"Complaints received by team, {_about(area_label(data.filters.service_area), data.filters)}, "
         f"{data.period.label}",
         ["Team", "Complaints received"],
-        [Row(team, [f]) for team, f in zip(data.team_of, figures, strict=True)],
+        rows,
     )
 
 
@@ -329,13 +333,16 @@ def _followups_open(data: DashboardData) -> Table:
 
 def _kpis_by_team(data: DashboardData) -> Table:
     """Every KPI that has a team, per team of the slice's service area (its team filter
-    aside), with secondary suppression along the teams and each area's teams."""
-    lines = kpis.team_lines(data.teams)
+    aside), with secondary suppression along every team of the period and each area's."""
     rows = []
     for kpi_id, line in data.team_values.items():
-        figures = kpi_line(line, lines, data.threshold)
+        figures = kpi_line(line, data.teams, data.threshold)
         title = _kpi_title(kpi_id)
-        rows += [Row(title, [text(t), text(area_label(a)), f]) for (t, a), f in zip(data.teams, figures, strict=True)]
+        rows += [
+            Row(title, [text(t), text(area_label(a)), f])
+            for (t, a), f in zip(data.teams, figures, strict=True)
+            if data.filters.service_area in (None, a)
+        ]
     place = _about(area_label(data.filters.service_area), data.filters)
     return Table(
         "kpis-by-team",
@@ -378,26 +385,22 @@ async def load(
     only: str | None = None,
 ) -> DashboardData:
     """What the dashboard shows for the period and slice, read as its panels read it (the
-    per-team KPIs only when ``only`` is None or names their table: a query per team)."""
+    per-team KPIs only when ``only`` is None or names a by-team table: a query per team)."""
     today = queries.clock()
     values = await queries.values(tenant, period, filters, detail=detail)
     async with queries.reads.acquire() as conn:  # the read replica where there is one
-        teams = await received_by_team(conn, tenant, period, filters.service_area, filters.category)
         commentary = await store.commentary(
             conn, tenant, period.label, commentary_filters(filters.service_area, filters.team)
         )
         wording = await question_wording(conn, tenant, period.start, period.end)
         leavers = await leavers_by_reason(conn, tenant, period, filters)
-        by_area = team_list(await teams_in(conn, tenant, period), filters.service_area)
-    place = kpis.Filters(service_area=filters.service_area, category=filters.category)
-    wanted = only in (None, "kpis-by-team")
-    team_values = await queries.by_team(tenant, period, place, by_area, detail=detail) if wanted else {}
-    team_names = sorted(teams)
-    by_team = kpis.apply_publication_rules(
-        [kpis.count_value("complaints.received", teams[t]) for t in team_names],
-        detail=detail,
-        threshold=queries.threshold(tenant),
-    )
+    team_kpis = {None: None, "kpis-by-team": None, "complaints-by-team": ["complaints.received"]}
+    teams: list[tuple[str, str]] = []
+    team_values: dict[str, list[kpis.KpiValue]] = {}
+    if only in team_kpis:
+        teams, team_values = await queries.by_team(
+            tenant, period, filters.category, detail=detail, kpi_ids=team_kpis[only]
+        )
     followups = await queries.followups(tenant, status="open", filters=filters, limit=5000)
     return DashboardData(
         period=period,
@@ -405,12 +408,10 @@ async def load(
         today=today,
         threshold=queries.threshold(tenant),
         values=values,
-        by_team=by_team,
-        team_of=team_names,
         followups=followups,
         commentary=commentary,
         wording=wording,
         leavers=leavers,
-        teams=by_area if wanted else (),
+        teams=teams,
         team_values=team_values,
     )

@@ -100,7 +100,8 @@ def kpi_figure(v: kpis.KpiValue | None, threshold: int) -> Figure:
         return Figure(NO_DATA)
     unit = kpis.definition_of(v.kpi).unit
     if v.suppressed:
-        label = suppressed_count_text(threshold) if unit == kpis.COUNT else SUPPRESSED_RATE
+        # a figure hidden beside a small one (secondary suppression) may not be small itself
+        label = suppressed_count_text(threshold) if unit == kpis.COUNT and not v.hidden else SUPPRESSED_RATE
         return Figure(label, None, suppressed=True)
     if v.value is None:
         return Figure(NO_DATA)

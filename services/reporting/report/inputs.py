@@ -32,7 +32,7 @@ import asyncpg
 
 from services.reporting import facts as f
 from services.reporting import kpis, store
-from services.reporting.activity import team_list, teams_in
+from services.reporting.activity import breakdown_teams
 from services.reporting.benchmarks.inputs import benchmarks_of
 from services.reporting.followups import GradedAudit
 from services.reporting.handlers import ReportingQueries, clock_for
@@ -332,11 +332,8 @@ async def load_inputs(queries: ReportingQueries, tenant: str, period: Period) ->
             question_wording=await question_wording(conn, tenant, previous.start, period.end),
             open_followups=open_followups,
             open_followups_total=open_total,
-            # teams with activity in the quarter, and those with social workers in post at its end
-            teams=team_list(
-                [*await teams_in(conn, tenant, period), *((r.team, r.service_area) for r in lists["staff_joined"])],
-                None,
-            ),
+            # the quarter's teams, as the dashboard's for the same period
+            teams=await breakdown_teams(conn, tenant, period),
         )
         values: dict[KpiRequest, dict[str, kpis.KpiValue]] = {}
         while missing := [r for r in kpi_requests(inputs) if r not in values]:

@@ -178,4 +178,4 @@ class ReportInputs:
     authority: str = ""  # the authority's name and code (`ReportingQueries.authority`); "": the code
     open_followups: Sequence[OpenFollowUp] = ()  # open at the quarter's end, most overdue first (at most 25)
     open_followups_total: int = 0  # how many were open then, of which ``open_followups`` are the first
-    teams: Sequence[tuple[str, str]] = ()  # (team, service area) with activity in the quarter (`activity.teams_in`)
+    teams: Sequence[tuple[str, str]] = ()  # (team, service area) of the quarter (`activity.breakdown_teams`)

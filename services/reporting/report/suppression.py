@@ -86,12 +86,13 @@ def protect_columns(column_figures: Sequence[Sequence[Figure]]) -> list[list[Fig
     return [[protected[r][c] for r in range(n)] for c in range(len(column_figures))]
 
 
-def kpi_line(published: Sequence[kpis.KpiValue], lines: Iterable[Sequence[int]], threshold: int) -> list[Figure]:
-    """Published values of one KPI across a breakdown (the teams), as figures with secondary
-    suppression along ``lines`` (`kpis.protect_lines`: the member on the fewest cases, a
-    count's value or a rate's denominator, is the one hidden): a figure hidden only so that
-    another cannot be worked out reads "suppressed", not the small-count range."""
-    protected = kpis.protect_lines(published, lines)
+def kpi_line(published: Sequence[kpis.KpiValue], teams: Sequence[tuple[str, str]], threshold: int) -> list[Figure]:
+    """Published values of one KPI across a per-team breakdown (``teams``: every team of it), as
+    figures protected by the one rule of by-team tables (`kpis.protect_teams`: the member on
+    the fewest cases, a count's value or a rate's denominator, is the one hidden): a figure
+    hidden only so that another cannot be worked out reads "suppressed", not the small-count
+    range."""
+    protected = kpis.protect_teams(published, teams)
     return [
         hidden() if after.suppressed and not before.suppressed else kpi_figure(before, threshold)
         for before, after in zip(published, protected, strict=True)

@@ -16,9 +16,10 @@ from ..charts import Series
 from ..figures import AVERAGE_DAYS, EN_DASH, Figure
 from ..labels import words
 from ..model import Block, KpiRequest, Row, Section, Subheading, Table, chart
-from ..suppression import column_lines, protect, protect_columns, row_lines
+from ..suppression import column_lines, hidden, protect, protect_columns, row_lines
 from .compliments import compliment_blocks, compliment_slices
 from .quarter import ReportQuarter
+from .teams import team_figures, team_slices
 
 __all__ = ["complaint_slices", "complaints_section"]
 
@@ -74,9 +75,6 @@ class _Complaints:
         """The quarter's closings whose complaint's receipt is known, with that receipt."""
         return [(c, self.received[c.complaint_id]) for c in self.closings if c.complaint_id in self.received]
 
-    def teams(self) -> list[str]:
-        return sorted({r.team for r in self.received_now} | {r.team for _, r in self.closings_received()})
-
 
 def _categories(q: ReportQuarter, complaints: _Complaints) -> list[str]:
     """Categories received in either quarter, or of a complaint closed in this one."""
@@ -88,16 +86,12 @@ def _categories(q: ReportQuarter, complaints: _Complaints) -> list[str]:
 
 
 def complaint_slices(q: ReportQuarter) -> list[KpiRequest]:
-    """The slices this section reads: every category in both quarters, each team's KPIs,
-    and the compliments' (`compliment_slices`)."""
+    """The slices this section reads: every category in both quarters, the per-team
+    breakdown's (`team_slices`) and the compliments' (`compliment_slices`)."""
     complaints = _Complaints.of(q.inputs.facts, q.period)
     cat_ids = tuple(kpis.BY_CATEGORY + c for c in _categories(q, complaints))
     out = [KpiRequest(q.period, kpis.NO_FILTERS, cat_ids), KpiRequest(q.previous, kpis.NO_FILTERS, cat_ids)]
-    return [
-        *(out if cat_ids else []),
-        *(KpiRequest(q.period, kpis.Filters(team=team), _TEAM_KPIS) for team in complaints.teams()),
-        *compliment_slices(q),
-    ]
+    return [*(out if cat_ids else []), *team_slices(q), *compliment_slices(q)]
 
 
 def _upheld_share(q: ReportQuarter, complaints: _Complaints, category: str) -> Figure:
@@ -145,38 +139,59 @@ def _by_category(q: ReportQuarter, complaints: _Complaints) -> list[Block]:
 
 
 def _by_team(q: ReportQuarter, complaints: _Complaints) -> list[Block]:
-    """The KPIs of each team's slice, and the quarter's complaints by team and category."""
+    """The complaints KPIs of each team with complaints in the quarter: the per-team
+    breakdown's figures (`team_figures`, the one rule of every by-team table, so this table
+    and "Measures by team" show and hide the same cells); and the quarter's complaints by
+    team and category."""
     p = q.period
-    teams = complaints.teams()
-    by_team = {team: q.values(p, kpis.Filters(team=team), kpi_ids=_TEAM_KPIS) for team in teams}
-    # The teams' received and responses add up to the quarter's (shown): secondary suppression.
-    cells = protect([[q.kpi(by_team[team], k) for k in _TEAM_KPIS] for team in teams], column_lines(len(teams), (0, 1)))
+    teams = list(q.inputs.teams)
+    figures = team_figures(q)
+    shown = [
+        i
+        for i in range(len(teams))
+        if any(figures[k][i].suppressed or figures[k][i].value for k in ("complaints.received", "complaints.closed"))
+    ]
     blocks: list[Block] = [
         Table(
             "complaints-by-team",
             f"Complaints by team, {p.label}",
             ["Team", "Received", "Responses", "Upheld", "Partially upheld", "Within timescale"],
-            [Row(team, cells[i]) for i, team in enumerate(teams)],
+            [Row(teams[i][0], [figures[k][i] for k in _TEAM_KPIS]) for i in shown],
         )
     ]
+    hidden_teams = {teams[i][0] for i in shown if figures["complaints.received"][i].suppressed}
+    cross = _team_category(q, complaints, hidden_teams)
+    return [*blocks, *cross]
+
+
+def _team_category(q: ReportQuarter, complaints: _Complaints, hidden_teams: set[str]) -> list[Block]:
+    """The quarter's complaints received by team and category. Rows add up to each team's
+    received, columns to each category's (both shown): secondary suppression along both; and
+    a team whose received the per-team breakdown hides must not be its row's sum, so such a
+    row with nothing suppressed has its smallest figure hidden first (then the rule spreads
+    it along its row and column)."""
     received_now = complaints.received_now
     cross = Counter((r.team, r.category) for r in received_now)
     now_categories = sorted({r.category for r in received_now})
-    if now_categories:
-        cross_teams = sorted({r.team for r in received_now})
-        # Rows add up to each team's received, columns to each category's (both shown).
-        grid = [[q.count(cross[(team, c)]) for c in now_categories] for team in cross_teams]
-        across = range(len(now_categories))
-        grid = protect(grid, [*row_lines(len(grid), across), *column_lines(len(grid), across)])
-        blocks.append(
-            Table(
-                "complaints-team-category",
-                f"Complaints received by team and category, {p.label}",
-                ["Team", *[words(c) for c in now_categories]],
-                [Row(team, grid[i]) for i, team in enumerate(cross_teams)],
-            )
+    if not now_categories:
+        return []
+    cross_teams = sorted({r.team for r in received_now})
+    grid = [[q.count(cross[(team, c)]) for c in now_categories] for team in cross_teams]
+    for row, team in zip(grid, cross_teams, strict=True):
+        positive = [c for c, f in enumerate(row) if not f.suppressed and f.value]
+        if team in hidden_teams and positive and not any(f.suppressed for f in row):
+            smallest = min(positive, key=lambda c: (row[c].value or 0.0, c))
+            row[smallest] = hidden()
+    across = range(len(now_categories))
+    grid = protect(grid, [*row_lines(len(grid), across), *column_lines(len(grid), across)])
+    return [
+        Table(
+            "complaints-team-category",
+            f"Complaints received by team and category, {q.period.label}",
+            ["Team", *[words(c) for c in now_categories]],
+            [Row(team, grid[i]) for i, team in enumerate(cross_teams)],
         )
-    return blocks
+    ]
 
 
 def _stage_values(q: ReportQuarter, complaints: _Complaints, stage: int) -> dict[str, kpis.KpiValue]:

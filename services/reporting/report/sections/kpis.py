@@ -11,6 +11,7 @@ from ..figures import AVERAGE_DAYS, change_figure, rag_figure, text, unit_of
 from ..labels import filters_of, slice_label
 from ..model import Block, KpiRequest, Paragraph, Row, Section, Subheading, Table, chart
 from .quarter import PREVIOUS_QUARTER, THIS_QUARTER, ReportQuarter
+from .teams import TEAM_KPIS, team_breakdown, team_slices
 
 __all__ = ["kpi_section", "kpi_slices"]
 
@@ -45,8 +46,25 @@ def _other_commentary(q: ReportQuarter) -> list[tuple[str, str, str]]:
 
 
 def kpi_slices(q: ReportQuarter) -> list[KpiRequest]:
-    """The slices this section reads: each commented KPI in its slice."""
-    return [KpiRequest(q.period, filters_of(filters), (kpi_id,)) for kpi_id, filters, _ in _other_commentary(q)]
+    """The slices this section reads: each commented KPI in its slice, and the per-team
+    breakdown where one is a team's (`_slice_value`)."""
+    other = _other_commentary(q)
+    teamed = any(filters_of(filters).team for _, filters, _ in other)
+    return [
+        *(KpiRequest(q.period, filters_of(filters), (kpi_id,)) for kpi_id, filters, _ in other),
+        *(team_slices(q) if teamed else []),
+    ]
+
+
+def _slice_value(q: ReportQuarter, kpi_id: str, where: kpis.Filters) -> dict[str, kpis.KpiValue]:
+    """A commented KPI in its slice, published; a team's figure of a KPI that has a team only
+    where its cell of the per-team breakdown is (`kpis.publish_filtered`: the report shows
+    nowhere what "Measures by team" hides)."""
+    value = q.values(q.period, where, kpi_ids=[kpi_id])
+    if where.team is None or kpi_id not in TEAM_KPIS:
+        return value
+    (published,) = kpis.publish_filtered([value[kpi_id]], team_breakdown(q), where.team)
+    return {kpi_id: published}
 
 
 def _kpi_row(q: ReportQuarter, kpi_id: str) -> Row:
@@ -104,7 +122,7 @@ def _other_commentary_blocks(q: ReportQuarter) -> list[Block]:
     rows = []
     for kpi_id, filters, words in other:
         where = filters_of(filters)
-        value = q.values(q.period, where, kpi_ids=[kpi_id])
+        value = _slice_value(q, kpi_id, where)
         rows.append(Row(_kpi_title(kpi_id), [text(slice_label(where)), q.kpi(value, kpi_id), text(words)]))
     return [
         Subheading("Commentary on other KPIs and on service areas and teams", "kpis-other"),
