@@ -149,7 +149,14 @@ class ReportingQueries:
         of_breakdown = (
             set(kpis.team_kpi_ids()) if by_team else {k for k in kpis.fixed_kpi_ids() if kpis.reads_category(k)}
         )
-        needed = sorted({v.kpi for values in published for v in values if v.kpi in of_breakdown and _shown(v)})
+        needed = sorted(
+            {
+                v.kpi
+                for values in published
+                for v in values
+                if _shown(v) and (v.kpi in of_breakdown or (by_team and kpis.is_family_member(v.kpi)))
+            }
+        )
         if not needed:
             return published
         if by_team:
@@ -197,8 +204,9 @@ class ReportingQueries:
         *,
         detail: bool,
     ) -> list[tuple[list[tuple[str, str]], dict[str, list[kpis.KpiValue]]]]:
-        """Per period, the per-team breakdown of ``kpi_ids`` (KPIs that have a team) of the
-        slice's complaint category: every team of the period (`activity.breakdown_teams`,
+        """Per period, the per-team breakdown of ``kpi_ids`` (KPIs that have a team, a family's
+        members included: a question, an audit area, a category — a team without one has it on
+        no cases) of the slice's complaint category: every team of the period (`activity.breakdown_teams`,
         whatever service area is shown) and per KPI one published value per team, in that
         order, not yet protected: for a reader without ``detail`` every by-team table protects
         each line with `kpis.protect_teams` (then shows the teams of its service area). One KPI
@@ -210,7 +218,10 @@ class ReportingQueries:
             slice_ = kpis.Filters(service_area=area, team=team, category=filters.category)
             raw = await self.sql.values(conn, tenant, periods, slice_, today=self.clock(), kpi_ids=kpi_ids)
             found[(team, area)] = [{v.kpi: v for v in self._rules(tenant, values, detail)} for values in raw]
-        return [(teams, {k: [found[t][i][k] for t in teams] for k in kpi_ids}) for i, teams in enumerate(teams_per)]
+        return [
+            (teams, {k: [found[t][i].get(k) or kpis.no_cases(k) for t in teams] for k in kpi_ids})
+            for i, teams in enumerate(teams_per)
+        ]
 
     async def by_team(
         self, tenant: str, period: Period, category: str | None, *, detail: bool, kpi_ids: Iterable[str] | None = None

@@ -63,7 +63,9 @@ __all__ = [
     "count_value",
     "definition_of",
     "fixed_kpi_ids",
+    "is_family_member",
     "is_known_kpi",
+    "no_cases",
     "protect_categories",
     "protect_lines",
     "protect_teams",
@@ -820,6 +822,18 @@ TEAMLESS = frozenset({"audit.concern_measures_effective_rate"})
 def team_kpi_ids() -> list[str]:
     """The fixed KPIs that have a team, in the catalogue's order: the per-team breakdowns'."""
     return [k for k in fixed_kpi_ids() if k not in TEAMLESS]
+
+
+def is_family_member(kpi: str) -> bool:
+    """A KPI of a family (one per survey question, complaint category, audit area or staff
+    survey question): it has a team, like the fixed KPIs outside `TEAMLESS`."""
+    return kpi.startswith(tuple(_FAMILIES))
+
+
+def no_cases(kpi: str) -> KpiValue:
+    """The KPI's value on no cases (a team without that question, category or area): zero
+    for a count, an empty rate; never hidden by secondary suppression."""
+    return count_value(kpi, 0) if _unit(kpi) == COUNT else rate_value(kpi, 0, 0)
 
 
 def _cases(v: KpiValue) -> float:

@@ -69,7 +69,6 @@ DASHBOARD_TABLES = (
     "followups-by-origin",
     "followups-open",
 )
-_FAMILIES = (kpis.POSITIVE_RATE, kpis.BY_CATEGORY, kpis.AREA_GOOD, kpis.SURVEY_POSITIVE_RATE)
 _REASONS = {
     "management": "Management",
     "training_development": "Training and development",
@@ -170,7 +169,7 @@ def _kpi_title(kpi_id: str) -> str:
 def _kpis(data: DashboardData) -> Table:
     rows = []
     for v in data.values:
-        if v.kpi.startswith(_FAMILIES):
+        if kpis.is_family_member(v.kpi):
             continue
         figure = kpi_figure(v, data.threshold)
         rows.append(Row(_kpi_title(v.kpi), [figure, rag_figure(figure.rag), text(data.commentary.get(v.kpi, ""))]))
